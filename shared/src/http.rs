@@ -1,0 +1,158 @@
+//! The edge between API Gateway and the domain: decoding requests, encoding answers.
+//!
+//! Handlers return `Result<Response, Problem>`; `serve` turns every `Problem` into an RFC 9457
+//! answer, so no handler can answer a bare 500 or leak an internal error message.
+
+use std::future::Future;
+use std::net::IpAddr;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::problem::{FieldError, Problem};
+
+/// Larger bodies are refused before parsing: no form of ours comes near it.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub type HttpResult = Result<Response<Body>, Problem>;
+
+/// Runs an HTTP function: every `Problem` becomes a problem+json answer.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = HttpResult>,
+{
+    lambda_http::run(service_fn(|req: Request| {
+        let answer = handler(req);
+        async move { Ok::<_, std::convert::Infallible>(answer.await.unwrap_or_else(problem_response)) }
+    }))
+    .await
+}
+
+pub fn problem_response(problem: Problem) -> Response<Body> {
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(seconds) = problem.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// A JSON answer. Every answer of this API is private to its caller, so none is cached.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
+    let body = serde_json::to_string(value).map_err(|error| {
+        tracing::error!(%error, "could not encode a response");
+        Problem::internal()
+    })?;
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The request body as a JSON object, or the problem that explains why it is not one.
+pub fn json_object(req: &Request) -> Result<JsonObject, Problem> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Problem::payload_too_large());
+    }
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let media_type = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+        if !media_type.eq_ignore_ascii_case("application/json") {
+            return Err(Problem::unsupported_media_type());
+        }
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(map)) => Ok(JsonObject(map)),
+        _ => Err(Problem::malformed_body()),
+    }
+}
+
+/// A decoded JSON object whose fields are read one by one, collecting every field error, so a
+/// storefront learns about all of its mistakes in one answer.
+#[derive(Debug)]
+pub struct JsonObject(Map<String, Value>);
+
+impl JsonObject {
+    pub fn required_str(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<&str> {
+        match self.0.get(field) {
+            Some(Value::String(text)) => Some(text),
+            None | Some(Value::Null) => {
+                errors.push(FieldError::missing(field));
+                None
+            }
+            Some(_) => {
+                errors.push(FieldError::new(field, "not-a-string", "این مورد باید متن باشد."));
+                None
+            }
+        }
+    }
+
+    pub fn required_bool(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+        match self.0.get(field) {
+            Some(Value::Bool(flag)) => Some(*flag),
+            None | Some(Value::Null) => {
+                errors.push(FieldError::missing(field));
+                None
+            }
+            Some(_) => {
+                errors.push(FieldError::new(field, "not-a-boolean", "این مورد باید true یا false باشد."));
+                None
+            }
+        }
+    }
+
+    /// A nested object that may be left out; its fields are named `parent.child` in errors.
+    pub fn optional_object(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<JsonObject> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(JsonObject(map.clone())),
+            Some(_) => {
+                errors.push(FieldError::new(field, "not-an-object", "این مورد باید یک شیء JSON باشد."));
+                None
+            }
+        }
+    }
+
+    pub fn optional_bool(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => None,
+            Some(_) => self.required_bool(field, errors),
+        }
+    }
+}
+
+/// The caller's address as API Gateway saw it (P14 records it where it matters).
+pub fn source_ip(req: &Request) -> Option<IpAddr> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
+}
+
+/// The answer of a route whose function is not built yet.
+pub async fn not_implemented(_req: Request) -> HttpResult {
+    Err(Problem::not_implemented())
+}

@@ -1,0 +1,124 @@
+//! RFC 9457 problem details: the one shape every function answers errors with.
+//!
+//! Messages are Persian, for the storefront to show as they are; `code`s are stable English
+//! identifiers for the storefront's logic. Internal details never go into a problem: they are
+//! logged (without personal data) and the customer gets a generic answer.
+
+use serde::Serialize;
+
+/// Where the problem types are documented (infra/openapi.yaml lists every code).
+const TYPE_BASE: &str = "https://mizancoffee.ir/problems/";
+
+/// What a parser says about input it refuses: a stable code and a Persian message.
+pub trait Rejection: std::error::Error {
+    fn code(&self) -> &'static str;
+    fn message(&self) -> &'static str;
+
+    /// The rejection as it applies to one field of a request.
+    fn at(&self, field: &str) -> FieldError {
+        FieldError { field: field.to_owned(), code: self.code(), message: self.message() }
+    }
+}
+
+/// One invalid field, as the storefront shows it beside the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &'static str, message: &'static str) -> Self {
+        Self { field: field.to_owned(), code, message }
+    }
+
+    pub fn missing(field: &str) -> Self {
+        Self::new(field, "required", "این مورد الزامی است.")
+    }
+}
+
+/// An RFC 9457 problem details document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: &'static str,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Seconds after which a retry may succeed; sent as the `Retry-After` header.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    fn new(status: u16, code: &'static str, title: &'static str, detail: &'static str) -> Self {
+        Self { type_uri: format!("{TYPE_BASE}{code}"), title, status, detail, code, errors: Vec::new(), retry_after: None }
+    }
+
+    /// A request whose fields broke the rules; nothing was changed.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            ..Self::new(400, "validation-failed", "اطلاعات ارسالی نامعتبر است", "برخی از موارد درخواست نادرست است؛ آن‌ها را اصلاح کنید و دوباره بفرستید.")
+        }
+    }
+
+    /// The body was not JSON, or not a JSON object.
+    pub fn malformed_body() -> Self {
+        Self::new(400, "malformed-body", "بدنهٔ درخواست خوانا نیست", "بدنهٔ درخواست باید یک شیء JSON معتبر باشد.")
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(415, "unsupported-media-type", "نوع محتوا پشتیبانی نمی‌شود", "بدنهٔ درخواست را با Content-Type: application/json بفرستید.")
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(413, "payload-too-large", "درخواست بیش از حد بزرگ است", "حجم بدنهٔ درخواست از حد مجاز بیشتر است.")
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(401, "unauthorized", "ورود لازم است", "برای این درخواست باید وارد حساب خود شوید.")
+    }
+
+    pub fn invalid_credentials() -> Self {
+        Self::new(401, "invalid-credentials", "ورود ناموفق بود", "ایمیل یا گذرواژه نادرست است.")
+    }
+
+    pub fn too_many_attempts(retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_seconds),
+            ..Self::new(429, "too-many-attempts", "تلاش‌های بیش از حد", "تعداد تلاش‌های ناموفق زیاد بوده است؛ کمی بعد دوباره تلاش کنید.")
+        }
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(403, "forbidden", "دسترسی مجاز نیست", "شما اجازهٔ انجام این کار را ندارید.")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(404, "not-found", "پیدا نشد", "چنین نشانی‌ای وجود ندارد.")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(405, "method-not-allowed", "روش درخواست مجاز نیست", "این نشانی از این روش درخواست پشتیبانی نمی‌کند.")
+    }
+
+    /// A route of the contract whose function is not built yet.
+    pub fn not_implemented() -> Self {
+        Self::new(501, "not-implemented", "هنوز آماده نیست", "این بخش از فروشگاه هنوز راه‌اندازی نشده است.")
+    }
+
+    /// Something failed on our side; the details are in the log under the request id.
+    pub fn internal() -> Self {
+        Self::new(500, "internal-error", "خطای داخلی", "خطایی در سامانه رخ داد؛ لطفاً کمی بعد دوباره تلاش کنید.")
+    }
+
+    /// A dependency (DynamoDB, SNS) is throttling or unreachable: retrying later is safe.
+    pub fn unavailable() -> Self {
+        Self::new(503, "service-unavailable", "سرویس موقتاً در دسترس نیست", "لطفاً کمی بعد دوباره تلاش کنید.")
+    }
+}
