@@ -5,6 +5,6 @@
 //! parser accepted it, so nothing past the edge re-validates. Personal data types redact
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
-pub mod problem;
 pub mod http;
+pub mod problem;
 pub mod telemetry;

@@ -56,14 +56,27 @@ pub struct Problem {
 
 impl Problem {
     fn new(status: u16, code: &'static str, title: &'static str, detail: &'static str) -> Self {
-        Self { type_uri: format!("{TYPE_BASE}{code}"), title, status, detail, code, errors: Vec::new(), retry_after: None }
+        Self {
+            type_uri: format!("{TYPE_BASE}{code}"),
+            title,
+            status,
+            detail,
+            code,
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// A request whose fields broke the rules; nothing was changed.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         Self {
             errors,
-            ..Self::new(400, "validation-failed", "اطلاعات ارسالی نامعتبر است", "برخی از موارد درخواست نادرست است؛ آن‌ها را اصلاح کنید و دوباره بفرستید.")
+            ..Self::new(
+                400,
+                "validation-failed",
+                "اطلاعات ارسالی نامعتبر است",
+                "برخی از موارد درخواست نادرست است؛ آن‌ها را اصلاح کنید و دوباره بفرستید.",
+            )
         }
     }
 
@@ -73,7 +86,12 @@ impl Problem {
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(415, "unsupported-media-type", "نوع محتوا پشتیبانی نمی‌شود", "بدنهٔ درخواست را با Content-Type: application/json بفرستید.")
+        Self::new(
+            415,
+            "unsupported-media-type",
+            "نوع محتوا پشتیبانی نمی‌شود",
+            "بدنهٔ درخواست را با Content-Type: application/json بفرستید.",
+        )
     }
 
     pub fn payload_too_large() -> Self {
@@ -91,7 +109,12 @@ impl Problem {
     pub fn too_many_attempts(retry_after_seconds: u64) -> Self {
         Self {
             retry_after: Some(retry_after_seconds),
-            ..Self::new(429, "too-many-attempts", "تلاش‌های بیش از حد", "تعداد تلاش‌های ناموفق زیاد بوده است؛ کمی بعد دوباره تلاش کنید.")
+            ..Self::new(
+                429,
+                "too-many-attempts",
+                "تلاش‌های بیش از حد",
+                "تعداد تلاش‌های ناموفق زیاد بوده است؛ کمی بعد دوباره تلاش کنید.",
+            )
         }
     }
 
