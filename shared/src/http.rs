@@ -23,7 +23,7 @@ pub type HttpResult = Result<Response<Body>, Problem>;
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut,
-    Fut: Future<Output = HttpResult>,
+    Fut: Future<Output = HttpResult> + Send,
 {
     lambda_http::run(service_fn(|req: Request| {
         let answer = handler(req);
@@ -156,3 +156,4 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
 pub async fn not_implemented(_req: Request) -> HttpResult {
     Err(Problem::not_implemented())
 }
+

@@ -106,6 +106,11 @@ impl Problem {
         Self::new(401, "invalid-credentials", "ورود ناموفق بود", "ایمیل یا گذرواژه نادرست است.")
     }
 
+    /// A verification token or code that is wrong, used, expired or dead — deliberately alike.
+    pub fn verification_failed() -> Self {
+        Self::new(400, "verification-failed", "تأیید انجام نشد", "کد یا پیوند تأیید نادرست است یا منقضی شده است.")
+    }
+
     pub fn too_many_attempts(retry_after_seconds: u64) -> Self {
         Self {
             retry_after: Some(retry_after_seconds),

@@ -1,1 +1,218 @@
-//! Shared helpers of the end-to-end tests.
+//! What the end-to-end tests share: the running local stack (started by `infra/test`), an HTTP
+//! client for the API, and read-back of what the functions stored, sent and logged.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+
+/// How long a message may take from the function through SNS, the relay and SES/SNS to moto.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Stack {
+    pub api: String,
+    pub moto: String,
+    pub function_log: String,
+    pub accounts_table: String,
+    http: reqwest::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need the local stack; run them with `infra/test`")
+    })
+}
+
+impl Stack {
+    pub async fn connect() -> Self {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self {
+            api: env("MIZAN_API_URL"),
+            moto: env("MIZAN_MOTO_URL"),
+            function_log: env("MIZAN_FUNCTION_LOG"),
+            accounts_table: env("ACCOUNTS_TABLE"),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("an HTTP client"),
+            dynamodb: aws_sdk_dynamodb::Client::new(&aws),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(self.http.post(format!("{}{path}", self.api)).json(body)).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Answer {
+        self.send(self.http.post(format!("{}{path}", self.api)).header("content-type", content_type).body(body)).await
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
+        let mut request = self.http.get(format!("{}{path}", self.api));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, headers, body }
+    }
+
+    /// Invokes a function directly with an event, as Lambda would (cargo-lambda's Invoke API).
+    pub async fn invoke(&self, function: &str, event: &Value) -> Answer {
+        self.send(self.http.post(format!("{}/2015-03-31/functions/{function}/invocations", self.api)).json(event))
+            .await
+    }
+
+    /// Everything moto recorded.
+    async fn moto_data(&self) -> Value {
+        let url = format!("{}/moto-api/data.json", self.moto);
+        self.http.get(url).send().await.expect("moto answers").json().await.expect("moto's data is JSON")
+    }
+
+    /// The emails sent to `address` so far: (subject, body).
+    pub async fn emails_to(&self, address: &str) -> Vec<(String, String)> {
+        let data = self.moto_data().await;
+        let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|to| to.iter().any(|a| a == address)))
+            .map(|m| (m["subject"].as_str().unwrap_or_default().to_owned(), m["body"].to_string()))
+            .collect()
+    }
+
+    /// The SMS texts sent to `e164` so far.
+    pub async fn sms_to(&self, e164: &str) -> Vec<String> {
+        let data = self.moto_data().await;
+        let messages = data["sns"]["SMS"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .filter(|m| m["phone_number"] == e164)
+            .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits until at least `count` emails reached `address`.
+    pub async fn await_emails(&self, address: &str, count: usize) -> Vec<(String, String)> {
+        wait_for(|| self.emails_to(address), |emails| emails.len() >= count, "emails").await
+    }
+
+    pub async fn await_sms(&self, e164: &str, count: usize) -> Vec<String> {
+        wait_for(|| self.sms_to(e164), |sms| sms.len() >= count, "SMS").await
+    }
+
+    /// Every item of the accounts table whose attribute `name` equals `value`.
+    pub async fn accounts_items_where(&self, name: &str, value: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.accounts_table)
+                .filter_expression("#a = :v")
+                .expression_attribute_names("#a", name)
+                .expression_attribute_values(":v", AttributeValue::S(value.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("DynamoDB Local answers");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Asserts that none of `secrets` appears in anything the functions logged.
+    pub fn assert_not_logged(&self, secrets: &[&str]) {
+        let log = std::fs::read_to_string(&self.function_log).expect("the functions' log is readable");
+        for secret in secrets {
+            assert!(!log.contains(secret), "personal data or a secret reached the functions' log: {secret}");
+        }
+    }
+}
+
+async fn wait_for<T, F, Fut>(mut read: F, done: impl Fn(&T) -> bool, what: &str) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {what} arrived within {DELIVERY_TIMEOUT:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A customer nobody else in the test run uses.
+pub struct Customer {
+    pub email: String,
+    /// As typed on the storefront: Persian digits and spaces.
+    pub phone_typed: String,
+    pub phone_e164: String,
+    pub full_name: String,
+    pub password: String,
+}
+
+impl Customer {
+    pub fn fresh() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let digits: String = id.bytes().filter(u8::is_ascii_digit).chain(std::iter::repeat(b'7')).take(7).map(char::from).collect();
+        let persian: Vec<char> = format!("0912{digits}")
+            .chars()
+            .map(|c| char::from_u32(0x06F0 + c.to_digit(10).unwrap_or(0)).unwrap_or(c))
+            .collect();
+        let group = |range: std::ops::Range<usize>| persian[range].iter().collect::<String>();
+        Self {
+            email: format!("customer-{}@example.com", &id[..12]),
+            phone_typed: format!("{} {} {}", group(0..4), group(4..7), group(7..11)),
+            phone_e164: format!("+98912{digits}"),
+            full_name: "مریم کاظمی".to_owned(),
+            password: format!("Sahar-{}-roast", &id[..10]),
+        }
+    }
+
+    pub fn signup_body(&self) -> Value {
+        serde_json::json!({
+            "email": self.email,
+            "phone": self.phone_typed,
+            "password": self.password,
+            "full_name": self.full_name,
+            "accept_terms": true,
+            "terms_version": "1404-01",
+            "marketing": { "email": true, "sms": false }
+        })
+    }
+}
+
+/// The token of the verification link in an email body.
+pub fn link_token(body: &str) -> String {
+    let start = body.find("token=").expect("the email has a verification link") + "token=".len();
+    body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect()
+}
+
+/// The six-digit code in an SMS.
+pub fn sms_code(text: &str) -> String {
+    let digits: Vec<char> = text.chars().collect();
+    digits
+        .windows(6)
+        .find(|w| w.iter().all(char::is_ascii_digit))
+        .map(|w| w.iter().collect())
+        .expect("the SMS has a six-digit code")
+}
