@@ -5,6 +5,12 @@
 //! parser accepted it, so nothing past the edge re-validates. Personal data types redact
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
+pub mod contact;
 pub mod http;
+pub mod identity;
+pub mod money;
+pub mod password;
+pub mod person;
 pub mod problem;
 pub mod telemetry;
+pub mod text;
