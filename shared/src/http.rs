@@ -157,3 +157,13 @@ pub async fn not_implemented(_req: Request) -> HttpResult {
     Err(Problem::not_implemented())
 }
 
+
+/// The session of an authenticated request, or 401.
+pub fn authenticate(
+    req: &Request,
+    sessions: &crate::session::SessionKey,
+    now: time::OffsetDateTime,
+) -> Result<crate::session::Claims, Problem> {
+    let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
+    sessions.verify(token, now).map_err(|_| Problem::unauthorized())
+}

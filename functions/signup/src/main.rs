@@ -1,7 +1,31 @@
-//! Not built yet: every route of this function answers 501 with a problem+json body.
+//! The signup function: accounts, contact verification, sessions and `GET /me`.
+
+mod forms;
+mod routes;
+
+use mizan::config;
+use mizan::messaging::events_topic::EventsTopic;
+use mizan::session::SessionKey;
+use mizan::storage::accounts::AccountsTable;
+use mizan::verification::CodeHasher;
+
+/// Everything an invocation borrows: built once per cold start.
+pub struct Deps {
+    pub accounts: AccountsTable,
+    pub events: EventsTopic,
+    pub sessions: SessionKey,
+    pub codes: CodeHasher,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan::telemetry::init();
-    mizan::http::serve(mizan::http::not_implemented).await
+    let aws = config::aws().await;
+    let deps = Deps {
+        accounts: AccountsTable::new(aws_sdk_dynamodb::Client::new(&aws), config::required("ACCOUNTS_TABLE")?),
+        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,
+    };
+    mizan::http::serve(|req| routes::handle(&deps, req)).await
 }

@@ -1,0 +1,87 @@
+//! One SNS delivery: each record's event, the messages the domain says it calls for, each
+//! claimed in the deliveries table before it is sent so that a redelivered event sends nothing
+//! twice.
+
+use aws_lambda_events::sns::SnsEvent;
+use mizan::events::Envelope;
+use mizan::messaging::SendError;
+use mizan::notifications::{self, Message};
+use mizan::storage::StoreError;
+use mizan::storage::deliveries::Claim;
+use time::OffsetDateTime;
+
+use crate::Deps;
+use crate::templates;
+
+/// Fails the invocation, so Lambda retries it and, after its retries, the event lands in the
+/// dead-letter queue with everything needed to replay it.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("an SNS message is not a domain event (message id {0})")]
+    Unreadable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("a template could not be rendered: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// What Lambda records of a failed invocation: our error messages carry ids and codes only.
+impl From<NotificationError> for lambda_runtime::Diagnostic {
+    fn from(error: NotificationError) -> Self {
+        Self { error_type: "NotificationError".to_owned(), error_message: error.to_string() }
+    }
+}
+
+pub async fn handle(deps: &Deps, event: SnsEvent) -> Result<(), NotificationError> {
+    for record in event.records {
+        let envelope: Envelope = serde_json::from_str(&record.sns.message)
+            .map_err(|_| NotificationError::Unreadable(record.sns.message_id.clone()))?;
+        deliver(deps, &envelope).await?;
+    }
+    Ok(())
+}
+
+async fn deliver(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationError> {
+    let account = envelope.event.account_id();
+    let Some(contacts) = deps.accounts.contacts(account).await? else {
+        tracing::info!(event = %envelope.event_id, %account, "the account no longer exists; nothing to send");
+        return Ok(());
+    };
+    for message in notifications::messages_for(&envelope.event, &contacts) {
+        let channel = message.channel();
+        if deps.deliveries.claim(envelope.event_id, channel.as_str(), OffsetDateTime::now_utc()).await? == Claim::Taken {
+            tracing::info!(event = %envelope.event_id, channel = channel.as_str(), "already sent; skipped");
+            continue;
+        }
+        match send(deps, &contacts, message).await {
+            Ok(message_id) => {
+                deps.deliveries.mark_sent(envelope.event_id, channel.as_str(), &message_id).await?;
+                tracing::info!(event = %envelope.event_id, channel = channel.as_str(), %message_id, "sent");
+            }
+            Err(error) => {
+                tracing::error!(event = %envelope.event_id, channel = channel.as_str(), %error, "send failed; will be retried");
+                deps.deliveries.release(envelope.event_id, channel.as_str()).await?;
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send(deps: &Deps, contacts: &mizan::account::Contacts, message: Message) -> Result<String, NotificationError> {
+    match message {
+        Message::EmailVerification { token } => {
+            let link = format!("{}/verify-email?token={token}", deps.storefront_url);
+            Ok(deps.mailer.send(&contacts.email, templates::email_verification(&contacts.full_name, &link)?).await?)
+        }
+        Message::ExistingAccountNotice => {
+            let login = format!("{}/login", deps.storefront_url);
+            Ok(deps.mailer.send(&contacts.email, templates::existing_account(&contacts.full_name, &login)?).await?)
+        }
+        Message::PhoneVerification { code } => {
+            Ok(deps.sms.send(&contacts.phone, templates::phone_verification(&code)?).await?)
+        }
+    }
+}

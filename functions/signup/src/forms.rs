@@ -1,0 +1,107 @@
+//! The request bodies of the signup function, parsed into domain types at the edge. Every
+//! field is checked and every mistake reported at once, with its Persian message.
+
+use mizan::account::{MarketingConsent, Signup};
+use mizan::contact::{Email, IranMobile};
+use mizan::http::JsonObject;
+use mizan::password::Password;
+use mizan::person::FullName;
+use mizan::problem::{FieldError, Problem, Rejection};
+
+/// Terms versions are short labels such as `1404-01`.
+const MAX_TERMS_VERSION_LEN: usize = 32;
+
+pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
+    let mut errors = Vec::new();
+    let email = parse(body.required_str("email", &mut errors), "email", Email::parse, &mut errors);
+    let phone = parse(body.required_str("phone", &mut errors), "phone", IranMobile::parse, &mut errors);
+    let full_name = parse(body.required_str("full_name", &mut errors), "full_name", FullName::parse, &mut errors);
+    let raw_password = body.required_str("password", &mut errors);
+    // The password may not be the email, so it is judged once the email is known.
+    let password = match (raw_password, &email) {
+        (Some(raw), Some(email)) => Password::parse(raw, email).map_err(|e| errors.push(e.at("password"))).ok(),
+        _ => None,
+    };
+    if body.required_bool("accept_terms", &mut errors) == Some(false) {
+        errors.push(FieldError::new("accept_terms", "terms-not-accepted", "برای عضویت باید قوانین و مقررات را بپذیرید."));
+    }
+    let terms_version = body.required_str("terms_version", &mut errors).and_then(|version| {
+        let well_formed = !version.is_empty()
+            && version.len() <= MAX_TERMS_VERSION_LEN
+            && version.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !well_formed {
+            errors.push(FieldError::new("terms_version", "terms-version-invalid", "نسخهٔ قوانین معتبر نیست."));
+        }
+        well_formed.then(|| version.to_owned())
+    });
+    let marketing = match body.optional_object("marketing", &mut errors) {
+        Some(choice) => {
+            let mut nested = Vec::new();
+            let consent = MarketingConsent {
+                email: choice.optional_bool("email", &mut nested).unwrap_or(false),
+                sms: choice.optional_bool("sms", &mut nested).unwrap_or(false),
+            };
+            errors.extend(nested.into_iter().map(|e| FieldError { field: format!("marketing.{}", e.field), ..e }));
+            consent
+        }
+        None => MarketingConsent::default(),
+    };
+
+    match (email, phone, full_name, password, terms_version) {
+        (Some(email), Some(phone), Some(full_name), Some(password), Some(terms_version)) if errors.is_empty() => {
+            Ok(Signup { email, phone, full_name, password, terms_version, marketing })
+        }
+        _ => Err(Problem::invalid(errors)),
+    }
+}
+
+pub struct EmailVerificationForm {
+    pub token: String,
+}
+
+pub fn email_verification(body: &JsonObject) -> Result<EmailVerificationForm, Problem> {
+    let mut errors = Vec::new();
+    let token = body.required_str("token", &mut errors).map(str::to_owned);
+    token.map(|token| EmailVerificationForm { token }).ok_or_else(|| Problem::invalid(errors))
+}
+
+pub struct PhoneVerificationForm {
+    pub email: Email,
+    pub code: String,
+}
+
+pub fn phone_verification(body: &JsonObject) -> Result<PhoneVerificationForm, Problem> {
+    let mut errors = Vec::new();
+    let email = parse(body.required_str("email", &mut errors), "email", Email::parse, &mut errors);
+    let code = body.required_str("code", &mut errors).map(str::to_owned);
+    match (email, code) {
+        (Some(email), Some(code)) => Ok(PhoneVerificationForm { email, code }),
+        _ => Err(Problem::invalid(errors)),
+    }
+}
+
+pub struct LoginForm {
+    pub email: String,
+    pub password: String,
+}
+
+/// Only presence is checked: judging the email's form here would answer differently for a
+/// malformed email than for an unknown one.
+pub fn login(body: &JsonObject) -> Result<LoginForm, Problem> {
+    let mut errors = Vec::new();
+    let email = body.required_str("email", &mut errors).map(str::to_owned);
+    let password = body.required_str("password", &mut errors).map(str::to_owned);
+    match (email, password) {
+        (Some(email), Some(password)) => Ok(LoginForm { email, password }),
+        _ => Err(Problem::invalid(errors)),
+    }
+}
+
+fn parse<T, E: Rejection>(
+    raw: Option<&str>,
+    field: &str,
+    parser: impl FnOnce(&str) -> Result<T, E>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    parser(raw?).map_err(|rejection| errors.push(rejection.at(field))).ok()
+}

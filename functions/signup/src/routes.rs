@@ -1,0 +1,112 @@
+//! The signup function's routes: decode, ask the domain, encode.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
+use mizan::http::{self, HttpResult};
+use mizan::login::{self, LoginOutcome};
+use mizan::problem::Problem;
+use mizan::registration::{self, RegistrationError};
+use mizan::storage::StoreError;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::Deps;
+use crate::forms;
+
+pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
+    let path = req.raw_http_path();
+    match (req.method().as_str(), path.trim_end_matches('/')) {
+        ("POST", "/signup") => sign_up(deps, &req).await,
+        ("POST", "/verify/email") => verify_email(deps, &req).await,
+        ("POST", "/verify/phone") => verify_phone(deps, &req).await,
+        ("POST", "/sessions") => log_in(deps, &req).await,
+        ("GET", "/me") => me(deps, &req).await,
+        (_, "/signup" | "/verify/email" | "/verify/phone" | "/sessions" | "/me") => Err(Problem::method_not_allowed()),
+        _ => Err(Problem::not_found()),
+    }
+}
+
+async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
+    let signup = forms::signup(&http::json_object(req)?)?;
+    registration::register(&deps.accounts, &deps.events, &deps.codes, signup, http::source_ip(req), now())
+        .await
+        .map_err(|error| match error {
+            RegistrationError::Store(error) => unavailable(error),
+            RegistrationError::Publish(error) => {
+                tracing::error!(%error, "signup could not queue its verification messages");
+                Problem::unavailable()
+            }
+        })?;
+    http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
+}
+
+async fn verify_email(deps: &Deps, req: &Request) -> HttpResult {
+    let form = forms::email_verification(&http::json_object(req)?)?;
+    let verified =
+        registration::verify_email(&deps.accounts, &deps.codes, &form.token, now()).await.map_err(unavailable)?;
+    if !verified {
+        return Err(Problem::verification_failed());
+    }
+    http::json(StatusCode::OK, &json!({ "email_verified": true }))
+}
+
+async fn verify_phone(deps: &Deps, req: &Request) -> HttpResult {
+    let form = forms::phone_verification(&http::json_object(req)?)?;
+    let verified = registration::verify_phone(&deps.accounts, &deps.codes, &form.email, &form.code, now())
+        .await
+        .map_err(unavailable)?;
+    if !verified {
+        return Err(Problem::verification_failed());
+    }
+    http::json(StatusCode::OK, &json!({ "phone_verified": true }))
+}
+
+async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
+    let form = forms::login(&http::json_object(req)?)?;
+    let outcome = login::log_in(&deps.accounts, &deps.sessions, &deps.codes, &form.email, &form.password, now())
+        .await
+        .map_err(unavailable)?;
+    match outcome {
+        LoginOutcome::Session(session) => http::json(
+            StatusCode::CREATED,
+            &json!({
+                "token": session.token,
+                "token_type": "Bearer",
+                "expires_at": session.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "expires_in": (session.expires_at - now()).whole_seconds(),
+            }),
+        ),
+        LoginOutcome::InvalidCredentials => Err(Problem::invalid_credentials()),
+        LoginOutcome::Locked(remaining) => {
+            Err(Problem::too_many_attempts(u64::try_from(remaining.whole_seconds()).unwrap_or(1).max(1)))
+        }
+    }
+}
+
+async fn me(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, now())?;
+    // A valid token of a closed account is as good as none.
+    let contacts = deps.accounts.contacts(session.sub).await.map_err(unavailable)?.ok_or_else(Problem::unauthorized)?;
+    http::json(
+        StatusCode::OK,
+        &json!({
+            "account_id": contacts.id,
+            "full_name": contacts.full_name.as_str(),
+            "email": { "address": contacts.email.as_str(), "verified": contacts.email_verified },
+            "phone": { "number": contacts.phone.as_e164(), "verified": contacts.phone_verified },
+            "marketing": { "email": contacts.marketing.email, "sms": contacts.marketing.sms },
+        }),
+    )
+}
+
+fn unavailable(error: StoreError) -> Problem {
+    tracing::error!(%error, "accounts table call failed");
+    match error {
+        StoreError::Unavailable(_) => Problem::unavailable(),
+        StoreError::Failed(_) | StoreError::Corrupt(_) => Problem::internal(),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}

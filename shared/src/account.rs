@@ -1,0 +1,94 @@
+//! A customer's account: who they are, how to reach them, what they agreed to.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::contact::{Email, IranMobile};
+use crate::password::PasswordHash;
+use crate::person::FullName;
+
+/// An account's opaque id: the only way logs, events and tokens refer to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(uuid::Uuid);
+
+impl AccountId {
+    #[allow(clippy::new_without_default)] // a new id is random: a `Default` would hide that
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::try_parse(text).ok().map(Self)
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a session may do. Staff accounts are made by operators, never by signup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    Staff,
+}
+
+/// Consent to marketing, per channel (P6, P7). Off unless the customer turned it on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketingConsent {
+    pub email: bool,
+    pub sms: bool,
+}
+
+/// The record of a customer accepting the terms (P5): which version, when, from where (P14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermsAcceptance {
+    pub version: String,
+    pub accepted_at: OffsetDateTime,
+    pub source_ip: Option<IpAddr>,
+}
+
+/// A signup request that passed every rule.
+#[derive(Debug)]
+pub struct Signup {
+    pub email: Email,
+    pub phone: IranMobile,
+    pub full_name: FullName,
+    pub password: crate::password::Password,
+    pub terms_version: String,
+    pub marketing: MarketingConsent,
+}
+
+/// An account about to be stored: the password already hashed, the contacts awaiting
+/// verification (P2, P9).
+#[derive(Debug)]
+pub struct NewAccount {
+    pub id: AccountId,
+    pub email: Email,
+    pub phone: IranMobile,
+    pub full_name: FullName,
+    pub password_hash: PasswordHash,
+    pub terms: TermsAcceptance,
+    pub marketing: MarketingConsent,
+    pub email_challenge: crate::verification::Challenge,
+    pub phone_challenge: crate::verification::Challenge,
+    pub created_at: OffsetDateTime,
+}
+
+/// How to reach a customer, and which of those ways they have proven are theirs (P9).
+#[derive(Debug, Clone)]
+pub struct Contacts {
+    pub id: AccountId,
+    pub full_name: FullName,
+    pub email: Email,
+    pub email_verified: bool,
+    pub phone: IranMobile,
+    pub phone_verified: bool,
+    pub marketing: MarketingConsent,
+}

@@ -1,0 +1,98 @@
+//! What each domain event sends, and to whom: the one place that decides (P6, P9).
+//!
+//! A customer's official contacts are the ones they proved (P9): an unverified email or phone
+//! receives nothing but its own verification message.
+
+use crate::account::Contacts;
+use crate::events::DomainEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// A message to send, before rendering.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    EmailVerification { token: String },
+    PhoneVerification { code: String },
+    ExistingAccountNotice,
+}
+
+impl Message {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::EmailVerification { .. } | Self::ExistingAccountNotice => Channel::Email,
+            Self::PhoneVerification { .. } => Channel::Sms,
+        }
+    }
+}
+
+pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
+    match event {
+        // Once proven, a contact needs no more proof: a late or redelivered request sends nothing.
+        DomainEvent::EmailVerificationRequested { token, .. } if !contacts.email_verified => {
+            vec![Message::EmailVerification { token: token.clone() }]
+        }
+        DomainEvent::PhoneVerificationRequested { code, .. } if !contacts.phone_verified => {
+            vec![Message::PhoneVerification { code: code.clone() }]
+        }
+        DomainEvent::SignupAttemptedOnExistingAccount { .. } if contacts.email_verified => {
+            vec![Message::ExistingAccountNotice]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{AccountId, MarketingConsent};
+    use crate::contact::{Email, IranMobile};
+    use crate::person::FullName;
+
+    fn contacts(email_verified: bool, phone_verified: bool) -> Contacts {
+        Contacts {
+            id: AccountId::new(),
+            full_name: FullName::parse("مریم کاظمی").unwrap(),
+            email: Email::parse("maryam@example.com").unwrap(),
+            email_verified,
+            phone: IranMobile::parse("09121234567").unwrap(),
+            phone_verified,
+            marketing: MarketingConsent::default(),
+        }
+    }
+
+    #[test]
+    fn p9_verification_messages_go_to_unverified_contacts_only() {
+        let email = DomainEvent::EmailVerificationRequested { account_id: AccountId::new(), token: "t".into() };
+        let sms = DomainEvent::PhoneVerificationRequested { account_id: AccountId::new(), code: "123456".into() };
+        assert_eq!(messages_for(&email, &contacts(false, false)), vec![Message::EmailVerification { token: "t".into() }]);
+        assert_eq!(messages_for(&sms, &contacts(false, false)), vec![Message::PhoneVerification { code: "123456".into() }]);
+        assert!(messages_for(&email, &contacts(true, false)).is_empty());
+        assert!(messages_for(&sms, &contacts(false, true)).is_empty());
+    }
+
+    #[test]
+    fn p9_an_unverified_email_gets_no_notice_of_signup_attempts() {
+        let attempt = DomainEvent::SignupAttemptedOnExistingAccount { account_id: AccountId::new() };
+        assert!(messages_for(&attempt, &contacts(false, true)).is_empty());
+        assert_eq!(messages_for(&attempt, &contacts(true, false)), vec![Message::ExistingAccountNotice]);
+    }
+
+    #[test]
+    fn each_message_has_its_channel() {
+        assert_eq!(Message::ExistingAccountNotice.channel(), Channel::Email);
+        assert_eq!(Message::PhoneVerification { code: String::new() }.channel(), Channel::Sms);
+    }
+}

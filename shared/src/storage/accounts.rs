@@ -1,0 +1,330 @@
+//! The accounts table: profiles, credentials, verification state and login throttling.
+//!
+//! Items (partition key `pk`):
+//! - `ACCOUNT#<account id>`: the account — contacts, password hash, terms acceptance, consent,
+//!   and the open verification challenges;
+//! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it;
+//! - `LOGIN#<keyed hash of email>`: recent failed logins for an email, expiring by TTL.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+
+use super::{Item, StoreError, get_bool, get_n, get_s, get_time, n, s, time};
+use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role};
+use crate::contact::{Email, IranMobile};
+use crate::login_throttle::LoginFailures;
+use crate::password::PasswordHash;
+use crate::person::FullName;
+use crate::verification::{Challenge, ContactKind};
+
+#[derive(Debug, Clone)]
+pub struct AccountsTable {
+    client: Client,
+    table: String,
+}
+
+/// What storing a new account came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    /// The email already belongs to this account; nothing was written.
+    EmailTaken(AccountId),
+}
+
+/// What a login needs to know about an account.
+pub struct Credentials {
+    pub id: AccountId,
+    pub role: Role,
+    pub password_hash: PasswordHash,
+}
+
+fn account_key(id: AccountId) -> String {
+    format!("ACCOUNT#{id}")
+}
+
+fn email_key(email: &Email) -> String {
+    format!("EMAIL#{}", email.as_str())
+}
+
+fn login_key(email_hash: &str) -> String {
+    format!("LOGIN#{email_hash}")
+}
+
+fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'static str, &'static str) {
+    match kind {
+        ContactKind::Email => ("email_challenge_hash", "email_challenge_expires_at", "email_challenge_failures", "email_verified"),
+        ContactKind::Phone => ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_failures", "phone_verified"),
+    }
+}
+
+impl AccountsTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Stores a new account and claims its email in one transaction: either both are written
+    /// or, when the email is taken, nothing is.
+    pub async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(email_key(&account.email)))
+            .item("account_id", s(account.id.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(account_item(account)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(guard).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Registration::Created),
+            Err(error) => {
+                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
+                else {
+                    return Err(StoreError::from_sdk(&error));
+                };
+                let guard_reason = cancelled.cancellation_reasons().first();
+                if guard_reason.and_then(|r| r.code()) != Some("ConditionalCheckFailed") {
+                    return Err(StoreError::Failed("transaction-cancelled".into()));
+                }
+                let existing = match guard_reason.and_then(|r| r.item()) {
+                    Some(item) => AccountId::parse(get_s(item, "account_id")?),
+                    None => self.account_id_for(&account.email).await?,
+                };
+                existing.map(Registration::EmailTaken).ok_or(StoreError::Corrupt("account_id"))
+            }
+        }
+    }
+
+    /// Undoes `register` for an account nobody could have used yet (its verification messages
+    /// could not be sent), so that signing up again starts afresh.
+    pub async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
+        let delete = |key: String| {
+            aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(key))
+                .condition_expression("account_id = :id")
+                .expression_attribute_values(":id", s(account.id.to_string()))
+                .build()
+                .map_err(|_| StoreError::Failed("build-delete".into()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete(email_key(&account.email))?).build())
+            .transact_items(TransactWriteItem::builder().delete(delete(account_key(account.id))?).build())
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(())
+    }
+
+    pub async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
+        let item = self.get(email_key(email), "account_id").await?;
+        item.map(|item| AccountId::parse(get_s(&item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .transpose()
+    }
+
+    pub async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
+        let Some(item) = self.get(account_key(id), "password_hash, #role").await? else { return Ok(None) };
+        let role = match get_s(&item, "role")? {
+            "staff" => Role::Staff,
+            "customer" => Role::Customer,
+            _ => return Err(StoreError::Corrupt("role")),
+        };
+        Ok(Some(Credentials { id, role, password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()) }))
+    }
+
+    /// The contacts of an account and their verification state — nothing else of it (no
+    /// password hash), so the notification function reads only what it sends with.
+    pub async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
+        let projection = "full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        Ok(Some(Contacts {
+            id,
+            full_name: FullName::parse(get_s(&item, "full_name")?).map_err(|_| StoreError::Corrupt("full_name"))?,
+            email: Email::parse(get_s(&item, "email")?).map_err(|_| StoreError::Corrupt("email"))?,
+            email_verified: get_bool(&item, "email_verified")?,
+            phone: IranMobile::parse(get_s(&item, "phone")?).map_err(|_| StoreError::Corrupt("phone"))?,
+            phone_verified: get_bool(&item, "phone_verified")?,
+            marketing: MarketingConsent {
+                email: get_bool(&item, "marketing_email")?,
+                sms: get_bool(&item, "marketing_sms")?,
+            },
+        }))
+    }
+
+    /// The open challenge for one contact, if any.
+    pub async fn challenge(&self, id: AccountId, kind: ContactKind) -> Result<Option<Challenge>, StoreError> {
+        let (hash, expires_at, failures, _) = challenge_attributes(kind);
+        let Some(item) = self.get(account_key(id), &format!("{hash}, {expires_at}, {failures}")).await? else {
+            return Ok(None);
+        };
+        if !item.contains_key(hash) {
+            return Ok(None);
+        }
+        Ok(Some(Challenge {
+            hash: get_s(&item, hash)?.to_owned(),
+            expires_at: get_time(&item, expires_at)?,
+            failures: get_n(&item, failures)?,
+        }))
+    }
+
+    /// Marks the contact verified and retires the challenge, provided it is still the one that
+    /// was checked: of two concurrent confirmations, or a confirmation racing a wrong code, one
+    /// wins. Returns whether this call confirmed it.
+    pub async fn confirm(&self, id: AccountId, kind: ContactKind, checked: &Challenge) -> Result<bool, StoreError> {
+        let (hash, expires_at, failures, verified) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {failures}"))
+            .condition_expression(format!("{hash} = :hash AND {failures} = :failures"))
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":hash", s(&checked.hash))
+            .expression_attribute_values(":failures", n(checked.failures))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
+    /// Counts a wrong code against the challenge that was checked.
+    pub async fn count_failure(&self, id: AccountId, kind: ContactKind, checked: &Challenge) -> Result<(), StoreError> {
+        let (hash, _, failures, _) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("SET {failures} = :next"))
+            .condition_expression(format!("{hash} = :hash AND {failures} = :failures"))
+            .expression_attribute_values(":hash", s(&checked.hash))
+            .expression_attribute_values(":failures", n(checked.failures))
+            .expression_attribute_values(":next", n(checked.failures + 1))
+            .send()
+            .await;
+        // A concurrent attempt changed the count first: that attempt was counted instead.
+        conditional(updated.map(|_| ())).map(|_| ())
+    }
+
+    pub async fn login_failures(&self, email_hash: &str) -> Result<Option<LoginFailures>, StoreError> {
+        let item = self.get(login_key(email_hash), "failures, window_started_at, locked_until").await?;
+        item.map(|item| {
+            Ok(LoginFailures {
+                count: get_n(&item, "failures")?,
+                window_started_at: get_time(&item, "window_started_at")?,
+                locked_until: match item.contains_key("locked_until") {
+                    true => Some(get_time(&item, "locked_until")?),
+                    false => None,
+                },
+            })
+        })
+        .transpose()
+    }
+
+    /// Records failed logins, on condition that nobody else recorded one since `previous` was
+    /// read; returns false when someone did (the caller reads again).
+    pub async fn save_login_failures(
+        &self,
+        email_hash: &str,
+        previous: Option<&LoginFailures>,
+        next: &LoginFailures,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(login_key(email_hash)))
+            .item("failures", n(next.count))
+            .item("window_started_at", time(next.window_started_at))
+            .item("expires_at", time(next.forget_at()));
+        if let Some(until) = next.locked_until {
+            put = put.item("locked_until", time(until));
+        }
+        put = match previous {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(previous) => put
+                .condition_expression("failures = :failures AND window_started_at = :started")
+                .expression_attribute_values(":failures", n(previous.count))
+                .expression_attribute_values(":started", time(previous.window_started_at)),
+        };
+        conditional(put.send().await.map(|_| ()))
+    }
+
+    pub async fn clear_login_failures(&self, email_hash: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(login_key(email_hash)))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
+        let mut request =
+            self.client.get_item().table_name(&self.table).key("pk", s(key)).projection_expression(projection);
+        if projection.contains("#role") {
+            request = request.expression_attribute_names("#role", "role");
+        }
+        let answer = request.consistent_read(true).send().await.map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(answer.item)
+    }
+}
+
+/// `Ok(true)` when a conditional write went through, `Ok(false)` when its condition failed.
+fn conditional<E, R>(result: Result<(), aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    match result {
+        Ok(()) => Ok(true),
+        Err(error) if error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
+            Ok(false)
+        }
+        Err(error) => Err(StoreError::from_sdk(&error)),
+    }
+}
+
+fn account_item(account: &NewAccount) -> Item {
+    let mut item = Item::from([
+        ("pk".to_owned(), s(account_key(account.id))),
+        ("account_id".to_owned(), s(account.id.to_string())),
+        ("role".to_owned(), s("customer")),
+        ("email".to_owned(), s(account.email.as_str())),
+        ("phone".to_owned(), s(account.phone.as_e164())),
+        ("full_name".to_owned(), s(account.full_name.as_str())),
+        ("password_hash".to_owned(), s(account.password_hash.as_phc())),
+        ("email_verified".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
+        ("phone_verified".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
+        ("marketing_email".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.marketing.email)),
+        ("marketing_sms".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.marketing.sms)),
+        ("terms_version".to_owned(), s(&account.terms.version)),
+        ("terms_accepted_at".to_owned(), time(account.terms.accepted_at)),
+        ("created_at".to_owned(), time(account.created_at)),
+    ]);
+    if let Some(ip) = account.terms.source_ip {
+        item.insert("terms_source_ip".to_owned(), s(ip.to_string()));
+    }
+    for (kind, challenge) in [(ContactKind::Email, &account.email_challenge), (ContactKind::Phone, &account.phone_challenge)] {
+        let (hash, expires_at, failures, _) = challenge_attributes(kind);
+        item.insert(hash.to_owned(), s(&challenge.hash));
+        item.insert(expires_at.to_owned(), time(challenge.expires_at));
+        item.insert(failures.to_owned(), n(challenge.failures));
+    }
+    item
+}
+

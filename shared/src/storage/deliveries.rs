@@ -1,0 +1,98 @@
+//! The deliveries table: one record per message sent for an event, so that at-least-once
+//! delivery of events (SNS, Lambda retries) sends each message exactly once.
+//!
+//! Items: `DELIVERY#<event id>#<channel>`, status `sending` while a send is under way and
+//! `sent` (with the provider's message id) once it went out; expiring by TTL.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
+use time::{Duration, OffsetDateTime};
+
+use super::{StoreError, s, time};
+
+/// Long enough to outlive every redelivery and retry of an event (SNS retries for hours,
+/// Lambda's async retries for up to six), short enough not to keep a send log forever.
+const KEEP_FOR: Duration = Duration::days(30);
+/// A claim older than this belongs to a run that died mid-send: the message may be sent again.
+/// Choosing resend over silence: a lost verification message locks a customer out.
+const STALE_CLAIM: Duration = Duration::minutes(5);
+
+#[derive(Debug, Clone)]
+pub struct DeliveriesTable {
+    client: Client,
+    table: String,
+}
+
+/// What claiming a delivery came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This run must send it.
+    Granted,
+    /// Sent already, or being sent by another run right now: this run must not.
+    Taken,
+}
+
+fn key(event_id: uuid::Uuid, channel: &str) -> String {
+    format!("DELIVERY#{event_id}#{channel}")
+}
+
+impl DeliveriesTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub async fn claim(&self, event_id: uuid::Uuid, channel: &str, now: OffsetDateTime) -> Result<Claim, StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key(event_id, channel)))
+            .item("status", s("sending"))
+            .item("claimed_at", time(now))
+            .item("expires_at", time(now + KEEP_FOR))
+            .condition_expression("attribute_not_exists(pk) OR (#status = :sending AND claimed_at < :stale)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":stale", time(now - STALE_CLAIM))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Claim::Granted),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Claim::Taken)
+            }
+            Err(error) => Err(StoreError::from_sdk(&error)),
+        }
+    }
+
+    pub async fn mark_sent(&self, event_id: uuid::Uuid, channel: &str, message_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key(event_id, channel)))
+            .update_expression("SET #status = :sent, message_id = :message_id")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":message_id", s(message_id))
+            .return_values(ReturnValue::None)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(())
+    }
+
+    /// Gives a claim back after a failed send, so the retry of the event sends it.
+    pub async fn release(&self, event_id: uuid::Uuid, channel: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key(event_id, channel)))
+            .condition_expression("#status = :sending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(())
+    }
+}

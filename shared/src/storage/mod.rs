@@ -1,0 +1,81 @@
+//! DynamoDB adapters, one module per table, each mapping DynamoDB's answers to domain outcomes.
+
+pub mod accounts;
+pub mod deliveries;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// A storage call that failed for reasons of the store, not of the request.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled or unreachable: the caller may answer 503 and the client retry.
+    #[error("the table is unavailable ({0})")]
+    Unavailable(String),
+    /// Anything else: a bug or a misconfiguration.
+    #[error("the table call failed ({0})")]
+    Failed(String),
+    /// An item that this code wrote cannot be read back: a bug or a manual edit.
+    #[error("an item is not in the expected shape: {0}")]
+    Corrupt(&'static str),
+}
+
+impl StoreError {
+    /// Classifies an SDK error by its code alone: messages may quote item values.
+    pub(crate) fn from_sdk<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Self {
+        let code = match error {
+            SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
+            SdkError::TimeoutError(_) => "timeout".to_owned(),
+            SdkError::DispatchFailure(_) => "dispatch-failure".to_owned(),
+            SdkError::ResponseError(_) => "response-error".to_owned(),
+            _ => "construction-failure".to_owned(),
+        };
+        match code.as_str() {
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "timeout"
+            | "dispatch-failure"
+            | "response-error" => Self::Unavailable(code),
+            _ => Self::Failed(code),
+        }
+    }
+}
+
+pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+pub(crate) fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+pub(crate) fn time(at: OffsetDateTime) -> AttributeValue {
+    n(at.unix_timestamp())
+}
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
+    item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str).ok_or(StoreError::Corrupt(name))
+}
+
+pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|text| text.parse().ok())
+        .ok_or(StoreError::Corrupt(name))
+}
+
+pub(crate) fn get_bool(item: &Item, name: &'static str) -> Result<bool, StoreError> {
+    item.get(name).and_then(|value| value.as_bool().ok()).copied().ok_or(StoreError::Corrupt(name))
+}
+
+pub(crate) fn get_time(item: &Item, name: &'static str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(get_n(item, name)?).map_err(|_| StoreError::Corrupt(name))
+}
