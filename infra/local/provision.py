@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""Creates the local stand-ins of infra/template.yaml's resources and writes the env file.
+
+Run by `infra/local/stack start <profile>` (with the local tools' venv) against DynamoDB Local
+and moto:
+  * every AWS::DynamoDB::Table (name = logical id) with the template's own KeySchema,
+    AttributeDefinitions, secondary indexes and TTL: no second copy of any key schema;
+  * every AWS::SNS::Topic (name = logical id);
+  * an SESv2 email identity for the domain of SENDER_EMAIL (moto refuses unverified senders);
+  * for every function with an SNS event: an SQS queue subscribed to that topic, with a local
+    dead-letter queue (maxReceiveCount 3), which infra/local/sns_relay.py delivers from.
+It writes, in MIZAN_STATE_DIR:
+  * env: `export` lines for the SDK (credentials, region, per-service endpoints), every function
+    environment variable of the template resolved locally, and MIZAN_API_URL, MIZAN_MOTO_URL,
+    MIZAN_STATE_DIR;
+  * subscriptions.json: the relay's list of queues and the function each one feeds.
+Inputs (environment): MIZAN_STATE_DIR, MIZAN_DYNAMODB_PORT, MIZAN_MOTO_PORT, MIZAN_WATCH_PORT.
+"""
+
+import json
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import boto3
+import yaml
+from botocore.exceptions import ClientError
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = HERE.parent / "template.yaml"
+DEV_SECRETS = HERE / "dev-secrets.env"
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# Local values for CloudFormation pseudo parameters (moto's default account).
+PSEUDO = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "mizan-local",
+}
+# Variables whose template value is only a default: a value already set by the developer wins.
+OVERRIDABLE = {"RUST_LOG"}
+DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:([^:}]+)(?::SecretString)?(?::[^}]*)?\}\}")
+
+
+# --- a YAML loader that understands CloudFormation's short tags --------------------------------
+
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _cfn_tag(loader, tag_suffix, node):
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_template(path=TEMPLATE):
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=CfnLoader)
+
+
+# --- local resolution of template values --------------------------------------------------------
+
+class Resolver:
+    def __init__(self, template, local_refs, secrets):
+        self.template = template
+        self.resources = template.get("Resources", {})
+        self.parameters = template.get("Parameters", {})
+        self.local_refs = local_refs  # logical id -> local value of !Ref
+        self.secrets = secrets        # secret logical id -> dev value
+
+    def ref(self, name):
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.parameters:
+            if "Default" not in self.parameters[name]:
+                raise SystemExit(f"provision: parameter {name} has no Default to use locally")
+            return str(self.parameters[name]["Default"])
+        if name in self.local_refs:
+            return self.local_refs[name]
+        kind = self.resources.get(name, {}).get("Type", "unknown")
+        raise SystemExit(f"provision: no local value for !Ref {name} ({kind}); teach provision.py")
+
+    def value(self, node):
+        if isinstance(node, (str, int, float, bool)):
+            text = str(node).lower() if isinstance(node, bool) else str(node)
+            return self.dynamic(text)
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                extra = {key: self.value(val) for key, val in extra.items()}
+
+                def substitute(match):
+                    name = match.group(1)
+                    if name.startswith("!"):
+                        return "${" + name[1:] + "}"
+                    if name in extra:
+                        return extra[name]
+                    if "." in name:
+                        raise SystemExit(f"provision: no local value for ${{{name}}}")
+                    return self.ref(name)
+
+                return self.dynamic(re.sub(r"\$\{([^}]+)\}", substitute, text))
+            if fn == "Fn::Join":
+                return arg[0].join(self.value(part) for part in arg[1])
+            if fn == "Fn::Select":
+                return self.value(arg[1])[int(self.value(arg[0]))] if isinstance(arg[1], list) \
+                    else self.value_list(arg[1])[int(self.value(arg[0]))]
+            if fn == "Fn::Split":
+                return self.value_list(node)
+        raise SystemExit(f"provision: cannot resolve {node!r} locally; teach provision.py")
+
+    def value_list(self, node):
+        if isinstance(node, dict) and "Fn::Split" in node:
+            sep, source = node["Fn::Split"]
+            return self.value(source).split(sep)
+        return [self.value(item) for item in node]
+
+    def dynamic(self, text):
+        """A secret's dynamic reference becomes the dev-only value of infra/local/dev-secrets.env."""
+
+        def secret(match):
+            ref = match.group(1)
+            # The reference names the secret by ARN (a !Ref) or by its logical id.
+            for logical_id, local in self.local_refs.items():
+                if ref == local:
+                    ref = logical_id
+                    break
+            if ref not in self.secrets:
+                raise SystemExit(f"provision: no dev value for secret {ref} in {DEV_SECRETS}")
+            return self.secrets[ref]
+
+        return DYNAMIC_SECRET.sub(secret, text)
+
+
+def read_dev_secrets(path=DEV_SECRETS):
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+# --- provisioning -------------------------------------------------------------------------------
+
+def client(service, port):
+    return boto3.client(service, region_name=REGION, endpoint_url=f"http://127.0.0.1:{port}",
+                        **CREDENTIALS)
+
+
+def create_table(dynamodb, name, props):
+    if props.get("BillingMode", "PROVISIONED") != "PAY_PER_REQUEST":
+        raise SystemExit(f"provision: {name} is not PAY_PER_REQUEST; provision.py only mirrors that")
+    request = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+    }
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(key):
+            request[key] = [
+                {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+                for index in props[key]
+            ]
+    if props.get("StreamSpecification"):
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    try:
+        dynamodb.create_table(**request)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        return  # already provisioned (the stack was started before)
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+
+
+def main():
+    state = Path(os.environ["MIZAN_STATE_DIR"])
+    dynamodb_port = int(os.environ["MIZAN_DYNAMODB_PORT"])
+    moto_port = int(os.environ["MIZAN_MOTO_PORT"])
+    watch_port = int(os.environ["MIZAN_WATCH_PORT"])
+    moto_url = f"http://127.0.0.1:{moto_port}"
+
+    template = load_template()
+    resources = template.get("Resources", {})
+    dynamodb = client("dynamodb", dynamodb_port)
+    sns = client("sns", moto_port)
+    sqs = client("sqs", moto_port)
+    sesv2 = client("sesv2", moto_port)
+
+    local_refs = {}
+    for logical_id, resource in resources.items():
+        kind, props = resource.get("Type"), resource.get("Properties") or {}
+        if kind == "AWS::DynamoDB::Table":
+            create_table(dynamodb, logical_id, props)
+            local_refs[logical_id] = logical_id
+        elif kind == "AWS::SNS::Topic":
+            local_refs[logical_id] = sns.create_topic(Name=logical_id)["TopicArn"]
+        elif kind == "AWS::SecretsManager::Secret":
+            local_refs[logical_id] = f"local-secret-{logical_id}"
+
+    resolver = Resolver(template, local_refs, read_dev_secrets())
+
+    # Environment: the union over every function and Globals.
+    env = {}
+    origin = {}
+    sections = [("Globals", template.get("Globals", {}).get("Function", {}))]
+    sections += [(lid, r.get("Properties") or {}) for lid, r in resources.items()
+                 if r.get("Type") == "AWS::Serverless::Function"]
+    for where, props in sections:
+        for name, raw in ((props.get("Environment") or {}).get("Variables") or {}).items():
+            value = resolver.value(raw)
+            if name in env and env[name] != value:
+                raise SystemExit(f"provision: {name} differs between {origin[name]} and {where}; "
+                                 "one local env file cannot hold both")
+            env[name], origin[name] = value, where
+
+    # SES: the sender's domain must be a verified identity, or moto rejects every email.
+    if "SENDER_EMAIL" in env:
+        domain = env["SENDER_EMAIL"].rsplit("@", 1)[-1]
+        try:
+            sesv2.create_email_identity(EmailIdentity=domain)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
+
+    # SNS -> function: an SQS queue per subscription, which the relay delivers from.
+    subscriptions = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties") or {}
+        binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") != "SNS":
+                continue
+            if not binary:
+                raise SystemExit(f"provision: {logical_id} has no Metadata.BuildProperties.Binary")
+            topic_arn = resolver.value(event["Properties"]["Topic"])
+            base = f"{logical_id}-{event_name}"
+            dlq_url = sqs.create_queue(QueueName=f"{base}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+                "Attributes"]["QueueArn"]
+            queue_url = sqs.create_queue(
+                QueueName=base,
+                Attributes={
+                    "VisibilityTimeout": "60",
+                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                                 "maxReceiveCount": "3"}),
+                },
+            )["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+                "Attributes"]["QueueArn"]
+            existing = [s for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+                        if s["Endpoint"] == queue_arn]
+            subscription_arn = existing[0]["SubscriptionArn"] if existing else sns.subscribe(
+                TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                ReturnSubscriptionArn=True)["SubscriptionArn"]
+            subscriptions.append({
+                "function": binary,
+                "function_logical_id": logical_id,
+                "event": event_name,
+                "topic_arn": topic_arn,
+                "subscription_arn": subscription_arn,
+                "queue_url": queue_url,
+                "dead_letter_queue_url": dlq_url,
+            })
+
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "subscriptions.json").write_text(json.dumps(subscriptions, indent=2) + "\n",
+                                              encoding="utf-8")
+
+    exported = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{dynamodb_port}",
+        "AWS_ENDPOINT_URL_SNS": moto_url,
+        "AWS_ENDPOINT_URL_SESV2": moto_url,
+        "AWS_ENDPOINT_URL_SQS": moto_url,
+        "MIZAN_API_URL": f"http://127.0.0.1:{watch_port}",
+        "MIZAN_MOTO_URL": moto_url,
+        "MIZAN_STATE_DIR": str(state),
+    }
+    lines = [
+        "# Written by infra/local/provision.py: the local stack's environment. Source it; do not edit.",
+        "# Template variables are resolved locally (tables and topics by logical id, parameters by",
+        "# Default, secrets from infra/local/dev-secrets.env: dummies, local only).",
+    ]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in exported.items()]
+    for name in sorted(env):
+        if name in exported:
+            raise SystemExit(f"provision: template variable {name} clashes with the local stack's own")
+        if name in OVERRIDABLE:
+            lines.append(f"export {name}=\"${{{name}:-{env[name]}}}\"")
+        else:
+            lines.append(f"export {name}={shlex.quote(env[name])}")
+    env_file = state / "env"
+    tmp = env_file.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(env_file)
+    print(f"provision: {sum(1 for r in resources.values() if r.get('Type') == 'AWS::DynamoDB::Table')} "
+          f"tables, {len(subscriptions)} subscriptions; env in {env_file}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
