@@ -213,6 +213,10 @@ fn check_sns_sample(sample: &Sample, problems: &mut Vec<String>) {
                 problems.push(format!("{at}: the domain event in Sns.Message has no `{field}`"));
             }
         }
+        // The domain crate's own type of events must read it, as the function will.
+        if let Err(error) = serde_json::from_str::<mizan::events::Envelope>(message) {
+            problems.push(format!("{at}: Sns.Message is not a domain event mizan::events::Envelope reads: {error}"));
+        }
         let attribute = text(record, "/Sns/MessageAttributes/type/Value");
         if attribute.is_none() || attribute != text(&domain_event, "/type") {
             problems.push(format!(
