@@ -18,7 +18,7 @@ UP_STARTED=0
 local_down() {
   [ "$UP_STARTED" = 1 ] || return 0
   UP_STARTED=0
-  "$UP_ROOT/infra/local/stack" stop "$UP_PROFILE" || true
+  "$UP_ROOT/infra/local/stack" stop "$UP_PROFILE" 8>&- || true
 }
 
 up_elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
@@ -48,9 +48,10 @@ local_up() {
 
   UP_STARTED=1
   # Leftovers of an earlier run that was killed hard are stopped first: every run starts clean.
-  "$UP_ROOT/infra/local/stack" stop "$UP_PROFILE"
+  # (8>&-: the lock stays with this script; the long-lived processes must not inherit it.)
+  "$UP_ROOT/infra/local/stack" stop "$UP_PROFILE" 8>&-
   t=$(date +%s)
-  "$UP_ROOT/infra/local/stack" start "$UP_PROFILE"
+  "$UP_ROOT/infra/local/stack" start "$UP_PROFILE" 8>&-
   echo "== local stack up ($(up_elapsed "$t"))" >&2
 
   t=$(date +%s)
@@ -67,12 +68,12 @@ local_up() {
   # Functions inherit watch's environment. setsid: watch leads its own process group, so
   # stopping it by its saved PID also reaches the function processes it spawned.
   (cd "$UP_ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$watch_port") \
-      > "$MIZAN_FUNCTION_LOG" 2>&1 < /dev/null &
+      > "$MIZAN_FUNCTION_LOG" 2>&1 < /dev/null 8>&- &
   printf '%s\n%s\n' "$!" "watch -A 127.0.0.1 -P $watch_port" > "$state/watch.pid"
   : > "$state/watch.pgid"
 
   "$UP_LOCAL/venv/bin/python" "$UP_ROOT/infra/local/sns_relay.py" "$state" \
-      > "$state/relay.log" 2>&1 < /dev/null &
+      > "$state/relay.log" 2>&1 < /dev/null 8>&- &
   printf '%s\n%s\n' "$!" "sns_relay.py" > "$state/relay.pid"
 
   t=$(date +%s)
