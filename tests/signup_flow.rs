@@ -1,1 +1,193 @@
-//! (being written)
+//! Signup, verification and sessions, end to end: over HTTP through cargo-lambda's router,
+//! messages through SNS, the relay, the notification function and moto's SES and SNS.
+
+use mizan_e2e::{Customer, Stack, link_token, sms_code};
+use serde_json::json;
+
+/// Signs a fresh customer up and returns the email token and SMS code they received.
+async fn sign_up(stack: &Stack, customer: &Customer) -> (String, String) {
+    let answer = stack.post("/signup", &customer.signup_body()).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let emails = stack.await_emails(&customer.email, 1).await;
+    let sms = stack.await_sms(&customer.phone_e164, 1).await;
+    (link_token(&emails[0].1), sms_code(&sms[0]))
+}
+
+async fn log_in(stack: &Stack, email: &str, password: &str) -> mizan_e2e::Answer {
+    stack.post("/sessions", &json!({ "email": email, "password": password })).await
+}
+
+#[tokio::test]
+async fn p2_p9_a_customer_signs_up_verifies_both_contacts_and_logs_in() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+
+    let (token, code) = sign_up(&stack, &customer).await;
+    let emails = stack.emails_to(&customer.email).await;
+    assert!(emails[0].1.contains("dir=\\\"rtl\\\"") || emails[0].1.contains("dir=\"rtl\""), "a Persian RTL email");
+
+    let verified = stack.post("/verify/email", &json!({ "token": token })).await;
+    assert_eq!((verified.status, &verified.body), (200, &json!({ "email_verified": true })));
+    let verified = stack.post("/verify/phone", &json!({ "email": customer.email, "code": code })).await;
+    assert_eq!((verified.status, &verified.body), (200, &json!({ "phone_verified": true })));
+
+    let session = log_in(&stack, &customer.email, &customer.password).await;
+    assert_eq!(session.status, 201, "{}", session.body);
+    assert_eq!(session.body["token_type"], "Bearer");
+    let bearer = session.body["token"].as_str().expect("a token").to_owned();
+
+    let me = stack.get("/me", Some(&bearer)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["email"], json!({ "address": customer.email, "verified": true }));
+    assert_eq!(me.body["phone"], json!({ "number": customer.phone_e164, "verified": true }));
+    assert_eq!(me.body["full_name"], customer.full_name);
+    assert_eq!(me.body["marketing"], json!({ "email": true, "sms": false }));
+
+    let wrong = log_in(&stack, &customer.email, "not-the-password-at-all").await;
+    assert_eq!((wrong.status, wrong.body["code"].as_str()), (401, Some("invalid-credentials")));
+
+    stack.assert_not_logged(&[
+        &customer.email,
+        &customer.phone_e164,
+        &customer.password,
+        &token,
+        &code,
+        &bearer,
+        "مریم",
+    ]);
+}
+
+#[tokio::test]
+async fn a_verification_link_works_once() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    let (token, _) = sign_up(&stack, &customer).await;
+    assert_eq!(stack.post("/verify/email", &json!({ "token": token })).await.status, 200);
+    let again = stack.post("/verify/email", &json!({ "token": token })).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (400, Some("verification-failed")));
+}
+
+#[tokio::test]
+async fn a_second_signup_with_the_same_email_answers_the_same_and_changes_nothing() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    let first = stack.post("/signup", &customer.signup_body()).await;
+    let (token, _) = (link_token(&stack.await_emails(&customer.email, 1).await[0].1), ());
+    assert_eq!(stack.post("/verify/email", &json!({ "token": token })).await.status, 200);
+
+    let intruder = Customer { email: customer.email.clone(), ..Customer::fresh() };
+    let second = stack.post("/signup", &intruder.signup_body()).await;
+    assert_eq!((second.status, &second.body), (first.status, &first.body), "the same answer");
+
+    // The owner's password still works, the intruder's does not.
+    assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 201);
+    assert_eq!(log_in(&stack, &customer.email, &intruder.password).await.status, 401);
+    // Nothing was created: one account holds the email, and the intruder's phone got no SMS.
+    assert_eq!(stack.accounts_items_where("email", &customer.email).await.len(), 1);
+    // The owner (whose email is verified) is told, without any token in the notice.
+    let emails = stack.await_emails(&customer.email, 2).await;
+    assert!(!emails[1].1.contains("token="), "the notice carries no verification link");
+    assert!(stack.sms_to(&intruder.phone_e164).await.is_empty());
+}
+
+#[tokio::test]
+async fn p9_a_signup_attempt_on_an_unverified_email_sends_it_nothing_more() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    sign_up(&stack, &customer).await;
+    let again = stack.post("/signup", &customer.signup_body()).await;
+    assert_eq!(again.status, 202);
+    // A later, verified customer's notice passes through the same pipeline: once it has
+    // arrived, this customer's would have too.
+    let witness = Customer::fresh();
+    let (token, _) = sign_up(&stack, &witness).await;
+    assert_eq!(stack.post("/verify/email", &json!({ "token": token })).await.status, 200);
+    assert_eq!(stack.post("/signup", &witness.signup_body()).await.status, 202);
+    stack.await_emails(&witness.email, 2).await;
+    assert_eq!(stack.emails_to(&customer.email).await.len(), 1, "only the verification email");
+}
+
+#[tokio::test]
+async fn after_five_wrong_sms_codes_the_right_one_is_refused() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    let (_, code) = sign_up(&stack, &customer).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        let answer = stack.post("/verify/phone", &json!({ "email": customer.email, "code": wrong })).await;
+        assert_eq!((answer.status, answer.body["code"].as_str()), (400, Some("verification-failed")));
+    }
+    let answer = stack.post("/verify/phone", &json!({ "email": customer.email, "code": code })).await;
+    assert_eq!(answer.status, 400, "the code is dead");
+}
+
+#[tokio::test]
+async fn p12_repeated_wrong_passwords_lock_an_email_known_or_not() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    sign_up(&stack, &customer).await;
+    let stranger = Customer::fresh().email;
+    for email in [&customer.email, &stranger] {
+        for _ in 0..5 {
+            assert_eq!(log_in(&stack, email, "wrong-password-123").await.status, 401);
+        }
+    }
+    let locked = log_in(&stack, &customer.email, &customer.password).await;
+    assert_eq!((locked.status, locked.body["code"].as_str()), (429, Some("too-many-attempts")));
+    assert!(locked.headers.contains_key("retry-after"));
+    let also_locked = log_in(&stack, &stranger, "wrong-password-123").await;
+    assert_eq!(also_locked.status, 429, "an unknown email locks the same way: the lock reveals nothing");
+}
+
+#[tokio::test]
+async fn p5_p12_p14_the_account_keeps_the_terms_acceptance_and_only_a_password_hash() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    sign_up(&stack, &customer).await;
+    let items = stack.accounts_items_where("email", &customer.email).await;
+    let account = &items[0];
+    assert_eq!(account["terms_version"].as_s().unwrap(), "1404-01");
+    assert!(account.contains_key("terms_accepted_at"));
+    assert!(account["terms_source_ip"].as_s().is_ok_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()));
+    let hash = account["password_hash"].as_s().unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(!format!("{account:?}").contains(&customer.password));
+}
+
+#[tokio::test]
+async fn me_refuses_missing_and_forged_tokens() {
+    let stack = Stack::connect().await;
+    assert_eq!(stack.get("/me", None).await.status, 401);
+    let forged = stack.get("/me", Some("v1.eyJzdWIiOiJ4In0.AAAA")).await;
+    assert_eq!((forged.status, forged.body["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(forged.headers["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn a_redelivered_event_sends_nothing_twice() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    sign_up(&stack, &customer).await;
+    let guard = stack.accounts_items_where("pk", &format!("EMAIL#{}", customer.email)).await;
+    let account_id = guard[0]["account_id"].as_s().unwrap().clone();
+    let message = json!({
+        "event_id": uuid::Uuid::new_v4(),
+        "occurred_at": "2026-11-25T09:00:00Z",
+        "type": "EmailVerificationRequested",
+        "account_id": account_id,
+        "token": "not-a-real-token",
+    });
+    let event = json!({ "Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic:test",
+        "Sns": {
+            "Type": "Notification", "MessageId": uuid::Uuid::new_v4(), "TopicArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic",
+            "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T09:00:00.000Z",
+            "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "", "MessageAttributes": {}
+        }
+    }]});
+    for _ in 0..3 {
+        let answer = stack.invoke("notification", &event).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(stack.emails_to(&customer.email).await.len(), 2, "the signup's email and one for the redelivered event");
+}

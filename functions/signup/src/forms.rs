@@ -17,13 +17,15 @@ pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
     let phone = parse(body.required_str("phone", &mut errors), "phone", IranMobile::parse, &mut errors);
     let full_name = parse(body.required_str("full_name", &mut errors), "full_name", FullName::parse, &mut errors);
     let raw_password = body.required_str("password", &mut errors);
-    // The password may not be the email, so it is judged once the email is known.
-    let password = match (raw_password, &email) {
-        (Some(raw), Some(email)) => Password::parse(raw, email).map_err(|e| errors.push(e.at("password"))).ok(),
-        _ => None,
-    };
+    let password = raw_password.and_then(|raw| {
+        Password::parse(raw, email.as_ref()).map_err(|rejection| errors.push(rejection.at("password"))).ok()
+    });
     if body.required_bool("accept_terms", &mut errors) == Some(false) {
-        errors.push(FieldError::new("accept_terms", "terms-not-accepted", "برای عضویت باید قوانین و مقررات را بپذیرید."));
+        errors.push(FieldError::new(
+            "accept_terms",
+            "terms-not-accepted",
+            "برای عضویت باید قوانین و مقررات را بپذیرید.",
+        ));
     }
     let terms_version = body.required_str("terms_version", &mut errors).and_then(|version| {
         let well_formed = !version.is_empty()
