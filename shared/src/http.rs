@@ -157,7 +157,6 @@ pub async fn not_implemented(_req: Request) -> HttpResult {
     Err(Problem::not_implemented())
 }
 
-
 /// The session of an authenticated request, or 401.
 pub fn authenticate(
     req: &Request,

@@ -5,23 +5,23 @@
 //! parser accepted it, so nothing past the edge re-validates. Personal data types redact
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
-pub mod http;
-pub mod problem;
-pub mod telemetry;
-pub mod text;
-pub mod identity;
-pub mod contact;
-pub mod person;
-pub mod password;
-pub mod money;
 pub mod account;
 pub mod config;
+pub mod contact;
 pub mod events;
+pub mod http;
+pub mod identity;
 pub mod login;
 pub mod login_throttle;
 pub mod messaging;
+pub mod money;
 pub mod notifications;
+pub mod password;
+pub mod person;
+pub mod problem;
 pub mod registration;
 pub mod session;
 pub mod storage;
+pub mod telemetry;
+pub mod text;
 pub mod verification;

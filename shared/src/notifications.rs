@@ -77,8 +77,14 @@ mod tests {
     fn p9_verification_messages_go_to_unverified_contacts_only() {
         let email = DomainEvent::EmailVerificationRequested { account_id: AccountId::new(), token: "t".into() };
         let sms = DomainEvent::PhoneVerificationRequested { account_id: AccountId::new(), code: "123456".into() };
-        assert_eq!(messages_for(&email, &contacts(false, false)), vec![Message::EmailVerification { token: "t".into() }]);
-        assert_eq!(messages_for(&sms, &contacts(false, false)), vec![Message::PhoneVerification { code: "123456".into() }]);
+        assert_eq!(
+            messages_for(&email, &contacts(false, false)),
+            vec![Message::EmailVerification { token: "t".into() }]
+        );
+        assert_eq!(
+            messages_for(&sms, &contacts(false, false)),
+            vec![Message::PhoneVerification { code: "123456".into() }]
+        );
         assert!(messages_for(&email, &contacts(true, false)).is_empty());
         assert!(messages_for(&sms, &contacts(false, true)).is_empty());
     }

@@ -67,7 +67,8 @@ impl EmailToken {
     /// Reads a token a customer sent back; anything malformed is simply not a token.
     pub fn parse(text: &str) -> Option<Self> {
         let (account, secret) = text.trim().split_once('.')?;
-        let valid_secret = secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid_secret =
+            secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         valid_secret.then(|| Some(Self { account: AccountId::parse(account)?, secret: secret.to_owned() }))?
     }
 
@@ -170,7 +171,16 @@ mod tests {
     fn malformed_email_tokens_are_not_tokens() {
         let valid = EmailToken::generate(AccountId::new()).to_text();
         let (account, secret) = valid.split_once('.').unwrap();
-        for text in ["", ".", "abc", &format!("{account}."), &format!("not-a-uuid.{secret}"), &format!("{account}.{}", &secret[1..]), &format!("{account}.{secret}x"), &format!("{account}.{}!", &secret[1..])] {
+        for text in [
+            "",
+            ".",
+            "abc",
+            &format!("{account}."),
+            &format!("not-a-uuid.{secret}"),
+            &format!("{account}.{}", &secret[1..]),
+            &format!("{account}.{secret}x"),
+            &format!("{account}.{}!", &secret[1..]),
+        ] {
             assert!(EmailToken::parse(text).is_none(), "{text}");
         }
     }

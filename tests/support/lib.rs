@@ -25,9 +25,8 @@ pub struct Answer {
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: these tests need the local stack; run them with `infra/test`")
-    })
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: these tests need the local stack; run them with `infra/test`"))
 }
 
 impl Stack {
@@ -70,8 +69,7 @@ impl Stack {
 
     /// Invokes a function directly with an event, as Lambda would (cargo-lambda's Invoke API).
     pub async fn invoke(&self, function: &str, event: &Value) -> Answer {
-        self.send(self.http.post(format!("{}/2015-03-31/functions/{function}/invocations", self.api)).json(event))
-            .await
+        self.send(self.http.post(format!("{}/2015-03-31/functions/{function}/invocations", self.api)).json(event)).await
     }
 
     /// Everything moto recorded.
@@ -112,7 +110,11 @@ impl Stack {
     }
 
     /// Every item of the accounts table whose attribute `name` equals `value`.
-    pub async fn accounts_items_where(&self, name: &str, value: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    pub async fn accounts_items_where(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -173,7 +175,8 @@ pub struct Customer {
 impl Customer {
     pub fn fresh() -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let digits: String = id.bytes().filter(u8::is_ascii_digit).chain(std::iter::repeat(b'7')).take(7).map(char::from).collect();
+        let digits: String =
+            id.bytes().filter(u8::is_ascii_digit).chain(std::iter::repeat(b'7')).take(7).map(char::from).collect();
         let persian: Vec<char> = format!("0912{digits}")
             .chars()
             .map(|c| char::from_u32(0x06F0 + c.to_digit(10).unwrap_or(0)).unwrap_or(c))

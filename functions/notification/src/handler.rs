@@ -51,7 +51,8 @@ async fn deliver(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationErr
     };
     for message in notifications::messages_for(&envelope.event, &contacts) {
         let channel = message.channel();
-        if deps.deliveries.claim(envelope.event_id, channel.as_str(), OffsetDateTime::now_utc()).await? == Claim::Taken {
+        if deps.deliveries.claim(envelope.event_id, channel.as_str(), OffsetDateTime::now_utc()).await? == Claim::Taken
+        {
             tracing::info!(event = %envelope.event_id, channel = channel.as_str(), "already sent; skipped");
             continue;
         }

@@ -53,8 +53,12 @@ fn login_key(email_hash: &str) -> String {
 
 fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'static str, &'static str) {
     match kind {
-        ContactKind::Email => ("email_challenge_hash", "email_challenge_expires_at", "email_challenge_failures", "email_verified"),
-        ContactKind::Phone => ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_failures", "phone_verified"),
+        ContactKind::Email => {
+            ("email_challenge_hash", "email_challenge_expires_at", "email_challenge_failures", "email_verified")
+        }
+        ContactKind::Phone => {
+            ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_failures", "phone_verified")
+        }
     }
 }
 
@@ -142,7 +146,11 @@ impl AccountsTable {
             "customer" => Role::Customer,
             _ => return Err(StoreError::Corrupt("role")),
         };
-        Ok(Some(Credentials { id, role, password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()) }))
+        Ok(Some(Credentials {
+            id,
+            role,
+            password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
+        }))
     }
 
     /// The contacts of an account and their verification state — nothing else of it (no
@@ -319,7 +327,9 @@ fn account_item(account: &NewAccount) -> Item {
     if let Some(ip) = account.terms.source_ip {
         item.insert("terms_source_ip".to_owned(), s(ip.to_string()));
     }
-    for (kind, challenge) in [(ContactKind::Email, &account.email_challenge), (ContactKind::Phone, &account.phone_challenge)] {
+    for (kind, challenge) in
+        [(ContactKind::Email, &account.email_challenge), (ContactKind::Phone, &account.phone_challenge)]
+    {
         let (hash, expires_at, failures, _) = challenge_attributes(kind);
         item.insert(hash.to_owned(), s(&challenge.hash));
         item.insert(expires_at.to_owned(), time(challenge.expires_at));
@@ -327,4 +337,3 @@ fn account_item(account: &NewAccount) -> Item {
     }
     item
 }
-
