@@ -9,6 +9,7 @@ use crate::contact::Email;
 use crate::events::{DomainEvent, Envelope};
 use crate::messaging::SendError;
 use crate::messaging::events_topic::EventsTopic;
+use crate::password::HashingFailed;
 use crate::storage::StoreError;
 use crate::storage::accounts::{AccountsTable, Registration};
 use crate::verification::{
@@ -21,6 +22,8 @@ pub enum RegistrationError {
     Store(#[from] StoreError),
     #[error("the verification messages could not be queued: {0}")]
     Publish(#[from] SendError),
+    #[error(transparent)]
+    Hashing(#[from] HashingFailed),
 }
 
 /// Registers a signup, or — when its email already has an account — changes nothing and lets
@@ -39,7 +42,7 @@ pub async fn register(
     let sms_code = SmsCode::generate();
     let account = NewAccount {
         id,
-        password_hash: signup.password.hash(),
+        password_hash: signup.password.hash()?,
         email: signup.email,
         phone: signup.phone,
         full_name: signup.full_name,

@@ -36,6 +36,10 @@ async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
                 tracing::error!(%error, "signup could not queue its verification messages");
                 Problem::unavailable()
             }
+            RegistrationError::Hashing(error) => {
+                tracing::error!(%error, "signup could not hash a password");
+                Problem::internal()
+            }
         })?;
     http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
 }
