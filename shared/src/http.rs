@@ -10,9 +10,10 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::problem::{FieldError, Problem};
+pub use crate::form::JsonObject;
+use crate::problem::Problem;
 
 /// Larger bodies are refused before parsing: no form of ours comes near it.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -77,62 +78,8 @@ pub fn json_object(req: &Request) -> Result<JsonObject, Problem> {
         }
     }
     match serde_json::from_slice(bytes) {
-        Ok(Value::Object(map)) => Ok(JsonObject(map)),
+        Ok(Value::Object(map)) => Ok(JsonObject::new(map)),
         _ => Err(Problem::malformed_body()),
-    }
-}
-
-/// A decoded JSON object whose fields are read one by one, collecting every field error, so a
-/// storefront learns about all of its mistakes in one answer.
-#[derive(Debug)]
-pub struct JsonObject(Map<String, Value>);
-
-impl JsonObject {
-    pub fn required_str(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<&str> {
-        match self.0.get(field) {
-            Some(Value::String(text)) => Some(text),
-            None | Some(Value::Null) => {
-                errors.push(FieldError::missing(field));
-                None
-            }
-            Some(_) => {
-                errors.push(FieldError::new(field, "not-a-string", "این مورد باید متن باشد."));
-                None
-            }
-        }
-    }
-
-    pub fn required_bool(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
-        match self.0.get(field) {
-            Some(Value::Bool(flag)) => Some(*flag),
-            None | Some(Value::Null) => {
-                errors.push(FieldError::missing(field));
-                None
-            }
-            Some(_) => {
-                errors.push(FieldError::new(field, "not-a-boolean", "این مورد باید true یا false باشد."));
-                None
-            }
-        }
-    }
-
-    /// A nested object that may be left out; its fields are named `parent.child` in errors.
-    pub fn optional_object(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<JsonObject> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(map)) => Some(JsonObject(map.clone())),
-            Some(_) => {
-                errors.push(FieldError::new(field, "not-an-object", "این مورد باید یک شیء JSON باشد."));
-                None
-            }
-        }
-    }
-
-    pub fn optional_bool(&self, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => None,
-            Some(_) => self.required_bool(field, errors),
-        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod account;
 pub mod config;
 pub mod contact;
 pub mod events;
+pub mod form;
 pub mod http;
 pub mod identity;
 pub mod login;

@@ -13,9 +13,9 @@ const MAX_TERMS_VERSION_LEN: usize = 32;
 
 pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
     let mut errors = Vec::new();
-    let email = parse(body.required_str("email", &mut errors), "email", Email::parse, &mut errors);
-    let phone = parse(body.required_str("phone", &mut errors), "phone", IranMobile::parse, &mut errors);
-    let full_name = parse(body.required_str("full_name", &mut errors), "full_name", FullName::parse, &mut errors);
+    let email = body.parsed("email", Email::parse, &mut errors);
+    let phone = body.parsed("phone", IranMobile::parse, &mut errors);
+    let full_name = body.parsed("full_name", FullName::parse, &mut errors);
     let raw_password = body.required_str("password", &mut errors);
     let password = raw_password.and_then(|raw| {
         Password::parse(raw, email.as_ref()).map_err(|rejection| errors.push(rejection.at("password"))).ok()
@@ -37,15 +37,10 @@ pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
         well_formed.then(|| version.to_owned())
     });
     let marketing = match body.optional_object("marketing", &mut errors) {
-        Some(choice) => {
-            let mut nested = Vec::new();
-            let consent = MarketingConsent {
-                email: choice.optional_bool("email", &mut nested).unwrap_or(false),
-                sms: choice.optional_bool("sms", &mut nested).unwrap_or(false),
-            };
-            errors.extend(nested.into_iter().map(|e| FieldError { field: format!("marketing.{}", e.field), ..e }));
-            consent
-        }
+        Some(choice) => MarketingConsent {
+            email: choice.optional_bool("email", &mut errors).unwrap_or(false),
+            sms: choice.optional_bool("sms", &mut errors).unwrap_or(false),
+        },
         None => MarketingConsent::default(),
     };
 
@@ -74,7 +69,7 @@ pub struct PhoneVerificationForm {
 
 pub fn phone_verification(body: &JsonObject) -> Result<PhoneVerificationForm, Problem> {
     let mut errors = Vec::new();
-    let email = parse(body.required_str("email", &mut errors), "email", Email::parse, &mut errors);
+    let email = body.parsed("email", Email::parse, &mut errors);
     let code = body.required_str("code", &mut errors).map(str::to_owned);
     match (email, code) {
         (Some(email), Some(code)) => Ok(PhoneVerificationForm { email, code }),
@@ -99,11 +94,3 @@ pub fn login(body: &JsonObject) -> Result<LoginForm, Problem> {
     }
 }
 
-fn parse<T, E: Rejection>(
-    raw: Option<&str>,
-    field: &str,
-    parser: impl FnOnce(&str) -> Result<T, E>,
-    errors: &mut Vec<FieldError>,
-) -> Option<T> {
-    parser(raw?).map_err(|rejection| errors.push(rejection.at(field))).ok()
-}
