@@ -11,6 +11,7 @@ pub mod contact;
 pub mod events;
 pub mod form;
 pub mod http;
+pub mod idempotency;
 pub mod identity;
 pub mod login;
 pub mod login_throttle;

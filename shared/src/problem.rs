@@ -149,4 +149,29 @@ impl Problem {
     pub fn unavailable() -> Self {
         Self::new(503, "service-unavailable", "سرویس موقتاً در دسترس نیست", "لطفاً کمی بعد دوباره تلاش کنید.")
     }
+
+    /// The `Idempotency-Key` was used before with a different body: replaying the first answer
+    /// would answer a request that was not made, and running this one would break the key's promise.
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            422,
+            "idempotency-key-reused",
+            "کلید یکتایی تکراری است",
+            "این کلید یکتایی (Idempotency-Key) پیش‌تر با درخواست دیگری به کار رفته است؛ برای درخواست تازه کلید تازه بسازید.",
+        )
+    }
+
+    /// The first request with the same `Idempotency-Key` is still running; retrying after
+    /// `retry_after_seconds` gets its answer.
+    pub fn request_in_progress(retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_seconds),
+            ..Self::new(
+                409,
+                "request-in-progress",
+                "درخواست در حال انجام است",
+                "درخواستی با همین کلید یکتایی هنوز در حال انجام است؛ کمی بعد دوباره تلاش کنید.",
+            )
+        }
+    }
 }

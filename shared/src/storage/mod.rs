@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod deliveries;
+pub mod idempotency;
 
 use std::collections::HashMap;
 
