@@ -17,6 +17,11 @@ impl JsonObject {
         Self { map, path: String::new() }
     }
 
+    /// The object as it was received, for hashing the request (idempotency).
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.map.clone())
+    }
+
     /// The name of `field` in error reports.
     pub fn path_of(&self, field: &str) -> String {
         format!("{}{field}", self.path)

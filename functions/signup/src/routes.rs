@@ -6,7 +6,6 @@ use mizan::http::{self, HttpResult};
 use mizan::login::{self, LoginOutcome};
 use mizan::problem::Problem;
 use mizan::registration::{self, RegistrationError};
-use mizan::storage::StoreError;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -31,7 +30,7 @@ async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
     registration::register(&deps.accounts, &deps.events, &deps.codes, signup, http::source_ip(req), now())
         .await
         .map_err(|error| match error {
-            RegistrationError::Store(error) => unavailable(error),
+            RegistrationError::Store(error) => error.into(),
             RegistrationError::Publish(error) => {
                 tracing::error!(%error, "signup could not queue its verification messages");
                 Problem::unavailable()
@@ -46,8 +45,7 @@ async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
 
 async fn verify_email(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::email_verification(&http::json_object(req)?)?;
-    let verified =
-        registration::verify_email(&deps.accounts, &deps.codes, &form.token, now()).await.map_err(unavailable)?;
+    let verified = registration::verify_email(&deps.accounts, &deps.codes, &form.token, now()).await?;
     if !verified {
         return Err(Problem::verification_failed());
     }
@@ -56,9 +54,7 @@ async fn verify_email(deps: &Deps, req: &Request) -> HttpResult {
 
 async fn verify_phone(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::phone_verification(&http::json_object(req)?)?;
-    let verified = registration::verify_phone(&deps.accounts, &deps.codes, &form.email, &form.code, now())
-        .await
-        .map_err(unavailable)?;
+    let verified = registration::verify_phone(&deps.accounts, &deps.codes, &form.email, &form.code, now()).await?;
     if !verified {
         return Err(Problem::verification_failed());
     }
@@ -67,9 +63,8 @@ async fn verify_phone(deps: &Deps, req: &Request) -> HttpResult {
 
 async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::login(&http::json_object(req)?)?;
-    let outcome = login::log_in(&deps.accounts, &deps.sessions, &deps.codes, &form.email, &form.password, now())
-        .await
-        .map_err(unavailable)?;
+    let outcome =
+        login::log_in(&deps.accounts, &deps.sessions, &deps.codes, &form.email, &form.password, now()).await?;
     match outcome {
         LoginOutcome::Session(session) => http::json(
             StatusCode::CREATED,
@@ -90,7 +85,7 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
 async fn me(deps: &Deps, req: &Request) -> HttpResult {
     let session = http::authenticate(req, &deps.sessions, now())?;
     // A valid token of a closed account is as good as none.
-    let contacts = deps.accounts.contacts(session.sub).await.map_err(unavailable)?.ok_or_else(Problem::unauthorized)?;
+    let contacts = deps.accounts.contacts(session.sub).await?.ok_or_else(Problem::unauthorized)?;
     http::json(
         StatusCode::OK,
         &json!({
@@ -101,14 +96,6 @@ async fn me(deps: &Deps, req: &Request) -> HttpResult {
             "marketing": { "email": contacts.marketing.email, "sms": contacts.marketing.sms },
         }),
     )
-}
-
-fn unavailable(error: StoreError) -> Problem {
-    tracing::error!(%error, "accounts table call failed");
-    match error {
-        StoreError::Unavailable(_) => Problem::unavailable(),
-        StoreError::Failed(_) | StoreError::Corrupt(_) => Problem::internal(),
-    }
 }
 
 fn now() -> OffsetDateTime {

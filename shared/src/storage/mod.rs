@@ -50,6 +50,18 @@ impl StoreError {
     }
 }
 
+/// At the edge a storage failure is the store's fault, never the request's: 503 when retrying
+/// may help, 500 otherwise; the details go to the log only.
+impl From<StoreError> for crate::problem::Problem {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "a table call failed");
+        match error {
+            StoreError::Unavailable(_) => Self::unavailable(),
+            StoreError::Failed(_) | StoreError::Corrupt(_) => Self::internal(),
+        }
+    }
+}
+
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
 }
