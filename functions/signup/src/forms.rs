@@ -93,4 +93,3 @@ pub fn login(body: &JsonObject) -> Result<LoginForm, Problem> {
         _ => Err(Problem::invalid(errors)),
     }
 }
-
