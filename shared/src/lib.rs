@@ -6,6 +6,7 @@
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
 pub mod account;
+pub mod catalog;
 pub mod config;
 pub mod contact;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod money;
 pub mod notifications;
 pub mod password;
 pub mod person;
+pub mod pricing;
 pub mod problem;
 pub mod registration;
 pub mod session;
