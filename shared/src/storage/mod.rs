@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod deliveries;
 pub mod idempotency;
+pub mod products;
 
 use std::collections::HashMap;
 
