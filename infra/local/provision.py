@@ -6,6 +6,8 @@ and moto:
   * every AWS::DynamoDB::Table (name = logical id) with the template's own KeySchema,
     AttributeDefinitions, secondary indexes and TTL: no second copy of any key schema;
   * every AWS::SNS::Topic (name = logical id);
+  * the catalog of infra/seed/products.json in ProductsTable, in the item layout of
+    shared/src/storage/products.rs (products already there are left as they are);
   * an SESv2 email identity for the domain of SENDER_EMAIL (moto refuses unverified senders);
   * for every function with an SNS event: an SQS queue subscribed to that topic, with a local
     dead-letter queue (maxReceiveCount 3), which infra/local/sns_relay.py delivers from.
@@ -31,6 +33,7 @@ from botocore.exceptions import ClientError
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent / "template.yaml"
 DEV_SECRETS = HERE / "dev-secrets.env"
+PRODUCTS_SEED = HERE.parent / "seed" / "products.json"
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -200,6 +203,30 @@ def create_table(dynamodb, name, props):
         )
 
 
+def seed_products(dynamodb, table, path=PRODUCTS_SEED):
+    """Loads the seed catalog in the layout of shared/src/storage/products.rs (product_item)."""
+    for product in json.loads(path.read_text(encoding="utf-8")):
+        item = {
+            "pk": {"S": f"PRODUCT#{product['id']}"},
+            "name_fa": {"S": product["name_fa"]},
+            "kind": {"S": product["kind"]},
+            "unit_code": {"N": str(product["unit_code"])},
+            "price": {"N": str(product["price"])},
+            "vat_class": {"S": product["vat_class"]},
+            "goods_id": {"S": product["goods_id"]},
+            "stock": {"N": str(product["stock"])},
+        }
+        if product["weight_grams"] is not None:
+            item["weight_grams"] = {"N": str(product["weight_grams"])}
+        try:
+            # Provisioning a running stack again keeps the stock its orders left.
+            dynamodb.put_item(TableName=table, Item=item,
+                              ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
 def main():
     state = Path(os.environ["MIZAN_STATE_DIR"])
     dynamodb_port = int(os.environ["MIZAN_DYNAMODB_PORT"])
@@ -224,6 +251,7 @@ def main():
             local_refs[logical_id] = sns.create_topic(Name=logical_id)["TopicArn"]
         elif kind == "AWS::SecretsManager::Secret":
             local_refs[logical_id] = f"local-secret-{logical_id}"
+    seed_products(dynamodb, "ProductsTable")
 
     resolver = Resolver(template, local_refs, read_dev_secrets())
 
