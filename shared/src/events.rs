@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::account::AccountId;
+use crate::money::Rial;
+use crate::order::OrderId;
 
 /// An event with the id that makes its effects happen once (redelivery carries the same id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,9 @@ pub enum DomainEvent {
     PhoneVerificationRequested { account_id: AccountId, code: String },
     /// Someone tried to sign up with an email that already has an account: tell its owner.
     SignupAttemptedOnExistingAccount { account_id: AccountId },
+    /// An order was placed: confirm it to the customer, issue its invoice. Ids and the total
+    /// only; whoever needs more reads the order.
+    OrderPlaced { order_id: OrderId, account_id: AccountId, total: Rial },
 }
 
 impl DomainEvent {
@@ -36,7 +41,8 @@ impl DomainEvent {
         match self {
             Self::EmailVerificationRequested { account_id, .. }
             | Self::PhoneVerificationRequested { account_id, .. }
-            | Self::SignupAttemptedOnExistingAccount { account_id } => *account_id,
+            | Self::SignupAttemptedOnExistingAccount { account_id }
+            | Self::OrderPlaced { account_id, .. } => *account_id,
         }
     }
 
@@ -46,6 +52,7 @@ impl DomainEvent {
             Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
             Self::PhoneVerificationRequested { .. } => "PhoneVerificationRequested",
             Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
+            Self::OrderPlaced { .. } => "OrderPlaced",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod contact;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod login_throttle;
 pub mod messaging;
 pub mod money;
 pub mod notifications;
+pub mod order;
 pub mod password;
 pub mod person;
 pub mod pricing;

@@ -5,6 +5,8 @@
 
 use crate::account::Contacts;
 use crate::events::DomainEvent;
+use crate::money::Rial;
+use crate::order::OrderId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -27,6 +29,7 @@ pub enum Message {
     EmailVerification { token: String },
     PhoneVerification { code: String },
     ExistingAccountNotice,
+    OrderConfirmation { order_id: OrderId, total: Rial, channel: Channel },
 }
 
 impl Message {
@@ -34,6 +37,7 @@ impl Message {
         match self {
             Self::EmailVerification { .. } | Self::ExistingAccountNotice => Channel::Email,
             Self::PhoneVerification { .. } => Channel::Sms,
+            Self::OrderConfirmation { channel, .. } => *channel,
         }
     }
 }
@@ -49,6 +53,15 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         }
         DomainEvent::SignupAttemptedOnExistingAccount { .. } if contacts.email_verified => {
             vec![Message::ExistingAccountNotice]
+        }
+        // Transactional: no marketing consent needed, but only to proven contacts (P9) — never
+        // to the order's recipient, who is known for the delivery alone (P15).
+        DomainEvent::OrderPlaced { order_id, total, .. } => {
+            [(Channel::Email, contacts.email_verified), (Channel::Sms, contacts.phone_verified)]
+                .into_iter()
+                .filter(|(_, verified)| *verified)
+                .map(|(channel, _)| Message::OrderConfirmation { order_id: *order_id, total: *total, channel })
+                .collect()
         }
         _ => Vec::new(),
     }
@@ -94,6 +107,17 @@ mod tests {
         let attempt = DomainEvent::SignupAttemptedOnExistingAccount { account_id: AccountId::new() };
         assert!(messages_for(&attempt, &contacts(false, true)).is_empty());
         assert_eq!(messages_for(&attempt, &contacts(true, false)), vec![Message::ExistingAccountNotice]);
+    }
+
+    #[test]
+    fn p9_an_order_is_confirmed_on_each_verified_contact_only() {
+        let order_id = OrderId::for_checkout(AccountId::new(), "k");
+        let placed = DomainEvent::OrderPlaced { order_id, account_id: AccountId::new(), total: Rial::new(1_000) };
+        let channels = |c: &Contacts| messages_for(&placed, c).iter().map(Message::channel).collect::<Vec<_>>();
+        assert_eq!(channels(&contacts(true, true)), [Channel::Email, Channel::Sms]);
+        assert_eq!(channels(&contacts(true, false)), [Channel::Email]);
+        assert_eq!(channels(&contacts(false, true)), [Channel::Sms]);
+        assert!(channels(&contacts(false, false)).is_empty());
     }
 
     #[test]

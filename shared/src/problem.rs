@@ -174,4 +174,14 @@ impl Problem {
             )
         }
     }
+
+    /// The store has less of a product than the order asks for; nothing was reserved.
+    pub fn out_of_stock() -> Self {
+        Self::new(
+            409,
+            "out-of-stock",
+            "موجودی کافی نیست",
+            "موجودی برخی از کالاهای سبد کمتر از تعداد درخواستی است؛ سبد را اصلاح کنید.",
+        )
+    }
 }

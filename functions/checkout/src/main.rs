@@ -1,7 +1,38 @@
-//! Not built yet: every route of this function answers 501 with a problem+json body.
+//! The checkout function: the public catalog, placing orders, and reading one's own orders.
+
+mod forms;
+mod routes;
+
+use mizan::config;
+use mizan::messaging::events_topic::EventsTopic;
+use mizan::pricing::VatSchedule;
+use mizan::session::SessionKey;
+use mizan::storage::idempotency::IdempotencyTable;
+use mizan::storage::orders::OrdersTable;
+use mizan::storage::products::ProductsTable;
+
+/// Everything an invocation borrows: built once per cold start.
+pub struct Deps {
+    pub products: ProductsTable,
+    pub orders: OrdersTable,
+    pub idempotency: IdempotencyTable,
+    pub events: EventsTopic,
+    pub sessions: SessionKey,
+    pub vat: VatSchedule,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan::telemetry::init();
-    mizan::http::serve(mizan::http::not_implemented).await
+    let aws = config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let deps = Deps {
+        products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
+        orders: OrdersTable::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
+        idempotency: IdempotencyTable::new(dynamodb, config::required("IDEMPOTENCY_TABLE")?),
+        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
+    };
+    mizan::http::serve(|req| routes::handle(&deps, req)).await
 }

@@ -5,7 +5,7 @@
 use aws_lambda_events::sns::SnsEvent;
 use mizan::events::Envelope;
 use mizan::messaging::SendError;
-use mizan::notifications::{self, Message};
+use mizan::notifications::{self, Channel, Message};
 use mizan::storage::StoreError;
 use mizan::storage::deliveries::Claim;
 use time::OffsetDateTime;
@@ -83,6 +83,16 @@ async fn send(deps: &Deps, contacts: &mizan::account::Contacts, message: Message
         }
         Message::PhoneVerification { code } => {
             Ok(deps.sms.send(&contacts.phone, templates::phone_verification(&code)?).await?)
+        }
+        Message::OrderConfirmation { order_id, total, channel: Channel::Email } => {
+            let link = format!("{}/orders/{order_id}", deps.storefront_url);
+            Ok(deps
+                .mailer
+                .send(&contacts.email, templates::order_placed(&contacts.full_name, order_id, total, &link)?)
+                .await?)
+        }
+        Message::OrderConfirmation { order_id, total, channel: Channel::Sms } => {
+            Ok(deps.sms.send(&contacts.phone, templates::order_placed_sms(order_id, total)?).await?)
         }
     }
 }

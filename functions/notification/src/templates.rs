@@ -3,6 +3,8 @@
 
 use askama::Template;
 use mizan::messaging::email::EmailMessage;
+use mizan::money::Rial;
+use mizan::order::OrderId;
 use mizan::person::FullName;
 
 #[derive(Template)]
@@ -39,6 +41,44 @@ struct PhoneVerificationSms<'a> {
     code: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "order_placed.html")]
+struct OrderPlacedHtml<'a> {
+    name: &'a str,
+    order_ref: &'a str,
+    total: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "order_placed.txt")]
+struct OrderPlacedText<'a> {
+    name: &'a str,
+    order_ref: &'a str,
+    total: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "order_placed_sms.txt")]
+struct OrderPlacedSms<'a> {
+    order_ref: &'a str,
+    total: &'a str,
+}
+
+pub fn order_placed(name: &FullName, order: OrderId, total: Rial, link: &str) -> Result<EmailMessage, askama::Error> {
+    let (name, order_ref, total) = (name.as_str(), &order.short_ref(), &total.to_string());
+    Ok(EmailMessage {
+        subject: format!("سفارش {order_ref} در قهوه میزان ثبت شد"),
+        html: OrderPlacedHtml { name, order_ref, total, link }.render()?,
+        text: OrderPlacedText { name, order_ref, total, link }.render()?,
+    })
+}
+
+pub fn order_placed_sms(order: OrderId, total: Rial) -> Result<String, askama::Error> {
+    OrderPlacedSms { order_ref: &order.short_ref(), total: &total.to_string() }.render()
+}
+
 pub fn email_verification(name: &FullName, link: &str) -> Result<EmailMessage, askama::Error> {
     let name = name.as_str();
     Ok(EmailMessage {
@@ -73,6 +113,18 @@ mod tests {
         assert!(message.html.contains("مریم &#38; کاظمی"), "{}", message.html);
         assert!(message.html.contains(r#"dir="rtl""#));
         assert!(message.text.contains("https://mizancoffee.ir/verify-email?token=a.b"));
+    }
+
+    #[test]
+    fn the_order_confirmation_names_the_order_and_its_total() {
+        let order = OrderId::for_checkout(mizan::account::AccountId::new(), "k");
+        let name = FullName::parse("مریم کاظمی").unwrap();
+        let email = order_placed(&name, order, Rial::new(13_200_000), "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.subject.contains(&order.short_ref()));
+        assert!(email.text.contains("13,200,000"));
+        let sms = order_placed_sms(order, Rial::new(13_200_000)).unwrap();
+        assert!(sms.contains(&order.short_ref()) && sms.contains("13,200,000"));
+        assert!(sms.chars().count() <= 70, "one Persian SMS segment: {sms}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
-use super::{Item, StoreError, get_bool, get_n, get_s, get_time, n, s, time};
+use super::{Item, StoreError, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role};
 use crate::contact::{Email, IranMobile};
 use crate::login_throttle::LoginFailures;
@@ -160,10 +160,10 @@ impl AccountsTable {
         let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
         Ok(Some(Contacts {
             id,
-            full_name: FullName::parse(get_s(&item, "full_name")?).map_err(|_| StoreError::Corrupt("full_name"))?,
-            email: Email::parse(get_s(&item, "email")?).map_err(|_| StoreError::Corrupt("email"))?,
+            full_name: get_parsed(&item, "full_name", FullName::parse)?,
+            email: get_parsed(&item, "email", Email::parse)?,
             email_verified: get_bool(&item, "email_verified")?,
-            phone: IranMobile::parse(get_s(&item, "phone")?).map_err(|_| StoreError::Corrupt("phone"))?,
+            phone: get_parsed(&item, "phone", IranMobile::parse)?,
             phone_verified: get_bool(&item, "phone_verified")?,
             marketing: MarketingConsent {
                 email: get_bool(&item, "marketing_email")?,

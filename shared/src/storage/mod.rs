@@ -1,8 +1,10 @@
 //! DynamoDB adapters, one module per table, each mapping DynamoDB's answers to domain outcomes.
 
 pub mod accounts;
+mod buyer_identity;
 pub mod deliveries;
 pub mod idempotency;
+pub mod orders;
 pub mod products;
 
 use std::collections::HashMap;
@@ -77,6 +79,15 @@ pub(crate) fn time(at: OffsetDateTime) -> AttributeValue {
 
 pub(crate) fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
     item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str).ok_or(StoreError::Corrupt(name))
+}
+
+/// A string attribute read back into the domain type it was written from.
+pub(crate) fn get_parsed<T, E>(
+    item: &Item,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    parse(get_s(item, name)?).map_err(|_| StoreError::Corrupt(name))
 }
 
 pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Result<T, StoreError> {

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, Update};
 
-use super::{Item, StoreError, get_n, get_s, n, s};
+use super::{Item, StoreError, get_n, get_parsed, get_s, n, s};
 use crate::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
 use crate::money::Rial;
 
@@ -68,7 +68,7 @@ fn product_from_item(item: &Item) -> Result<Product, StoreError> {
         unit_code: UnitCode(get_n(item, "unit_code")?),
         price: Rial::new(get_n(item, "price")?),
         vat_class: VatClass::parse(get_s(item, "vat_class")?).ok_or(StoreError::Corrupt("vat_class"))?,
-        goods_id: GoodsId::parse(get_s(item, "goods_id")?).map_err(|_| StoreError::Corrupt("goods_id"))?,
+        goods_id: get_parsed(item, "goods_id", GoodsId::parse)?,
         stock: get_n(item, "stock")?,
     })
 }

@@ -1,0 +1,174 @@
+//! The checkout function's routes: decode, ask the domain, encode.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use mizan::catalog::CatalogEntry;
+use mizan::checkout::{self, Catalogue, CheckoutError, CheckoutOutcome};
+use mizan::http::{self, HttpResult};
+use mizan::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
+use mizan::order::{Buyer, OrderId};
+use mizan::problem::{FieldError, Problem, Rejection};
+use mizan::storage::orders::StoredOrder;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Deps;
+use crate::forms;
+
+pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
+    let path = req.raw_http_path();
+    let path = path.trim_end_matches('/');
+    match (req.method().as_str(), path) {
+        ("GET", "/products") => catalog(deps).await,
+        ("POST", "/checkout") => check_out(deps, &req).await,
+        ("GET", _) if path.starts_with("/orders/") => order(deps, &req).await,
+        (_, "/products" | "/checkout") => Err(Problem::method_not_allowed()),
+        _ => Err(Problem::not_found()),
+    }
+}
+
+async fn catalog(deps: &Deps) -> HttpResult {
+    let products = deps.products.list().await?;
+    let entries: Vec<CatalogEntry> = products.iter().map(CatalogEntry::from).collect();
+    http::json(StatusCode::OK, &json!({ "products": entries }))
+}
+
+async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, now())?;
+    let key = idempotency_key(req)?;
+    let body = http::json_object(req)?;
+    let request = forms::checkout(&body)?;
+    let payload_hash = idempotency::payload_hash_json(&body.to_value());
+    let record_id = format!("checkout#{}#{}", session.sub, key.as_str());
+    let store = Catalogue { products: &deps.products, orders: &deps.orders, events: &deps.events, vat: &deps.vat };
+    let work = || async {
+        let outcome = checkout::place_order(&store, session.sub, key.as_str(), request, now()).await;
+        match outcome {
+            Ok(CheckoutOutcome::Placed(order)) => Ok(StoredResponse {
+                status: 201,
+                body: serde_json::to_string(&order_view(&order)).map_err(|_| Problem::internal())?,
+            }),
+            Ok(CheckoutOutcome::UnknownProducts(lines)) => Err(Problem::invalid(
+                lines
+                    .into_iter()
+                    .map(|index| {
+                        FieldError::new(
+                            &format!("items[{index}].product_id"),
+                            "product-unknown",
+                            "این کالا در فهرست فروشگاه نیست.",
+                        )
+                    })
+                    .collect(),
+            )),
+            Ok(CheckoutOutcome::OutOfStock(products)) => {
+                tracing::info!(products = products.len(), "checkout refused: not enough stock");
+                Err(Problem::out_of_stock())
+            }
+            Err(error) => Err(checkout_failed(error)),
+        }
+    };
+    let outcome = idempotency::run_once(
+        &deps.idempotency,
+        &record_id,
+        &payload_hash,
+        now(),
+        remaining_time(req),
+        WaitPolicy::default(),
+        work,
+    );
+    match outcome.await? {
+        Outcome::Fresh(response) | Outcome::Replayed(response) => Ok(stored(response)),
+        Outcome::Mismatch => Err(Problem::idempotency_key_reused()),
+        Outcome::InProgress { retry_after_seconds } => Err(Problem::request_in_progress(retry_after_seconds)),
+        Outcome::Failed(problem) => Err(problem),
+    }
+}
+
+async fn order(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, now())?;
+    let id = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
+    let stored = match id {
+        Some(id) => deps.orders.get(id).await?,
+        None => None,
+    };
+    // Someone else's order is as absent as one that never existed: 404, not 403.
+    match stored {
+        Some(stored) if stored.order.account == session.sub => http::json(StatusCode::OK, &order_view(&stored)),
+        _ => Err(Problem::not_found()),
+    }
+}
+
+fn idempotency_key(req: &Request) -> Result<IdempotencyKey, Problem> {
+    let raw = req.headers().get("idempotency-key").map(|value| value.to_str().unwrap_or("\u{0}"));
+    IdempotencyKey::parse(raw.unwrap_or_default())
+        .map_err(|rejection| Problem::invalid(vec![rejection.at("Idempotency-Key")]))
+}
+
+/// What the customer sees of their order: the buyer by name only (the identity codes they
+/// typed are kept for the invoice, not echoed back), the recipient while it is kept (P15).
+fn order_view(stored: &StoredOrder) -> Value {
+    let order = &stored.order;
+    let buyer = match &order.buyer {
+        Buyer::Natural { full_name, .. } => json!({ "type": "natural", "full_name": full_name.as_str() }),
+        Buyer::Legal { company_name, .. } => json!({ "type": "legal", "company_name": company_name.as_str() }),
+    };
+    json!({
+        "order_id": order.id,
+        "status": order.status.as_str(),
+        "placed_at": order.placed_at.format(&Rfc3339).unwrap_or_default(),
+        "buyer": buyer,
+        "lines": order.priced.lines,
+        "subtotal": order.priced.subtotal,
+        "vat": order.priced.vat,
+        "total": order.priced.total,
+        "shipping": stored.recipient.as_ref().map(|recipient| json!({
+            "recipient_name": recipient.name.as_str(),
+            "recipient_phone": recipient.phone.as_e164(),
+            "address": recipient.address.as_str(),
+            "postal_code": recipient.postal_code.as_str(),
+        })),
+    })
+}
+
+fn stored(response: StoredResponse) -> Response<Body> {
+    let mut answer = Response::new(Body::Text(response.body));
+    *answer.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    answer
+}
+
+fn checkout_failed(error: CheckoutError) -> Problem {
+    match error {
+        CheckoutError::Store(error) => error.into(),
+        CheckoutError::Publish(error) => {
+            tracing::error!(%error, "an order was stored but its event was not published; a retry publishes it");
+            Problem::unavailable()
+        }
+        CheckoutError::Pricing(error) => {
+            tracing::error!(%error, "an order could not be priced");
+            Problem::internal()
+        }
+        CheckoutError::Foreign => {
+            tracing::error!("an order id collided with another account's order");
+            Problem::internal()
+        }
+    }
+}
+
+/// How long this invocation may still run: a checkout lock older than that belongs to a run
+/// that died, and a retry may take it over.
+fn remaining_time(req: &Request) -> std::time::Duration {
+    let deadline_ms = req.lambda_context_ref().map(|context| context.deadline).unwrap_or(0);
+    let now_ms = u64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    match deadline_ms.checked_sub(now_ms) {
+        Some(left) if left > 0 => std::time::Duration::from_millis(left),
+        // No deadline known (never on Lambda): the function's configured timeout.
+        _ => std::time::Duration::from_secs(10),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}

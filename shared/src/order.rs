@@ -1,0 +1,315 @@
+//! Orders: who buys (P8), who receives (P15), what, and for how much.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::account::AccountId;
+use crate::catalog::ProductId;
+use crate::contact::{IranMobile, PostalCode};
+use crate::identity::{EconomicCode, EconomicCodeKind, LegalId, NationalCode};
+use crate::person::FullName;
+use crate::pricing::PricedOrder;
+use crate::problem::Rejection;
+use crate::text::normalize_text;
+
+/// A cart line may not ask for more than this: no household buys more, and it keeps one
+/// mistyped quantity from reserving a whole stock.
+pub const MAX_QUANTITY_PER_LINE: u32 = 100;
+/// DynamoDB's transaction limit (100 items) bounds an order: its lines plus the order and
+/// recipient items.
+pub const MAX_LINES: usize = 50;
+/// The recipient is kept at most this long after the order is placed (P15): long enough to
+/// ship, deliver and handle a return. Once fulfilment records delivery or cancellation, it
+/// shortens this to `RECIPIENT_KEPT_AFTER_FULFILMENT` from then.
+pub const RECIPIENT_MAX_RETENTION: Duration = Duration::days(90);
+pub const RECIPIENT_KEPT_AFTER_FULFILMENT: Duration = Duration::days(30);
+
+/// An order's id. Derived from the customer and their `Idempotency-Key`, so that a retry of the
+/// same checkout can never become a second order, even after its idempotency record is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderId(uuid::Uuid);
+
+impl OrderId {
+    pub fn for_checkout(account: AccountId, idempotency_key: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"order\0")
+            .chain_update(account.to_string())
+            .chain_update(b"\0")
+            .chain_update(idempotency_key)
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::try_parse(text).ok().map(Self)
+    }
+
+    /// The short reference a customer reads on a phone: the id's first eight hex digits.
+    pub fn short_ref(&self) -> String {
+        self.0.simple().to_string().chars().take(8).collect::<String>().to_uppercase()
+    }
+
+    /// The id of the `OrderPlaced` event of this order: the same for every retry, so its
+    /// effects (messages, the invoice) happen once however often it is published.
+    pub fn placed_event_id(&self) -> uuid::Uuid {
+        let digest = Sha256::new().chain_update(b"order-placed\0").chain_update(self.0.as_bytes()).finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextFieldError {
+    #[error("empty")]
+    Empty,
+    #[error("too short")]
+    TooShort,
+    #[error("too long")]
+    TooLong,
+    #[error("control characters")]
+    Control,
+}
+
+/// A company's registered name, as typed (normalised Persian text).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CompanyName(String);
+
+/// A postal address, as typed (normalised Persian text).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Address(String);
+
+fn bounded_text(input: &str, min: usize, max: usize) -> Result<String, TextFieldError> {
+    // Line breaks of a multi-line field become spaces; any other control character is refused.
+    let text = normalize_text(input);
+    if text.chars().any(char::is_control) {
+        return Err(TextFieldError::Control);
+    }
+    match text.chars().count() {
+        0 => Err(TextFieldError::Empty),
+        n if n < min => Err(TextFieldError::TooShort),
+        n if n > max => Err(TextFieldError::TooLong),
+        _ => Ok(text),
+    }
+}
+
+impl CompanyName {
+    pub fn parse(input: &str) -> Result<Self, CompanyNameError> {
+        bounded_text(input, 2, 150).map(Self).map_err(CompanyNameError)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Address {
+    pub fn parse(input: &str) -> Result<Self, AddressError> {
+        bounded_text(input, 10, 500).map(Self).map_err(AddressError)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Address(***)")
+    }
+}
+
+impl std::fmt::Debug for CompanyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompanyName({})", self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid company name: {0}")]
+pub struct CompanyNameError(TextFieldError);
+
+impl Rejection for CompanyNameError {
+    fn code(&self) -> &'static str {
+        "company-name-invalid"
+    }
+    fn message(&self) -> &'static str {
+        match self.0 {
+            TextFieldError::Empty => "نام شرکت را وارد کنید.",
+            TextFieldError::TooShort | TextFieldError::TooLong => "نام شرکت باید بین ۲ تا ۱۵۰ نویسه باشد.",
+            TextFieldError::Control => "نام شرکت نویسه‌های نامعتبر دارد.",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid address: {0}")]
+pub struct AddressError(TextFieldError);
+
+impl Rejection for AddressError {
+    fn code(&self) -> &'static str {
+        "address-invalid"
+    }
+    fn message(&self) -> &'static str {
+        match self.0 {
+            TextFieldError::Empty => "نشانی را وارد کنید.",
+            TextFieldError::TooShort | TextFieldError::TooLong => "نشانی باید بین ۱۰ تا ۵۰۰ نویسه باشد.",
+            TextFieldError::Control => "نشانی نویسه‌های نامعتبر دارد.",
+        }
+    }
+}
+
+/// Who buys, as the official invoice must name them (P8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Buyer {
+    Natural { full_name: FullName, national_code: NationalCode },
+    Legal { company_name: CompanyName, economic_code: EconomicCode, national_id: LegalId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LegalBuyerError {
+    #[error("a 14-digit economic code belongs to a natural person")]
+    NotALegalEntity,
+    #[error("the economic code is not the national id")]
+    Mismatch,
+}
+
+impl Rejection for LegalBuyerError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotALegalEntity => "economic-code-not-legal",
+            Self::Mismatch => "economic-code-mismatch",
+        }
+    }
+    fn message(&self) -> &'static str {
+        match self {
+            Self::NotALegalEntity => {
+                "کد اقتصادی ۱۴ رقمی مخصوص اشخاص حقیقی است؛ کد اقتصادی شرکت همان شناسه ملی ۱۱ رقمی آن است."
+            }
+            Self::Mismatch => "کد اقتصادی شرکت باید با شناسه ملی آن یکی باشد.",
+        }
+    }
+}
+
+impl Buyer {
+    /// A legal entity's economic code is its national id (Tax Administration notice 36, 1403).
+    pub fn legal(
+        company_name: CompanyName,
+        economic_code: EconomicCode,
+        national_id: LegalId,
+    ) -> Result<Self, LegalBuyerError> {
+        match (economic_code.kind(), economic_code.national_id()) {
+            (EconomicCodeKind::NaturalPerson, _) | (_, None) => Err(LegalBuyerError::NotALegalEntity),
+            (_, Some(id)) if id != national_id => Err(LegalBuyerError::Mismatch),
+            _ => Ok(Self::Legal { company_name, economic_code, national_id }),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Natural { .. } => "natural",
+            Self::Legal { .. } => "legal",
+        }
+    }
+}
+
+/// Who receives the parcel: possibly another person, known to the store for this order alone (P15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: FullName,
+    pub phone: IranMobile,
+    pub address: Address,
+    pub postal_code: PostalCode,
+}
+
+/// What the customer asked for: products and quantities, nothing about prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub product_id: ProductId,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Placed,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "placed",
+        }
+    }
+}
+
+/// A priced order, ready to be stored with its stock reservations.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: OrderId,
+    pub account: AccountId,
+    pub buyer: Buyer,
+    pub priced: PricedOrder,
+    pub status: OrderStatus,
+    pub placed_at: OffsetDateTime,
+}
+
+impl Order {
+    /// When the recipient's details are erased if fulfilment never shortens it (P15).
+    pub fn recipient_erasure_at(&self) -> OffsetDateTime {
+        self.placed_at + RECIPIENT_MAX_RETENTION
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p8_a_legal_buyers_economic_code_must_be_its_national_id() {
+        let name = CompanyName::parse("شرکت قهوه‌پردازان").unwrap();
+        let id = LegalId::parse("10380284790").unwrap();
+        assert!(Buyer::legal(name.clone(), EconomicCode::parse("10380284790").unwrap(), id.clone()).is_ok());
+        assert_eq!(
+            Buyer::legal(name.clone(), EconomicCode::parse("10840096498").unwrap(), id.clone()),
+            Err(LegalBuyerError::Mismatch)
+        );
+        assert_eq!(
+            Buyer::legal(name, EconomicCode::parse("00762296450001").unwrap(), id),
+            Err(LegalBuyerError::NotALegalEntity)
+        );
+    }
+
+    #[test]
+    fn an_order_id_is_the_same_for_the_same_customer_and_key_only() {
+        let (a, b) = (AccountId::new(), AccountId::new());
+        assert_eq!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(a, "k1"));
+        assert_ne!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(a, "k2"));
+        assert_ne!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(b, "k1"));
+        let id = OrderId::for_checkout(a, "k1");
+        assert_eq!(OrderId::parse(&id.to_string()), Some(id));
+        assert_ne!(id.placed_event_id(), OrderId::for_checkout(a, "k2").placed_event_id());
+    }
+
+    #[test]
+    fn addresses_and_company_names_are_normalised_and_bounded() {
+        assert_eq!(
+            Address::parse("  تهران،  خیابان ولیعصر، كوچه ۱۲  ").unwrap().as_str(),
+            "تهران، خیابان ولیعصر، کوچه ۱۲"
+        );
+        assert!(Address::parse("کوتاه").is_err());
+        assert!(Address::parse(&"ب".repeat(501)).is_err());
+        assert!(Address::parse("تهران\u{0000} خیابان ولیعصر").is_err());
+        assert!(CompanyName::parse("").is_err());
+    }
+}
