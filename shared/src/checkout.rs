@@ -62,6 +62,8 @@ pub async fn place_order(
     now: OffsetDateTime,
 ) -> Result<CheckoutOutcome, CheckoutError> {
     let id = OrderId::for_checkout(account, idempotency_key);
+    // Whole seconds, as stored: the answer to the checkout and every later read agree.
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     let wanted: Vec<ProductId> = request.cart.iter().map(|line| line.product_id.clone()).collect();
     let found = store.products.get_many(&wanted).await?;
     let mut items = Vec::with_capacity(request.cart.len());

@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::money::Rial;
+use mizan::storage::products::product_item;
 use serde_json::Value;
 
 /// How long a message may take from the function through SNS, the relay and SES/SNS to moto.
@@ -14,6 +17,9 @@ pub struct Stack {
     pub moto: String,
     pub function_log: String,
     pub accounts_table: String,
+    pub products_table: String,
+    pub orders_table: String,
+    pub idempotency_table: String,
     http: reqwest::Client,
     dynamodb: aws_sdk_dynamodb::Client,
 }
@@ -37,6 +43,9 @@ impl Stack {
             moto: env("MIZAN_MOTO_URL"),
             function_log: env("MIZAN_FUNCTION_LOG"),
             accounts_table: env("ACCOUNTS_TABLE"),
+            products_table: env("PRODUCTS_TABLE"),
+            orders_table: env("ORDERS_TABLE"),
+            idempotency_table: env("IDEMPOTENCY_TABLE"),
             http: reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("an HTTP client"),
             dynamodb: aws_sdk_dynamodb::Client::new(&aws),
         }
@@ -44,6 +53,100 @@ impl Stack {
 
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
         self.send(self.http.post(format!("{}{path}", self.api)).json(body)).await
+    }
+
+    /// A POST as a signed-in customer, with an `Idempotency-Key` when given.
+    pub async fn post_as(&self, path: &str, bearer: &str, key: Option<&str>, body: &Value) -> Answer {
+        let mut request = self.http.post(format!("{}{path}", self.api)).bearer_auth(bearer).json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request).await
+    }
+
+    pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        &self.dynamodb
+    }
+
+    /// A customer who signed up, proved both contacts and logged in; with their bearer token.
+    pub async fn signed_in_customer(&self) -> (Customer, String) {
+        let customer = Customer::fresh();
+        let answer = self.post("/signup", &customer.signup_body()).await;
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        let token = link_token(&self.await_emails(&customer.email, 1).await[0].1);
+        let code = sms_code(&self.await_sms(&customer.phone_e164, 1).await[0]);
+        assert_eq!(self.post("/verify/email", &serde_json::json!({ "token": token })).await.status, 200);
+        let verified = self.post("/verify/phone", &serde_json::json!({ "email": customer.email, "code": code })).await;
+        assert_eq!(verified.status, 200);
+        let session = self
+            .post("/sessions", &serde_json::json!({ "email": customer.email, "password": customer.password }))
+            .await;
+        assert_eq!(session.status, 201, "{}", session.body);
+        let bearer = session.body["token"].as_str().expect("a token").to_owned();
+        (customer, bearer)
+    }
+
+    /// A product of this test's own, so that tests never share stock.
+    pub async fn add_product(&self, price: u64, stock: u32) -> ProductId {
+        let id = ProductId::parse(&format!("test-{}", uuid::Uuid::new_v4().simple())).expect("a valid id");
+        let product = Product {
+            id: id.clone(),
+            name_fa: "قهوه آزمایشی ۲۵۰ گرمی".to_owned(),
+            kind: ProductKind::Beans,
+            weight_grams: Some(250),
+            unit_code: UnitCode::PACKAGE,
+            price: Rial::new(price),
+            vat_class: VatClass::Standard,
+            goods_id: GoodsId::parse("2720000012345").expect("13 digits"),
+            stock,
+        };
+        self.dynamodb
+            .put_item()
+            .table_name(&self.products_table)
+            .set_item(Some(product_item(&product)))
+            .send()
+            .await
+            .expect("DynamoDB Local answers");
+        id
+    }
+
+    pub async fn stock_of(&self, id: &ProductId) -> u32 {
+        let item = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.products_table)
+            .key("pk", AttributeValue::S(format!("PRODUCT#{}", id.as_str())))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("DynamoDB Local answers")
+            .item
+            .expect("the product exists");
+        item["stock"].as_n().expect("a number").parse().expect("a count")
+    }
+
+    /// How many items of `table` have a string attribute `name` containing `fragment`.
+    pub async fn items_containing(&self, table: &str, name: &str, fragment: &str) -> usize {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .filter_expression("contains(#a, :v)")
+                .expression_attribute_names("#a", name)
+                .expression_attribute_values(":v", AttributeValue::S(fragment.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("DynamoDB Local answers");
+            count += page.count as usize;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return count;
+            }
+        }
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Answer {

@@ -1,0 +1,275 @@
+//! Checkout end to end: the catalog, orders for natural and legal buyers, shipping to another
+//! person, stock under concurrency, idempotency, and bad input that changes nothing.
+
+use std::collections::HashSet;
+
+use futures::future::join_all;
+use mizan_e2e::{Answer, Stack};
+use serde_json::{Value, json};
+
+fn natural_buyer() -> Value {
+    // Persian digits are accepted everywhere.
+    json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": "۰۰۷۶۲۲۹۶۴۵" })
+}
+
+fn shipping() -> Value {
+    json!({
+        "recipient_name": "مریم کاظمی",
+        "recipient_phone": "09121112233",
+        "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲",
+        "postal_code": "1968913456"
+    })
+}
+
+fn order(product: &str, quantity: i64, buyer: Value) -> Value {
+    json!({ "items": [{ "product_id": product, "quantity": quantity }], "buyer": buyer, "shipping": shipping() })
+}
+
+fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn field_codes(answer: &Answer) -> Vec<(String, String)> {
+    answer.body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_catalog_is_public_and_shows_availability_not_stock() {
+    let stack = Stack::connect().await;
+    let answer = stack.get("/products", None).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let products = answer.body["products"].as_array().expect("a product list");
+    let seeded: Vec<&Value> =
+        products.iter().filter(|p| !p["product_id"].as_str().unwrap_or("").starts_with("test-")).collect();
+    assert_eq!(seeded.len(), 12, "the seeded catalog");
+    for product in seeded {
+        assert!(product["name_fa"].as_str().is_some_and(|n| n.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))));
+        assert!(product["price"].as_u64().is_some_and(|p| p > 0));
+        assert!(product["available"].is_boolean());
+        assert!(product.get("stock").is_none(), "exact stock is not published");
+    }
+}
+
+#[tokio::test]
+async fn p2_p8_a_natural_person_checks_out_reads_the_order_and_gets_confirmations() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(12_345_675, 10).await;
+
+    let placed = stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 2, natural_buyer())).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    // Server-side prices: 2 × 12,345,675 = 24,691,350; VAT 10% = 2,469,135 (rounded half up per line).
+    assert_eq!(placed.body["subtotal"], 24_691_350);
+    assert_eq!(placed.body["vat"], 2_469_135);
+    assert_eq!(placed.body["total"], 27_160_485);
+    assert_eq!(placed.body["lines"][0]["vat_basis_points"], 1000, "the rate applied is stored on the line");
+    assert_eq!(placed.body["status"], "placed");
+    assert_eq!(placed.body["buyer"], json!({ "type": "natural", "full_name": "مریم کاظمی" }));
+    assert!(!placed.body.to_string().contains("0076229645"), "identity codes are not echoed");
+    assert_eq!(stack.stock_of(&product).await, 8);
+
+    let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
+    let read = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body, placed.body);
+
+    let emails = stack.await_emails(&customer.email, 2).await;
+    assert!(emails[1].1.contains("27,160,485"), "the confirmation states the total");
+    let sms = stack.await_sms(&customer.phone_e164, 2).await;
+    assert!(sms[1].contains("27,160,485"));
+    stack.assert_not_logged(&[&customer.email, &customer.phone_e164, "0076229645", "ولیعصر", "1968913456", &bearer]);
+}
+
+#[tokio::test]
+async fn p8_a_legal_entity_checks_out_with_matching_codes_only() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(5_000_000, 10).await;
+    let company = |economic_code: &str| json!({ "type": "legal", "company_name": "شرکت قهوه‌پردازان پارس", "economic_code": economic_code, "national_id": "10380284790" });
+    let placed =
+        stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, company("10380284790"))).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    assert_eq!(placed.body["buyer"]["type"], "legal");
+
+    let mismatch =
+        stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, company("10840096498"))).await;
+    assert_eq!(mismatch.status, 400);
+    assert!(field_codes(&mismatch).contains(&("buyer.economic_code".into(), "economic-code-mismatch".into())));
+    assert_eq!(stack.stock_of(&product).await, 9);
+}
+
+#[tokio::test]
+async fn p15_shipping_to_another_person_stays_on_the_order_and_expires() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let before = stack.get("/me", Some(&bearer)).await.body;
+    let product = stack.add_product(3_000_000, 5).await;
+    let gift = json!({
+        "items": [{ "product_id": product.as_str(), "quantity": 1 }],
+        "buyer": natural_buyer(),
+        "shipping": { "recipient_name": "رضا احمدی", "recipient_phone": "09359998877", "address": "شیراز، خیابان زند، پلاک ۷", "postal_code": "7134567890" }
+    });
+    let placed = stack.post_as("/checkout", &bearer, Some(&key()), &gift).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    assert_eq!(placed.body["shipping"]["recipient_name"], "رضا احمدی");
+
+    assert_eq!(stack.get("/me", Some(&bearer)).await.body, before, "the profile is unchanged");
+    let order_id = placed.body["order_id"].as_str().unwrap();
+    let recipient = stack
+        .dynamodb()
+        .get_item()
+        .table_name(&stack.orders_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{order_id}#RECIPIENT")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the recipient is stored with the order");
+    let expires_at: i64 = recipient["expires_at"].as_n().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!(
+        (now + 89 * 86_400..=now + 91 * 86_400).contains(&expires_at),
+        "erased 90 days after the order at the latest"
+    );
+    let order = stack
+        .dynamodb()
+        .get_item()
+        .table_name(&stack.orders_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{order_id}")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!format!("{order:?}").contains("رضا"), "the recipient is kept apart from the order");
+    // Confirmations go to the customer's own verified contacts, never to the recipient (P9, P15).
+    stack.await_sms(&customer.phone_e164, 2).await;
+    assert!(stack.sms_to("+989359998877").await.is_empty());
+}
+
+#[tokio::test]
+async fn another_customer_cannot_see_my_order() {
+    let stack = Stack::connect().await;
+    let (_, mine) = stack.signed_in_customer().await;
+    let (_, theirs) = stack.signed_in_customer().await;
+    let product = stack.add_product(1_000_000, 5).await;
+    let placed = stack.post_as("/checkout", &mine, Some(&key()), &order(product.as_str(), 1, natural_buyer())).await;
+    let path = format!("/orders/{}", placed.body["order_id"].as_str().unwrap());
+    assert_eq!(stack.get(&path, Some(&theirs)).await.status, 404);
+    assert_eq!(stack.get(&path, None).await.status, 401);
+    assert_eq!(stack.get("/orders/not-an-id", Some(&mine)).await.status, 404);
+}
+
+#[tokio::test]
+async fn thirty_concurrent_checkouts_of_seven_in_stock_sell_exactly_seven() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(2_000_000, 7).await;
+    let body = order(product.as_str(), 1, natural_buyer());
+    let keys: Vec<String> = (0..30).map(|_| key()).collect();
+    let answers = join_all(keys.iter().map(|key| stack.post_as("/checkout", &bearer, Some(key), &body))).await;
+    let placed = answers.iter().filter(|a| a.status == 201).count();
+    let refused = answers.iter().filter(|a| a.status == 409 && a.body["code"] == "out-of-stock").count();
+    assert_eq!(
+        (placed, refused),
+        (7, 23),
+        "{:?}",
+        answers.iter().map(|a| (a.status, a.body["code"].clone())).collect::<Vec<_>>()
+    );
+    assert_eq!(stack.stock_of(&product).await, 0);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_with_one_key_make_one_order() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(4_000_000, 50).await;
+    let body = order(product.as_str(), 1, natural_buyer());
+    let key = key();
+    let answers = join_all((0..20).map(|_| stack.post_as("/checkout", &bearer, Some(&key), &body))).await;
+    let orders: HashSet<String> = answers
+        .iter()
+        .filter(|a| (200..300).contains(&a.status))
+        .map(|a| a.body["order_id"].as_str().expect("an order id").to_owned())
+        .collect();
+    assert_eq!(orders.len(), 1, "every 2xx answer names the one order");
+    for answer in answers.iter().filter(|a| !(200..300).contains(&a.status)) {
+        assert_eq!((answer.status, answer.body["code"].as_str()), (409, Some("request-in-progress")));
+        assert!(answer.headers.contains_key("retry-after"));
+    }
+    assert_eq!(stack.stock_of(&product).await, 49);
+
+    let replay = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
+    assert_eq!(replay.body["order_id"].as_str(), orders.iter().next().map(String::as_str));
+    let other = stack.post_as("/checkout", &bearer, Some(&key), &order(product.as_str(), 2, natural_buyer())).await;
+    assert_eq!((other.status, other.body["code"].as_str()), (422, Some("idempotency-key-reused")));
+
+    // One confirmation: the verification email and this order's, and no more after a pause.
+    stack.await_emails(&customer.email, 2).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(stack.emails_to(&customer.email).await.len(), 2);
+}
+
+#[tokio::test]
+async fn bad_checkouts_are_refused_and_change_nothing() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(1_500_000, 5).await;
+    let id = product.as_str();
+    let with_buyer = |buyer: Value| order(id, 1, buyer);
+    let cases: Vec<(Value, &str)> = vec![
+        (order("no-such-coffee", 1, natural_buyer()), "items[0].product_id"),
+        (order(id, 0, natural_buyer()), "items[0].quantity"),
+        (order(id, -3, natural_buyer()), "items[0].quantity"),
+        (order(id, 1_000_000, natural_buyer()), "items[0].quantity"),
+        (
+            with_buyer(json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229646" })),
+            "buyer.national_code",
+        ),
+        (
+            with_buyer(
+                json!({ "type": "legal", "company_name": "شرکت", "economic_code": "10380284790", "national_id": "10380284792" }),
+            ),
+            "buyer.national_id",
+        ),
+        (with_buyer(json!({ "type": "alien" })), "buyer.type"),
+        (json!({ "items": "many", "buyer": natural_buyer(), "shipping": shipping() }), "items"),
+        (
+            json!({ "items": [{ "product_id": id, "quantity": "2" }], "buyer": natural_buyer(), "shipping": shipping() }),
+            "items[0].quantity",
+        ),
+        (json!({ "items": [{ "product_id": id, "quantity": 1 }], "buyer": natural_buyer() }), "shipping"),
+        (
+            json!({ "items": [{ "product_id": id, "quantity": 1 }, { "product_id": id, "quantity": 1 }], "buyer": natural_buyer(), "shipping": shipping() }),
+            "items[1].product_id",
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (body, field) in cases {
+        let key = key();
+        let answer = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
+        assert_eq!(answer.status, 400, "{field}: {}", answer.body);
+        assert_eq!(answer.headers["content-type"], "application/problem+json");
+        assert!(field_codes(&answer).iter().any(|(f, _)| f == field), "{field} in {:?}", field_codes(&answer));
+        keys.push(key);
+    }
+    let missing_key = stack.post_as("/checkout", &bearer, None, &order(id, 1, natural_buyer())).await;
+    assert_eq!(missing_key.status, 400);
+    assert!(field_codes(&missing_key).iter().any(|(f, c)| f == "Idempotency-Key" && c == "idempotency-key-missing"));
+    let not_json = stack.post_raw("/checkout", "application/json", "{oops".to_owned()).await;
+    assert!((400..500).contains(&not_json.status));
+
+    assert_eq!(stack.stock_of(&product).await, 5, "no stock moved");
+    for key in keys {
+        assert_eq!(stack.items_containing(&stack.idempotency_table, "id", &key).await, 0, "no idempotency record left");
+    }
+    assert_eq!(stack.items_containing(&stack.orders_table, "lines", id).await, 0, "no order written");
+}
