@@ -273,3 +273,55 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
     }
     assert_eq!(stack.items_containing(&stack.orders_table, "lines", id).await, 0, "no order written");
 }
+
+#[tokio::test]
+async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes() {
+    use mizan::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
+    use mizan::messaging::events_topic::EventsTopic;
+    use mizan::order::{Address, Buyer, CartLine, Recipient};
+    use mizan::pricing::VatSchedule;
+    use mizan::storage::orders::OrdersTable;
+    use mizan::storage::products::ProductsTable;
+
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().map(str::to_owned).unwrap();
+    let product = stack.add_product(1_000_005, 3).await;
+
+    // The order is placed under another configuration than the running function's (10%): a
+    // table whose 12% starts before today, as a future budget law might.
+    let old_config =
+        VatSchedule::from_json(r#"[{"from":"2020-01-01T00:00:00+03:30","percent":12,"source":"آزمون"}]"#).unwrap();
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let products = ProductsTable::new(stack.dynamodb().clone(), &stack.products_table);
+    let orders = OrdersTable::new(stack.dynamodb().clone(), &stack.orders_table);
+    let events = EventsTopic::new(aws_sdk_sns::Client::new(&aws), std::env::var("EVENTS_TOPIC_ARN").unwrap());
+    let store = Catalogue { products: &products, orders: &orders, events: &events, vat: &old_config };
+    let request = CheckoutRequest {
+        cart: vec![CartLine { product_id: product.clone(), quantity: 1 }],
+        buyer: Buyer::Natural {
+            full_name: mizan::person::FullName::parse(&customer.full_name).unwrap(),
+            national_code: mizan::identity::NationalCode::parse("0076229645").unwrap(),
+        },
+        recipient: Recipient {
+            name: mizan::person::FullName::parse("مریم کاظمی").unwrap(),
+            phone: mizan::contact::IranMobile::parse("09121112233").unwrap(),
+            address: Address::parse("تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲").unwrap(),
+            postal_code: mizan::contact::PostalCode::parse("1968913456").unwrap(),
+        },
+    };
+    let account_id = mizan::account::AccountId::parse(&account).unwrap();
+    let outcome = place_order(&store, account_id, &key(), request, time::OffsetDateTime::now_utc()).await.unwrap();
+    let CheckoutOutcome::Placed(placed) = outcome else { panic!("the order is placed: {outcome:?}") };
+
+    // Read back by the function, which prices new orders at 10%: the stored 12% stands.
+    let read = stack.get(&format!("/orders/{}", placed.order.id), Some(&bearer)).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["lines"][0]["vat_basis_points"], 1200);
+    assert_eq!(read.body["vat"], 120_001, "12% of 1,000,005 = 120,000.6, rounded half up");
+    let fresh = stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, natural_buyer())).await;
+    assert_eq!(
+        (fresh.body["lines"][0]["vat_basis_points"].as_u64(), fresh.body["vat"].as_u64()),
+        (Some(1000), Some(100_001))
+    );
+}
