@@ -15,18 +15,6 @@ fn with(body: &Value, field: &str, value: Value) -> Value {
     body
 }
 
-fn field_codes(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn invalid_signups_get_field_errors_in_persian_and_write_nothing() {
     let stack = Stack::connect().await;
@@ -57,7 +45,7 @@ async fn invalid_signups_get_field_errors_in_persian_and_write_nothing() {
         assert_eq!(answer.status, 400, "{field}: {}", answer.body);
         assert_eq!(answer.headers["content-type"], "application/problem+json");
         assert_eq!(answer.body["code"], "validation-failed");
-        let codes = field_codes(&answer.body);
+        let codes = answer.field_codes();
         assert!(codes.iter().any(|(f, _)| f == field), "{field} is named in {codes:?}");
         let messages: Vec<&str> =
             answer.body["errors"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
@@ -69,7 +57,7 @@ async fn invalid_signups_get_field_errors_in_persian_and_write_nothing() {
     // Every mistake is reported at once.
     let all_wrong = json!({ "email": "x", "phone": "1", "password": "p", "full_name": "", "accept_terms": false, "terms_version": "" });
     let answer = stack.post("/signup", &all_wrong).await;
-    assert_eq!(field_codes(&answer.body).len(), 6, "{}", answer.body);
+    assert_eq!(answer.field_codes().len(), 6, "{}", answer.body);
 
     assert!(stack.accounts_items_where("email", &customer.email).await.is_empty(), "nothing was written");
 }

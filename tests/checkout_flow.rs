@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use futures::future::join_all;
-use mizan_e2e::{Answer, Stack};
+use mizan_e2e::Stack;
 use serde_json::{Value, json};
 
 fn natural_buyer() -> Value {
@@ -27,18 +27,6 @@ fn order(product: &str, quantity: i64, buyer: Value) -> Value {
 
 fn key() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-fn field_codes(answer: &Answer) -> Vec<(String, String)> {
-    answer.body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -102,7 +90,7 @@ async fn p8_a_legal_entity_checks_out_with_matching_codes_only() {
     let mismatch =
         stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, company("10840096498"))).await;
     assert_eq!(mismatch.status, 400);
-    assert!(field_codes(&mismatch).contains(&("buyer.economic_code".into(), "economic-code-mismatch".into())));
+    assert!(mismatch.field_codes().contains(&("buyer.economic_code".into(), "economic-code-mismatch".into())));
     assert_eq!(stack.stock_of(&product).await, 9);
 }
 
@@ -258,12 +246,12 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
         let answer = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
         assert_eq!(answer.status, 400, "{field}: {}", answer.body);
         assert_eq!(answer.headers["content-type"], "application/problem+json");
-        assert!(field_codes(&answer).iter().any(|(f, _)| f == field), "{field} in {:?}", field_codes(&answer));
+        assert!(answer.field_codes().iter().any(|(f, _)| f == field), "{field} in {:?}", answer.field_codes());
         keys.push(key);
     }
     let missing_key = stack.post_as("/checkout", &bearer, None, &order(id, 1, natural_buyer())).await;
     assert_eq!(missing_key.status, 400);
-    assert!(field_codes(&missing_key).iter().any(|(f, c)| f == "Idempotency-Key" && c == "idempotency-key-missing"));
+    assert!(missing_key.field_codes().iter().any(|(f, c)| f == "Idempotency-Key" && c == "idempotency-key-missing"));
     let not_json = stack.post_raw("/checkout", "application/json", "{oops".to_owned()).await;
     assert!((400..500).contains(&not_json.status));
 
