@@ -23,6 +23,8 @@ pub enum NotificationError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Send(#[from] SendError),
+    #[error("event {0}: a message is being sent by another run")]
+    InFlight(uuid::Uuid),
     #[error("a template could not be rendered: {0}")]
     Template(#[from] askama::Error),
 }
@@ -51,10 +53,15 @@ async fn deliver(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationErr
     };
     for message in notifications::messages_for(&envelope.event, &contacts) {
         let channel = message.channel();
-        if deps.deliveries.claim(envelope.event_id, channel.as_str(), OffsetDateTime::now_utc()).await? == Claim::Taken
-        {
-            tracing::info!(event = %envelope.event_id, channel = channel.as_str(), "already sent; skipped");
-            continue;
+        match deps.deliveries.claim(envelope.event_id, channel.as_str(), OffsetDateTime::now_utc()).await? {
+            Claim::Granted => {}
+            Claim::Sent => {
+                tracing::info!(event = %envelope.event_id, channel = channel.as_str(), "already sent; skipped");
+                continue;
+            }
+            // Failing makes Lambda retry later: by then the other run has finished, or its claim
+            // has gone stale and this run sends. Reporting success here could lose the message.
+            Claim::InFlight => return Err(NotificationError::InFlight(envelope.event_id)),
         }
         match send(deps, &contacts, message).await {
             Ok(message_id) => {
@@ -63,7 +70,10 @@ async fn deliver(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationErr
             }
             Err(error) => {
                 tracing::error!(event = %envelope.event_id, channel = channel.as_str(), %error, "send failed; will be retried");
-                deps.deliveries.release(envelope.event_id, channel.as_str()).await?;
+                // Should the release fail too, the claim goes stale and a retry still sends.
+                if let Err(release) = deps.deliveries.release(envelope.event_id, channel.as_str()).await {
+                    tracing::error!(event = %envelope.event_id, error = %release, "could not release a failed claim");
+                }
                 return Err(error);
             }
         }

@@ -5,7 +5,8 @@
 //! `sent` (with the provider's message id) once it went out; expiring by TTL.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::{Duration, OffsetDateTime};
 
 use super::{StoreError, s, time};
@@ -13,9 +14,11 @@ use super::{StoreError, s, time};
 /// Long enough to outlive every redelivery and retry of an event (SNS retries for hours,
 /// Lambda's async retries for up to six), short enough not to keep a send log forever.
 const KEEP_FOR: Duration = Duration::days(30);
-/// A claim older than this belongs to a run that died mid-send: the message may be sent again.
-/// Choosing resend over silence: a lost verification message locks a customer out.
-const STALE_CLAIM: Duration = Duration::minutes(5);
+/// A claim older than this belongs to a run that died mid-send (the function's timeout is 10 s):
+/// the message is sent again. Choosing a possible duplicate over silence, since a lost
+/// verification message locks a customer out; a crash between the provider's acceptance and
+/// `mark_sent` is the one case that sends twice.
+const STALE_CLAIM: Duration = Duration::minutes(1);
 
 #[derive(Debug, Clone)]
 pub struct DeliveriesTable {
@@ -28,8 +31,11 @@ pub struct DeliveriesTable {
 pub enum Claim {
     /// This run must send it.
     Granted,
-    /// Sent already, or being sent by another run right now: this run must not.
-    Taken,
+    /// It went out already: nothing to do.
+    Sent,
+    /// Another run is sending it right now (or died doing so, less than `STALE_CLAIM` ago): this
+    /// run must neither send it nor report it done.
+    InFlight,
 }
 
 fn key(event_id: uuid::Uuid, channel: &str) -> String {
@@ -51,6 +57,7 @@ impl DeliveriesTable {
             .item("claimed_at", time(now))
             .item("expires_at", time(now + KEEP_FOR))
             .condition_expression("attribute_not_exists(pk) OR (#status = :sending AND claimed_at < :stale)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":stale", time(now - STALE_CLAIM))
@@ -58,10 +65,13 @@ impl DeliveriesTable {
             .await;
         match written {
             Ok(_) => Ok(Claim::Granted),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Claim::Taken)
-            }
-            Err(error) => Err(StoreError::from_sdk(&error)),
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let sent = failed.item().and_then(|item| item.get("status")).and_then(|s| s.as_s().ok());
+                    Ok(if sent.is_some_and(|status| status == "sent") { Claim::Sent } else { Claim::InFlight })
+                }
+                _ => Err(StoreError::from_sdk(&error)),
+            },
         }
     }
 
