@@ -2,8 +2,9 @@
 
 use time::{Duration, OffsetDateTime};
 
+use crate::account::AccountId;
 use crate::contact::Email;
-use crate::login_throttle::LoginFailures;
+use crate::login_throttle::Window;
 use crate::password;
 use crate::session::{IssuedSession, SessionKey};
 use crate::storage::StoreError;
@@ -17,9 +18,6 @@ pub enum LoginOutcome {
     /// Too many recent failures for this email; try again after this long.
     Locked(Duration),
 }
-
-/// How often a failure is recorded again when a concurrent failure got there first.
-const RECORD_ATTEMPTS: usize = 3;
 
 pub async fn log_in(
     accounts: &AccountsTable,
@@ -35,15 +33,14 @@ pub async fn log_in(
     };
     // Keyed, so the throttle's items do not store the email itself.
     let throttle_key = codes.hash("login-throttle", email.as_str());
-    let mut failures = accounts.login_failures(&throttle_key).await?;
-    if let Some(remaining) = failures.as_ref().and_then(|f| f.lock_remaining(now)) {
-        return Ok(LoginOutcome::Locked(remaining));
+    let window = Window::at(now);
+    if !accounts.take_login_attempt(&throttle_key, window).await? {
+        return Ok(LoginOutcome::Locked(window.remaining(now)));
     }
 
-    let credentials = match accounts.account_id_for(&email).await? {
-        Some(id) => accounts.credentials(id).await?,
-        None => None,
-    };
+    // An unknown email costs the same reads and hashing as a known one: timing tells nothing.
+    let account = accounts.account_id_for(&email).await?;
+    let credentials = accounts.credentials(account.unwrap_or_else(AccountId::new)).await?;
     let accepted = match &credentials {
         Some(credentials) => credentials.password_hash.verify(candidate_password),
         None => {
@@ -51,20 +48,12 @@ pub async fn log_in(
             false
         }
     };
-    if let (true, Some(credentials)) = (accepted, credentials) {
-        if failures.is_some() {
-            accounts.clear_login_failures(&throttle_key).await?;
+    match credentials {
+        Some(credentials) if accepted => {
+            accounts.give_back_login_attempt(&throttle_key, window).await?;
+            tracing::info!(account = %credentials.id, "logged in");
+            Ok(LoginOutcome::Session(sessions.issue(credentials.id, credentials.role, now)))
         }
-        tracing::info!(account = %credentials.id, "logged in");
-        return Ok(LoginOutcome::Session(sessions.issue(credentials.id, credentials.role, now)));
+        _ => Ok(LoginOutcome::InvalidCredentials),
     }
-
-    for _ in 0..RECORD_ATTEMPTS {
-        let next = LoginFailures::after_failure(failures.as_ref(), now);
-        if accounts.save_login_failures(&throttle_key, failures.as_ref(), &next).await? {
-            break;
-        }
-        failures = accounts.login_failures(&throttle_key).await?;
-    }
-    Ok(LoginOutcome::InvalidCredentials)
 }

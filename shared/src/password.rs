@@ -208,7 +208,8 @@ static DUMMY_HASH: LazyLock<Option<PasswordHash>> = LazyLock::new(|| {
 
 /// Spends the time of a real verification, for a sign-in with an e-mail that has no account, so
 /// the answer's timing does not tell which addresses are customers. The first call in a process
-/// also builds the dummy hash: call it once at cold start to keep that first answer in line.
+/// also builds the dummy hash, so that one answer is slower; warming it at every cold start
+/// would cost every cold start a hash instead, for one answer per instance.
 pub fn verify_against_dummy(candidate: &str) {
     std::hint::black_box(DUMMY_HASH.as_ref().map(|dummy| dummy.verify(candidate)));
 }

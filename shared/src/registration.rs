@@ -13,7 +13,7 @@ use crate::password::HashingFailed;
 use crate::storage::StoreError;
 use crate::storage::accounts::{AccountsTable, Registration};
 use crate::verification::{
-    Attempt, Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
+    Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -115,20 +115,14 @@ async fn attempt(
     candidate_hash: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let Some(challenge) = accounts.challenge(account, kind).await? else { return Ok(false) };
-    match challenge.attempt(candidate_hash, now) {
-        Attempt::Confirmed => {
-            let confirmed = accounts.confirm(account, kind, &challenge).await?;
-            if confirmed {
-                tracing::info!(%account, contact = ?kind, "contact verified");
-            }
-            Ok(confirmed)
-        }
-        Attempt::Wrong => {
-            accounts.count_failure(account, kind, &challenge).await?;
-            tracing::info!(%account, contact = ?kind, failures = challenge.failures + 1, "wrong verification secret");
-            Ok(false)
-        }
-        Attempt::Dead => Ok(false),
+    let Some(challenge) = accounts.take_attempt(account, kind, now).await? else { return Ok(false) };
+    if !challenge.matches(candidate_hash) {
+        tracing::info!(%account, contact = ?kind, attempts = challenge.attempts, "wrong verification secret");
+        return Ok(false);
     }
+    let confirmed = accounts.confirm(account, kind, &challenge).await?;
+    if confirmed {
+        tracing::info!(%account, contact = ?kind, "contact verified");
+    }
+    Ok(confirmed)
 }

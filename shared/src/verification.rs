@@ -14,8 +14,9 @@ use crate::account::AccountId;
 pub const EMAIL_TOKEN_LIFETIME: Duration = Duration::hours(24);
 /// An SMS code is read within minutes; a short life keeps guessing useless.
 pub const SMS_CODE_LIFETIME: Duration = Duration::minutes(15);
-/// After this many wrong codes the code is dead, so a million codes cannot be tried.
-pub const MAX_CODE_FAILURES: u32 = 5;
+/// A challenge allows this many attempts, right or wrong, so a million codes cannot be tried:
+/// after five wrong codes it is dead.
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// The key of the hashes kept in place of tokens and codes (CODE_HASH_KEY). A table export
 /// alone cannot be brute-forced back into live six-digit codes without it.
@@ -116,34 +117,19 @@ pub enum ContactKind {
 pub struct Challenge {
     pub hash: String,
     pub expires_at: OffsetDateTime,
-    pub failures: u32,
-}
-
-/// What an attempt at a challenge comes to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Attempt {
-    Confirmed,
-    /// Wrong code: counted; the challenge is dead once `failures` reaches the limit.
-    Wrong,
-    /// Expired, used up, or never issued: nothing to count.
-    Dead,
+    /// Attempts made so far; the store refuses more than `MAX_ATTEMPTS` and any after expiry.
+    pub attempts: u32,
 }
 
 impl Challenge {
     pub fn new(hash: String, now: OffsetDateTime, lifetime: Duration) -> Self {
-        Self { hash, expires_at: now + lifetime, failures: 0 }
+        Self { hash, expires_at: now + lifetime, attempts: 0 }
     }
 
-    pub fn attempt(&self, candidate_hash: &str, now: OffsetDateTime) -> Attempt {
-        if now >= self.expires_at || self.failures >= MAX_CODE_FAILURES {
-            return Attempt::Dead;
-        }
-        // Constant-time comparison: the hashes are secrets' stand-ins.
-        if subtle::ConstantTimeEq::ct_eq(self.hash.as_bytes(), candidate_hash.as_bytes()).into() {
-            Attempt::Confirmed
-        } else {
-            Attempt::Wrong
-        }
+    /// Whether a secret's hash is this challenge's, compared in constant time: the hashes stand
+    /// in for secrets.
+    pub fn matches(&self, candidate_hash: &str) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.hash.as_bytes(), candidate_hash.as_bytes()).into()
     }
 }
 
@@ -202,21 +188,12 @@ mod tests {
     }
 
     #[test]
-    fn p2_a_challenge_confirms_the_right_secret_until_it_expires() {
+    fn p2_a_challenge_matches_its_own_secret_only() {
         let code = SmsCode::parse("123456").unwrap();
         let challenge = Challenge::new(code.hash(&hasher()), now(), SMS_CODE_LIFETIME);
-        assert_eq!(challenge.attempt(&code.hash(&hasher()), now()), Attempt::Confirmed);
-        assert_eq!(challenge.attempt("wrong", now()), Attempt::Wrong);
-        assert_eq!(challenge.attempt(&code.hash(&hasher()), now() + SMS_CODE_LIFETIME), Attempt::Dead);
-    }
-
-    #[test]
-    fn after_five_wrong_codes_even_the_right_one_is_refused() {
-        let code = SmsCode::parse("123456").unwrap();
-        let mut challenge = Challenge::new(code.hash(&hasher()), now(), SMS_CODE_LIFETIME);
-        challenge.failures = MAX_CODE_FAILURES - 1;
-        assert_eq!(challenge.attempt(&code.hash(&hasher()), now()), Attempt::Confirmed);
-        challenge.failures = MAX_CODE_FAILURES;
-        assert_eq!(challenge.attempt(&code.hash(&hasher()), now()), Attempt::Dead);
+        assert!(challenge.matches(&code.hash(&hasher())));
+        assert!(!challenge.matches(&SmsCode::parse("123457").unwrap().hash(&hasher())));
+        assert!(!challenge.matches(""));
+        assert_eq!(challenge.expires_at, now() + SMS_CODE_LIFETIME);
     }
 }

@@ -4,19 +4,23 @@
 //! - `ACCOUNT#<account id>`: the account — contacts, password hash, terms acceptance, consent,
 //!   and the open verification challenges;
 //! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it;
-//! - `LOGIN#<keyed hash of email>`: recent failed logins for an email, expiring by TTL.
+//! - `LOGIN#<keyed hash of email>#<window>`: login attempts of an email in a 15-minute window,
+//!   expiring by TTL.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use time::OffsetDateTime;
 
-use super::{Item, StoreError, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
+use super::{
+    Item, StoreError, conditional, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
+};
 use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role};
 use crate::contact::{Email, IranMobile};
-use crate::login_throttle::LoginFailures;
+use crate::login_throttle::{self, Window};
 use crate::password::PasswordHash;
 use crate::person::FullName;
-use crate::verification::{Challenge, ContactKind};
+use crate::verification::{self, Challenge, ContactKind};
 
 #[derive(Debug, Clone)]
 pub struct AccountsTable {
@@ -47,17 +51,17 @@ fn email_key(email: &Email) -> String {
     format!("EMAIL#{}", email.as_str())
 }
 
-fn login_key(email_hash: &str) -> String {
-    format!("LOGIN#{email_hash}")
+fn login_key(email_hash: &str, window: Window) -> String {
+    format!("LOGIN#{email_hash}#{}", window.index)
 }
 
 fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'static str, &'static str) {
     match kind {
         ContactKind::Email => {
-            ("email_challenge_hash", "email_challenge_expires_at", "email_challenge_failures", "email_verified")
+            ("email_challenge_hash", "email_challenge_expires_at", "email_challenge_attempts", "email_verified")
         }
         ContactKind::Phone => {
-            ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_failures", "phone_verified")
+            ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_attempts", "phone_verified")
         }
     }
 }
@@ -172,114 +176,92 @@ impl AccountsTable {
         }))
     }
 
-    /// The open challenge for one contact, if any.
-    pub async fn challenge(&self, id: AccountId, kind: ContactKind) -> Result<Option<Challenge>, StoreError> {
-        let (hash, expires_at, failures, _) = challenge_attributes(kind);
-        let Some(item) = self.get(account_key(id), &format!("{hash}, {expires_at}, {failures}")).await? else {
-            return Ok(None);
-        };
-        if !item.contains_key(hash) {
-            return Ok(None);
-        }
-        Ok(Some(Challenge {
-            hash: get_s(&item, hash)?.to_owned(),
-            expires_at: get_time(&item, expires_at)?,
-            failures: get_n(&item, failures)?,
-        }))
-    }
-
-    /// Marks the contact verified and retires the challenge, provided it is still the one that
-    /// was checked: of two concurrent confirmations, or a confirmation racing a wrong code, one
-    /// wins. Returns whether this call confirmed it.
-    pub async fn confirm(&self, id: AccountId, kind: ContactKind, checked: &Challenge) -> Result<bool, StoreError> {
-        let (hash, expires_at, failures, verified) = challenge_attributes(kind);
+    /// Takes one attempt at the open challenge of a contact, returning it as it stands after
+    /// the attempt was counted; `None` when no live challenge is left (used, expired, or out of
+    /// attempts). Counting before judging, in one conditional update, is what makes the limit
+    /// hold under concurrent guesses: each guess uses up an attempt, whatever its outcome.
+    pub async fn take_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let (hash, expires_at, attempts, _) = challenge_attributes(kind);
         let updated = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(account_key(id)))
-            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {failures}"))
-            .condition_expression(format!("{hash} = :hash AND {failures} = :failures"))
+            .update_expression(format!("ADD {attempts} :one"))
+            .condition_expression(format!("attribute_exists({hash}) AND {attempts} < :max AND {expires_at} > :now"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(verification::MAX_ATTEMPTS))
+            .expression_attribute_values(":now", time(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match updated {
+            Ok(answer) => answer.attributes.unwrap_or_default(),
+            Err(error) if is_condition_failure(&error) => return Ok(None),
+            Err(error) => return Err(StoreError::from_sdk(&error)),
+        };
+        Ok(Some(Challenge {
+            hash: get_s(&item, hash)?.to_owned(),
+            expires_at: get_time(&item, expires_at)?,
+            attempts: get_n(&item, attempts)?,
+        }))
+    }
+
+    /// Marks the contact verified and retires the challenge, provided it is still the one that
+    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
+    pub async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
+        let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {attempts}"))
+            .condition_expression(format!("{hash} = :hash"))
             .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .expression_attribute_values(":hash", s(&checked.hash))
-            .expression_attribute_values(":failures", n(checked.failures))
+            .expression_attribute_values(":hash", s(&matched.hash))
             .send()
             .await;
         conditional(updated.map(|_| ()))
     }
 
-    /// Counts a wrong code against the challenge that was checked.
-    pub async fn count_failure(&self, id: AccountId, kind: ContactKind, checked: &Challenge) -> Result<(), StoreError> {
-        let (hash, _, failures, _) = challenge_attributes(kind);
+    /// Takes one login attempt for an email (by its keyed hash) in the current window; `false`
+    /// when the window's attempts are used up.
+    pub async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
         let updated = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(account_key(id)))
-            .update_expression(format!("SET {failures} = :next"))
-            .condition_expression(format!("{hash} = :hash AND {failures} = :failures"))
-            .expression_attribute_values(":hash", s(&checked.hash))
-            .expression_attribute_values(":failures", n(checked.failures))
-            .expression_attribute_values(":next", n(checked.failures + 1))
+            .key("pk", s(login_key(email_hash, window)))
+            .update_expression("ADD attempts :one SET expires_at = :forget")
+            .condition_expression("attribute_not_exists(attempts) OR attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(login_throttle::MAX_ATTEMPTS))
+            .expression_attribute_values(":forget", time(window.forget_at()))
             .send()
             .await;
-        // A concurrent attempt changed the count first: that attempt was counted instead.
-        conditional(updated.map(|_| ())).map(|_| ())
+        conditional(updated.map(|_| ()))
     }
 
-    pub async fn login_failures(&self, email_hash: &str) -> Result<Option<LoginFailures>, StoreError> {
-        let item = self.get(login_key(email_hash), "failures, window_started_at, locked_until").await?;
-        item.map(|item| {
-            Ok(LoginFailures {
-                count: get_n(&item, "failures")?,
-                window_started_at: get_time(&item, "window_started_at")?,
-                locked_until: match item.contains_key("locked_until") {
-                    true => Some(get_time(&item, "locked_until")?),
-                    false => None,
-                },
-            })
-        })
-        .transpose()
-    }
-
-    /// Records failed logins, on condition that nobody else recorded one since `previous` was
-    /// read; returns false when someone did (the caller reads again).
-    pub async fn save_login_failures(
-        &self,
-        email_hash: &str,
-        previous: Option<&LoginFailures>,
-        next: &LoginFailures,
-    ) -> Result<bool, StoreError> {
-        let mut put = self
+    /// Gives an attempt back after a successful login: only failures use up the window.
+    pub async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
+        let updated = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(login_key(email_hash)))
-            .item("failures", n(next.count))
-            .item("window_started_at", time(next.window_started_at))
-            .item("expires_at", time(next.forget_at()));
-        if let Some(until) = next.locked_until {
-            put = put.item("locked_until", time(until));
-        }
-        put = match previous {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(previous) => put
-                .condition_expression("failures = :failures AND window_started_at = :started")
-                .expression_attribute_values(":failures", n(previous.count))
-                .expression_attribute_values(":started", time(previous.window_started_at)),
-        };
-        conditional(put.send().await.map(|_| ()))
-    }
-
-    pub async fn clear_login_failures(&self, email_hash: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(login_key(email_hash)))
+            .key("pk", s(login_key(email_hash, window)))
+            .update_expression("ADD attempts :minus_one")
+            .condition_expression("attempts > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
-        Ok(())
+            .await;
+        conditional(updated.map(|_| ())).map(|_| ())
     }
 
     async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
@@ -290,20 +272,6 @@ impl AccountsTable {
         }
         let answer = request.consistent_read(true).send().await.map_err(|e| StoreError::from_sdk(&e))?;
         Ok(answer.item)
-    }
-}
-
-/// `Ok(true)` when a conditional write went through, `Ok(false)` when its condition failed.
-fn conditional<E, R>(result: Result<(), aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    match result {
-        Ok(()) => Ok(true),
-        Err(error) if error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
-            Ok(false)
-        }
-        Err(error) => Err(StoreError::from_sdk(&error)),
     }
 }
 
@@ -330,10 +298,10 @@ fn account_item(account: &NewAccount) -> Item {
     for (kind, challenge) in
         [(ContactKind::Email, &account.email_challenge), (ContactKind::Phone, &account.phone_challenge)]
     {
-        let (hash, expires_at, failures, _) = challenge_attributes(kind);
+        let (hash, expires_at, attempts, _) = challenge_attributes(kind);
         item.insert(hash.to_owned(), s(&challenge.hash));
         item.insert(expires_at.to_owned(), time(challenge.expires_at));
-        item.insert(failures.to_owned(), n(challenge.failures));
+        item.insert(attempts.to_owned(), n(challenge.attempts));
     }
     item
 }

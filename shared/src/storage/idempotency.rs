@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, get_n, get_s, n, s, time};
+use super::{Item, StoreError, get_n, get_s, is_condition_failure, n, s, time};
 use crate::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, StoredResponse, later, unix_ms};
 
 const IN_PROGRESS: &str = "INPROGRESS";
@@ -134,7 +134,7 @@ impl IdempotencyTable {
             .await;
         match updated {
             Ok(_) => Ok(true),
-            Err(error) if is_conditional_failure(&error) => Ok(false),
+            Err(error) if is_condition_failure(&error) => Ok(false),
             Err(error) => Err(StoreError::from_sdk(&error)),
         }
     }
@@ -155,7 +155,7 @@ impl IdempotencyTable {
         match deleted {
             Ok(_) => Ok(()),
             // Already gone (TTL, or taken over and completed by a later request): nothing to free.
-            Err(error) if is_conditional_failure(&error) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
             Err(error) => Err(StoreError::from_sdk(&error)),
         }
     }
@@ -190,12 +190,6 @@ impl IdempotencyTable {
     fn sleeper(&self) -> Option<SharedAsyncSleep> {
         self.client.config().sleep_impl()
     }
-}
-
-fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 fn record(item: &Item) -> Result<IdempotencyRecord, StoreError> {

@@ -65,6 +65,20 @@ impl From<StoreError> for crate::problem::Problem {
     }
 }
 
+/// Whether a call failed only because its condition did not hold.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// `Ok(true)` when a conditional write went through, `Ok(false)` when its condition failed.
+pub(crate) fn conditional<E: ProvideErrorMetadata, R>(result: Result<(), SdkError<E, R>>) -> Result<bool, StoreError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(error) if is_condition_failure(&error) => Ok(false),
+        Err(error) => Err(StoreError::from_sdk(&error)),
+    }
+}
+
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
 }
