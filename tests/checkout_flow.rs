@@ -252,8 +252,8 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
     let missing_key = stack.post_as("/checkout", &bearer, None, &order(id, 1, natural_buyer())).await;
     assert_eq!(missing_key.status, 400);
     assert!(missing_key.field_codes().iter().any(|(f, c)| f == "Idempotency-Key" && c == "idempotency-key-missing"));
-    let not_json = stack.post_raw("/checkout", "application/json", "{oops".to_owned()).await;
-    assert!((400..500).contains(&not_json.status));
+    let not_json = stack.post_text_as("/checkout", &bearer, &key(), "{oops").await;
+    assert_eq!((not_json.status, not_json.body["code"].as_str()), (400, Some("malformed-body")));
 
     assert_eq!(stack.stock_of(&product).await, 5, "no stock moved");
     for key in keys {
@@ -299,7 +299,9 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
         },
     };
     let account_id = mizan::account::AccountId::parse(&account).unwrap();
-    let outcome = place_order(&store, account_id, &key(), request, time::OffsetDateTime::now_utc()).await.unwrap();
+    let outcome = place_order(&store, account_id, &key(), "a-request-hash", request, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     let CheckoutOutcome::Placed(placed) = outcome else { panic!("the order is placed: {outcome:?}") };
 
     // Read back by the function, which prices new orders at 10%: the stored 12% stands.
@@ -312,4 +314,32 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
         (fresh.body["lines"][0]["vat_basis_points"].as_u64(), fresh.body["vat"].as_u64()),
         (Some(1000), Some(100_001))
     );
+}
+
+#[tokio::test]
+async fn a_key_stays_bound_to_its_order_after_its_idempotency_record_is_gone() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(2_500_000, 10).await;
+    let key = key();
+    let body = order(product.as_str(), 1, natural_buyer());
+    let first = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+
+    // As after the record's 24 hours: DynamoDB's TTL removed it.
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().map(str::to_owned).unwrap();
+    stack
+        .dynamodb()
+        .delete_item()
+        .table_name(&stack.idempotency_table)
+        .key("id", aws_sdk_dynamodb::types::AttributeValue::S(format!("checkout#{account}#{key}")))
+        .send()
+        .await
+        .unwrap();
+
+    let other = stack.post_as("/checkout", &bearer, Some(&key), &order(product.as_str(), 3, natural_buyer())).await;
+    assert_eq!((other.status, other.body["code"].as_str()), (422, Some("idempotency-key-reused")));
+    let again = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
+    assert_eq!((again.status, &again.body["order_id"]), (201, &first.body["order_id"]));
+    assert_eq!(stack.stock_of(&product).await, 9, "one order, whatever the retries");
 }

@@ -29,6 +29,8 @@ pub enum CheckoutOutcome {
     /// These cart lines (by index) name products the catalog does not have.
     UnknownProducts(Vec<usize>),
     OutOfStock(Vec<ProductId>),
+    /// The key made an order from another request: keys are single-use.
+    KeyReused,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,7 @@ pub async fn place_order(
     store: &Catalogue<'_>,
     account: AccountId,
     idempotency_key: &str,
+    request_hash: &str,
     request: CheckoutRequest,
     now: OffsetDateTime,
 ) -> Result<CheckoutOutcome, CheckoutError> {
@@ -84,7 +87,15 @@ pub async fn place_order(
         .iter()
         .map(|line| store.products.reserve_stock(&line.product_id, line.quantity))
         .collect::<Result<Vec<_>, _>>()?;
-    let order = Order { id, account, buyer: request.buyer, priced, status: OrderStatus::Placed, placed_at: now };
+    let order = Order {
+        id,
+        request_hash: request_hash.to_owned(),
+        account,
+        buyer: request.buyer,
+        priced,
+        status: OrderStatus::Placed,
+        placed_at: now,
+    };
     let stored = match store.orders.place(&order, &request.recipient, reservations).await? {
         Placement::Placed => {
             tracing::info!(order = %id, %account, lines = order.priced.lines.len(), "order placed");
@@ -94,6 +105,9 @@ pub async fn place_order(
             let existing = store.orders.get(id).await?.ok_or(StoreError::Corrupt("order"))?;
             if existing.order.account != account {
                 return Err(CheckoutError::Foreign);
+            }
+            if existing.order.request_hash != request_hash {
+                return Ok(CheckoutOutcome::KeyReused);
             }
             tracing::info!(order = %id, "checkout retried; the existing order stands");
             existing

@@ -10,7 +10,7 @@ use crate::contact::{IranMobile, PostalCode};
 use crate::identity::{EconomicCode, EconomicCodeKind, LegalId, NationalCode};
 use crate::person::FullName;
 use crate::pricing::PricedOrder;
-use crate::problem::Rejection;
+use crate::problem::{FieldError, Rejection};
 use crate::text::normalize_text;
 
 /// A cart line may not ask for more than this: no household buys more, and it keeps one
@@ -129,9 +129,10 @@ impl std::fmt::Debug for Address {
     }
 }
 
+// Redacted like every name: a sole trader's registered name is a person's name.
 impl std::fmt::Debug for CompanyName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CompanyName({})", self.0)
+        f.write_str("CompanyName(***)")
     }
 }
 
@@ -167,6 +168,11 @@ impl Rejection for AddressError {
             TextFieldError::Control => "نشانی نویسه‌های نامعتبر دارد.",
         }
     }
+}
+
+/// The error of a cart line (by index) whose product the catalog does not have.
+pub fn unknown_product(index: usize) -> FieldError {
+    FieldError::new(&format!("items[{index}].product_id"), "product-unknown", "این کالا در فهرست فروشگاه نیست.")
 }
 
 /// Who buys, as the official invoice must name them (P8).
@@ -257,6 +263,10 @@ impl OrderStatus {
 #[derive(Debug, Clone)]
 pub struct Order {
     pub id: OrderId,
+    /// The hash of the checkout request that made the order: a retry with the same key finds
+    /// its order, a different request under a reused key is refused, even after the
+    /// idempotency record has expired.
+    pub request_hash: String,
     pub account: AccountId,
     pub buyer: Buyer,
     pub priced: PricedOrder,

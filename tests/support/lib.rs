@@ -81,6 +81,18 @@ impl Stack {
         self.send(request).await
     }
 
+    /// A POST of a raw JSON text as a signed-in customer, with an `Idempotency-Key`.
+    pub async fn post_text_as(&self, path: &str, bearer: &str, key: &str, body: &str) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(bearer)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        self.send(request).await
+    }
+
     pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
         &self.dynamodb
     }

@@ -1,13 +1,14 @@
 //! The checkout function's routes: decode, ask the domain, encode.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
 use mizan::catalog::CatalogEntry;
 use mizan::checkout::{self, Catalogue, CheckoutError, CheckoutOutcome};
 use mizan::http::{self, HttpResult};
 use mizan::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
 use mizan::order::{Buyer, OrderId};
-use mizan::problem::{FieldError, Problem, Rejection};
+use mizan::problem::{Problem, Rejection};
+use mizan::storage::StoreError;
 use mizan::storage::orders::StoredOrder;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -42,29 +43,21 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
     let payload_hash = idempotency::payload_hash_json(&body.to_value());
     let record_id = format!("checkout#{}#{}", session.sub, key.as_str());
     let store = Catalogue { products: &deps.products, orders: &deps.orders, events: &deps.events, vat: &deps.vat };
+    // Only the order's id is kept with the idempotency record: the order itself, with its
+    // recipient (P15), stays in the orders table and is read afresh for every answer.
     let work = || async {
-        let outcome = checkout::place_order(&store, session.sub, key.as_str(), request, now()).await;
-        match outcome {
-            Ok(CheckoutOutcome::Placed(order)) => Ok(StoredResponse {
-                status: 201,
-                body: serde_json::to_string(&order_view(&order)).map_err(|_| Problem::internal())?,
-            }),
-            Ok(CheckoutOutcome::UnknownProducts(lines)) => Err(Problem::invalid(
-                lines
-                    .into_iter()
-                    .map(|index| {
-                        FieldError::new(
-                            &format!("items[{index}].product_id"),
-                            "product-unknown",
-                            "این کالا در فهرست فروشگاه نیست.",
-                        )
-                    })
-                    .collect(),
-            )),
+        match checkout::place_order(&store, session.sub, key.as_str(), &payload_hash, request, now()).await {
+            Ok(CheckoutOutcome::Placed(order)) => {
+                Ok(StoredResponse { status: 201, body: json!({ "order_id": order.order.id }).to_string() })
+            }
+            Ok(CheckoutOutcome::UnknownProducts(lines)) => {
+                Err(Problem::invalid(lines.into_iter().map(mizan::order::unknown_product).collect()))
+            }
             Ok(CheckoutOutcome::OutOfStock(products)) => {
                 tracing::info!(products = products.len(), "checkout refused: not enough stock");
                 Err(Problem::out_of_stock())
             }
+            Ok(CheckoutOutcome::KeyReused) => Err(Problem::idempotency_key_reused()),
             Err(error) => Err(checkout_failed(error)),
         }
     };
@@ -77,11 +70,21 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
         WaitPolicy::default(),
         work,
     );
-    match outcome.await? {
-        Outcome::Fresh(response) | Outcome::Replayed(response) => Ok(stored(response)),
-        Outcome::Mismatch => Err(Problem::idempotency_key_reused()),
-        Outcome::InProgress { retry_after_seconds } => Err(Problem::request_in_progress(retry_after_seconds)),
-        Outcome::Failed(problem) => Err(problem),
+    let placed = match outcome.await? {
+        Outcome::Fresh(response) | Outcome::Replayed(response) => response,
+        Outcome::Mismatch => return Err(Problem::idempotency_key_reused()),
+        Outcome::InProgress { retry_after_seconds } => return Err(Problem::request_in_progress(retry_after_seconds)),
+        Outcome::Failed(problem) => return Err(problem),
+    };
+    let id = serde_json::from_str::<Value>(&placed.body)
+        .ok()
+        .and_then(|body| body["order_id"].as_str().and_then(OrderId::parse))
+        .ok_or(StoreError::Corrupt("order_id"))?;
+    match deps.orders.get(id).await? {
+        Some(stored) if stored.order.account == session.sub => {
+            http::json(StatusCode::from_u16(placed.status).unwrap_or(StatusCode::CREATED), &order_view(&stored))
+        }
+        _ => Err(StoreError::Corrupt("order").into()),
     }
 }
 
@@ -129,14 +132,6 @@ fn order_view(stored: &StoredOrder) -> Value {
             "postal_code": recipient.postal_code.as_str(),
         })),
     })
-}
-
-fn stored(response: StoredResponse) -> Response<Body> {
-    let mut answer = Response::new(Body::Text(response.body));
-    *answer.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
-    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    answer.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    answer
 }
 
 fn checkout_failed(error: CheckoutError) -> Problem {

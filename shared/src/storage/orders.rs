@@ -166,6 +166,7 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
     let mut item = Item::from([
         ("pk".to_owned(), s(order_key(order.id))),
         ("order_id".to_owned(), s(order.id.to_string())),
+        ("request_hash".to_owned(), s(&order.request_hash)),
         ("account_id".to_owned(), s(order.account.to_string())),
         ("placed_at".to_owned(), time(order.placed_at)),
         ("status".to_owned(), s(order.status.as_str())),
@@ -201,6 +202,7 @@ fn read_order(id: OrderId, item: &Item) -> Result<Order, StoreError> {
     let rial = |name| get_n::<u64>(item, name).map(crate::money::Rial::new);
     Ok(Order {
         id,
+        request_hash: get_s(item, "request_hash")?.to_owned(),
         account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
         buyer: buyer_identity::read(item)?,
         priced: PricedOrder {
