@@ -116,9 +116,8 @@ pub async fn place_order(
     };
 
     let placed = DomainEvent::OrderPlaced { order_id: id, account_id: account, total: stored.order.priced.total };
-    store
-        .events
-        .publish(&Envelope { event_id: id.placed_event_id(), occurred_at: stored.order.placed_at, event: placed })
-        .await?;
+    // The same event id for every retry: its effects (messages, the invoice) happen once.
+    let event = Envelope::once_per(&format!("order-placed#{id}"), placed, stored.order.placed_at);
+    store.events.publish(&event).await?;
     Ok(CheckoutOutcome::Placed(Box::new(stored)))
 }

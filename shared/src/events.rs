@@ -5,6 +5,7 @@
 //! is a verification token or code, which exists nowhere else in clear.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::account::AccountId;
@@ -61,6 +62,15 @@ impl Envelope {
     pub fn new(event: DomainEvent, now: OffsetDateTime) -> Self {
         Self { event_id: uuid::Uuid::now_v7(), occurred_at: now, event }
     }
+
+    /// An event whose id is derived from what makes it unique, so that publishing it again —
+    /// a retry, or a stranger repeating a request — has its effects once.
+    pub fn once_per(key: &str, event: DomainEvent, now: OffsetDateTime) -> Self {
+        let digest = Sha256::new().chain_update(b"event\0").chain_update(key).finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self { event_id: uuid::Builder::from_custom_bytes(bytes).into_uuid(), occurred_at: now, event }
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +86,15 @@ mod tests {
         let json = serde_json::to_string(&envelope).unwrap();
         assert!(json.contains(r#""type":"PhoneVerificationRequested""#), "{json}");
         assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), envelope);
+    }
+
+    #[test]
+    fn an_event_published_once_per_key_keeps_its_id() {
+        let account_id = AccountId::new();
+        let event = || DomainEvent::SignupAttemptedOnExistingAccount { account_id };
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        assert_eq!(Envelope::once_per("a", event(), now).event_id, Envelope::once_per("a", event(), now).event_id);
+        assert_ne!(Envelope::once_per("a", event(), now).event_id, Envelope::once_per("b", event(), now).event_id);
     }
 
     #[test]

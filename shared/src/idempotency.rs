@@ -160,7 +160,7 @@ fn hex(bytes: &[u8]) -> String {
     text
 }
 
-/// A response as it is kept for replay: the edge rebuilds headers (e.g. `Location`) from it.
+/// A response as it is kept for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
     pub status: u16,

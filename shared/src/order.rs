@@ -52,15 +52,6 @@ impl OrderId {
     pub fn short_ref(&self) -> String {
         self.0.simple().to_string().chars().take(8).collect::<String>().to_uppercase()
     }
-
-    /// The id of the `OrderPlaced` event of this order: the same for every retry, so its
-    /// effects (messages, the invoice) happen once however often it is published.
-    pub fn placed_event_id(&self) -> uuid::Uuid {
-        let digest = Sha256::new().chain_update(b"order-placed\0").chain_update(self.0.as_bytes()).finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        uuid::Builder::from_custom_bytes(bytes).into_uuid()
-    }
 }
 
 impl std::fmt::Display for OrderId {
@@ -308,7 +299,6 @@ mod tests {
         assert_ne!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(b, "k1"));
         let id = OrderId::for_checkout(a, "k1");
         assert_eq!(OrderId::parse(&id.to_string()), Some(id));
-        assert_ne!(id.placed_event_id(), OrderId::for_checkout(a, "k2").placed_event_id());
     }
 
     #[test]

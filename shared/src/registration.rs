@@ -71,8 +71,10 @@ pub async fn register(
             tracing::info!(account = %id, "account registered");
         }
         Registration::EmailTaken(existing) => {
+            // At most one notice a day per account: repeated signups cannot flood its owner.
             let notice = DomainEvent::SignupAttemptedOnExistingAccount { account_id: existing };
-            if let Err(error) = events.publish(&Envelope::new(notice, now)).await {
+            let once_a_day = format!("signup-notice#{existing}#{}", now.date());
+            if let Err(error) = events.publish(&Envelope::once_per(&once_a_day, notice, now)).await {
                 // The notice is a courtesy; failing the request would reveal the account.
                 tracing::warn!(account = %existing, %error, "could not queue the existing-account notice");
             }

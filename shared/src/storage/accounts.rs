@@ -103,14 +103,16 @@ impl AccountsTable {
                     return Err(StoreError::from_sdk(&error));
                 };
                 let guard_reason = cancelled.cancellation_reasons().first();
-                if guard_reason.and_then(|r| r.code()) != Some("ConditionalCheckFailed") {
-                    return Err(StoreError::Failed("transaction-cancelled".into()));
-                }
-                let existing = match guard_reason.and_then(|r| r.item()) {
-                    Some(item) => AccountId::parse(get_s(item, "account_id")?),
-                    None => self.account_id_for(&account.email).await?,
+                let existing = match (guard_reason.and_then(|r| r.code()), guard_reason.and_then(|r| r.item())) {
+                    (Some("ConditionalCheckFailed"), Some(item)) => AccountId::parse(get_s(item, "account_id")?),
+                    // A double-submitted signup races its twin: whichever won holds the email.
+                    (Some("ConditionalCheckFailed" | "TransactionConflict"), _) => {
+                        self.account_id_for(&account.email).await?
+                    }
+                    _ => return Err(StoreError::Failed("transaction-cancelled".into())),
                 };
-                existing.map(Registration::EmailTaken).ok_or(StoreError::Corrupt("account_id"))
+                // Conflicting with a twin that then failed leaves the email free: retrying is safe.
+                existing.map(Registration::EmailTaken).ok_or(StoreError::Unavailable("transaction-conflict".into()))
             }
         }
     }

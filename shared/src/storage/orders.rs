@@ -115,7 +115,12 @@ impl OrdersTable {
                 tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
                 continue;
             }
-            return Err(StoreError::Unavailable("transaction-conflict".into()));
+            // Contention and throttling pass; anything else is a bug worth its own name in the log.
+            let codes: Vec<&str> = reasons.iter().flatten().copied().filter(|code| *code != "None").collect();
+            return Err(match codes.iter().all(|code| matches!(*code, "TransactionConflict" | "ThrottlingError")) {
+                true => StoreError::Unavailable(codes.join(",")),
+                false => StoreError::Failed(codes.join(",")),
+            });
         }
     }
 

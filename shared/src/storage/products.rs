@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
 
 use super::{Item, StoreError, get_n, get_parsed, get_s, n, s};
 use crate::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
@@ -169,8 +169,7 @@ impl ProductsTable {
     /// The transaction item that takes `quantity` of a product from its stock, on condition that
     /// there are that many left; a product that does not exist fails the condition too. The
     /// caller puts it in the TransactWriteItems that writes the order, so stock and order
-    /// change together or not at all. On failure the cancellation reason carries the item as it
-    /// was (ALL_OLD), so the caller can say how many are left.
+    /// change together or not at all.
     pub fn reserve_stock(&self, id: &ProductId, quantity: u32) -> Result<Update, StoreError> {
         Update::builder()
             .table_name(&self.table)
@@ -178,7 +177,6 @@ impl ProductsTable {
             .update_expression("SET stock = stock - :q")
             .condition_expression("stock >= :q")
             .expression_attribute_values(":q", n(quantity))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|_| StoreError::Failed("build-update".into()))
     }
