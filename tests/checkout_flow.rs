@@ -81,7 +81,7 @@ async fn p8_a_legal_entity_checks_out_with_matching_codes_only() {
     let stack = Stack::connect().await;
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(5_000_000, 10).await;
-    let company = |economic_code: &str| json!({ "type": "legal", "company_name": "شرکت قهوه‌پردازان پارس", "economic_code": economic_code, "national_id": "10380284790" });
+    let company = |economic_code: &str| json!({ "type": "legal", "company_name": "شرکت قهوه‌پردازان پارس", "economic_code": economic_code, "national_id": "10380284790", "postal_code": "1435734561" });
     let placed =
         stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, company("10380284790"))).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
@@ -224,7 +224,7 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
         ),
         (
             with_buyer(
-                json!({ "type": "legal", "company_name": "شرکت", "economic_code": "10380284790", "national_id": "10380284792" }),
+                json!({ "type": "legal", "company_name": "شرکت", "economic_code": "10380284790", "national_id": "10380284792", "postal_code": "1435734561" }),
             ),
             "buyer.national_id",
         ),

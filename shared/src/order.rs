@@ -169,8 +169,17 @@ pub fn unknown_product(index: usize) -> FieldError {
 /// Who buys, as the official invoice must name them (P8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Buyer {
-    Natural { full_name: FullName, national_code: NationalCode },
-    Legal { company_name: CompanyName, economic_code: EconomicCode, national_id: LegalId },
+    Natural {
+        full_name: FullName,
+        national_code: NationalCode,
+    },
+    /// A company: the official invoice also names its registered postal code.
+    Legal {
+        company_name: CompanyName,
+        economic_code: EconomicCode,
+        national_id: LegalId,
+        postal_code: PostalCode,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,11 +213,12 @@ impl Buyer {
         company_name: CompanyName,
         economic_code: EconomicCode,
         national_id: LegalId,
+        postal_code: PostalCode,
     ) -> Result<Self, LegalBuyerError> {
         match (economic_code.kind(), economic_code.national_id()) {
             (EconomicCodeKind::NaturalPerson, _) | (_, None) => Err(LegalBuyerError::NotALegalEntity),
             (_, Some(id)) if id != national_id => Err(LegalBuyerError::Mismatch),
-            _ => Ok(Self::Legal { company_name, economic_code, national_id }),
+            _ => Ok(Self::Legal { company_name, economic_code, national_id, postal_code }),
         }
     }
 
@@ -280,13 +290,14 @@ mod tests {
     fn p8_a_legal_buyers_economic_code_must_be_its_national_id() {
         let name = CompanyName::parse("شرکت قهوه‌پردازان").unwrap();
         let id = LegalId::parse("10380284790").unwrap();
-        assert!(Buyer::legal(name.clone(), EconomicCode::parse("10380284790").unwrap(), id.clone()).is_ok());
+        let postal = || PostalCode::parse("1435734561").unwrap();
+        assert!(Buyer::legal(name.clone(), EconomicCode::parse("10380284790").unwrap(), id.clone(), postal()).is_ok());
         assert_eq!(
-            Buyer::legal(name.clone(), EconomicCode::parse("10840096498").unwrap(), id.clone()),
+            Buyer::legal(name.clone(), EconomicCode::parse("10840096498").unwrap(), id.clone(), postal()),
             Err(LegalBuyerError::Mismatch)
         );
         assert_eq!(
-            Buyer::legal(name, EconomicCode::parse("00762296450001").unwrap(), id),
+            Buyer::legal(name, EconomicCode::parse("00762296450001").unwrap(), id, postal()),
             Err(LegalBuyerError::NotALegalEntity)
         );
     }

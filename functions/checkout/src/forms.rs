@@ -60,7 +60,8 @@ fn buyer(buyer: &JsonObject, errors: &mut Vec<FieldError>) -> Option<Buyer> {
             let company_name = buyer.parsed("company_name", CompanyName::parse, errors);
             let economic_code = buyer.parsed("economic_code", EconomicCode::parse, errors);
             let national_id = buyer.parsed("national_id", LegalId::parse, errors);
-            Buyer::legal(company_name?, economic_code?, national_id?)
+            let postal_code = buyer.parsed("postal_code", PostalCode::parse, errors);
+            Buyer::legal(company_name?, economic_code?, national_id?, postal_code?)
                 .map_err(|rejection| errors.push(rejection.at(&buyer.path_of("economic_code"))))
                 .ok()
         }

@@ -3,6 +3,7 @@
 //! encryption (P4) can be added in this module without touching any other.
 
 use super::{Item, StoreError, get_parsed, get_s, s};
+use crate::contact::PostalCode;
 use crate::identity::{EconomicCode, LegalId, NationalCode};
 use crate::order::{Buyer, CompanyName};
 use crate::person::FullName;
@@ -14,7 +15,8 @@ pub(crate) fn write(buyer: &Buyer, item: &mut Item) {
             item.insert("buyer_name".to_owned(), s(full_name.as_str()));
             item.insert("buyer_national_code".to_owned(), s(national_code.as_str()));
         }
-        Buyer::Legal { company_name, economic_code, national_id } => {
+        Buyer::Legal { company_name, economic_code, national_id, postal_code } => {
+            item.insert("buyer_postal_code".to_owned(), s(postal_code.as_str()));
             item.insert("buyer_name".to_owned(), s(company_name.as_str()));
             item.insert("buyer_economic_code".to_owned(), s(economic_code.as_str()));
             item.insert("buyer_national_id".to_owned(), s(national_id.as_str()));
@@ -32,6 +34,7 @@ pub(crate) fn read(item: &Item) -> Result<Buyer, StoreError> {
             company_name: get_parsed(item, "buyer_name", CompanyName::parse)?,
             economic_code: get_parsed(item, "buyer_economic_code", EconomicCode::parse)?,
             national_id: get_parsed(item, "buyer_national_id", LegalId::parse)?,
+            postal_code: get_parsed(item, "buyer_postal_code", PostalCode::parse)?,
         }),
         _ => Err(StoreError::Corrupt("buyer_type")),
     }
