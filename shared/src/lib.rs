@@ -15,6 +15,7 @@ pub mod form;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
+pub mod invoice;
 pub mod login;
 pub mod login_throttle;
 pub mod messaging;

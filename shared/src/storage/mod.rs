@@ -4,6 +4,7 @@ pub mod accounts;
 mod buyer_identity;
 pub mod deliveries;
 pub mod idempotency;
+pub mod invoices;
 pub mod orders;
 pub mod products;
 
