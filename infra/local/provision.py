@@ -310,6 +310,13 @@ def main():
             subscription_arn = existing[0]["SubscriptionArn"] if existing else sns.subscribe(
                 TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
                 ReturnSubscriptionArn=True)["SubscriptionArn"]
+            # The template's filter policy, so a function locally gets only the events it would
+            # get on AWS.
+            filter_policy = event["Properties"].get("FilterPolicy")
+            if filter_policy:
+                sns.set_subscription_attributes(SubscriptionArn=subscription_arn,
+                                                AttributeName="FilterPolicy",
+                                                AttributeValue=json.dumps(filter_policy))
             subscriptions.append({
                 "function": binary,
                 "function_logical_id": logical_id,

@@ -34,6 +34,8 @@ pub enum DomainEvent {
     /// An order was placed: confirm it to the customer, issue its invoice. Ids and the total
     /// only; whoever needs more reads the order.
     OrderPlaced { order_id: OrderId, account_id: AccountId, total: Rial },
+    /// An order's official invoice was issued: send it to the customer.
+    InvoiceIssued { order_id: OrderId, account_id: AccountId },
 }
 
 impl DomainEvent {
@@ -43,7 +45,8 @@ impl DomainEvent {
             Self::EmailVerificationRequested { account_id, .. }
             | Self::PhoneVerificationRequested { account_id, .. }
             | Self::SignupAttemptedOnExistingAccount { account_id }
-            | Self::OrderPlaced { account_id, .. } => *account_id,
+            | Self::OrderPlaced { account_id, .. }
+            | Self::InvoiceIssued { account_id, .. } => *account_id,
         }
     }
 
@@ -54,6 +57,7 @@ impl DomainEvent {
             Self::PhoneVerificationRequested { .. } => "PhoneVerificationRequested",
             Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
             Self::OrderPlaced { .. } => "OrderPlaced",
+            Self::InvoiceIssued { .. } => "InvoiceIssued",
         }
     }
 }

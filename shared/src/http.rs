@@ -113,3 +113,58 @@ pub fn authenticate(
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
     sessions.verify(token, now).map_err(|_| Problem::unauthorized())
 }
+
+/// Runs a function that has HTTP routes and an SNS subscription both (one function, as the
+/// template deploys it): SNS events go to `on_events`, everything else is an API Gateway HTTP
+/// request for `on_request`, answered in the HTTP API's response shape.
+pub async fn serve_with_events<H, HF, V, VF, VE>(on_request: H, on_events: V) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> HF,
+    HF: Future<Output = HttpResult> + Send,
+    V: Fn(aws_lambda_events::sns::SnsEvent) -> VF,
+    VF: Future<Output = Result<(), VE>> + Send,
+    VE: Into<lambda_http::lambda_runtime::Diagnostic>,
+{
+    use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent};
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let payload = event.payload;
+        let is_sns = payload.get("Records").is_some();
+        let events = is_sns.then(|| serde_json::from_value(payload.clone()));
+        let request = (!is_sns).then(|| serde_json::from_value::<lambda_http::request::LambdaRequest>(payload));
+        let handled_events = match events {
+            Some(Ok(events)) => Some(on_events(events)),
+            _ => None,
+        };
+        let handled_request = match request {
+            Some(Ok(request)) => Some(on_request(Request::from(request))),
+            _ => None,
+        };
+        async move {
+            if let Some(handled) = handled_events {
+                return handled.await.map(|()| Value::Null).map_err(Into::into);
+            }
+            let Some(handled) = handled_request else {
+                return Err(Diagnostic {
+                    error_type: "UnreadableEvent".into(),
+                    error_message: "neither SNS nor HTTP".into(),
+                });
+            };
+            let response = handled.await.unwrap_or_else(problem_response);
+            serde_json::to_value(http_api_response(response))
+                .map_err(|_| Diagnostic { error_type: "Encoding".into(), error_message: "response".into() })
+        }
+    }))
+    .await
+}
+
+fn http_api_response(response: Response<Body>) -> aws_lambda_events::apigw::ApiGatewayV2httpResponse {
+    let (parts, body) = response.into_parts();
+    let mut answer = aws_lambda_events::apigw::ApiGatewayV2httpResponse::default();
+    answer.status_code = i64::from(parts.status.as_u16());
+    answer.headers = parts.headers;
+    answer.body = match body {
+        Body::Empty => None,
+        other => Some(other),
+    };
+    answer
+}

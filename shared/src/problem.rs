@@ -184,4 +184,27 @@ impl Problem {
             "موجودی برخی از کالاهای سبد کمتر از تعداد درخواستی است؛ سبد را اصلاح کنید.",
         )
     }
+
+    /// The order exists but its invoice is still being issued (moments after checkout).
+    pub fn invoice_pending() -> Self {
+        Self {
+            retry_after: Some(2),
+            ..Self::new(
+                409,
+                "invoice-pending",
+                "فاکتور در حال صدور است",
+                "فاکتور رسمی این سفارش چند لحظه دیگر آماده می‌شود؛ کمی بعد دوباره بخواهید.",
+            )
+        }
+    }
+
+    /// VAT certificates are for legal-entity buyers: a natural person has no VAT to offset.
+    pub fn not_a_legal_entity() -> Self {
+        Self::new(
+            409,
+            "not-a-legal-entity",
+            "گواهی ارزش افزوده فقط برای اشخاص حقوقی است",
+            "این سفارش به نام شخص حقیقی ثبت شده است؛ گواهی ارزش افزوده تنها برای خریداران حقوقی (دارای کد اقتصادی و شناسه ملی) صادر می‌شود.",
+        )
+    }
 }

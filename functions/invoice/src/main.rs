@@ -1,7 +1,53 @@
-//! Not built yet: every route of this function answers 501 with a problem+json body.
+//! The invoice function: issues each order's official invoice (subscribed to the events topic)
+//! and serves invoices and VAT certificates to their owners (HTTP).
+
+mod issuance;
+mod page;
+mod routes;
+
+use mizan::config;
+use mizan::contact::PostalCode;
+use mizan::identity::EconomicCode;
+use mizan::invoice::Seller;
+use mizan::messaging::events_topic::EventsTopic;
+use mizan::session::SessionKey;
+use mizan::storage::invoices::InvoicesTable;
+use mizan::storage::orders::OrdersTable;
+use mizan::tax_id::MemoryId;
+
+/// Everything an invocation borrows: built once per cold start.
+pub struct Deps {
+    pub invoices: InvoicesTable,
+    pub orders: OrdersTable,
+    pub events: EventsTopic,
+    pub sessions: SessionKey,
+    pub seller: Seller,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the seller setting {0} is not valid")]
+struct InvalidSeller(&'static str);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan::telemetry::init();
-    mizan::http::serve(mizan::http::not_implemented).await
+    let aws = config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let seller = Seller {
+        name: config::required("SELLER_NAME")?,
+        economic_code: EconomicCode::parse(&config::required("SELLER_ECONOMIC_CODE")?)
+            .map_err(|_| InvalidSeller("SELLER_ECONOMIC_CODE"))?,
+        address: config::required("SELLER_ADDRESS")?,
+        postal_code: PostalCode::parse(&config::required("SELLER_POSTAL_CODE")?)
+            .map_err(|_| InvalidSeller("SELLER_POSTAL_CODE"))?,
+        memory_id: MemoryId::parse(&config::required("TAX_MEMORY_ID")?).map_err(|_| InvalidSeller("TAX_MEMORY_ID"))?,
+    };
+    let deps = Deps {
+        invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?),
+        orders: OrdersTable::new(dynamodb, config::required("ORDERS_TABLE")?),
+        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        seller,
+    };
+    mizan::http::serve_with_events(|req| routes::handle(&deps, req), |event| issuance::handle(&deps, event)).await
 }

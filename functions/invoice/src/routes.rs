@@ -1,0 +1,126 @@
+//! The invoice function's routes: the invoice (JSON, or a printable Persian page) and the VAT
+//! certificate, to the order's owner only.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use mizan::http::{self, HttpResult};
+use mizan::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, VatCertificate};
+use mizan::order::{Buyer, OrderId};
+use mizan::persian_format::persian_digits;
+use mizan::problem::Problem;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::{Deps, page};
+
+pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
+    let path = req.raw_http_path();
+    let path = path.trim_end_matches('/');
+    match (req.method().as_str(), path) {
+        ("GET", _) if path.ends_with("/invoice") => invoice(deps, &req).await,
+        ("POST", _) if path.ends_with("/vat-certificate") => certificate(deps, &req).await,
+        (_, _) if path.ends_with("/invoice") || path.ends_with("/vat-certificate") => {
+            Err(Problem::method_not_allowed())
+        }
+        _ => Err(Problem::not_found()),
+    }
+}
+
+/// The invoice of the caller's order. Someone else's order is as absent as none (404); an
+/// order whose invoice is still being issued says so, with when to ask again.
+async fn owned_invoice(deps: &Deps, req: &Request) -> Result<Invoice, Problem> {
+    let session = http::authenticate(req, &deps.sessions, OffsetDateTime::now_utc())?;
+    let id = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
+    let Some(id) = id else { return Err(Problem::not_found()) };
+    match deps.invoices.get(id).await? {
+        Some(invoice) if invoice.account == session.sub => Ok(invoice),
+        Some(_) => Err(Problem::not_found()),
+        None => match deps.orders.get(id).await? {
+            Some(stored) if stored.order.account == session.sub => Err(Problem::invoice_pending()),
+            _ => Err(Problem::not_found()),
+        },
+    }
+}
+
+async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
+    let invoice = owned_invoice(deps, req).await?;
+    if wants_html(req) {
+        let html = page::render(&invoice).map_err(|error| {
+            tracing::error!(%error, "the invoice page could not be rendered");
+            Problem::internal()
+        })?;
+        let mut response = Response::new(Body::Text(html));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Self-contained by design: nothing external may load into a page of personal data.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+        );
+        return Ok(response);
+    }
+    http::json(StatusCode::OK, &invoice_view(&invoice))
+}
+
+async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
+    let invoice = owned_invoice(deps, req).await?;
+    let certificate =
+        VatCertificate::for_invoice(&invoice, OffsetDateTime::now_utc()).map_err(|_| Problem::not_a_legal_entity())?;
+    let certificate = deps.invoices.certify(&certificate).await?;
+    http::json(
+        StatusCode::OK,
+        &json!({
+            "order_id": certificate.order_id,
+            "invoice_serial": certificate.invoice_serial,
+            "tax_id": certificate.tax_id.as_str(),
+            "issued_at": certificate.issued_at.format(&Rfc3339).unwrap_or_default(),
+            "vat": certificate.vat,
+            "total": certificate.total,
+        }),
+    )
+}
+
+fn wants_html(req: &Request) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("text/html")))
+}
+
+fn invoice_view(invoice: &Invoice) -> Value {
+    let buyer = match &invoice.buyer {
+        Buyer::Natural { full_name, national_code } => json!({
+            "type": "natural", "tob": invoice.buyer_type(),
+            "full_name": full_name.as_str(), "national_code": national_code.as_str(),
+        }),
+        Buyer::Legal { company_name, economic_code, national_id, postal_code } => json!({
+            "type": "legal", "tob": invoice.buyer_type(),
+            "company_name": company_name.as_str(), "economic_code": economic_code.as_str(),
+            "national_id": national_id.as_str(), "postal_code": postal_code.as_str(),
+        }),
+    };
+    let issued_on = invoice.issued_on();
+    json!({
+        "order_id": invoice.order_id,
+        "serial": invoice.serial,
+        "tax_id": invoice.tax_id.as_str(),
+        "invoice_type": INVOICE_TYPE,
+        "invoice_pattern": INVOICE_PATTERN,
+        "invoice_subject": INVOICE_SUBJECT,
+        "issued_at": invoice.issued_at.format(&Rfc3339).unwrap_or_default(),
+        "issued_on": issued_on.to_string(),
+        "issued_on_fa": persian_digits(&issued_on.to_string()),
+        "seller": {
+            "name": invoice.seller_name,
+            "economic_code": invoice.seller_economic_code.as_str(),
+            "address": invoice.seller_address,
+            "postal_code": invoice.seller_postal_code.as_str(),
+        },
+        "buyer": buyer,
+        "lines": invoice.lines,
+        "totals": invoice.totals,
+        "total_in_words": invoice.total_in_words(),
+    })
+}
