@@ -46,10 +46,40 @@ pub struct MarketingConsent {
     pub sms: bool,
 }
 
+/// Which version of the terms a customer accepted: a short label such as `1404-01`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermsVersion(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a terms version")]
+pub struct TermsVersionError;
+
+impl crate::problem::Rejection for TermsVersionError {
+    fn code(&self) -> &'static str {
+        "terms-version-invalid"
+    }
+    fn message(&self) -> &'static str {
+        "نسخهٔ قوانین معتبر نیست."
+    }
+}
+
+impl TermsVersion {
+    pub fn parse(input: &str) -> Result<Self, TermsVersionError> {
+        let well_formed = !input.is_empty()
+            && input.len() <= 32
+            && input.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        well_formed.then(|| Self(input.to_owned())).ok_or(TermsVersionError)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The record of a customer accepting the terms (P5): which version, when, from where (P14).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TermsAcceptance {
-    pub version: String,
+    pub version: TermsVersion,
     pub accepted_at: OffsetDateTime,
     pub source_ip: Option<IpAddr>,
 }
@@ -61,7 +91,7 @@ pub struct Signup {
     pub phone: IranMobile,
     pub full_name: FullName,
     pub password: crate::password::Password,
-    pub terms_version: String,
+    pub terms_version: TermsVersion,
     pub marketing: MarketingConsent,
 }
 
@@ -91,4 +121,17 @@ pub struct Contacts {
     pub phone: IranMobile,
     pub phone_verified: bool,
     pub marketing: MarketingConsent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p5_a_terms_version_is_a_short_label() {
+        assert_eq!(TermsVersion::parse("1404-01").unwrap().as_str(), "1404-01");
+        for bad in ["", "1404 01", "../etc", &"x".repeat(33), "۱۴۰۴"] {
+            assert_eq!(TermsVersion::parse(bad), Err(TermsVersionError), "{bad}");
+        }
+    }
 }

@@ -1,15 +1,12 @@
 //! The request bodies of the signup function, parsed into domain types at the edge. Every
 //! field is checked and every mistake reported at once, with its Persian message.
 
-use mizan::account::{MarketingConsent, Signup};
+use mizan::account::{MarketingConsent, Signup, TermsVersion};
 use mizan::contact::{Email, IranMobile};
 use mizan::http::JsonObject;
 use mizan::password::Password;
 use mizan::person::FullName;
 use mizan::problem::{FieldError, Problem, Rejection};
-
-/// Terms versions are short labels such as `1404-01`.
-const MAX_TERMS_VERSION_LEN: usize = 32;
 
 pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
     let mut errors = Vec::new();
@@ -27,15 +24,7 @@ pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
             "برای عضویت باید قوانین و مقررات را بپذیرید.",
         ));
     }
-    let terms_version = body.required_str("terms_version", &mut errors).and_then(|version| {
-        let well_formed = !version.is_empty()
-            && version.len() <= MAX_TERMS_VERSION_LEN
-            && version.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-        if !well_formed {
-            errors.push(FieldError::new("terms_version", "terms-version-invalid", "نسخهٔ قوانین معتبر نیست."));
-        }
-        well_formed.then(|| version.to_owned())
-    });
+    let terms_version = body.parsed("terms_version", TermsVersion::parse, &mut errors);
     let marketing = match body.optional_object("marketing", &mut errors) {
         Some(choice) => MarketingConsent {
             email: choice.optional_bool("email", &mut errors).unwrap_or(false),

@@ -290,7 +290,7 @@ fn account_item(account: &NewAccount) -> Item {
         ("phone_verified".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
         ("marketing_email".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.marketing.email)),
         ("marketing_sms".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.marketing.sms)),
-        ("terms_version".to_owned(), s(&account.terms.version)),
+        ("terms_version".to_owned(), s(account.terms.version.as_str())),
         ("terms_accepted_at".to_owned(), time(account.terms.accepted_at)),
         ("created_at".to_owned(), time(account.created_at)),
     ]);
