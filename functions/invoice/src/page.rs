@@ -1,7 +1,370 @@
-//! The printable Persian invoice page.
+//! The printable Persian invoice page (صورتحساب فروش کالا و خدمات): right to left, Persian
+//! digits, amounts grouped by thousands, self-contained (inline CSS, nothing external to load).
+//!
+//! Everything shown is prepared here as text, so the template (`templates/invoice.html`) only
+//! lays it out; askama HTML-escapes every value. The tax id alone keeps its ASCII characters,
+//! as the tax system prints and reads it, and is isolated left to right.
 
-use mizan::invoice::Invoice;
+use askama::Template;
+use mizan::catalog::UnitCode;
+use mizan::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice};
+use mizan::money::Rial;
+use mizan::order::Buyer;
+use mizan::persian_format::{persian_amount, persian_digits};
+use mizan::solar_hijri::tehran_offset;
+use time::format_description::well_known::Rfc3339;
 
-pub fn render(invoice: &Invoice) -> Result<String, std::fmt::Error> {
-    Ok(format!("<!DOCTYPE html><html lang=\"fa\" dir=\"rtl\"><body>{}</body></html>", invoice.tax_id.as_str()))
+#[derive(Template)]
+#[template(path = "invoice.html")]
+struct InvoicePage<'a> {
+    seller_name: &'a str,
+    serial: String,
+    tax_id: &'a str,
+    /// «۱ فروردین ۱۴۰۴».
+    issued_on: String,
+    /// The issue instant in Tehran time, ISO 8601 in Persian digits (shown).
+    issued_at_fa: String,
+    /// The same instant, ISO 8601 in UTC (the `datetime` attribute, for programs).
+    issued_at_iso: String,
+    invoice_type: String,
+    invoice_pattern: &'static str,
+    invoice_subject: &'static str,
+    seller: Vec<Field<'a>>,
+    buyer_kind: &'static str,
+    buyer: Vec<Field<'a>>,
+    lines: Vec<Line<'a>>,
+    totals: Vec<Field<'static>>,
+    total_in_words: String,
+}
+
+/// A labelled value of the seller, buyer or totals blocks.
+struct Field<'a> {
+    label: &'a str,
+    value: String,
+}
+
+struct Line<'a> {
+    row: String,
+    goods_id: String,
+    name: &'a str,
+    quantity: String,
+    unit: String,
+    unit_price: String,
+    discount: String,
+    net: String,
+    vat_rate: String,
+    vat: String,
+    total: String,
+}
+
+pub fn render(invoice: &Invoice) -> Result<String, askama::Error> {
+    page(invoice).render()
+}
+
+fn page(invoice: &Invoice) -> InvoicePage<'_> {
+    let field = |label, value: String| Field { label, value };
+    let seller = vec![
+        field("نام فروشنده", invoice.seller_name.clone()),
+        field("کد اقتصادی", persian_digits(invoice.seller_economic_code.as_str())),
+        field("نشانی", invoice.seller_address.clone()),
+        field("کد پستی", persian_digits(invoice.seller_postal_code.as_str())),
+    ];
+    let (buyer_kind, buyer) = match &invoice.buyer {
+        Buyer::Natural { full_name, national_code } => (
+            "شخص حقیقی",
+            vec![
+                field("نام و نام خانوادگی", full_name.as_str().to_owned()),
+                field("کد ملی", persian_digits(national_code.as_str())),
+            ],
+        ),
+        Buyer::Legal { company_name, economic_code, national_id, postal_code } => (
+            "شخص حقوقی",
+            vec![
+                field("نام شرکت", company_name.as_str().to_owned()),
+                field("کد اقتصادی", persian_digits(economic_code.as_str())),
+                field("شناسه ملی", persian_digits(national_id.as_str())),
+                field("کد پستی", persian_digits(postal_code.as_str())),
+            ],
+        ),
+    };
+    let lines = invoice
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| Line {
+            row: persian_digits(&(index + 1).to_string()),
+            goods_id: persian_digits(line.goods_id.as_str()),
+            name: &line.name_fa,
+            quantity: persian_amount(u64::from(line.quantity)),
+            unit: unit_name(line.unit_code),
+            unit_price: amount(line.unit_price),
+            discount: amount(line.discount),
+            net: amount(line.net),
+            vat_rate: percent(line.vat_basis_points),
+            vat: amount(line.vat),
+            total: amount(line.total),
+        })
+        .collect();
+    let totals = &invoice.totals;
+    let totals = vec![
+        field("جمع مبلغ پیش از تخفیف", amount(totals.before_discount)),
+        field("جمع تخفیف", amount(totals.discount)),
+        field("جمع مبلغ پس از تخفیف", amount(totals.after_discount)),
+        field("جمع مالیات بر ارزش افزوده", amount(totals.vat)),
+        field("مبلغ کل صورتحساب", amount(totals.total)),
+    ];
+    let tehran = invoice.issued_at.to_offset(tehran_offset(invoice.issued_at));
+    InvoicePage {
+        seller_name: &invoice.seller_name,
+        serial: persian_digits(&invoice.serial.to_string()),
+        tax_id: invoice.tax_id.as_str(),
+        issued_on: invoice.issued_on().long_persian(),
+        issued_at_fa: persian_digits(&tehran.format(&Rfc3339).unwrap_or_default()),
+        issued_at_iso: invoice.issued_at.format(&Rfc3339).unwrap_or_default(),
+        invoice_type: invoice_type_name(INVOICE_TYPE),
+        invoice_pattern: invoice_pattern_name(INVOICE_PATTERN),
+        invoice_subject: invoice_subject_name(INVOICE_SUBJECT),
+        seller,
+        buyer_kind,
+        buyer,
+        lines,
+        totals,
+        total_in_words: invoice.total_in_words(),
+    }
+}
+
+fn amount(rials: Rial) -> String {
+    persian_amount(rials.value())
+}
+
+/// The unit as the tax system's unit codes name it; an unlisted code is shown as its number.
+fn unit_name(code: UnitCode) -> String {
+    match code {
+        UnitCode::PIECE => "عدد".to_owned(),
+        UnitCode::KILOGRAM => "کیلوگرم".to_owned(),
+        UnitCode::GRAM => "گرم".to_owned(),
+        UnitCode::PACKAGE => "بسته".to_owned(),
+        other => persian_digits(&other.value().to_string()),
+    }
+}
+
+/// A rate in basis points as a Persian percentage: 1000 → «۱۰٪», 950 → «۹٫۵٪», 925 → «۹٫۲۵٪».
+fn percent(basis_points: u32) -> String {
+    let (whole, hundredths) = (basis_points / 100, basis_points % 100);
+    let number = match hundredths {
+        0 => whole.to_string(),
+        h if h % 10 == 0 => format!("{whole}\u{066B}{}", h / 10),
+        h => format!("{whole}\u{066B}{h:02}"),
+    };
+    format!("{}\u{066A}", persian_digits(&number))
+}
+
+/// Invoice type (`inty`) as the tax system names it.
+fn invoice_type_name(code: u8) -> String {
+    match code {
+        1 => "نوع ۱ — با مشخصات خریدار".to_owned(),
+        2 => "نوع ۲ — بدون مشخصات خریدار".to_owned(),
+        other => format!("نوع {}", persian_digits(&other.to_string())),
+    }
+}
+
+/// Invoice pattern (`inp`): only sales are issued here.
+fn invoice_pattern_name(code: u8) -> &'static str {
+    match code {
+        1 => "الگوی فروش",
+        _ => "الگوی دیگر",
+    }
+}
+
+/// Invoice subject (`ins`).
+fn invoice_subject_name(code: u8) -> &'static str {
+    match code {
+        1 => "اصلی",
+        2 => "اصلاحی",
+        3 => "ابطالی",
+        4 => "برگشت از فروش",
+        _ => "نامشخص",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mizan::account::AccountId;
+    use mizan::catalog::{GoodsId, ProductId};
+    use mizan::contact::PostalCode;
+    use mizan::identity::{EconomicCode, LegalId, NationalCode};
+    use mizan::invoice::{InvoiceTotals, Seller};
+    use mizan::order::{CompanyName, OrderId};
+    use mizan::person::FullName;
+    use mizan::pricing::PricedLine;
+    use mizan::tax_id::{MemoryId, tax_id};
+    use time::OffsetDateTime;
+
+    fn seller() -> Seller {
+        Seller {
+            name: "قهوه میزان".to_owned(),
+            economic_code: EconomicCode::parse("10380284790").unwrap(),
+            address: "تهران، خیابان انقلاب، پلاک ۱۰".to_owned(),
+            postal_code: PostalCode::parse("1435734561").unwrap(),
+            memory_id: MemoryId::parse("DEF5GH").unwrap(),
+        }
+    }
+
+    fn line(name: &str, unit_code: UnitCode, quantity: u32, unit_price: u64, basis_points: u32) -> PricedLine {
+        let net = unit_price * u64::from(quantity);
+        let vat = (net * u64::from(basis_points) + 5_000) / 10_000;
+        PricedLine {
+            product_id: ProductId::parse("arabica-250").unwrap(),
+            name_fa: name.to_owned(),
+            goods_id: GoodsId::parse("2720000012345").unwrap(),
+            unit_code,
+            quantity,
+            unit_price: Rial::new(unit_price),
+            discount: Rial::new(0),
+            net: Rial::new(net),
+            vat_basis_points: basis_points,
+            vat: Rial::new(vat),
+            total: Rial::new(net + vat),
+        }
+    }
+
+    /// 2 × 12,345,675 at 10% and 1 × 1,000,000 at 9.5%: 27,160,485 + 1,095,000 = 28,255,485.
+    fn sample(buyer: Buyer) -> Invoice {
+        let seller = seller();
+        // 2025-03-21 06:00 UTC: 09:30 in Tehran, 1 Farvardin 1404.
+        let issued_at = OffsetDateTime::from_unix_timestamp(1_742_536_800).unwrap();
+        let lines = vec![
+            line("قهوه عربیکا ۲۵۰ گرمی", UnitCode::PACKAGE, 2, 12_345_675, 1000),
+            line("آسیاب دستی", UnitCode::PIECE, 1, 1_000_000, 950),
+        ];
+        Invoice {
+            order_id: OrderId::for_checkout(AccountId::new(), "k"),
+            account: AccountId::new(),
+            serial: 1234,
+            tax_id: tax_id(&seller.memory_id, issued_at, 1234).unwrap(),
+            issued_at,
+            seller_name: seller.name,
+            seller_economic_code: seller.economic_code,
+            seller_address: seller.address,
+            seller_postal_code: seller.postal_code,
+            buyer,
+            lines,
+            totals: InvoiceTotals {
+                before_discount: Rial::new(25_691_350),
+                discount: Rial::new(0),
+                after_discount: Rial::new(25_691_350),
+                vat: Rial::new(2_564_135),
+                total: Rial::new(28_255_485),
+            },
+        }
+    }
+
+    fn natural() -> Buyer {
+        Buyer::Natural {
+            full_name: FullName::parse("مریم کاظمی").unwrap(),
+            national_code: NationalCode::parse("0076229645").unwrap(),
+        }
+    }
+
+    fn legal(company_name: &str) -> Buyer {
+        Buyer::Legal {
+            company_name: CompanyName::parse(company_name).unwrap(),
+            economic_code: EconomicCode::parse("10380284790").unwrap(),
+            national_id: LegalId::parse("10380284790").unwrap(),
+            postal_code: PostalCode::parse("1968913456").unwrap(),
+        }
+    }
+
+    /// The text a reader sees: the body without its tags (attributes included).
+    fn visible_text(html: &str) -> String {
+        let body = html.split_once("<body").map_or(html, |(_, body)| body);
+        let mut text = String::new();
+        let mut in_tag = true;
+        for c in body.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    text.push(' ');
+                }
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn the_page_is_persian_right_to_left_with_persian_digits() {
+        let invoice = sample(natural());
+        let html = render(&invoice).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(html.contains(r#"<html lang="fa" dir="rtl">"#));
+        assert!(html.contains("صورتحساب فروش کالا و خدمات"));
+        for amount in ["۱۲٬۳۴۵٬۶۷۵", "۲۴٬۶۹۱٬۳۵۰", "۲٬۴۶۹٬۱۳۵", "۲۷٬۱۶۰٬۴۸۵", "۲۵٬۶۹۱٬۳۵۰", "۲٬۵۶۴٬۱۳۵", "۲۸٬۲۵۵٬۴۸۵"]
+        {
+            assert!(html.contains(amount), "missing {amount}");
+        }
+        assert!(html.contains("۱۰٪") && html.contains("۹٫۵٪"), "VAT rates in Persian");
+        assert!(html.contains("بسته") && html.contains("عدد"), "unit names");
+        assert!(html.contains("۱ فروردین ۱۴۰۴"), "the Solar Hijri date (Tehran)");
+        assert!(html.contains("۲۰۲۵-۰۳-۲۱T۰۹:۳۰:۰۰+۰۳:۳۰"), "the ISO time, Tehran");
+        assert!(html.contains(r#"datetime="2025-03-21T06:00:00Z""#));
+        assert!(html.contains("نوع ۱ — با مشخصات خریدار") && html.contains("الگوی فروش") && html.contains("اصلی"));
+        assert!(html.contains("۱۲۳۴"), "the serial");
+        assert!(html.contains("۰۰۷۶۲۲۹۶۴۵") && html.contains("مریم کاظمی"), "the natural buyer");
+        assert!(html.contains("۱۰۳۸۰۲۸۴۷۹۰") && html.contains("۱۴۳۵۷۳۴۵۶۱"), "the seller's codes");
+        assert!(html.contains(&format!(r#"<bdi dir="ltr">{}</bdi>"#, invoice.tax_id.as_str())), "the tax id, LTR");
+        // Apart from the tax id, nothing a reader sees has an ASCII digit.
+        let text = visible_text(&html).replace(invoice.tax_id.as_str(), "");
+        assert!(!text.chars().any(|c| c.is_ascii_digit()), "ASCII digits shown: {text}");
+    }
+
+    #[test]
+    fn the_total_is_written_in_words() {
+        let html = render(&sample(natural())).unwrap();
+        assert!(html.contains("به حروف"));
+        assert!(html.contains("بیست و هشت میلیون و دویست و پنجاه و پنج هزار و چهارصد و هشتاد و پنج ریال"), "{html}");
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        for buyer in [natural(), legal("شرکت قهوه‌پردازان پارس")] {
+            let html = render(&sample(buyer)).unwrap().to_ascii_lowercase();
+            for external in ["http://", "https://", "<script", "<link", "@import", "url(", "<img", "<iframe"] {
+                assert!(!html.contains(external), "found {external}");
+            }
+            assert!(html.contains("@media print") && html.contains("a4"), "print styles for A4");
+        }
+    }
+
+    #[test]
+    fn a_legal_buyer_is_named_with_its_codes() {
+        let html = render(&sample(legal("شرکت قهوه‌پردازان پارس"))).unwrap();
+        assert!(html.contains("شخص حقوقی") && html.contains("شرکت قهوه‌پردازان پارس"));
+        assert!(html.contains("شناسه ملی") && html.contains("۱۰۳۸۰۲۸۴۷۹۰"));
+        assert!(html.contains("۱۹۶۸۹۱۳۴۵۶"), "the buyer's postal code");
+        assert!(!html.contains("کد ملی"), "a company has no national code");
+    }
+
+    #[test]
+    fn names_are_html_escaped() {
+        let html = render(&sample(legal("<script>alert(1)</script> & \"Co\""))).unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("& \"Co\""));
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;Co&#34;"), "{html}");
+    }
+
+    #[test]
+    fn rates_and_units_read_as_persian() {
+        assert_eq!(percent(1000), "۱۰٪");
+        assert_eq!(percent(950), "۹٫۵٪");
+        assert_eq!(percent(925), "۹٫۲۵٪");
+        assert_eq!(percent(905), "۹٫۰۵٪");
+        assert_eq!(percent(0), "۰٪");
+        assert_eq!(unit_name(UnitCode::KILOGRAM), "کیلوگرم");
+        assert_eq!(unit_name(UnitCode::GRAM), "گرم");
+        assert_eq!(unit_name(UnitCode(1612)), "۱۶۱۲");
+    }
 }
