@@ -23,19 +23,21 @@ impl Channel {
     }
 }
 
-/// A message to send, before rendering.
+/// A message to send, before rendering. `InvoiceIssued` says the order's official invoice is
+/// ready, with a link to it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Message {
     EmailVerification { token: String },
     PhoneVerification { code: String },
     ExistingAccountNotice,
     OrderConfirmation { order_id: OrderId, total: Rial, channel: Channel },
+    InvoiceIssued { order_id: OrderId },
 }
 
 impl Message {
     pub fn channel(&self) -> Channel {
         match self {
-            Self::EmailVerification { .. } | Self::ExistingAccountNotice => Channel::Email,
+            Self::EmailVerification { .. } | Self::ExistingAccountNotice | Self::InvoiceIssued { .. } => Channel::Email,
             Self::PhoneVerification { .. } => Channel::Sms,
             Self::OrderConfirmation { channel, .. } => *channel,
         }
@@ -62,6 +64,11 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
                 .filter(|(_, verified)| *verified)
                 .map(|(channel, _)| Message::OrderConfirmation { order_id: *order_id, total: *total, channel })
                 .collect()
+        }
+        // The invoice is a document to keep: by email only, to the proven email only (P8, P9);
+        // never by SMS, and never to the order's recipient (P15).
+        DomainEvent::InvoiceIssued { order_id, .. } if contacts.email_verified => {
+            vec![Message::InvoiceIssued { order_id: *order_id }]
         }
         _ => Vec::new(),
     }
@@ -118,6 +125,20 @@ mod tests {
         assert_eq!(channels(&contacts(true, false)), [Channel::Email]);
         assert_eq!(channels(&contacts(false, true)), [Channel::Sms]);
         assert!(channels(&contacts(false, false)).is_empty());
+    }
+
+    #[test]
+    fn p8_p9_the_invoice_is_emailed_to_a_verified_email_only() {
+        let order_id = OrderId::for_checkout(AccountId::new(), "k");
+        let issued = DomainEvent::InvoiceIssued { order_id, account_id: AccountId::new() };
+        for phone_verified in [true, false] {
+            assert_eq!(
+                messages_for(&issued, &contacts(true, phone_verified)),
+                vec![Message::InvoiceIssued { order_id }]
+            );
+            assert!(messages_for(&issued, &contacts(false, phone_verified)).is_empty(), "unverified email");
+        }
+        assert_eq!(Message::InvoiceIssued { order_id }.channel(), Channel::Email, "never by SMS");
     }
 
     #[test]

@@ -104,5 +104,12 @@ async fn send(deps: &Deps, contacts: &mizan::account::Contacts, message: Message
         Message::OrderConfirmation { order_id, total, channel: Channel::Sms } => {
             Ok(deps.sms.send(&contacts.phone, templates::order_placed_sms(order_id, total)?).await?)
         }
+        Message::InvoiceIssued { order_id } => {
+            let link = format!("{}/orders/{order_id}/invoice", deps.storefront_url);
+            Ok(deps
+                .mailer
+                .send(&contacts.email, templates::invoice_issued(&contacts.full_name, order_id, &link)?)
+                .await?)
+        }
     }
 }

@@ -66,6 +66,22 @@ struct OrderPlacedSms<'a> {
     total: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "invoice_issued.html")]
+struct InvoiceIssuedHtml<'a> {
+    name: &'a str,
+    order_ref: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "invoice_issued.txt")]
+struct InvoiceIssuedText<'a> {
+    name: &'a str,
+    order_ref: &'a str,
+    link: &'a str,
+}
+
 pub fn order_placed(name: &FullName, order: OrderId, total: Rial, link: &str) -> Result<EmailMessage, askama::Error> {
     let (name, order_ref, total) = (name.as_str(), &order.short_ref(), &total.to_string());
     Ok(EmailMessage {
@@ -77,6 +93,15 @@ pub fn order_placed(name: &FullName, order: OrderId, total: Rial, link: &str) ->
 
 pub fn order_placed_sms(order: OrderId, total: Rial) -> Result<String, askama::Error> {
     OrderPlacedSms { order_ref: &order.short_ref(), total: &total.to_string() }.render()
+}
+
+pub fn invoice_issued(name: &FullName, order: OrderId, link: &str) -> Result<EmailMessage, askama::Error> {
+    let (name, order_ref) = (name.as_str(), &order.short_ref());
+    Ok(EmailMessage {
+        subject: format!("فاکتور رسمی سفارش {order_ref} در قهوه میزان صادر شد"),
+        html: InvoiceIssuedHtml { name, order_ref, link }.render()?,
+        text: InvoiceIssuedText { name, order_ref, link }.render()?,
+    })
 }
 
 pub fn email_verification(name: &FullName, link: &str) -> Result<EmailMessage, askama::Error> {
@@ -125,6 +150,18 @@ mod tests {
         let sms = order_placed_sms(order, Rial::new(13_200_000)).unwrap();
         assert!(sms.contains(&order.short_ref()) && sms.contains("13,200,000"));
         assert!(sms.chars().count() <= 70, "one Persian SMS segment: {sms}");
+    }
+
+    #[test]
+    fn the_invoice_email_links_to_the_invoice() {
+        let order = OrderId::for_checkout(mizan::account::AccountId::new(), "k");
+        let name = FullName::parse("مریم & کاظمی").unwrap();
+        let link = format!("https://mizancoffee.ir/orders/{order}/invoice");
+        let email = invoice_issued(&name, order, &link).unwrap();
+        assert!(email.subject.contains(&order.short_ref()) && email.subject.contains("فاکتور رسمی"));
+        assert!(email.html.contains(r#"dir="rtl""#) && email.html.contains(&format!(r#"href="{link}""#)));
+        assert!(email.html.contains("مریم &#38; کاظمی"), "{}", email.html);
+        assert!(email.text.contains(&link) && email.text.contains(&order.short_ref()));
     }
 
     #[test]
