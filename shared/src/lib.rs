@@ -29,6 +29,7 @@ pub mod person;
 pub mod pricing;
 pub mod problem;
 pub mod registration;
+pub mod review;
 pub mod session;
 pub mod solar_hijri;
 pub mod storage;
