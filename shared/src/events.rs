@@ -9,8 +9,10 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::account::AccountId;
+use crate::catalog::ProductId;
 use crate::money::Rial;
 use crate::order::OrderId;
+use crate::review::ReviewId;
 
 /// An event with the id that makes its effects happen once (redelivery carries the same id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,8 @@ pub enum DomainEvent {
     OrderPlaced { order_id: OrderId, account_id: AccountId, total: Rial },
     /// An order's official invoice was issued: send it to the customer.
     InvoiceIssued { order_id: OrderId, account_id: AccountId },
+    /// A review was posted or reposted (ids only).
+    ReviewPosted { review_id: ReviewId, product_id: ProductId, account_id: AccountId },
 }
 
 impl DomainEvent {
@@ -46,7 +50,8 @@ impl DomainEvent {
             | Self::PhoneVerificationRequested { account_id, .. }
             | Self::SignupAttemptedOnExistingAccount { account_id }
             | Self::OrderPlaced { account_id, .. }
-            | Self::InvoiceIssued { account_id, .. } => *account_id,
+            | Self::InvoiceIssued { account_id, .. }
+            | Self::ReviewPosted { account_id, .. } => *account_id,
         }
     }
 
@@ -58,6 +63,7 @@ impl DomainEvent {
             Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::InvoiceIssued { .. } => "InvoiceIssued",
+            Self::ReviewPosted { .. } => "ReviewPosted",
         }
     }
 }

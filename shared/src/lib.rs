@@ -30,6 +30,7 @@ pub mod pricing;
 pub mod problem;
 pub mod registration;
 pub mod review;
+pub mod reviewing;
 pub mod session;
 pub mod solar_hijri;
 pub mod storage;

@@ -207,4 +207,27 @@ impl Problem {
             "این سفارش به نام شخص حقیقی ثبت شده است؛ گواهی ارزش افزوده تنها برای خریداران حقوقی (دارای کد اقتصادی و شناسه ملی) صادر می‌شود.",
         )
     }
+
+    /// Reviews are posted from a proven email only.
+    pub fn email_not_verified() -> Self {
+        Self::new(
+            403,
+            "email-not-verified",
+            "ایمیل تأیید نشده است",
+            "برای نوشتن دیدگاه، نخست نشانی ایمیل خود را تأیید کنید.",
+        )
+    }
+
+    /// A customer posted the hour's share of reviews.
+    pub fn too_many_reviews() -> Self {
+        Self {
+            retry_after: Some(3600),
+            ..Self::new(
+                429,
+                "too-many-reviews",
+                "دیدگاه‌های بیش از حد",
+                "در هر ساعت تنها چند دیدگاه می‌توانید بنویسید؛ کمی بعد دوباره تلاش کنید.",
+            )
+        }
+    }
 }

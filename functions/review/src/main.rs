@@ -1,7 +1,39 @@
-//! Not built yet: every route of this function answers 501 with a problem+json body.
+//! The review function: posting reviews, the public listing, and staff moderation.
+
+mod routes;
+
+use mizan::config;
+use mizan::messaging::events_topic::EventsTopic;
+use mizan::session::SessionKey;
+use mizan::storage::accounts::AccountsTable;
+use mizan::storage::orders::OrdersTable;
+use mizan::storage::products::ProductsTable;
+use mizan::storage::reviews::ReviewsTable;
+
+/// Everything an invocation borrows: built once per cold start.
+pub struct Deps {
+    pub reviews: ReviewsTable,
+    pub products: ProductsTable,
+    /// Read for the reviewer's name and email state only (the IAM policy allows no more).
+    pub accounts: AccountsTable,
+    /// Read through the by-account index only, for the verified-buyer mark.
+    pub orders: OrdersTable,
+    pub events: EventsTopic,
+    pub sessions: SessionKey,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan::telemetry::init();
-    mizan::http::serve(mizan::http::not_implemented).await
+    let aws = config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let deps = Deps {
+        reviews: ReviewsTable::new(dynamodb.clone(), config::required("REVIEWS_TABLE")?),
+        products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
+        orders: OrdersTable::new(dynamodb, config::required("ORDERS_TABLE")?),
+        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+    };
+    mizan::http::serve(|req| routes::handle(&deps, req)).await
 }

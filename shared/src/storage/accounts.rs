@@ -159,6 +159,13 @@ impl AccountsTable {
         }))
     }
 
+    /// What a review needs of its author: the name it shows as an initial, and whether the
+    /// email is proven. Nothing else: the review function may read these attributes only.
+    pub async fn reviewer(&self, id: AccountId) -> Result<Option<(FullName, bool)>, StoreError> {
+        let Some(item) = self.get(account_key(id), "full_name, email_verified").await? else { return Ok(None) };
+        Ok(Some((get_parsed(&item, "full_name", FullName::parse)?, get_bool(&item, "email_verified")?)))
+    }
+
     /// The contacts of an account and their verification state — nothing else of it (no
     /// password hash), so the notification function reads only what it sends with.
     pub async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {

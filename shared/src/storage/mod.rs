@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod orders;
 pub mod products;
+pub mod reviews;
 
 use std::collections::HashMap;
 

@@ -124,6 +124,34 @@ impl OrdersTable {
         }
     }
 
+    /// Whether the customer has an order containing the product (the verified-buyer mark). Reads
+    /// the `ByAccount` index only, which carries ids and product ids, nothing personal.
+    pub async fn has_bought(&self, account: AccountId, product: &ProductId) -> Result<bool, StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("ByAccount")
+                .key_condition_expression("account_id = :account")
+                .filter_expression("contains(product_ids, :product)")
+                .expression_attribute_values(":account", s(account.to_string()))
+                .expression_attribute_values(":product", s(product.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            if page.count > 0 {
+                return Ok(true);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(false);
+            }
+        }
+    }
+
     pub async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
         let answer = self
             .client

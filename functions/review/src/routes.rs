@@ -1,0 +1,184 @@
+//! The review function's routes: decode, ask the domain, encode.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
+use mizan::account::Role;
+use mizan::catalog::ProductId;
+use mizan::http::{self, HttpResult};
+use mizan::problem::{FieldError, Problem};
+use mizan::review::{self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewId, ReviewText, Visibility};
+use mizan::reviewing::{self, PostOutcome, ReviewError, Stores};
+use mizan::storage::reviews::ListError;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Deps;
+
+const DEFAULT_PAGE_SIZE: u32 = 20;
+
+pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
+    let path = req.raw_http_path();
+    let path = path.trim_end_matches('/');
+    match (req.method().as_str(), path) {
+        ("GET", _) if path.ends_with("/reviews") && path.starts_with("/products/") => listing(deps, &req).await,
+        ("POST", _) if path.ends_with("/reviews") && path.starts_with("/products/") => post(deps, &req).await,
+        ("PATCH", _) if path.starts_with("/admin/reviews/") => moderate(deps, &req).await,
+        _ => Err(Problem::not_found()),
+    }
+}
+
+fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref().and_then(|params| params.first(name)).map(str::to_owned)
+}
+
+async fn listing(deps: &Deps, req: &Request) -> HttpResult {
+    let product =
+        path_param(req, "product_id").and_then(|id| ProductId::parse(&id).ok()).ok_or_else(Problem::not_found)?;
+    let query = req.query_string_parameters_ref();
+    let limit = match query.and_then(|q| q.first("limit")) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+            Problem::invalid(vec![FieldError::new("limit", "out-of-range", "تعداد در هر صفحه باید بین ۱ تا ۵۰ باشد.")])
+        })?,
+    };
+    let cursor = query.and_then(|q| q.first("cursor"));
+    let page = deps.reviews.list(&product, limit, cursor).await.map_err(|error| match error {
+        ListError::BadCursor => {
+            Problem::invalid(vec![FieldError::new("cursor", "cursor-invalid", "نشانگر صفحه معتبر نیست.")])
+        }
+        ListError::Store(error) => error.into(),
+    })?;
+    let (sum, count) = deps.reviews.totals(&product).await?;
+    http::json(
+        StatusCode::OK,
+        &json!({
+            "product_id": product.as_str(),
+            "review_count": count,
+            "average_rating": review::average_hundredths(sum, count).map(|h| h as f64 / 100.0),
+            "reviews": page.reviews.iter().map(public_view).collect::<Vec<_>>(),
+            "next_cursor": page.next,
+        }),
+    )
+}
+
+async fn post(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, now())?;
+    let product =
+        path_param(req, "product_id").and_then(|id| ProductId::parse(&id).ok()).ok_or_else(Problem::not_found)?;
+    let body = http::json_object(req)?;
+    let mut errors = Vec::new();
+    let rating = body.required_integer("rating", 1..=5, &mut errors).and_then(Rating::new);
+    let text = body.parsed("text", ReviewText::parse, &mut errors);
+    let (Some(rating), Some(text)) = (rating, text) else { return Err(Problem::invalid(errors)) };
+    let stores = Stores {
+        reviews: &deps.reviews,
+        products: &deps.products,
+        accounts: &deps.accounts,
+        orders: &deps.orders,
+        events: &deps.events,
+    };
+    match reviewing::post(&stores, session.sub, product, rating, text, http::source_ip(req), now()).await {
+        Ok(PostOutcome::Posted(review)) => http::json(StatusCode::CREATED, &public_view(&review)),
+        Ok(PostOutcome::UnknownProduct) => Err(Problem::not_found()),
+        Ok(PostOutcome::EmailNotVerified) => Err(Problem::email_not_verified()),
+        Ok(PostOutcome::TooMany) => Err(Problem::too_many_reviews()),
+        Err(error) => Err(review_failed(error)),
+    }
+}
+
+async fn moderate(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, now())?;
+    if session.role != Role::Staff {
+        return Err(Problem::forbidden());
+    }
+    let id = path_param(req, "review_id").and_then(|id| ReviewId::parse(&id)).ok_or_else(Problem::not_found)?;
+    let body = http::json_object(req)?;
+    let mut errors = Vec::new();
+    let reason = body.parsed("reason", ReviewText::parse, &mut errors);
+    let moderation = match body.required_str("action", &mut errors) {
+        Some("edit") => body
+            .parsed("text", ReviewText::parse, &mut errors)
+            .zip(reason)
+            .map(|(text, reason)| Moderation::Edit { text, reason }),
+        Some("hide") => reason.map(|reason| Moderation::Hide { reason }),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "action",
+                "action-invalid",
+                "کار باید «edit» (ویرایش) یا «hide» (پنهان کردن) باشد.",
+            ));
+            None
+        }
+        None => None,
+    };
+    let Some(moderation) = moderation.filter(|_| errors.is_empty()) else { return Err(Problem::invalid(errors)) };
+    let review = reviewing::moderate(&deps.reviews, id, session.sub, moderation, now())
+        .await
+        .map_err(review_failed)?
+        .ok_or_else(Problem::not_found)?;
+    let history = deps.reviews.history(id).await?;
+    http::json(
+        StatusCode::OK,
+        &json!({ "review": staff_view(&review), "history": history.iter().map(|version| {
+        let (changed_by, staff_id, reason) = match &version.change {
+            Change::ByAuthor { .. } => ("author", None, None),
+            Change::ByStaff { staff, reason } => ("staff", Some(staff.to_string()), Some(reason.as_str())),
+        };
+        json!({
+            "version": version.number,
+            "rating": version.rating,
+            "text": version.text.as_str(),
+            "visibility": visibility(version.visibility),
+            "at": version.at.format(&Rfc3339).unwrap_or_default(),
+            "changed_by": changed_by,
+            "staff_id": staff_id,
+            "reason": reason,
+        })
+    }).collect::<Vec<_>>() }),
+    )
+}
+
+/// What anyone may see of a review: a display name, never who wrote it (P13).
+fn public_view(review: &Review) -> Value {
+    json!({
+        "review_id": review.id,
+        "display_name": review.display_name,
+        "rating": review.rating,
+        "text": review.text.as_str(),
+        "posted_at": review.posted_at.format(&Rfc3339).unwrap_or_default(),
+        "verified_buyer": review.verified_buyer,
+        "edited_by_store": review.edited_by_store,
+    })
+}
+
+/// What staff see: the review as published, where it stands, and whom it belongs to (P11).
+fn staff_view(review: &Review) -> Value {
+    let mut view = public_view(review);
+    view["product_id"] = json!(review.product.as_str());
+    view["author_account_id"] = json!(review.author);
+    view["visibility"] = json!(visibility(review.visibility));
+    view
+}
+
+fn visibility(visibility: Visibility) -> &'static str {
+    match visibility {
+        Visibility::Published => "published",
+        Visibility::Hidden => "hidden",
+    }
+}
+
+fn review_failed(error: ReviewError) -> Problem {
+    match error {
+        ReviewError::Store(error) => error.into(),
+        ReviewError::Publish(error) => {
+            tracing::error!(%error, "a review was saved but its event was not published");
+            Problem::unavailable()
+        }
+        ReviewError::Contended => Problem::unavailable(),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}

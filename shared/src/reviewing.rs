@@ -1,0 +1,147 @@
+//! Posting and moderating reviews (P10, P11, P13, P14).
+
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::account::AccountId;
+use crate::catalog::ProductId;
+use crate::events::{DomainEvent, Envelope};
+use crate::messaging::SendError;
+use crate::messaging::events_topic::EventsTopic;
+use crate::review::{Change, Moderation, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use crate::storage::StoreError;
+use crate::storage::accounts::AccountsTable;
+use crate::storage::orders::OrdersTable;
+use crate::storage::products::ProductsTable;
+use crate::storage::reviews::ReviewsTable;
+
+/// The stores a review touches, each only as far as it needs (mirroring the IAM policy).
+pub struct Stores<'a> {
+    pub reviews: &'a ReviewsTable,
+    pub products: &'a ProductsTable,
+    pub accounts: &'a AccountsTable,
+    pub orders: &'a OrdersTable,
+    pub events: &'a EventsTopic,
+}
+
+#[derive(Debug)]
+pub enum PostOutcome {
+    Posted(Box<Review>),
+    UnknownProduct,
+    EmailNotVerified,
+    TooMany,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] SendError),
+    #[error("the review kept changing under this request")]
+    Contended,
+}
+
+/// How often a save is tried again when the review changed between reading and writing.
+const SAVE_ATTEMPTS: usize = 3;
+
+/// Posts the author's review of a product, or replaces their earlier one (whose version stays
+/// in the history). A review hidden by staff stays hidden when its author rewrites it.
+pub async fn post(
+    stores: &Stores<'_>,
+    author: AccountId,
+    product: ProductId,
+    rating: Rating,
+    text: ReviewText,
+    source_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<PostOutcome, ReviewError> {
+    if stores.products.get_many(std::slice::from_ref(&product)).await?.is_empty() {
+        return Ok(PostOutcome::UnknownProduct);
+    }
+    let Some((name, email_verified)) = stores.accounts.reviewer(author).await? else {
+        return Ok(PostOutcome::EmailNotVerified);
+    };
+    if !email_verified {
+        return Ok(PostOutcome::EmailNotVerified);
+    }
+    if !stores.reviews.take_post_slot(author, now).await? {
+        return Ok(PostOutcome::TooMany);
+    }
+    let verified_buyer = stores.orders.has_bought(author, &product).await?;
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let id = ReviewId::for_author(&product, author);
+    for _ in 0..SAVE_ATTEMPTS {
+        let previous = stores.reviews.get(id).await?;
+        let review = Review {
+            id,
+            product: product.clone(),
+            author,
+            display_name: name.display_name(),
+            rating,
+            text: text.clone(),
+            verified_buyer,
+            edited_by_store: false,
+            visibility: previous.as_ref().map_or(Visibility::Published, |p| p.visibility),
+            posted_at: now,
+            version: previous.as_ref().map_or(1, |p| p.version + 1),
+        };
+        let version = Version {
+            number: review.version,
+            rating,
+            text: text.clone(),
+            visibility: review.visibility,
+            at: now,
+            change: Change::ByAuthor { source_ip },
+        };
+        if stores.reviews.save(&review, previous.as_ref(), &version).await? {
+            let posted = DomainEvent::ReviewPosted { review_id: id, product_id: product.clone(), account_id: author };
+            stores.events.publish(&Envelope::new(posted, now)).await?;
+            tracing::info!(review = %id, version = review.version, "review posted");
+            return Ok(PostOutcome::Posted(Box::new(review)));
+        }
+    }
+    Err(ReviewError::Contended)
+}
+
+/// Staff edit or hide a review (P10); `None` when there is no such review. Every change is a
+/// new version naming the staff member and the reason; the author stays linked (P11).
+pub async fn moderate(
+    reviews: &ReviewsTable,
+    id: ReviewId,
+    staff: AccountId,
+    moderation: Moderation,
+    now: OffsetDateTime,
+) -> Result<Option<Review>, ReviewError> {
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    for _ in 0..SAVE_ATTEMPTS {
+        let Some(previous) = reviews.get(id).await? else { return Ok(None) };
+        let mut review = previous.clone();
+        review.version += 1;
+        let reason = match &moderation {
+            Moderation::Edit { text, reason } => {
+                review.text = text.clone();
+                review.edited_by_store = true;
+                reason.clone()
+            }
+            Moderation::Hide { reason } => {
+                review.visibility = Visibility::Hidden;
+                reason.clone()
+            }
+        };
+        let version = Version {
+            number: review.version,
+            rating: review.rating,
+            text: review.text.clone(),
+            visibility: review.visibility,
+            at: now,
+            change: Change::ByStaff { staff, reason },
+        };
+        if reviews.save(&review, Some(&previous), &version).await? {
+            tracing::info!(review = %id, %staff, version = review.version, "review moderated");
+            return Ok(Some(review));
+        }
+    }
+    Err(ReviewError::Contended)
+}
