@@ -93,6 +93,15 @@ impl Stack {
         self.send(request).await
     }
 
+    /// A PATCH with a JSON body, as whoever `bearer` names (or nobody).
+    pub async fn patch_as(&self, path: &str, bearer: Option<&str>, body: &Value) -> Answer {
+        let mut request = self.http.patch(format!("{}{path}", self.api)).json(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
     pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
         &self.dynamodb
     }
