@@ -5,7 +5,6 @@
 //! is a verification token or code, which exists nowhere else in clear.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::account::AccountId;
@@ -76,10 +75,7 @@ impl Envelope {
     /// An event whose id is derived from what makes it unique, so that publishing it again —
     /// a retry, or a stranger repeating a request — has its effects once.
     pub fn once_per(key: &str, event: DomainEvent, now: OffsetDateTime) -> Self {
-        let digest = Sha256::new().chain_update(b"event\0").chain_update(key).finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Self { event_id: uuid::Builder::from_custom_bytes(bytes).into_uuid(), occurred_at: now, event }
+        Self { event_id: crate::ids::derived("event", &[key]), occurred_at: now, event }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod form;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
+mod ids;
 pub mod invoice;
 pub mod login;
 pub mod login_throttle;

@@ -1,7 +1,6 @@
 //! Orders: who buys (P8), who receives (P15), what, and for how much.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::account::AccountId;
@@ -33,15 +32,7 @@ pub struct OrderId(uuid::Uuid);
 
 impl OrderId {
     pub fn for_checkout(account: AccountId, idempotency_key: &str) -> Self {
-        let digest = Sha256::new()
-            .chain_update(b"order\0")
-            .chain_update(account.to_string())
-            .chain_update(b"\0")
-            .chain_update(idempotency_key)
-            .finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+        Self(crate::ids::derived("order", &[&account.to_string(), idempotency_key]))
     }
 
     pub fn parse(text: &str) -> Option<Self> {

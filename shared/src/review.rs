@@ -8,7 +8,6 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::account::AccountId;
@@ -32,15 +31,7 @@ pub struct ReviewId(uuid::Uuid);
 
 impl ReviewId {
     pub fn for_author(product: &ProductId, author: AccountId) -> Self {
-        let digest = Sha256::new()
-            .chain_update(b"review\0")
-            .chain_update(product.as_str())
-            .chain_update(b"\0")
-            .chain_update(author.to_string())
-            .finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+        Self(crate::ids::derived("review", &[product.as_str(), &author.to_string()]))
     }
 
     pub fn parse(text: &str) -> Option<Self> {
