@@ -9,6 +9,7 @@ pub mod account;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod consent;
 pub mod contact;
 pub mod events;
 pub mod form;
