@@ -102,6 +102,11 @@ impl Stack {
         self.send(request).await
     }
 
+    /// A PUT with a JSON body as a signed-in customer.
+    pub async fn put_as(&self, path: &str, bearer: &str, body: &Value) -> Answer {
+        self.send(self.http.put(format!("{}{path}", self.api)).bearer_auth(bearer).json(body)).await
+    }
+
     pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
         &self.dynamodb
     }

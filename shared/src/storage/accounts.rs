@@ -9,15 +9,19 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use time::OffsetDateTime;
 
 use super::{
     Item, StoreError, conditional, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
 use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role};
+use crate::consent::Source;
 use crate::contact::{Email, IranMobile};
 use crate::login_throttle::{self, Window};
+use crate::notifications::Channel;
 use crate::password::PasswordHash;
 use crate::person::FullName;
 use crate::verification::{self, Challenge, ContactKind};
@@ -164,6 +168,74 @@ impl AccountsTable {
     pub async fn reviewer(&self, id: AccountId) -> Result<Option<(FullName, bool)>, StoreError> {
         let Some(item) = self.get(account_key(id), "full_name, email_verified").await? else { return Ok(None) };
         Ok(Some((get_parsed(&item, "full_name", FullName::parse)?, get_bool(&item, "email_verified")?)))
+    }
+
+    /// The account's marketing consent, per channel.
+    pub async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError> {
+        let Some(item) = self.get(account_key(id), "marketing_email, marketing_sms").await? else { return Ok(None) };
+        Ok(Some(MarketingConsent {
+            email: get_bool(&item, "marketing_email")?,
+            sms: get_bool(&item, "marketing_sms")?,
+        }))
+    }
+
+    /// Turns marketing on one channel on or off, recording the change (channel, old → new,
+    /// source, time) on the account in the same write (P7). `None` when there is no such
+    /// account; the consent as it stands afterwards otherwise. Setting what is already set
+    /// records nothing.
+    pub async fn set_marketing(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        on: bool,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<Option<MarketingConsent>, StoreError> {
+        let attribute = match channel {
+            Channel::Email => "marketing_email",
+            Channel::Sms => "marketing_sms",
+        };
+        for _ in 0..3 {
+            let Some(mut consent) = self.marketing(id).await? else { return Ok(None) };
+            let current = match channel {
+                Channel::Email => &mut consent.email,
+                Channel::Sms => &mut consent.sms,
+            };
+            if *current == on {
+                return Ok(Some(consent));
+            }
+            let change = AttributeValue::M(
+                [
+                    ("channel".to_owned(), s(channel.as_str())),
+                    ("old".to_owned(), AttributeValue::Bool(*current)),
+                    ("new".to_owned(), AttributeValue::Bool(on)),
+                    ("source".to_owned(), s(source.as_str())),
+                    ("at".to_owned(), time(now)),
+                ]
+                .into(),
+            );
+            let updated = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(account_key(id)))
+                .update_expression(format!(
+                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), :change)"
+                ))
+                .condition_expression(format!("{attribute} = :old"))
+                .expression_attribute_values(":new", AttributeValue::Bool(on))
+                .expression_attribute_values(":old", AttributeValue::Bool(*current))
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+                .send()
+                .await;
+            if conditional(updated.map(|_| ()))? {
+                *current = on;
+                tracing::info!(account = %id, channel = channel.as_str(), on, source = source.as_str(), "marketing consent changed");
+                return Ok(Some(consent));
+            }
+        }
+        Err(StoreError::Unavailable("consent-contention".into()))
     }
 
     /// The contacts of an account and their verification state — nothing else of it (no

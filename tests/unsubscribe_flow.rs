@@ -1,0 +1,141 @@
+//! Privacy settings and one-click unsubscribe (P7): consent changes are recorded with their
+//! source, a GET never unsubscribes, and only a genuine token changes anything.
+
+use mizan::account::AccountId;
+use mizan::consent::{Unsubscribe, UnsubscribeKeys};
+use mizan::notifications::Channel;
+use mizan_e2e::Stack;
+use serde_json::json;
+
+fn keys() -> UnsubscribeKeys {
+    UnsubscribeKeys::parse(&std::env::var("UNSUBSCRIBE_KEYS").expect("run through infra/test")).unwrap()
+}
+
+fn grant(account: &str, channel: Channel) -> Unsubscribe {
+    Unsubscribe { account: AccountId::parse(account).unwrap(), channel, issued_at: time::OffsetDateTime::now_utc() }
+}
+
+async fn history(stack: &Stack, account: &str) -> Vec<(String, bool, bool, String)> {
+    let item = stack
+        .dynamodb()
+        .get_item()
+        .table_name(&stack.accounts_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ACCOUNT#{account}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let Some(changes) = item.get("consent_history") else { return Vec::new() };
+    changes
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|change| {
+            let change = change.as_m().unwrap();
+            (
+                change["channel"].as_s().unwrap().clone(),
+                *change["old"].as_bool().unwrap(),
+                *change["new"].as_bool().unwrap(),
+                change["source"].as_s().unwrap().clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn p7_privacy_settings_change_consent_and_record_it() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
+    let before = stack.get("/me/preferences", Some(&bearer)).await;
+    assert_eq!(before.body, json!({ "marketing": { "email": true, "sms": false } }));
+
+    let changed = stack.put_as("/me/preferences", &bearer, &json!({ "marketing": { "sms": true } })).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body, json!({ "marketing": { "email": true, "sms": true } }));
+    assert_eq!(history(&stack, &account).await, [("sms".to_owned(), false, true, "settings".to_owned())]);
+
+    assert_eq!(stack.get("/me/preferences", None).await.status, 401);
+    let bad = stack.put_as("/me/preferences", &bearer, &json!({ "marketing": { "email": "no" } })).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(history(&stack, &account).await.len(), 1, "a refused change records nothing");
+}
+
+#[tokio::test]
+async fn p7_one_click_unsubscribes_at_once_without_login_and_a_get_changes_nothing() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
+    let token = keys().issue(grant(&account, Channel::Email));
+
+    let page = stack.get(&format!("/unsubscribe?token={token}"), None).await;
+    assert_eq!(page.status, 200);
+    let html = page.body.as_str().expect("an HTML page");
+    assert!(html.contains(r#"dir="rtl""#) && html.contains("<form method=\"post\""));
+    assert_eq!(
+        stack.get("/me/preferences", Some(&bearer)).await.body["marketing"]["email"],
+        true,
+        "a GET changes nothing"
+    );
+
+    for _ in 0..2 {
+        let clicked = stack
+            .post_raw(
+                &format!("/unsubscribe?token={token}"),
+                "application/x-www-form-urlencoded",
+                "List-Unsubscribe=One-Click".to_owned(),
+            )
+            .await;
+        assert_eq!(clicked.status, 200, "{}", clicked.body);
+        assert!(!clicked.headers.contains_key("location"), "never a redirect");
+    }
+    assert_eq!(stack.get("/me/preferences", Some(&bearer)).await.body["marketing"]["email"], false);
+    assert_eq!(
+        history(&stack, &account).await,
+        [("email".to_owned(), true, false, "one-click".to_owned())],
+        "repeating is harmless"
+    );
+}
+
+#[tokio::test]
+async fn p7_tampered_truncated_empty_random_and_retired_tokens_change_nothing() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
+    let token = keys().issue(grant(&account, Channel::Email));
+    // Another account's id in the payload, the MAC left as it was.
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: Vec<char> = parts[2].chars().collect();
+    payload[3] = if payload[3] == 'x' { 'y' } else { 'x' };
+    let tampered = format!("{}.{}.{}.{}", parts[0], parts[1], payload.into_iter().collect::<String>(), parts[3]);
+    assert_ne!(tampered, token);
+    let retired = UnsubscribeKeys::parse("k0:a-retired-key-that-is-long-enough-32b")
+        .unwrap()
+        .issue(grant(&account, Channel::Email));
+    for bad in [tampered.as_str(), &token[..token.len() - 4], "", "bm90LWEtdG9rZW4", &retired] {
+        for answer in [
+            stack.get(&format!("/unsubscribe?token={bad}"), None).await,
+            stack
+                .post_raw(
+                    &format!("/unsubscribe?token={bad}"),
+                    "application/x-www-form-urlencoded",
+                    "List-Unsubscribe=One-Click".to_owned(),
+                )
+                .await,
+        ] {
+            assert_eq!(answer.status, 400, "{bad}");
+            assert!(
+                answer.body.as_str().is_some_and(|html| html.contains("پیوند نامعتبر است")),
+                "a clear Persian page"
+            );
+        }
+    }
+    let no_token = stack
+        .post_raw("/unsubscribe", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click".to_owned())
+        .await;
+    assert_eq!(no_token.status, 400);
+    assert_eq!(stack.get("/me/preferences", Some(&bearer)).await.body["marketing"]["email"], true);
+    assert!(history(&stack, &account).await.is_empty());
+}
