@@ -160,6 +160,11 @@ async fn admin_routes_need_staff_and_bad_reviews_change_nothing() {
         (Some(0), Some(0))
     );
     assert_eq!(stack.get(&format!("{empty_path}?cursor=not-a-cursor"), None).await.status, 400);
+    // A cursor of the right shape with values this listing never wrote: refused, not a 500.
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({ "listed_at": "", "listed_product": empty.as_str(), "pk": "", "sk": "" }).to_string());
+    assert_eq!(stack.get(&format!("{empty_path}?cursor={forged}"), None).await.status, 400);
 }
 
 #[tokio::test]

@@ -67,7 +67,12 @@ local_up() {
 
   # Functions inherit watch's environment. setsid: watch leads its own process group, so
   # stopping it by its saved PID also reaches the function processes it spawned.
-  (cd "$UP_ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$watch_port") \
+  # Tests run against the build they started with: a file saved meanwhile must not restart a
+  # function under a running test (watch answers 500 while it restarts). `infra/run` keeps
+  # reloading on change, which is what a developer wants.
+  local reload=()
+  [ "$UP_PROFILE" = test ] && reload=(--ignore-changes)
+  (cd "$UP_ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$watch_port" "${reload[@]}") \
       > "$MIZAN_FUNCTION_LOG" 2>&1 < /dev/null 8>&- &
   printf '%s\n%s\n' "$!" "watch -A 127.0.0.1 -P $watch_port" > "$state/watch.pid"
   : > "$state/watch.pgid"

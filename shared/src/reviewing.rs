@@ -97,7 +97,9 @@ pub async fn post(
         };
         if stores.reviews.save(&review, previous.as_ref(), &version).await? {
             let posted = DomainEvent::ReviewPosted { review_id: id, product_id: product.clone(), account_id: author };
-            stores.events.publish(&Envelope::new(posted, now)).await?;
+            // One id per version: a retried publish of the same version has its effects once.
+            let event = Envelope::once_per(&format!("review-posted#{id}#{}", review.version), posted, now);
+            stores.events.publish(&event).await?;
             tracing::info!(review = %id, version = review.version, "review posted");
             return Ok(PostOutcome::Posted(Box::new(review)));
         }

@@ -47,17 +47,16 @@ pub async fn handle(deps: &Deps, event: SnsEvent) -> Result<(), IssuanceError> {
 }
 
 async fn issue(deps: &Deps, order_id: OrderId) -> Result<(), IssuanceError> {
-    let stored = deps.orders.get(order_id).await?.ok_or(IssuanceError::NoSuchOrder(order_id))?;
+    let order = deps.orders.order(order_id).await?.ok_or(IssuanceError::NoSuchOrder(order_id))?;
     let now = OffsetDateTime::now_utc();
-    let issued =
-        deps.invoices.issue(&stored.order, |serial| Invoice::issue(&stored.order, &deps.seller, serial, now)).await??;
+    let issued = deps.invoices.issue(&order, |serial| Invoice::issue(&order, &deps.seller, serial, now)).await??;
     match issued {
         Issuance::Issued(serial) => tracing::info!(order = %order_id, serial, "invoice issued"),
         Issuance::AlreadyIssued => tracing::info!(order = %order_id, "invoice already issued"),
     }
     // Published on every delivery, under one event id: a run that issued the invoice but died
     // before publishing is made good by the redelivery, and nothing downstream happens twice.
-    let issued = DomainEvent::InvoiceIssued { order_id, account_id: stored.order.account };
+    let issued = DomainEvent::InvoiceIssued { order_id, account_id: order.account };
     deps.events.publish(&Envelope::once_per(&format!("invoice-issued#{order_id}"), issued, now)).await?;
     Ok(())
 }

@@ -36,8 +36,8 @@ async fn owned_invoice(deps: &Deps, req: &Request) -> Result<Invoice, Problem> {
     match deps.invoices.get(id).await? {
         Some(invoice) if invoice.account == session.sub => Ok(invoice),
         Some(_) => Err(Problem::not_found()),
-        None => match deps.orders.get(id).await? {
-            Some(stored) if stored.order.account == session.sub => Err(Problem::invoice_pending()),
+        None => match deps.orders.order(id).await? {
+            Some(order) if order.account == session.sub => Err(Problem::invoice_pending()),
             _ => Err(Problem::not_found()),
         },
     }

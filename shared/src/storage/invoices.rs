@@ -74,14 +74,15 @@ impl InvoicesTable {
                 .table_name(&self.table)
                 .key("pk", s(COUNTER_KEY))
                 .update_expression("SET #value = :next")
-                .condition_expression(if last == 0 { "attribute_not_exists(#value)" } else { "#value = :last" })
+                // A counter never written reads as 0, and so does one seeded at 0.
+                .condition_expression(if last == 0 {
+                    "attribute_not_exists(#value) OR #value = :last"
+                } else {
+                    "#value = :last"
+                })
                 .expression_attribute_names("#value", "value")
-                .set_expression_attribute_values(Some(
-                    [(":next".to_owned(), n(serial))]
-                        .into_iter()
-                        .chain((last != 0).then(|| (":last".to_owned(), n(last))))
-                        .collect(),
-                ))
+                .expression_attribute_values(":next", n(serial))
+                .expression_attribute_values(":last", n(last))
                 .build()
                 .map_err(|_| StoreError::Failed("build-update".into()))?;
             let document = Put::builder()

@@ -152,6 +152,20 @@ impl OrdersTable {
         }
     }
 
+    /// The order alone, without its recipient: what invoicing needs, and no more (P15).
+    pub async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(order_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        answer.item.map(|item| read_order(id, &item)).transpose()
+    }
+
     pub async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
         let answer = self
             .client

@@ -316,11 +316,19 @@ fn encode_cursor(last: &HashMap<String, AttributeValue>) -> String {
 fn decode_cursor(cursor: &str, product: &ProductId) -> Option<HashMap<String, AttributeValue>> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let fields: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
-    let expected = ["listed_at", "listed_product", "pk", "sk"];
     let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
     names.sort_unstable();
-    if names != expected || fields.get("listed_product").map(String::as_str) != Some(product.as_str()) {
+    if names != ["listed_at", "listed_product", "pk", "sk"] {
         return None;
     }
-    Some(fields.into_iter().map(|(name, value)| (name, s(value))).collect())
+    // Each value must be what this listing itself wrote, so a forged cursor can neither reach
+    // another product nor make the query fail.
+    let id = ReviewId::parse(fields.get("pk")?.strip_prefix("REVIEW#")?)?;
+    let (seconds, tail) = fields.get("listed_at")?.split_once('#')?;
+    let well_formed = fields.get("listed_product").map(String::as_str) == Some(product.as_str())
+        && fields.get("sk").map(String::as_str) == Some("CURRENT")
+        && seconds.len() == 12
+        && seconds.bytes().all(|b| b.is_ascii_digit())
+        && ReviewId::parse(tail) == Some(id);
+    well_formed.then(|| fields.into_iter().map(|(name, value)| (name, s(value))).collect())
 }
