@@ -39,19 +39,22 @@ pub enum DomainEvent {
     InvoiceIssued { order_id: OrderId, account_id: AccountId },
     /// A review was posted or reposted (ids only).
     ReviewPosted { review_id: ReviewId, product_id: ProductId, account_id: AccountId },
+    /// A marketing campaign (published by an operator): send it to every customer who consents.
+    CampaignPublished { campaign_id: uuid::Uuid, subject: String, text: String },
 }
 
 impl DomainEvent {
-    /// The account the event is about.
-    pub fn account_id(&self) -> AccountId {
-        match self {
+    /// The account the event is about; a campaign is about everyone who consents.
+    pub fn account_id(&self) -> Option<AccountId> {
+        Some(match self {
             Self::EmailVerificationRequested { account_id, .. }
             | Self::PhoneVerificationRequested { account_id, .. }
             | Self::SignupAttemptedOnExistingAccount { account_id }
             | Self::OrderPlaced { account_id, .. }
             | Self::InvoiceIssued { account_id, .. }
             | Self::ReviewPosted { account_id, .. } => *account_id,
-        }
+            Self::CampaignPublished { .. } => return None,
+        })
     }
 
     /// The `type` message attribute, so subscriptions can filter without parsing bodies.
@@ -63,6 +66,7 @@ impl DomainEvent {
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::InvoiceIssued { .. } => "InvoiceIssued",
             Self::ReviewPosted { .. } => "ReviewPosted",
+            Self::CampaignPublished { .. } => "CampaignPublished",
         }
     }
 }

@@ -27,11 +27,27 @@ impl Channel {
 /// ready, with a link to it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Message {
-    EmailVerification { token: String },
-    PhoneVerification { code: String },
+    EmailVerification {
+        token: String,
+    },
+    PhoneVerification {
+        code: String,
+    },
     ExistingAccountNotice,
-    OrderConfirmation { order_id: OrderId, total: Rial, channel: Channel },
-    InvoiceIssued { order_id: OrderId },
+    OrderConfirmation {
+        order_id: OrderId,
+        total: Rial,
+        channel: Channel,
+    },
+    /// Marketing: carries an unsubscribe link (and, by email, the RFC 8058 headers).
+    Campaign {
+        subject: String,
+        text: String,
+        channel: Channel,
+    },
+    InvoiceIssued {
+        order_id: OrderId,
+    },
 }
 
 impl Message {
@@ -39,7 +55,7 @@ impl Message {
         match self {
             Self::EmailVerification { .. } | Self::ExistingAccountNotice | Self::InvoiceIssued { .. } => Channel::Email,
             Self::PhoneVerification { .. } => Channel::Sms,
-            Self::OrderConfirmation { channel, .. } => *channel,
+            Self::OrderConfirmation { channel, .. } | Self::Campaign { channel, .. } => *channel,
         }
     }
 }
@@ -70,6 +86,15 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         DomainEvent::InvoiceIssued { order_id, .. } if contacts.email_verified => {
             vec![Message::InvoiceIssued { order_id: *order_id }]
         }
+        // Marketing (P6, P7): a verified contact whose consent for that channel is on now.
+        DomainEvent::CampaignPublished { subject, text, .. } => [
+            (Channel::Email, contacts.email_verified && contacts.marketing.email),
+            (Channel::Sms, contacts.phone_verified && contacts.marketing.sms),
+        ]
+        .into_iter()
+        .filter(|(_, allowed)| *allowed)
+        .map(|(channel, _)| Message::Campaign { subject: subject.clone(), text: text.clone(), channel })
+        .collect(),
         _ => Vec::new(),
     }
 }
@@ -139,6 +164,21 @@ mod tests {
             assert!(messages_for(&issued, &contacts(false, phone_verified)).is_empty(), "unverified email");
         }
         assert_eq!(Message::InvoiceIssued { order_id }.channel(), Channel::Email, "never by SMS");
+    }
+
+    #[test]
+    fn p6_p7_p9_a_campaign_goes_to_verified_contacts_that_consent_only() {
+        let campaign =
+            DomainEvent::CampaignPublished { campaign_id: uuid::Uuid::nil(), subject: "s".into(), text: "t".into() };
+        let with = |email_verified, phone_verified, email, sms| {
+            let mut c = contacts(email_verified, phone_verified);
+            c.marketing = crate::account::MarketingConsent { email, sms };
+            messages_for(&campaign, &c).iter().map(Message::channel).collect::<Vec<_>>()
+        };
+        assert_eq!(with(true, true, true, true), [Channel::Email, Channel::Sms]);
+        assert_eq!(with(true, true, false, true), [Channel::Sms]);
+        assert_eq!(with(false, true, true, false), Vec::<Channel>::new(), "an unverified email gets no marketing");
+        assert_eq!(with(true, false, true, true), [Channel::Email], "nor an unverified phone");
     }
 
     #[test]

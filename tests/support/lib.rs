@@ -235,6 +235,17 @@ impl Stack {
             .collect()
     }
 
+    /// The raw MIME messages sent to `address` so far (marketing goes out raw, with its headers).
+    pub async fn raw_emails_to(&self, address: &str) -> Vec<String> {
+        let data = self.moto_data().await;
+        let messages = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .filter(|m| m["destinations"].to_string().contains(&format!("\"{address}\"")))
+            .map(|m| m["raw_data"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// The SMS texts sent to `e164` so far.
     pub async fn sms_to(&self, e164: &str) -> Vec<String> {
         let data = self.moto_data().await;

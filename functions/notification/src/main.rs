@@ -5,9 +5,12 @@ mod templates;
 
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use mizan::account::AccountId;
 use mizan::config;
+use mizan::consent::{Unsubscribe, UnsubscribeKeys};
 use mizan::messaging::email::Mailer;
 use mizan::messaging::sms::SmsSender;
+use mizan::notifications::Channel;
 use mizan::storage::accounts::AccountsTable;
 use mizan::storage::deliveries::DeliveriesTable;
 
@@ -19,6 +22,17 @@ pub struct Deps {
     pub sms: SmsSender,
     /// Where links in messages point (STOREFRONT_URL), without a trailing slash.
     pub storefront_url: String,
+    /// The public HTTPS address of the API (PUBLIC_API_URL): unsubscribe links point there.
+    pub api_url: String,
+    pub unsubscribe_keys: UnsubscribeKeys,
+}
+
+impl Deps {
+    /// The one-click link of a marketing message (P7).
+    pub fn unsubscribe_link(&self, account: AccountId, channel: Channel) -> String {
+        let grant = Unsubscribe { account, channel, issued_at: time::OffsetDateTime::now_utc() };
+        format!("{}/unsubscribe?token={}", self.api_url, self.unsubscribe_keys.issue(grant))
+    }
 }
 
 #[tokio::main]
@@ -32,6 +46,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?),
         sms: SmsSender::new(aws_sdk_sns::Client::new(&aws)),
         storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
+        api_url: config::required("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
+        unsubscribe_keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<SnsEvent>| handler::handle(&deps, event.payload))).await
 }

@@ -104,6 +104,43 @@ pub fn invoice_issued(name: &FullName, order: OrderId, link: &str) -> Result<Ema
     })
 }
 
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct CampaignHtml<'a> {
+    name: &'a str,
+    text: &'a str,
+    unsubscribe: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "campaign.txt")]
+struct CampaignText<'a> {
+    name: &'a str,
+    text: &'a str,
+    unsubscribe: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "campaign_sms.txt")]
+struct CampaignSms<'a> {
+    text: &'a str,
+}
+
+/// A marketing email: the operator's text, and a visible unsubscribe link in the body as the
+/// 2024 bulk-sender rules require beside the one-click headers.
+pub fn campaign(name: &FullName, subject: &str, text: &str, unsubscribe: &str) -> Result<EmailMessage, askama::Error> {
+    let name = name.as_str();
+    Ok(EmailMessage {
+        subject: subject.to_owned(),
+        html: CampaignHtml { name, text, unsubscribe }.render()?,
+        text: CampaignText { name, text, unsubscribe }.render()?,
+    })
+}
+
+pub fn campaign_sms(text: &str) -> Result<String, askama::Error> {
+    CampaignSms { text }.render()
+}
+
 pub fn email_verification(name: &FullName, link: &str) -> Result<EmailMessage, askama::Error> {
     let name = name.as_str();
     Ok(EmailMessage {

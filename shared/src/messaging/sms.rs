@@ -34,4 +34,17 @@ impl SmsSender {
             .map_err(|e| SendError::from_sdk(&e))?;
         Ok(sent.message_id.unwrap_or_default())
     }
+
+    /// Whether the number opted out of SMS at the carrier (replying STOP): marketing honours it
+    /// as well as the customer's settings.
+    pub async fn opted_out(&self, phone: &IranMobile) -> Result<bool, SendError> {
+        let answer = self
+            .client
+            .check_if_phone_number_is_opted_out()
+            .phone_number(phone.as_e164())
+            .send()
+            .await
+            .map_err(|e| SendError::from_sdk(&e))?;
+        Ok(answer.is_opted_out)
+    }
 }

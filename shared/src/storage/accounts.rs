@@ -238,23 +238,35 @@ impl AccountsTable {
         Err(StoreError::Unavailable("consent-contention".into()))
     }
 
+    /// One page of the accounts a campaign may reach (consent on for some channel), with their
+    /// contacts; and where the next page starts. Campaigns go through the table in such pages.
+    pub async fn audience(&self, start: Option<Item>) -> Result<(Vec<Contacts>, Option<Item>), StoreError> {
+        let page = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .projection_expression(
+                "pk, account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms",
+            )
+            .filter_expression("begins_with(pk, :account) AND (marketing_email = :yes OR marketing_sms = :yes)")
+            .expression_attribute_values(":account", s("ACCOUNT#"))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .limit(100)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        let contacts = page.items().iter().map(read_contacts).collect::<Result<Vec<_>, _>>()?;
+        Ok((contacts, page.last_evaluated_key))
+    }
+
     /// The contacts of an account and their verification state — nothing else of it (no
     /// password hash), so the notification function reads only what it sends with.
     pub async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
-        let projection = "full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
+        let projection =
+            "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
         let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
-        Ok(Some(Contacts {
-            id,
-            full_name: get_parsed(&item, "full_name", FullName::parse)?,
-            email: get_parsed(&item, "email", Email::parse)?,
-            email_verified: get_bool(&item, "email_verified")?,
-            phone: get_parsed(&item, "phone", IranMobile::parse)?,
-            phone_verified: get_bool(&item, "phone_verified")?,
-            marketing: MarketingConsent {
-                email: get_bool(&item, "marketing_email")?,
-                sms: get_bool(&item, "marketing_sms")?,
-            },
-        }))
+        read_contacts(&item).map(Some)
     }
 
     /// Takes one attempt at the open challenge of a contact, returning it as it stands after
@@ -354,6 +366,21 @@ impl AccountsTable {
         let answer = request.consistent_read(true).send().await.map_err(|e| StoreError::from_sdk(&e))?;
         Ok(answer.item)
     }
+}
+
+fn read_contacts(item: &Item) -> Result<Contacts, StoreError> {
+    Ok(Contacts {
+        id: get_parsed(item, "account_id", |t| AccountId::parse(t).ok_or(()))?,
+        full_name: get_parsed(item, "full_name", FullName::parse)?,
+        email: get_parsed(item, "email", Email::parse)?,
+        email_verified: get_bool(item, "email_verified")?,
+        phone: get_parsed(item, "phone", IranMobile::parse)?,
+        phone_verified: get_bool(item, "phone_verified")?,
+        marketing: MarketingConsent {
+            email: get_bool(item, "marketing_email")?,
+            sms: get_bool(item, "marketing_sms")?,
+        },
+    })
 }
 
 fn account_item(account: &NewAccount) -> Item {
