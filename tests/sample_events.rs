@@ -208,7 +208,12 @@ fn check_sns_sample(sample: &Sample, problems: &mut Vec<String>) {
             problems.push(format!("{at}: Sns.Message is not a JSON document (a domain event)"));
             continue;
         };
+        // A campaign is about everyone who consents, so it names no account.
+        let campaign = text(&domain_event, "/type") == Some("CampaignPublished");
         for field in ["event_id", "occurred_at", "type", "account_id"] {
+            if field == "account_id" && campaign {
+                continue;
+            }
             if text(&domain_event, &format!("/{field}")).is_none() {
                 problems.push(format!("{at}: the domain event in Sns.Message has no `{field}`"));
             }
@@ -357,6 +362,15 @@ fn check_http_answer(answer: &str) -> Result<u64, String> {
     }
     if status >= 400 {
         let content_type = header(&response, "content-type").unwrap_or_default();
+        // The routes people reach from an email link answer pages, errors included: a Persian
+        // right-to-left page is the clear answer there.
+        let body = response.get("body").and_then(Value::as_str).unwrap_or_default();
+        if content_type.starts_with("text/html") {
+            return match body.contains(r#"dir="rtl""#) && body.contains(r#"lang="fa""#) {
+                true => Ok(status),
+                false => Err(format!("error {status}: an HTML answer must be a Persian right-to-left page: {body}")),
+            };
+        }
         if !content_type.starts_with("application/problem+json") {
             return Err(format!(
                 "error {status} answered as {content_type:?}, not application/problem+json: {response}"
