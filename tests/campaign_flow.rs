@@ -2,10 +2,13 @@
 //! email with the RFC 8058 headers and a visible link; one click stops the next one; a
 //! redelivered campaign sends nobody a second copy.
 //!
-//! A campaign goes to every consenting account in the table, so this binary's tests run one
-//! after another (cargo runs test binaries one at a time) and read only their own customers' mail.
+//! A campaign goes to every consenting account in the table: cargo runs test binaries one at a
+//! time, this binary's tests take turns, and each reads only its own customers' mail.
 
 use mizan_e2e::{Customer, Stack, link_token, sms_code};
+
+/// A campaign reaches every consenting customer, this binary's other test's too: one at a time.
+static ONE_CAMPAIGN_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 use serde_json::{Value, json};
 
 fn campaign(subject: &str) -> (String, Value) {
@@ -28,9 +31,18 @@ fn campaign(subject: &str) -> (String, Value) {
 
 /// A customer with the given marketing choices; verified or not.
 async fn customer(stack: &Stack, email_marketing: bool, verified: bool) -> Customer {
-    let customer = Customer::fresh();
+    with_phone(stack, Customer::fresh(), email_marketing, false, verified).await
+}
+
+async fn with_phone(
+    stack: &Stack,
+    customer: Customer,
+    email_marketing: bool,
+    sms_marketing: bool,
+    verified: bool,
+) -> Customer {
     let mut body = customer.signup_body();
-    body["marketing"] = json!({ "email": email_marketing, "sms": false });
+    body["marketing"] = json!({ "email": email_marketing, "sms": sms_marketing });
     assert_eq!(stack.post("/signup", &body).await.status, 202);
     if verified {
         let token = link_token(&stack.await_emails(&customer.email, 1).await[0].1);
@@ -43,10 +55,28 @@ async fn customer(stack: &Stack, email_marketing: bool, verified: bool) -> Custo
 
 #[tokio::test]
 async fn p6_p7_p9_a_campaign_reaches_consenting_verified_customers_once_and_one_click_stops_it() {
+    let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;
     let stack = Stack::connect().await;
     let willing = customer(&stack, true, true).await;
     let unwilling = customer(&stack, false, true).await;
     let unverified = customer(&stack, true, false).await;
+    let texted = with_phone(&stack, Customer::fresh(), false, true, true).await;
+    // The local SNS treats numbers ending in 99 as opted out at the carrier.
+    let suffix: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(char::from)
+        .chain(std::iter::repeat('5'))
+        .take(5)
+        .collect();
+    let opted_out = Customer {
+        phone_typed: format!("0912{suffix}99"),
+        phone_e164: format!("+98912{suffix}99"),
+        ..Customer::fresh()
+    };
+    let opted_out = with_phone(&stack, opted_out, false, true, true).await;
 
     let subject = format!("قهوهٔ تازه {}", uuid::Uuid::new_v4().simple());
     let (_, event) = campaign(&subject);
@@ -69,6 +99,9 @@ async fn p6_p7_p9_a_campaign_reaches_consenting_verified_customers_once_and_one_
     assert!(!body.is_empty());
     assert!(stack.raw_emails_to(&unwilling.email).await.is_empty(), "no consent, no marketing");
     assert!(stack.raw_emails_to(&unverified.email).await.is_empty(), "an unverified contact gets no marketing");
+    let campaign_sms = |texts: Vec<String>| texts.iter().filter(|t| t.contains("دانه‌های تازهٔ اتیوپی رسید")).count();
+    assert_eq!(campaign_sms(stack.sms_to(&texted.phone_e164).await), 1, "SMS consent on: one SMS");
+    assert_eq!(campaign_sms(stack.sms_to(&opted_out.phone_e164).await), 0, "the carrier's opt-out list is honoured");
 
     // The mail client's one-click POST, to the local API at the link's path and query.
     let path = &link[link.find("/unsubscribe").expect("the unsubscribe path")..];
@@ -79,4 +112,37 @@ async fn p6_p7_p9_a_campaign_reaches_consenting_verified_customers_once_and_one_
     let (_, next) = campaign(&format!("{subject} ۲"));
     assert_eq!(stack.invoke("notification", &next).await.status, 200);
     assert_eq!(stack.raw_emails_to(&willing.email).await.len(), 1, "the next campaign reaches nobody who left");
+}
+
+/// A run that dies midway leaves two kinds of claims: messages it sent (marked `sent`) and the
+/// one it was sending (`sending`, gone stale). The retry skips the first and sends the second:
+/// at most one copy before the retry, exactly one after it.
+#[tokio::test]
+async fn a_campaign_retried_after_a_crash_sends_each_customer_exactly_one_copy() {
+    let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;
+    let stack = Stack::connect().await;
+    let sent_before = customer(&stack, true, true).await;
+    let interrupted = customer(&stack, true, true).await;
+    let (event_id, event) = campaign(&format!("ادامهٔ کارزار {}", uuid::Uuid::new_v4().simple()));
+    let table = std::env::var("DELIVERIES_TABLE").expect("run through infra/test");
+    let stale = (time::OffsetDateTime::now_utc() - time::Duration::minutes(10)).unix_timestamp().to_string();
+    for (customer, status) in [(&sent_before, "sent"), (&interrupted, "sending")] {
+        let token = stack.post("/sessions", &json!({ "email": customer.email, "password": customer.password })).await;
+        let bearer = token.body["token"].as_str().unwrap().to_owned();
+        let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
+        use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+        stack
+            .dynamodb()
+            .put_item()
+            .table_name(&table)
+            .item("pk", S(format!("DELIVERY#{event_id}#email#{account}")))
+            .item("status", S(status.to_owned()))
+            .item("claimed_at", N(stale.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(stack.invoke("notification", &event).await.status, 200, "the retry");
+    assert!(stack.raw_emails_to(&sent_before.email).await.is_empty(), "sent before the crash: not again");
+    assert_eq!(stack.raw_emails_to(&interrupted.email).await.len(), 1, "interrupted: sent by the retry, once");
 }
