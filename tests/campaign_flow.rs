@@ -17,15 +17,7 @@ fn campaign(subject: &str) -> (String, Value) {
         "event_id": event_id, "occurred_at": "2026-11-25T09:00:00Z", "type": "CampaignPublished",
         "campaign_id": uuid::Uuid::new_v4(), "subject": subject, "text": "دانه‌های تازهٔ اتیوپی رسید."
     });
-    let event = json!({ "Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic:campaign",
-        "Sns": {
-            "Type": "Notification", "MessageId": uuid::Uuid::new_v4(), "TopicArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic",
-            "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T09:00:00.000Z",
-            "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "",
-            "MessageAttributes": { "type": { "Type": "String", "Value": "CampaignPublished" } }
-        }
-    }]});
+    let event = mizan_e2e::sns_event(&message);
     (event_id, event)
 }
 

@@ -94,15 +94,7 @@ fn order_placed_event(order_id: &str, account_id: &str) -> Value {
         "event_id": uuid::Uuid::new_v4(), "occurred_at": "2026-11-25T09:00:00Z", "type": "OrderPlaced",
         "order_id": order_id, "account_id": account_id, "total": 1
     });
-    json!({ "Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic:redelivery",
-        "Sns": {
-            "Type": "Notification", "MessageId": uuid::Uuid::new_v4(), "TopicArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic",
-            "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T09:00:00.000Z",
-            "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "",
-            "MessageAttributes": { "type": { "Type": "String", "Value": "OrderPlaced" } }
-        }
-    }]})
+    mizan_e2e::sns_event(&message)
 }
 
 #[tokio::test]

@@ -177,14 +177,7 @@ async fn a_redelivered_event_sends_nothing_twice() {
         "account_id": account_id,
         "token": "not-a-real-token",
     });
-    let event = json!({ "Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic:test",
-        "Sns": {
-            "Type": "Notification", "MessageId": uuid::Uuid::new_v4(), "TopicArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic",
-            "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T09:00:00.000Z",
-            "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "", "MessageAttributes": {}
-        }
-    }]});
+    let event = mizan_e2e::sns_event(&message);
     for _ in 0..3 {
         let answer = stack.invoke("notification", &event).await;
         assert_eq!(answer.status, 200, "{}", answer.body);

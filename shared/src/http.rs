@@ -60,6 +60,21 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
     Ok(response)
 }
 
+/// A self-contained HTML page: nothing external may load into a page of personal data, so the
+/// policy allows inline styles (and whatever `extra_policy` adds) and nothing else.
+pub fn html(status: StatusCode, page: String, extra_policy: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::Text(page));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let policy = format!("default-src 'none'; style-src 'unsafe-inline'{extra_policy}");
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
 /// The request body as a JSON object, or the problem that explains why it is not one.
 pub fn json_object(req: &Request) -> Result<JsonObject, Problem> {
     let bytes: &[u8] = match req.body() {

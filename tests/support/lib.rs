@@ -361,6 +361,21 @@ impl Customer {
     }
 }
 
+/// An SNS delivery of a domain event, in the shape Lambda hands it to a function.
+pub fn sns_event(message: &Value) -> Value {
+    serde_json::json!({ "Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic:test",
+        "Sns": {
+            "Type": "Notification", "MessageId": uuid::Uuid::new_v4(),
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:EventsTopic",
+            "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-25T09:00:00.000Z",
+            "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "",
+            "MessageAttributes": { "type": { "Type": "String", "Value": message["type"] } }
+        }
+    }]})
+}
+
 /// The token of the verification link in an email body.
 pub fn link_token(body: &str) -> String {
     let start = body.find("token=").expect("the email has a verification link") + "token=".len();

@@ -1,8 +1,8 @@
 //! The invoice function's routes: the invoice (JSON, or a printable Persian page) and the VAT
 //! certificate, to the order's owner only.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Request, RequestExt};
 use mizan::http::{self, HttpResult};
 use mizan::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, VatCertificate};
 use mizan::order::{Buyer, OrderId};
@@ -50,16 +50,7 @@ async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
             tracing::error!(%error, "the invoice page could not be rendered");
             Problem::internal()
         })?;
-        let mut response = Response::new(Body::Text(html));
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        // Self-contained by design: nothing external may load into a page of personal data.
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
-        );
-        return Ok(response);
+        return Ok(http::html(StatusCode::OK, html, "; img-src data:"));
     }
     http::json(StatusCode::OK, &invoice_view(&invoice))
 }

@@ -1,7 +1,7 @@
 //! The Persian pages behind unsubscribe links: self-contained, right to left.
 
 use askama::Template;
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
 /// What the page tells the visitor.
@@ -55,14 +55,5 @@ pub fn render(page: Page<'_>) -> Response<Body> {
         ),
     };
     let html = UnsubscribeHtml { title, message: &message, action }.render().unwrap_or_default();
-    let mut response = Response::new(Body::Text(html));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
-    );
-    response
+    mizan::http::html(status, html, "; form-action 'self'")
 }

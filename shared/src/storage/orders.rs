@@ -166,18 +166,9 @@ impl OrdersTable {
         answer.item.map(|item| read_order(id, &item)).transpose()
     }
 
+    /// The order with its recipient, while the recipient is kept.
     pub async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(order_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
-        let Some(item) = answer.item else { return Ok(None) };
-        let order = read_order(id, &item)?;
+        let Some(order) = self.order(id).await? else { return Ok(None) };
         let recipient = self.recipient(id, OffsetDateTime::now_utc()).await?;
         Ok(Some(StoredOrder { order, recipient }))
     }
