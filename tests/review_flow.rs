@@ -118,6 +118,12 @@ async fn p10_p11_p13_buyers_and_others_post_the_public_sees_display_names_and_st
     assert_eq!(hidden.body["review"]["author_account_id"], other_id, "a hidden review stays linked to its author");
     assert_eq!(hidden.body["history"][0]["text"], "برای من کمی تلخ بود.");
 
+    // The authors cannot undo the store's moderation by posting again (P10).
+    let repost = stack.post_as(&path, &buyer_token, None, &json!({ "rating": 5, "text": "متن اصلی دوباره" })).await;
+    assert_eq!((repost.status, repost.body["code"].as_str()), (409, Some("review-moderated")));
+    let repost = stack.post_as(&path, &other_token, None, &json!({ "rating": 2, "text": "دوباره همان" })).await;
+    assert_eq!(repost.status, 409);
+
     let after = stack.get(&path, None).await;
     let reviews = after.body["reviews"].as_array().unwrap();
     assert_eq!(reviews.len(), 1);

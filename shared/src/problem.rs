@@ -230,4 +230,14 @@ impl Problem {
             )
         }
     }
+
+    /// The store edited or hid this review (P10): its author may not undo that by reposting.
+    pub fn review_moderated() -> Self {
+        Self::new(
+            409,
+            "review-moderated",
+            "این دیدگاه را فروشگاه بازبینی کرده است",
+            "دیدگاه شما دربارهٔ این کالا را فروشگاه ویرایش یا پنهان کرده است و دیگر نمی‌توانید آن را جایگزین کنید؛ برای پرسش با پشتیبانی تماس بگیرید.",
+        )
+    }
 }

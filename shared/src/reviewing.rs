@@ -31,6 +31,8 @@ pub enum PostOutcome {
     UnknownProduct,
     EmailNotVerified,
     TooMany,
+    /// Staff edited or hid the author's review: reposting would undo their moderation (P10).
+    Moderated,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +49,7 @@ pub enum ReviewError {
 const SAVE_ATTEMPTS: usize = 3;
 
 /// Posts the author's review of a product, or replaces their earlier one (whose version stays
-/// in the history). A review hidden by staff stays hidden when its author rewrites it.
+/// in the history) — unless staff moderated it.
 pub async fn post(
     stores: &Stores<'_>,
     author: AccountId,
@@ -74,6 +76,9 @@ pub async fn post(
     let id = ReviewId::for_author(&product, author);
     for _ in 0..SAVE_ATTEMPTS {
         let previous = stores.reviews.get(id).await?;
+        if previous.as_ref().is_some_and(|p| p.edited_by_store || p.visibility == Visibility::Hidden) {
+            return Ok(PostOutcome::Moderated);
+        }
         let review = Review {
             id,
             product: product.clone(),
@@ -83,7 +88,7 @@ pub async fn post(
             text: text.clone(),
             verified_buyer,
             edited_by_store: false,
-            visibility: previous.as_ref().map_or(Visibility::Published, |p| p.visibility),
+            visibility: Visibility::Published,
             posted_at: now,
             version: previous.as_ref().map_or(1, |p| p.version + 1),
         };

@@ -83,6 +83,7 @@ async fn post(deps: &Deps, req: &Request) -> HttpResult {
         Ok(PostOutcome::UnknownProduct) => Err(Problem::not_found()),
         Ok(PostOutcome::EmailNotVerified) => Err(Problem::email_not_verified()),
         Ok(PostOutcome::TooMany) => Err(Problem::too_many_reviews()),
+        Ok(PostOutcome::Moderated) => Err(Problem::review_moderated()),
         Err(error) => Err(review_failed(error)),
     }
 }
