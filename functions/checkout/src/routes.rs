@@ -12,7 +12,6 @@ use mizan::storage::StoreError;
 use mizan::storage::orders::StoredOrder;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::Deps;
 use crate::forms;
@@ -119,7 +118,7 @@ fn order_view(stored: &StoredOrder) -> Value {
     json!({
         "order_id": order.id,
         "status": order.status.as_str(),
-        "placed_at": order.placed_at.format(&Rfc3339).unwrap_or_default(),
+        "placed_at": http::timestamp(order.placed_at),
         "buyer": buyer,
         "lines": order.priced.lines,
         "subtotal": order.priced.subtotal,

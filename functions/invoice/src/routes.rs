@@ -10,7 +10,6 @@ use mizan::persian_format::persian_digits;
 use mizan::problem::Problem;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::{Deps, page};
 
@@ -66,7 +65,7 @@ async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
             "order_id": certificate.order_id,
             "invoice_serial": certificate.invoice_serial,
             "tax_id": certificate.tax_id.as_str(),
-            "issued_at": certificate.issued_at.format(&Rfc3339).unwrap_or_default(),
+            "issued_at": http::timestamp(certificate.issued_at),
             "vat": certificate.vat,
             "total": certificate.total,
         }),
@@ -100,7 +99,7 @@ fn invoice_view(invoice: &Invoice) -> Value {
         "invoice_type": INVOICE_TYPE,
         "invoice_pattern": INVOICE_PATTERN,
         "invoice_subject": INVOICE_SUBJECT,
-        "issued_at": invoice.issued_at.format(&Rfc3339).unwrap_or_default(),
+        "issued_at": http::timestamp(invoice.issued_at),
         "issued_on": issued_on.to_string(),
         "issued_on_fa": persian_digits(&issued_on.to_string()),
         "seller": {

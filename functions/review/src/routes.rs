@@ -11,7 +11,6 @@ use mizan::reviewing::{self, PostOutcome, ReviewError, Stores};
 use mizan::storage::reviews::ListError;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::Deps;
 
@@ -131,7 +130,7 @@ async fn moderate(deps: &Deps, req: &Request) -> HttpResult {
             "rating": version.rating,
             "text": version.text.as_str(),
             "visibility": visibility(version.visibility),
-            "at": version.at.format(&Rfc3339).unwrap_or_default(),
+            "at": http::timestamp(version.at),
             "changed_by": changed_by,
             "staff_id": staff_id,
             "reason": reason,
@@ -147,7 +146,7 @@ fn public_view(review: &Review) -> Value {
         "display_name": review.display_name,
         "rating": review.rating,
         "text": review.text.as_str(),
-        "posted_at": review.posted_at.format(&Rfc3339).unwrap_or_default(),
+        "posted_at": http::timestamp(review.posted_at),
         "verified_buyer": review.verified_buyer,
         "edited_by_store": review.edited_by_store,
     })

@@ -71,7 +71,7 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
             &json!({
                 "token": session.token,
                 "token_type": "Bearer",
-                "expires_at": session.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "expires_at": http::timestamp(session.expires_at),
                 "expires_in": (session.expires_at - now()).whole_seconds(),
             }),
         ),
