@@ -47,7 +47,7 @@ async fn the_catalog_is_public_and_shows_availability_not_stock() {
 }
 
 #[tokio::test]
-async fn p2_p8_a_natural_person_checks_out_reads_the_order_and_gets_confirmations() {
+async fn p2_p4_p8_a_natural_person_checks_out_reads_the_order_and_gets_confirmations() {
     let stack = Stack::connect().await;
     let (customer, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(12_345_675, 10).await;

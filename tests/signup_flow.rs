@@ -18,7 +18,7 @@ async fn log_in(stack: &Stack, email: &str, password: &str) -> mizan_e2e::Answer
 }
 
 #[tokio::test]
-async fn p2_p9_a_customer_signs_up_verifies_both_contacts_and_logs_in() {
+async fn p2_p4_p9_a_customer_signs_up_verifies_both_contacts_and_logs_in() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();
 
@@ -183,4 +183,40 @@ async fn a_redelivered_event_sends_nothing_twice() {
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
     assert_eq!(stack.emails_to(&customer.email).await.len(), 2, "the signup's email and one for the redelivered event");
+}
+
+#[tokio::test]
+async fn p1_an_account_keeps_only_what_signup_needs() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    sign_up(&stack, &customer).await;
+    let items = stack.accounts_items_where("email", &customer.email).await;
+    let mut stored: Vec<&str> = items[0].keys().map(String::as_str).collect();
+    stored.sort_unstable();
+    // Each has a purpose: who (name), how to reach them (P2, P9), proof of the terms (P5, P14),
+    // the password's hash (P12), consent (P6, P7), the open verification challenges.
+    let purposeful = [
+        "account_id",
+        "created_at",
+        "email",
+        "email_challenge_attempts",
+        "email_challenge_expires_at",
+        "email_challenge_hash",
+        "email_verified",
+        "full_name",
+        "marketing_email",
+        "marketing_sms",
+        "password_hash",
+        "phone",
+        "phone_challenge_attempts",
+        "phone_challenge_expires_at",
+        "phone_challenge_hash",
+        "phone_verified",
+        "pk",
+        "role",
+        "terms_accepted_at",
+        "terms_source_ip",
+        "terms_version",
+    ];
+    assert_eq!(stored, purposeful, "a new attribute needs a purpose before it is collected");
 }

@@ -404,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_contact_details() {
+    fn p4_debug_output_hides_contact_details() {
         let email = Email::parse("maryam@example.com").unwrap();
         let mobile = IranMobile::parse("09123456789").unwrap();
         let postal = PostalCode::parse("1193653471").unwrap();

@@ -451,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_the_digits() {
+    fn p4_debug_output_hides_the_digits() {
         let national = NationalCode::parse("0076229645").unwrap();
         let legal = LegalId::parse("10380284790").unwrap();
         let economic = EconomicCode::parse("00762296450001").unwrap();

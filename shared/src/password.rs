@@ -313,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_password_and_hash() {
+    fn p4_p12_debug_output_hides_password_and_hash() {
         let password = Password::parse("espresso-doppio-42", Some(&email())).unwrap();
         let hash = password.hash().unwrap();
         assert_eq!(format!("{password:?} {hash:?}"), "Password(***) PasswordHash(***)");

@@ -167,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_the_name() {
+    fn p4_debug_output_hides_the_name() {
         assert_eq!(format!("{:?}", FullName::parse("مریم کاظمی").unwrap()), "FullName(***)");
     }
 
