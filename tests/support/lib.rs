@@ -205,6 +205,21 @@ impl Stack {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        // cargo-lambda's watch (the local runtime, not our code) now and then answers a bare 500
+        // of its own while it hands a request to a busy function; ours always carry our problem
+        // type, so only that emulator answer is tried again.
+        for _ in 0..3 {
+            let Some(attempt) = request.try_clone() else { break };
+            let answer = self.send_once(attempt).await;
+            if !(answer.status == 500 && answer.body["type"] == "https://httpstatuses.com/500") {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.send_once(request).await
+    }
+
+    async fn send_once(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("the API answers");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
