@@ -1,0 +1,167 @@
+//! How time and memory grow with the work: checkouts of more lines, listings over more reviews.
+//! Each point is a fresh process (so its VmHWM is its own), warmed by one invocation, then timed.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use futures::{StreamExt, TryStreamExt, stream};
+use mizan::account::{AccountId, MarketingConsent};
+use mizan::catalog::ProductId;
+use mizan::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use time::OffsetDateTime;
+
+use crate::events::{Event, Samples};
+use crate::measure::{Binaries, percentile};
+use crate::report::GrowthPoint;
+use crate::stack::Stack;
+use crate::workloads::{check_out_directly, checkout_body};
+
+const CHECKOUT_LINES: [usize; 3] = [1, 10, 50];
+const REVIEW_COUNTS: [usize; 3] = [10, 1_000, 10_000];
+const INVOCATIONS: usize = 40;
+const WRITE_CONCURRENCY: usize = 16;
+
+pub async fn run(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
+    let mut points = checkout(binaries, stack, samples).await?;
+    points.extend(review_listing(binaries, stack, samples).await?);
+    Ok(points)
+}
+
+/// Runs `events` on a fresh process of `function` (the first one untimed) and sums it up.
+async fn point(
+    binaries: &Binaries,
+    function: &str,
+    events: Vec<Event>,
+    series: &'static str,
+    size: usize,
+    unit: &'static str,
+    note: String,
+) -> Result<GrowthPoint> {
+    let (mut process, _) = binaries.start(function).await?;
+    let mut took = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        let answer = process.invoke(&event.payload).await?;
+        event.check(answer.failed, &answer.body)?;
+        if i > 0 {
+            took.push(answer.took);
+        }
+    }
+    let peak = process.peak_rss_kib()?;
+    process.stop().await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "   {series} {size} {unit}: p50 {:.2} ms, peak RSS {:.1} MiB",
+        ms(percentile(&took, 50.0)),
+        peak as f64 / 1024.0
+    );
+    Ok(GrowthPoint {
+        series,
+        size,
+        unit,
+        invocations: took.len(),
+        p50_ms: ms(percentile(&took, 50.0)),
+        p99_ms: ms(percentile(&took, 99.0)),
+        peak_rss_mib: peak as f64 / 1024.0,
+        note,
+    })
+}
+
+async fn checkout(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
+    eprintln!("== growth: checkout of {CHECKOUT_LINES:?} lines");
+    let most = CHECKOUT_LINES.iter().copied().max().unwrap_or(1);
+    let products: Vec<ProductId> =
+        stream::iter(0..most).map(|_| stack.product(1_000_000)).buffered(WRITE_CONCURRENCY).try_collect().await?;
+    let customer = stack.customer(MarketingConsent::default()).await?;
+    let sample = samples.http("checkout", "checkout-without-token.json")?;
+    let mut points = Vec::new();
+    for lines in CHECKOUT_LINES {
+        let cart: Vec<(ProductId, u32)> = products.iter().take(lines).map(|id| (id.clone(), 1)).collect();
+        let body = checkout_body(&sample, &cart)?;
+        let events = (0..=INVOCATIONS)
+            .map(|_| {
+                sample
+                    .clone()
+                    .bearer(&customer.bearer)
+                    .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+                    .body(&body)
+                    .event("POST /checkout", 201)
+            })
+            .collect();
+        let mut direct = Vec::with_capacity(INVOCATIONS);
+        for _ in 0..INVOCATIONS {
+            let started = std::time::Instant::now();
+            check_out_directly(stack, &customer, &cart).await?;
+            direct.push(started.elapsed());
+        }
+        let note = format!("direct p50 {:.2} ms", percentile(&direct, 50.0).as_secs_f64() * 1000.0);
+        points.push(point(binaries, "checkout", events, "checkout", lines, "lines", note).await?);
+    }
+    Ok(points)
+}
+
+/// Published reviews written straight into the table (the item layout of the reviews store),
+/// each by its own made-up author: listing reads no accounts.
+async fn seed_reviews(stack: &Stack, product: &ProductId, count: usize) -> Result<()> {
+    let text = ReviewText::parse("قهوه‌ای خوش‌عطر با پس‌طعم شکلاتی.").map_err(|_| anyhow!("a review text"))?;
+    let start = OffsetDateTime::now_utc() - time::Duration::days(30);
+    stream::iter(0..count)
+        .map(|i| {
+            let text = text.clone();
+            async move {
+                let author = AccountId::new();
+                let rating = Rating::new(1 + (i % 5) as u32).ok_or_else(|| anyhow!("a rating"))?;
+                let at = start + time::Duration::seconds(i as i64);
+                let review = Review {
+                    id: ReviewId::for_author(product, author),
+                    product: product.clone(),
+                    author,
+                    display_name: "مریم ک.".to_owned(),
+                    rating,
+                    text: text.clone(),
+                    verified_buyer: false,
+                    edited_by_store: false,
+                    visibility: Visibility::Published,
+                    posted_at: at,
+                    version: 1,
+                };
+                let version = Version {
+                    number: 1,
+                    rating,
+                    text,
+                    visibility: Visibility::Published,
+                    at,
+                    change: Change::ByAuthor { source_ip: None },
+                };
+                if !stack.reviews.save(&review, None, &version).await? {
+                    bail!("a seeded review collided");
+                }
+                Ok(())
+            }
+        })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+async fn review_listing(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
+    eprintln!("== growth: review listing over {REVIEW_COUNTS:?} reviews");
+    let sample = samples.http("review", "listing.json")?;
+    let mut points = Vec::new();
+    for count in REVIEW_COUNTS {
+        let product = stack.product(1_000).await?;
+        let started = std::time::Instant::now();
+        seed_reviews(stack, &product, count).await?;
+        eprintln!("   {count} reviews written in {:.1} s", started.elapsed().as_secs_f64());
+        let id = product.as_str().to_owned();
+        let listing =
+            sample.clone().path(format!("/products/{id}/reviews"), &[("product_id", &id)]).query(&[("limit", "20")]);
+        let (sum, seen) = stack.reviews.totals(&product).await?;
+        if seen != count as u64 {
+            bail!("the product has {seen} reviews counted, not {count} (rating sum {sum})");
+        }
+        let events = (0..=INVOCATIONS).map(|_| listing.clone().event("GET /products/{id}/reviews", 200)).collect();
+        let note = "the first page, 20 reviews".to_owned();
+        points.push(point(binaries, "review", events, "review listing", count, "reviews", note).await?);
+    }
+    Ok(points)
+}

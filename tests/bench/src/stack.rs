@@ -1,0 +1,233 @@
+//! The local stack as the benchmark uses it: the same adapters the functions build from the same
+//! environment (so the floor makes exactly their DynamoDB/SNS/SES calls), and the data a run
+//! needs — customers, products with stock, orders, reviews — written directly, not through the
+//! functions under measurement.
+
+use anyhow::{Context, Result, anyhow};
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::{StreamExt, TryStreamExt, stream};
+use mizan::account::{AccountId, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
+use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
+use mizan::consent::UnsubscribeKeys;
+use mizan::contact::{Email, IranMobile, PostalCode};
+use mizan::identity::{EconomicCode, NationalCode};
+use mizan::invoice::Seller;
+use mizan::messaging::email::Mailer;
+use mizan::messaging::events_topic::EventsTopic;
+use mizan::messaging::sms::SmsSender;
+use mizan::money::Rial;
+use mizan::order::{Address, Buyer, CartLine, OrderId, Recipient};
+use mizan::password::{Password, PasswordHash};
+use mizan::person::FullName;
+use mizan::pricing::VatSchedule;
+use mizan::session::SessionKey;
+use mizan::storage::accounts::{AccountsTable, Registration};
+use mizan::storage::deliveries::DeliveriesTable;
+use mizan::storage::idempotency::IdempotencyTable;
+use mizan::storage::invoices::InvoicesTable;
+use mizan::storage::orders::{OrdersTable, StoredOrder};
+use mizan::storage::products::{ProductsTable, product_item};
+use mizan::storage::reviews::ReviewsTable;
+use mizan::tax_id::MemoryId;
+use mizan::verification::{
+    Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
+};
+use time::OffsetDateTime;
+
+/// How many writes fixtures keep in flight: DynamoDB Local on two cores saturates well below this.
+const FIXTURE_CONCURRENCY: usize = 16;
+
+fn setting(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set: run the benchmark with `infra/bench`"))
+}
+
+/// A customer of the benchmark: verified contacts, and a session token as a login would give.
+pub struct Customer {
+    pub id: AccountId,
+    pub bearer: String,
+}
+
+pub struct Stack {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub products_table: String,
+    pub accounts: AccountsTable,
+    pub products: ProductsTable,
+    pub orders: OrdersTable,
+    pub idempotency: IdempotencyTable,
+    pub invoices: InvoicesTable,
+    pub reviews: ReviewsTable,
+    pub deliveries: DeliveriesTable,
+    pub events: EventsTopic,
+    pub mailer: Mailer,
+    pub sms: SmsSender,
+    pub sessions: SessionKey,
+    pub codes: CodeHasher,
+    pub vat: VatSchedule,
+    pub unsubscribe_keys: UnsubscribeKeys,
+    pub seller: Seller,
+    /// One argon2 hash shared by every fixture account: hashing thousands would take minutes.
+    password_hash: PasswordHash,
+}
+
+impl Stack {
+    pub async fn connect() -> Result<Self> {
+        let aws = mizan::config::aws().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let sns = aws_sdk_sns::Client::new(&aws);
+        let products_table = setting("PRODUCTS_TABLE")?;
+        let seller = Seller {
+            name: setting("SELLER_NAME")?,
+            economic_code: EconomicCode::parse(&setting("SELLER_ECONOMIC_CODE")?)
+                .map_err(|_| anyhow!("SELLER_ECONOMIC_CODE is invalid"))?,
+            address: setting("SELLER_ADDRESS")?,
+            postal_code: PostalCode::parse(&setting("SELLER_POSTAL_CODE")?)
+                .map_err(|_| anyhow!("SELLER_POSTAL_CODE is invalid"))?,
+            memory_id: MemoryId::parse(&setting("TAX_MEMORY_ID")?).map_err(|_| anyhow!("TAX_MEMORY_ID is invalid"))?,
+        };
+        let password = Password::parse("Mizan-Bench-Passw0rd", None).map_err(|_| anyhow!("the bench password"))?;
+        Ok(Self {
+            accounts: AccountsTable::new(dynamodb.clone(), setting("ACCOUNTS_TABLE")?),
+            products: ProductsTable::new(dynamodb.clone(), &products_table),
+            orders: OrdersTable::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
+            idempotency: IdempotencyTable::new(dynamodb.clone(), setting("IDEMPOTENCY_TABLE")?),
+            invoices: InvoicesTable::new(dynamodb.clone(), setting("INVOICES_TABLE")?),
+            reviews: ReviewsTable::new(dynamodb.clone(), setting("REVIEWS_TABLE")?),
+            deliveries: DeliveriesTable::new(dynamodb.clone(), setting("DELIVERIES_TABLE")?),
+            events: EventsTopic::new(sns.clone(), setting("EVENTS_TOPIC_ARN")?),
+            mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), setting("SENDER_EMAIL")?),
+            sms: SmsSender::new(sns),
+            sessions: SessionKey::new(setting("SESSION_SIGNING_KEY")?.as_bytes())?,
+            codes: CodeHasher::new(setting("CODE_HASH_KEY")?.as_bytes())?,
+            vat: VatSchedule::from_json(&setting("VAT_RATES")?)?,
+            unsubscribe_keys: UnsubscribeKeys::parse(&setting("UNSUBSCRIBE_KEYS")?)?,
+            seller,
+            password_hash: password.hash()?,
+            dynamodb,
+            products_table,
+        })
+    }
+
+    /// A customer with both contacts verified and the given marketing consent, as signup and the
+    /// two verifications leave one.
+    pub async fn customer(&self, marketing: MarketingConsent) -> Result<Customer> {
+        let now = OffsetDateTime::now_utc();
+        let id = AccountId::new();
+        let email_challenge = Challenge::new(EmailToken::generate(id).hash(&self.codes), now, EMAIL_TOKEN_LIFETIME);
+        let phone_challenge = Challenge::new(SmsCode::generate().hash(&self.codes), now, SMS_CODE_LIFETIME);
+        let account = NewAccount {
+            id,
+            email: unique_email()?,
+            phone: unique_mobile()?,
+            full_name: FullName::parse("مریم کاظمی").map_err(|_| anyhow!("the bench name"))?,
+            password_hash: self.password_hash.clone(),
+            terms: TermsAcceptance {
+                version: TermsVersion::parse("1404-01").map_err(|_| anyhow!("the terms version"))?,
+                accepted_at: now,
+                source_ip: None,
+            },
+            marketing,
+            email_challenge: email_challenge.clone(),
+            phone_challenge: phone_challenge.clone(),
+            created_at: now,
+        };
+        match self.accounts.register(&account).await? {
+            Registration::Created => {}
+            Registration::EmailTaken(_) => return Err(anyhow!("a fresh bench email was taken")),
+        }
+        self.accounts.confirm(id, ContactKind::Email, &email_challenge).await?;
+        self.accounts.confirm(id, ContactKind::Phone, &phone_challenge).await?;
+        Ok(Customer { id, bearer: self.bearer(id, Role::Customer) })
+    }
+
+    pub async fn customers(&self, count: usize, marketing: MarketingConsent) -> Result<Vec<Customer>> {
+        stream::iter(0..count)
+            .map(|_| self.customer(marketing))
+            .buffer_unordered(FIXTURE_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    pub fn bearer(&self, id: AccountId, role: Role) -> String {
+        self.sessions.issue(id, role, OffsetDateTime::now_utc()).token
+    }
+
+    /// A product of the benchmark's own with stock for every checkout of a run.
+    pub async fn product(&self, stock: u32) -> Result<ProductId> {
+        let id = ProductId::parse(&format!("bench-{}", uuid::Uuid::new_v4().simple()))
+            .map_err(|_| anyhow!("a bench product id"))?;
+        let product = Product {
+            id: id.clone(),
+            name_fa: "قهوهٔ آزمایشی ۲۵۰ گرمی".to_owned(),
+            kind: ProductKind::Beans,
+            weight_grams: Some(250),
+            unit_code: UnitCode::PACKAGE,
+            price: Rial::new(16_800_000),
+            vat_class: VatClass::Standard,
+            goods_id: GoodsId::parse("2720000118401").map_err(|_| anyhow!("a goods id"))?,
+            stock,
+        };
+        self.dynamodb.put_item().table_name(&self.products_table).set_item(Some(product_item(&product))).send().await?;
+        Ok(id)
+    }
+
+    /// Sets the stock of a product of the seeded catalog, so that a run's checkouts never run out.
+    pub async fn restock(&self, id: &str, stock: u32) -> Result<()> {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.products_table)
+            .key("pk", AttributeValue::S(format!("PRODUCT#{id}")))
+            .update_expression("SET stock = :stock")
+            .expression_attribute_values(":stock", AttributeValue::N(stock.to_string()))
+            .send()
+            .await
+            .with_context(|| format!("restocking {id}"))?;
+        Ok(())
+    }
+
+    /// Places an order as checkout does (the same domain call), for the functions that read orders.
+    pub async fn order(&self, customer: AccountId, lines: &[(ProductId, u32)]) -> Result<StoredOrder> {
+        let key = uuid::Uuid::new_v4().to_string();
+        let catalogue =
+            Catalogue { products: &self.products, orders: &self.orders, events: &self.events, vat: &self.vat };
+        let request = checkout_request(lines)?;
+        match place_order(&catalogue, customer, &key, &key, request, OffsetDateTime::now_utc()).await? {
+            CheckoutOutcome::Placed(order) => Ok(*order),
+            other => Err(anyhow!("a bench order was not placed: {other:?}")),
+        }
+    }
+
+    pub async fn stored_order(&self, id: OrderId) -> Result<StoredOrder> {
+        self.orders.get(id).await?.ok_or_else(|| anyhow!("order {id} is missing"))
+    }
+}
+
+pub fn unique_email() -> Result<Email> {
+    Email::parse(&format!("bench-{}@example.com", uuid::Uuid::new_v4().simple())).map_err(|_| anyhow!("a bench email"))
+}
+
+/// An Iranian mobile number, different for every customer (the low digits of a random id).
+pub fn unique_mobile() -> Result<IranMobile> {
+    let digits = uuid::Uuid::new_v4().as_u128() % 10_000_000;
+    IranMobile::parse(&format!("0912{digits:07}")).map_err(|_| anyhow!("a bench mobile number"))
+}
+
+pub fn checkout_request(lines: &[(ProductId, u32)]) -> Result<CheckoutRequest> {
+    let name = FullName::parse("مریم کاظمی").map_err(|_| anyhow!("a buyer name"))?;
+    Ok(CheckoutRequest {
+        cart: lines
+            .iter()
+            .map(|(product_id, quantity)| CartLine { product_id: product_id.clone(), quantity: *quantity })
+            .collect(),
+        buyer: Buyer::Natural {
+            full_name: name.clone(),
+            national_code: NationalCode::parse("0076229645").map_err(|_| anyhow!("a national code"))?,
+        },
+        recipient: Recipient {
+            name,
+            phone: IranMobile::parse("09121112233").map_err(|_| anyhow!("a recipient phone"))?,
+            address: Address::parse("تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲").map_err(|_| anyhow!("an address"))?,
+            postal_code: PostalCode::parse("1968913456").map_err(|_| anyhow!("a postal code"))?,
+        },
+    })
+}

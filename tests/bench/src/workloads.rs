@@ -1,0 +1,564 @@
+//! What each function is given in a run — a mix of its realistic requests, from its samples —
+//! and, for the floor of warm latency, the same work done directly from this process: the same
+//! domain calls through the same adapters, hence exactly the DynamoDB/SNS/SES operations the
+//! function makes, without the runtime, the event decoding and the answer encoding.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use mizan::account::{MarketingConsent, Signup, TermsVersion};
+use mizan::catalog::ProductId;
+use mizan::checkout::{Catalogue, CheckoutOutcome, place_order};
+use mizan::consent::{Source, Unsubscribe};
+use mizan::events::{DomainEvent, Envelope};
+use mizan::idempotency::{self, Outcome, StoredResponse, WaitPolicy};
+use mizan::invoice::Invoice;
+use mizan::messaging::email::EmailMessage;
+use mizan::notifications::Channel;
+use mizan::order::OrderId;
+use mizan::password::Password;
+use mizan::person::FullName;
+use mizan::review::{Rating, ReviewText};
+use mizan::reviewing::{self, PostOutcome, Stores};
+use mizan::storage::deliveries::Claim;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::events::{Event, Expect, HttpEvent, Samples};
+use crate::stack::{Customer, Stack, checkout_request, unique_email, unique_mobile};
+
+/// The address the samples send from, as API Gateway reports it.
+const SOURCE_IP: [u8; 4] = [203, 0, 113, 10];
+/// The seeded products the checkout sample orders.
+const SAMPLE_CART: [(&str, u32); 2] = [("ethiopia-yirgacheffe-250g", 2), ("v60-dripper-02", 1)];
+
+pub trait Workload {
+    /// The function (its binary) this drives.
+    fn function(&self) -> &'static str;
+    /// How many kinds of request it mixes; event `i` is of kind `i % kinds`, so event 0 — the
+    /// cold one — is always of the first kind.
+    fn kinds(&self) -> usize;
+    async fn event(&mut self, i: usize) -> Result<Event>;
+}
+
+pub trait Direct: Workload {
+    /// Does what event `i` makes the function do, directly; returns its route.
+    async fn direct(&mut self, i: usize) -> Result<&'static str>;
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn source_ip() -> Option<IpAddr> {
+    Some(IpAddr::from(SOURCE_IP))
+}
+
+/// The floor: the bare runtime echoing an API Gateway event.
+pub struct Floor {
+    payload: Value,
+}
+
+impl Floor {
+    pub fn new(samples: &Samples) -> Result<Self> {
+        Ok(Self { payload: samples.load("checkout", "products.json")? })
+    }
+}
+
+impl Workload for Floor {
+    fn function(&self) -> &'static str {
+        "bench-floor"
+    }
+    fn kinds(&self) -> usize {
+        1
+    }
+    async fn event(&mut self, _: usize) -> Result<Event> {
+        Ok(Event { route: "echo", payload: self.payload.clone(), expect: Expect::Success })
+    }
+}
+
+/// Signup: new accounts (each with a fresh email, so each creates one) and `GET /me`.
+pub struct SignupWork<'a> {
+    stack: &'a Stack,
+    signup: HttpEvent,
+    me: HttpEvent,
+    customer: Customer,
+}
+
+impl<'a> SignupWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &Samples) -> Result<Self> {
+        Ok(Self {
+            stack,
+            signup: samples.http("signup", "signup.json")?,
+            me: samples.http("signup", "me-without-token.json")?,
+            customer: stack.customer(MarketingConsent::default()).await?,
+        })
+    }
+}
+
+impl Workload for SignupWork<'_> {
+    fn function(&self) -> &'static str {
+        "signup"
+    }
+    fn kinds(&self) -> usize {
+        2
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        Ok(match i % 2 {
+            0 => {
+                let mut form = self.signup.json_body()?;
+                form["email"] = json!(unique_email()?.as_str());
+                form["phone"] = json!(format!("0{}", &unique_mobile()?.as_e164()[3..]));
+                self.signup.clone().body(&form).event("POST /signup", 202)
+            }
+            _ => self.me.clone().bearer(&self.customer.bearer).event("GET /me", 200),
+        })
+    }
+}
+
+impl Direct for SignupWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        if i % 2 == 1 {
+            stack.accounts.contacts(self.customer.id).await?.ok_or_else(|| anyhow!("the customer is gone"))?;
+            return Ok("GET /me");
+        }
+        let email = unique_email()?;
+        let signup = Signup {
+            password: Password::parse("Mizan-Sample-Passw0rd", Some(&email)).map_err(|_| anyhow!("the password"))?,
+            email,
+            phone: unique_mobile()?,
+            full_name: FullName::parse("نمونه مشتری").map_err(|_| anyhow!("the name"))?,
+            terms_version: TermsVersion::parse("1404-01").map_err(|_| anyhow!("the terms version"))?,
+            marketing: MarketingConsent::default(),
+        };
+        mizan::registration::register(&stack.accounts, &stack.events, &stack.codes, signup, source_ip(), now()).await?;
+        Ok("POST /signup")
+    }
+}
+
+/// Checkout: the catalog, placing an order (a fresh Idempotency-Key each), reading one's order.
+pub struct CheckoutWork<'a> {
+    stack: &'a Stack,
+    products: HttpEvent,
+    checkout: HttpEvent,
+    order: HttpEvent,
+    customer: Customer,
+    placed: OrderId,
+}
+
+impl<'a> CheckoutWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &Samples) -> Result<Self> {
+        for (product, _) in SAMPLE_CART {
+            stack.restock(product, 1_000_000).await?;
+        }
+        let customer = stack.customer(MarketingConsent::default()).await?;
+        let placed = stack.order(customer.id, &sample_cart()?).await?.order.id;
+        Ok(Self {
+            stack,
+            products: samples.http("checkout", "products.json")?,
+            checkout: samples.http("checkout", "checkout-without-token.json")?,
+            order: samples.http("checkout", "order-without-token.json")?,
+            customer,
+            placed,
+        })
+    }
+}
+
+fn sample_cart() -> Result<Vec<(ProductId, u32)>> {
+    SAMPLE_CART
+        .iter()
+        .map(|(id, quantity)| Ok((ProductId::parse(id).map_err(|_| anyhow!("product id {id}"))?, *quantity)))
+        .collect()
+}
+
+/// The checkout body for `lines`, in the sample's shape (buyer and shipping as the sample has them).
+pub fn checkout_body(sample: &HttpEvent, lines: &[(ProductId, u32)]) -> Result<Value> {
+    let mut body = sample.json_body()?;
+    body["items"] =
+        lines.iter().map(|(id, quantity)| json!({"product_id": id.as_str(), "quantity": quantity})).collect();
+    Ok(body)
+}
+
+/// What the checkout route does around `place_order`: the idempotency record, then the order read back.
+pub async fn check_out_directly(stack: &Stack, customer: &Customer, lines: &[(ProductId, u32)]) -> Result<()> {
+    let key = uuid::Uuid::new_v4().to_string();
+    let record_id = format!("checkout#{}#{key}", customer.id);
+    let catalogue =
+        Catalogue { products: &stack.products, orders: &stack.orders, events: &stack.events, vat: &stack.vat };
+    let request = checkout_request(lines)?;
+    let work = || async {
+        match place_order(&catalogue, customer.id, &key, &key, request, now()).await {
+            Ok(CheckoutOutcome::Placed(order)) => {
+                Ok(StoredResponse { status: 201, body: json!({ "order_id": order.order.id }).to_string() })
+            }
+            Ok(other) => Err(format!("not placed: {other:?}")),
+            Err(error) => Err(error.to_string()),
+        }
+    };
+    let outcome = idempotency::run_once(
+        &stack.idempotency,
+        &record_id,
+        &key,
+        now(),
+        Duration::from_secs(10),
+        WaitPolicy::default(),
+        work,
+    )
+    .await?;
+    let Outcome::Fresh(response) = outcome else { bail!("a direct checkout was not placed") };
+    let id = serde_json::from_str::<Value>(&response.body)?["order_id"]
+        .as_str()
+        .and_then(OrderId::parse)
+        .ok_or_else(|| anyhow!("no order id in {}", response.body))?;
+    stack.stored_order(id).await?;
+    Ok(())
+}
+
+impl Workload for CheckoutWork<'_> {
+    fn function(&self) -> &'static str {
+        "checkout"
+    }
+    fn kinds(&self) -> usize {
+        3
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        Ok(match i % 3 {
+            0 => self.products.clone().event("GET /products", 200),
+            1 => self
+                .checkout
+                .clone()
+                .bearer(&self.customer.bearer)
+                .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+                .body(&checkout_body(&self.checkout, &sample_cart()?)?)
+                .event("POST /checkout", 201),
+            _ => {
+                let id = self.placed.to_string();
+                self.order
+                    .clone()
+                    .bearer(&self.customer.bearer)
+                    .path(format!("/orders/{id}"), &[("order_id", &id)])
+                    .event("GET /orders/{order_id}", 200)
+            }
+        })
+    }
+}
+
+impl Direct for CheckoutWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        Ok(match i % 3 {
+            0 => {
+                stack.products.list().await?;
+                "GET /products"
+            }
+            1 => {
+                check_out_directly(stack, &self.customer, &sample_cart()?).await?;
+                "POST /checkout"
+            }
+            _ => {
+                stack.stored_order(self.placed).await?;
+                "GET /orders/{order_id}"
+            }
+        })
+    }
+}
+
+/// Invoice: issuing for `OrderPlaced` (SNS), then the customer reading that invoice's page.
+pub struct InvoiceWork<'a> {
+    stack: &'a Stack,
+    samples: &'a Samples,
+    invoice: HttpEvent,
+    customer: Customer,
+    /// The order issued by the latest `OrderPlaced`, which the next page request reads.
+    issued: Option<OrderId>,
+}
+
+impl<'a> InvoiceWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &'a Samples) -> Result<Self> {
+        for (product, _) in SAMPLE_CART {
+            stack.restock(product, 1_000_000).await?;
+        }
+        Ok(Self {
+            stack,
+            samples,
+            invoice: samples.http("invoice", "invoice-without-token.json")?,
+            customer: stack.customer(MarketingConsent::default()).await?,
+            issued: None,
+        })
+    }
+
+    async fn fresh_order(&self) -> Result<mizan::order::Order> {
+        Ok(self.stack.order(self.customer.id, &sample_cart()?).await?.order)
+    }
+}
+
+impl Workload for InvoiceWork<'_> {
+    fn function(&self) -> &'static str {
+        "invoice"
+    }
+    fn kinds(&self) -> usize {
+        2
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        if i.is_multiple_of(2) {
+            let order = self.fresh_order().await?;
+            self.issued = Some(order.id);
+            let placed =
+                DomainEvent::OrderPlaced { order_id: order.id, account_id: order.account, total: order.priced.total };
+            let payload = self.samples.sns(&Envelope::new(placed, now()))?;
+            return Ok(Event { route: "SNS OrderPlaced", payload, expect: Expect::Success });
+        }
+        let id = self.issued.ok_or_else(|| anyhow!("no invoice issued yet"))?.to_string();
+        Ok(self
+            .invoice
+            .clone()
+            .bearer(&self.customer.bearer)
+            .path(format!("/orders/{id}/invoice"), &[("order_id", &id)])
+            .event("GET /orders/{order_id}/invoice", 200))
+    }
+}
+
+impl Direct for InvoiceWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        if i % 2 == 1 {
+            let id = self.issued.ok_or_else(|| anyhow!("no invoice issued yet"))?;
+            stack.invoices.get(id).await?.ok_or_else(|| anyhow!("invoice {id} is missing"))?;
+            return Ok("GET /orders/{order_id}/invoice");
+        }
+        let id = self.fresh_order().await?.id;
+        let order = stack.orders.order(id).await?.ok_or_else(|| anyhow!("order {id} is missing"))?;
+        let at = now();
+        stack.invoices.issue(&order, |serial| Invoice::issue(&order, &stack.seller, serial, at)).await??;
+        let issued = DomainEvent::InvoiceIssued { order_id: id, account_id: order.account };
+        stack.events.publish(&Envelope::once_per(&format!("invoice-issued#{id}"), issued, at)).await?;
+        self.issued = Some(id);
+        Ok("SNS OrderPlaced")
+    }
+}
+
+/// Review: the public listing of a product and customers posting reviews of it.
+pub struct ReviewWork<'a> {
+    stack: &'a Stack,
+    listing: HttpEvent,
+    post: HttpEvent,
+    product: ProductId,
+    /// Each posts once: one review per customer and product, at most 5 an hour.
+    authors: Vec<Customer>,
+}
+
+impl<'a> ReviewWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &Samples, posts: usize) -> Result<Self> {
+        Ok(Self {
+            stack,
+            listing: samples.http("review", "listing.json")?,
+            post: samples.http("review", "post-without-token.json")?,
+            product: stack.product(1_000).await?,
+            authors: stack.customers(posts, MarketingConsent::default()).await?,
+        })
+    }
+
+    fn author(&mut self) -> Result<Customer> {
+        self.authors.pop().ok_or_else(|| anyhow!("the run has more review posts than authors"))
+    }
+}
+
+impl Workload for ReviewWork<'_> {
+    fn function(&self) -> &'static str {
+        "review"
+    }
+    fn kinds(&self) -> usize {
+        2
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        let product = self.product.as_str().to_owned();
+        let path = format!("/products/{product}/reviews");
+        Ok(if i.is_multiple_of(2) {
+            self.listing.clone().path(path, &[("product_id", &product)]).event("GET /products/{id}/reviews", 200)
+        } else {
+            let author = self.author()?;
+            self.post
+                .clone()
+                .bearer(&author.bearer)
+                .path(path, &[("product_id", &product)])
+                .event("POST /products/{id}/reviews", 201)
+        })
+    }
+}
+
+impl Direct for ReviewWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        if i.is_multiple_of(2) {
+            stack.reviews.list(&self.product, 5, None).await.map_err(|_| anyhow!("listing reviews"))?;
+            stack.reviews.totals(&self.product).await?;
+            return Ok("GET /products/{id}/reviews");
+        }
+        let author = self.author()?;
+        let stores = Stores {
+            reviews: &stack.reviews,
+            products: &stack.products,
+            accounts: &stack.accounts,
+            orders: &stack.orders,
+            events: &stack.events,
+        };
+        let rating = Rating::new(5).ok_or_else(|| anyhow!("a rating"))?;
+        let text = ReviewText::parse("عطر میوه‌ای و اسیدیته روشن؛ برای دمی V60 عالی است.")
+            .map_err(|_| anyhow!("a review text"))?;
+        match reviewing::post(&stores, author.id, self.product.clone(), rating, text, source_ip(), now()).await {
+            Ok(PostOutcome::Posted(_)) => Ok("POST /products/{id}/reviews"),
+            Ok(other) => Err(anyhow!("a direct review was not posted: {other:?}")),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// Unsubscribe: the privacy settings (read, change), the unsubscribe page and its one-click POST.
+pub struct UnsubscribeWork<'a> {
+    stack: &'a Stack,
+    preferences: HttpEvent,
+    page: HttpEvent,
+    one_click: HttpEvent,
+    customers: Vec<Customer>,
+}
+
+impl<'a> UnsubscribeWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &Samples, customers: usize) -> Result<Self> {
+        Ok(Self {
+            stack,
+            preferences: samples.http("unsubscribe", "preferences-without-token.json")?,
+            page: samples.http("unsubscribe", "unsubscribe-page-invalid-token.json")?,
+            one_click: samples.http("unsubscribe", "one-click-invalid-token.json")?,
+            customers: stack.customers(customers, MarketingConsent { email: true, sms: true }).await?,
+        })
+    }
+
+    fn customer(&self, i: usize) -> &Customer {
+        &self.customers[i % self.customers.len()]
+    }
+
+    fn token(&self, i: usize) -> String {
+        let grant = Unsubscribe { account: self.customer(i).id, channel: Channel::Email, issued_at: now() };
+        self.stack.unsubscribe_keys.issue(grant)
+    }
+
+    /// Alternates consent, so that every change is a change.
+    fn wanted(i: usize) -> bool {
+        (i / 4).is_multiple_of(2)
+    }
+}
+
+impl Workload for UnsubscribeWork<'_> {
+    fn function(&self) -> &'static str {
+        "unsubscribe"
+    }
+    fn kinds(&self) -> usize {
+        4
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        let bearer = &self.customer(i).bearer;
+        Ok(match i % 4 {
+            0 => self.preferences.clone().bearer(bearer).event("GET /me/preferences", 200),
+            1 => {
+                let mut event =
+                    self.preferences.clone().bearer(bearer).body(&json!({"marketing": {"email": Self::wanted(i)}}));
+                event = event.header("content-type", "application/json").method("PUT");
+                event.event("PUT /me/preferences", 200)
+            }
+            2 => self.page.clone().query(&[("token", &self.token(i))]).event("GET /unsubscribe", 200),
+            _ => self.one_click.clone().query(&[("token", &self.token(i))]).event("POST /unsubscribe", 200),
+        })
+    }
+}
+
+impl Direct for UnsubscribeWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        let id = self.customer(i).id;
+        Ok(match i % 4 {
+            0 => {
+                stack.accounts.marketing(id).await?;
+                "GET /me/preferences"
+            }
+            1 => {
+                stack.accounts.set_marketing(id, Channel::Email, Self::wanted(i), Source::Settings, now()).await?;
+                stack.accounts.marketing(id).await?;
+                "PUT /me/preferences"
+            }
+            2 => {
+                stack.unsubscribe_keys.verify(&self.token(i)).ok_or_else(|| anyhow!("a bench token did not verify"))?;
+                "GET /unsubscribe"
+            }
+            _ => {
+                let grant = stack.unsubscribe_keys.verify(&self.token(i)).ok_or_else(|| anyhow!("a bench token"))?;
+                stack.accounts.set_marketing(grant.account, grant.channel, false, Source::OneClick, now()).await?;
+                "POST /unsubscribe"
+            }
+        })
+    }
+}
+
+/// Notification: the verification email and SMS of new accounts (SNS), each sent once.
+pub struct NotificationWork<'a> {
+    stack: &'a Stack,
+    samples: &'a Samples,
+    customers: Vec<Customer>,
+}
+
+impl<'a> NotificationWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &'a Samples, customers: usize) -> Result<Self> {
+        Ok(Self { stack, samples, customers: stack.customers(customers, MarketingConsent::default()).await? })
+    }
+
+    fn account(&self, i: usize) -> mizan::account::AccountId {
+        self.customers[i % self.customers.len()].id
+    }
+}
+
+impl Workload for NotificationWork<'_> {
+    fn function(&self) -> &'static str {
+        "notification"
+    }
+    fn kinds(&self) -> usize {
+        2
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        let account_id = self.account(i);
+        let (route, event) = if i.is_multiple_of(2) {
+            let token = mizan::verification::EmailToken::generate(account_id).to_text();
+            ("SNS EmailVerificationRequested", DomainEvent::EmailVerificationRequested { account_id, token })
+        } else {
+            let code = mizan::verification::SmsCode::generate().as_str().to_owned();
+            ("SNS PhoneVerificationRequested", DomainEvent::PhoneVerificationRequested { account_id, code })
+        };
+        Ok(Event { route, payload: self.samples.sns(&Envelope::new(event, now()))?, expect: Expect::Success })
+    }
+}
+
+impl Direct for NotificationWork<'_> {
+    /// Claim, read the contacts, send, mark sent: the exactly-once send of one message.
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        let event_id = uuid::Uuid::now_v7();
+        let channel = if i.is_multiple_of(2) { "email" } else { "sms" };
+        let Claim::Granted = stack.deliveries.claim(event_id, channel, now()).await? else {
+            bail!("a fresh delivery was already claimed")
+        };
+        let contacts =
+            stack.accounts.contacts(self.account(i)).await?.ok_or_else(|| anyhow!("the customer is gone"))?;
+        let message_id = if i.is_multiple_of(2) {
+            let message = EmailMessage {
+                subject: "تأیید نشانی ایمیل".to_owned(),
+                html: "<p>برای تأیید نشانی ایمیل خود روی پیوند بزنید.</p>".to_owned(),
+                text: "برای تأیید نشانی ایمیل خود روی پیوند بزنید.".to_owned(),
+            };
+            stack.mailer.send(&contacts.email, message).await?
+        } else {
+            stack.sms.send(&contacts.phone, "کد تأیید قهوه میزان: ۱۲۳۴۵۶".to_owned()).await?
+        };
+        stack.deliveries.mark_sent(event_id, channel, &message_id).await?;
+        Ok(if i.is_multiple_of(2) { "SNS EmailVerificationRequested" } else { "SNS PhoneVerificationRequested" })
+    }
+}
