@@ -1,6 +1,8 @@
 //! Marketing end to end (P6, P7, P9): a campaign reaches verified contacts that consent, by
 //! email with the RFC 8058 headers and a visible link; one click stops the next one; a
-//! redelivered campaign sends nobody a second copy.
+//! redelivered campaign or campaign page sends nobody a second copy. Campaigns go out page by
+//! page through the campaign-pages queue (the local relay plays Lambda's SQS trigger); a test
+//! waits for the record of the campaign's last page before it reads anyone's mail.
 //!
 //! A campaign goes to every consenting account in the table: cargo runs test binaries one at a
 //! time, this binary's tests take turns, and each reads only its own customers' mail.
@@ -71,12 +73,13 @@ async fn p6_p7_p9_a_campaign_reaches_consenting_verified_customers_once_and_one_
     let opted_out = with_phone(&stack, opted_out, false, true, true).await;
 
     let subject = format!("قهوهٔ تازه {}", uuid::Uuid::new_v4().simple());
-    let (_, event) = campaign(&subject);
+    let (event_id, event) = campaign(&subject);
     for _ in 0..2 {
         // Delivered twice, as SNS may: the second delivery sends nobody anything.
         let answer = stack.invoke("notification", &event).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
+    stack.await_campaign(&event_id).await;
     let received = stack.raw_emails_to(&willing.email).await;
     assert_eq!(received.len(), 1, "one copy, however often the campaign is delivered");
     let raw = &received[0];
@@ -101,8 +104,9 @@ async fn p6_p7_p9_a_campaign_reaches_consenting_verified_customers_once_and_one_
         stack.post_raw(path, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click".to_owned()).await;
     assert_eq!(clicked.status, 200);
 
-    let (_, next) = campaign(&format!("{subject} ۲"));
+    let (next_id, next) = campaign(&format!("{subject} ۲"));
     assert_eq!(stack.invoke("notification", &next).await.status, 200);
+    stack.await_campaign(&next_id).await;
     assert_eq!(stack.raw_emails_to(&willing.email).await.len(), 1, "the next campaign reaches nobody who left");
 }
 
@@ -135,6 +139,69 @@ async fn a_campaign_retried_after_a_crash_sends_each_customer_exactly_one_copy()
             .unwrap();
     }
     assert_eq!(stack.invoke("notification", &event).await.status, 200, "the retry");
+    stack.await_campaign(&event_id).await;
     assert!(stack.raw_emails_to(&sent_before.email).await.is_empty(), "sent before the crash: not again");
     assert_eq!(stack.raw_emails_to(&interrupted.email).await.len(), 1, "interrupted: sent by the retry, once");
+}
+
+/// A campaign larger than a page goes out page by page through the queue. The first page is
+/// delivered twice, as SQS does when a run dies after sending and before the message is deleted:
+/// nobody gets a second copy and the next page is handed on once.
+#[tokio::test]
+async fn p7_a_campaign_of_many_pages_reaches_every_consenting_customer_exactly_once() {
+    use mizan::account::{AccountId, MarketingConsent, NewAccount, TermsAcceptance, TermsVersion};
+    use mizan::contact::{Email, IranMobile};
+    use mizan::password::PasswordHash;
+    use mizan::person::FullName;
+    use mizan::storage::accounts::AccountsTable;
+    use mizan::verification::{Challenge, ContactKind};
+
+    let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;
+    let stack = Stack::connect().await;
+    // Registered straight into the table, as signup and verification leave them (signing up
+    // 150 customers through the API would spend a minute on password hashing).
+    let accounts = AccountsTable::new(stack.dynamodb().clone(), &stack.accounts_table);
+    let now = time::OffsetDateTime::now_utc();
+    let customers: Vec<Customer> = (0..150).map(|_| Customer::fresh()).collect();
+    futures::future::join_all(customers.iter().map(|customer| {
+        let accounts = &accounts;
+        async move {
+            let challenge = |secret: &str| Challenge::new(secret.to_owned(), now, time::Duration::hours(1));
+            let account = NewAccount {
+                id: AccountId::new(),
+                email: Email::parse(&customer.email).expect("a fresh email"),
+                phone: IranMobile::parse(&customer.phone_e164).expect("a fresh mobile"),
+                full_name: FullName::parse(&customer.full_name).expect("a name"),
+                password_hash: PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+                terms: TermsAcceptance {
+                    version: TermsVersion::parse("1404-01").expect("a version"),
+                    accepted_at: now,
+                    source_ip: None,
+                },
+                marketing: MarketingConsent { email: true, sms: false },
+                email_challenge: challenge("email"),
+                phone_challenge: challenge("phone"),
+                created_at: now,
+            };
+            accounts.register(&account).await.expect("registered");
+            assert!(
+                accounts.confirm(account.id, ContactKind::Email, &account.email_challenge).await.expect("confirmed")
+            );
+        }
+    }))
+    .await;
+
+    let (event_id, event) = campaign(&format!("کارزار چندصفحه‌ای {}", uuid::Uuid::new_v4().simple()));
+    let first_page = json!({ "campaign": serde_json::from_str::<Value>(
+        event["Records"][0]["Sns"]["Message"].as_str().expect("the SNS message")).expect("JSON"),
+        "number": 1, "start": null });
+    for _ in 0..2 {
+        let answer = stack.invoke("notification", &mizan_e2e::sqs_event(&first_page)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let pages = stack.await_campaign(&event_id).await;
+    assert!(pages >= 3, "150 accounts are more than two pages of 100 items: {pages} pages");
+    let addresses: Vec<&str> = customers.iter().map(|c| c.email.as_str()).collect();
+    let received = stack.raw_email_counts(&addresses).await;
+    assert!(received.iter().all(|&n| n == 1), "each customer exactly one copy: {received:?}");
 }

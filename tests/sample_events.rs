@@ -171,13 +171,34 @@ fn check_http_sample(sample: &Sample, problems: &mut Vec<String>) {
     }
 }
 
-/// What is wrong with an SNS sample carrying a domain event.
-fn check_sns_sample(sample: &Sample, problems: &mut Vec<String>) {
+/// What is wrong with an SQS sample carrying a campaign page.
+fn check_sqs_sample(sample: &Sample, records: &[Value], problems: &mut Vec<String>) {
+    for (index, record) in records.iter().enumerate() {
+        let at = format!("{}: Records[{index}]", sample.name);
+        for field in ["/messageId", "/receiptHandle", "/eventSourceARN", "/awsRegion"] {
+            if text(record, field).is_none() {
+                problems.push(format!("{at}: `{}` is missing", field.trim_start_matches('/')));
+            }
+        }
+        // The domain crate's own type of pages must read the body, as the function will.
+        match text(record, "/body").map(serde_json::from_str::<mizan::campaign::CampaignPage>) {
+            Some(Ok(_)) => {}
+            Some(Err(error)) => problems.push(format!("{at}: body is not a campaign page: {error}")),
+            None => problems.push(format!("{at}: body is missing")),
+        }
+    }
+}
+
+/// What is wrong with an SNS sample carrying a domain event, or an SQS one carrying a page.
+fn check_message_sample(sample: &Sample, problems: &mut Vec<String>) {
     let name = &sample.name;
     let Some(records) = sample.event.get("Records").and_then(Value::as_array).filter(|r| !r.is_empty()) else {
-        problems.push(format!("{name}: neither an HTTP API event (requestContext.http) nor an SNS event (Records)"));
+        problems.push(format!("{name}: neither an HTTP API event (requestContext.http) nor a message event (Records)"));
         return;
     };
+    if records.iter().all(|record| text(record, "/eventSource") == Some("aws:sqs")) {
+        return check_sqs_sample(sample, records, problems);
+    }
     for (index, record) in records.iter().enumerate() {
         let at = format!("{name}: Records[{index}]");
         if text(record, "/EventSource") != Some("aws:sns") {
@@ -252,7 +273,7 @@ fn samples_are_well_formed() {
         if sample.is_http() {
             check_http_sample(sample, &mut problems);
         } else {
-            check_sns_sample(sample, &mut problems);
+            check_message_sample(sample, &mut problems);
         }
     }
     assert!(problems.is_empty(), "sample events are not well formed:\n  {}", problems.join("\n  "));

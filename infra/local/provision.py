@@ -5,17 +5,20 @@ Run by `infra/local/stack start <profile>` (with the local tools' venv) against 
 and moto:
   * every AWS::DynamoDB::Table (name = logical id) with the template's own KeySchema,
     AttributeDefinitions, secondary indexes and TTL: no second copy of any key schema;
-  * every AWS::SNS::Topic (name = logical id);
+  * every AWS::SNS::Topic and AWS::SQS::Queue (name = logical id; queues with their visibility
+    timeout and redrive policy);
   * the catalog of infra/seed/products.json in ProductsTable, in the item layout of
     shared/src/storage/products.rs (products already there are left as they are);
   * an SESv2 email identity for the domain of SENDER_EMAIL (moto refuses unverified senders);
   * for every function with an SNS event: an SQS queue subscribed to that topic, with a local
-    dead-letter queue (maxReceiveCount 3), which infra/local/sns_relay.py delivers from.
+    dead-letter queue (maxReceiveCount 3), which infra/local/event_relay.py delivers from; and
+    for every function with an SQS event, the relay polls the template's queue itself.
 It writes, in MIZAN_STATE_DIR:
   * env: `export` lines for the SDK (credentials, region, per-service endpoints), every function
     environment variable of the template resolved locally, and MIZAN_API_URL, MIZAN_MOTO_URL,
     MIZAN_STATE_DIR;
-  * subscriptions.json: the relay's list of queues and the function each one feeds.
+  * subscriptions.json: the relay's list of queues, the function each one feeds, and whether its
+    messages are SNS notifications or the function's own SQS messages.
 Inputs (environment): MIZAN_STATE_DIR, MIZAN_DYNAMODB_PORT, MIZAN_MOTO_PORT, MIZAN_WATCH_PORT.
 """
 
@@ -45,8 +48,9 @@ PSEUDO = {
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": "mizan-local",
 }
-# Variables whose template value is only a default: a value already set by the developer wins.
-OVERRIDABLE = {"RUST_LOG"}
+# Variables whose template value is only a default: a value already set by the developer wins
+# (infra/test paces campaigns faster than production does, for instance).
+OVERRIDABLE = {"RUST_LOG", "CAMPAIGN_EMAILS_PER_SECOND", "CAMPAIGN_SMS_PER_SECOND"}
 DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:([^:}]+)(?::SecretString)?(?::[^}]*)?\}\}")
 
 
@@ -80,12 +84,13 @@ def load_template(path=TEMPLATE):
 # --- local resolution of template values --------------------------------------------------------
 
 class Resolver:
-    def __init__(self, template, local_refs, secrets):
+    def __init__(self, template, local_refs, secrets, local_atts=None):
         self.template = template
         self.resources = template.get("Resources", {})
         self.parameters = template.get("Parameters", {})
         self.local_refs = local_refs  # logical id -> local value of !Ref
         self.secrets = secrets        # secret logical id -> dev value
+        self.local_atts = local_atts or {}  # (logical id, attribute) -> local value of !GetAtt
 
     def ref(self, name):
         if name in PSEUDO:
@@ -107,6 +112,12 @@ class Resolver:
             (fn, arg), = node.items()
             if fn == "Ref":
                 return self.ref(arg)
+            if fn == "Fn::GetAtt":
+                key = (arg[0], arg[1])
+                if key not in self.local_atts:
+                    raise SystemExit(f"provision: no local value for !GetAtt {'.'.join(key)}; "
+                                     "teach provision.py")
+                return self.local_atts[key]
             if fn == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
                 extra = {key: self.value(val) for key, val in extra.items()}
@@ -203,6 +214,31 @@ def create_table(dynamodb, name, props):
         )
 
 
+def create_queues(sqs, resources, local_refs, local_atts):
+    """Every AWS::SQS::Queue of the template (name = logical id) with its visibility timeout and
+    redrive policy, so that a failing message locally lands in a dead-letter queue as on AWS."""
+    queues = {lid: r.get("Properties") or {} for lid, r in resources.items()
+              if r.get("Type") == "AWS::SQS::Queue"}
+    for logical_id in queues:
+        url = sqs.create_queue(QueueName=logical_id)["QueueUrl"]
+        local_refs[logical_id] = url
+        local_atts[(logical_id, "Arn")] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for logical_id, props in queues.items():
+        attributes = {}
+        if "VisibilityTimeout" in props:
+            attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attributes["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": local_atts[(target, "Arn")],
+                "maxReceiveCount": str(redrive["maxReceiveCount"]),
+            })
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=local_refs[logical_id], Attributes=attributes)
+
+
 def seed_products(dynamodb, table, path=PRODUCTS_SEED):
     """Loads the seed catalog in the layout of shared/src/storage/products.rs (product_item)."""
     for product in json.loads(path.read_text(encoding="utf-8")):
@@ -242,6 +278,8 @@ def main():
     sesv2 = client("sesv2", moto_port)
 
     local_refs = {}
+    local_atts = {}
+    create_queues(sqs, resources, local_refs, local_atts)
     for logical_id, resource in resources.items():
         kind, props = resource.get("Type"), resource.get("Properties") or {}
         if kind == "AWS::DynamoDB::Table":
@@ -253,7 +291,7 @@ def main():
             local_refs[logical_id] = f"local-secret-{logical_id}"
     seed_products(dynamodb, "ProductsTable")
 
-    resolver = Resolver(template, local_refs, read_dev_secrets())
+    resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts)
 
     # Environment: the union over every function and Globals.
     env = {}
@@ -286,10 +324,24 @@ def main():
         props = resource.get("Properties") or {}
         binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
         for event_name, event in (props.get("Events") or {}).items():
-            if event.get("Type") != "SNS":
+            if event.get("Type") not in ("SNS", "SQS"):
                 continue
             if not binary:
                 raise SystemExit(f"provision: {logical_id} has no Metadata.BuildProperties.Binary")
+            if event["Type"] == "SQS":
+                # The template's own queue: the relay polls it as Lambda's event source mapping would.
+                queue_arn = resolver.value(event["Properties"]["Queue"])
+                queue_id = next(lid for (lid, att), arn in local_atts.items() if arn == queue_arn)
+                subscriptions.append({
+                    "source": "sqs",
+                    "function": binary,
+                    "function_logical_id": logical_id,
+                    "event": event_name,
+                    "queue_arn": queue_arn,
+                    "queue_url": local_refs[queue_id],
+                    "batch_size": int(event["Properties"].get("BatchSize", 10)),
+                })
+                continue
             topic_arn = resolver.value(event["Properties"]["Topic"])
             base = f"{logical_id}-{event_name}"
             dlq_url = sqs.create_queue(QueueName=f"{base}-dlq")["QueueUrl"]
@@ -318,6 +370,7 @@ def main():
                                                 AttributeName="FilterPolicy",
                                                 AttributeValue=json.dumps(filter_policy))
             subscriptions.append({
+                "source": "sns",
                 "function": binary,
                 "function_logical_id": logical_id,
                 "event": event_name,

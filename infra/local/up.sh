@@ -77,9 +77,9 @@ local_up() {
   printf '%s\n%s\n' "$!" "watch -A 127.0.0.1 -P $watch_port" > "$state/watch.pid"
   : > "$state/watch.pgid"
 
-  "$UP_LOCAL/venv/bin/python" "$UP_ROOT/infra/local/sns_relay.py" "$state" \
+  "$UP_LOCAL/venv/bin/python" "$UP_ROOT/infra/local/event_relay.py" "$state" \
       > "$state/relay.log" 2>&1 < /dev/null 8>&- &
-  printf '%s\n%s\n' "$!" "sns_relay.py" > "$state/relay.pid"
+  printf '%s\n%s\n' "$!" "event_relay.py" > "$state/relay.pid"
 
   t=$(date +%s)
   local deadline=$((SECONDS + 60))

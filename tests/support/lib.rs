@@ -261,6 +261,17 @@ impl Stack {
             .collect()
     }
 
+    /// How many raw MIME messages each address has received so far, read in one go.
+    pub async fn raw_email_counts(&self, addresses: &[&str]) -> Vec<usize> {
+        let data = self.moto_data().await;
+        let messages = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+        let destinations: Vec<String> = messages.iter().map(|m| m["destinations"].to_string()).collect();
+        addresses
+            .iter()
+            .map(|address| destinations.iter().filter(|to| to.contains(&format!("\"{address}\""))).count())
+            .collect()
+    }
+
     /// The SMS texts sent to `e164` so far.
     pub async fn sms_to(&self, e164: &str) -> Vec<String> {
         let data = self.moto_data().await;
@@ -279,6 +290,25 @@ impl Stack {
 
     pub async fn await_sms(&self, e164: &str, count: usize) -> Vec<String> {
         wait_for(|| self.sms_to(e164), |sms| sms.len() >= count, "SMS").await
+    }
+
+    /// Waits until the campaign of `event_id` has sent its last page; answers how many pages it
+    /// took (the notification function records it in the deliveries table).
+    pub async fn await_campaign(&self, event_id: &str) -> u32 {
+        let table = env("DELIVERIES_TABLE");
+        let read = || async {
+            let found = self
+                .dynamodb
+                .get_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S(format!("DELIVERY#{event_id}#delivered")))
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("DynamoDB Local answers");
+            found.item.and_then(|item| item.get("pages")?.as_n().ok()?.parse::<u32>().ok())
+        };
+        wait_for(read, Option::is_some, "end of the campaign").await.unwrap_or_default()
     }
 
     /// Every item of the accounts table whose attribute `name` equals `value`.
@@ -388,6 +418,16 @@ pub fn sns_event(message: &Value) -> Value {
             "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "",
             "MessageAttributes": { "type": { "Type": "String", "Value": message["type"] } }
         }
+    }]})
+}
+
+/// An SQS delivery of one message, in the shape Lambda hands it to a function.
+pub fn sqs_event(body: &Value) -> Value {
+    serde_json::json!({ "Records": [{
+        "messageId": uuid::Uuid::new_v4(), "receiptHandle": "local", "body": body.to_string(),
+        "attributes": { "ApproximateReceiveCount": "1" }, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:CampaignPagesQueue",
+        "awsRegion": "us-east-1"
     }]})
 }
 

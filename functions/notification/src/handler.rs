@@ -1,14 +1,17 @@
-//! One SNS delivery: each record's event, the messages the domain says it calls for, each
-//! claimed in the deliveries table before it is sent so that a redelivered event sends nothing
-//! twice.
+//! One invocation: an SNS delivery of domain events, or an SQS delivery of a campaign page. Every
+//! message an event calls for, and every page handed on, is claimed in the deliveries table
+//! before it goes, so that a redelivered event or page sends nothing twice.
 
 use aws_lambda_events::sns::SnsEvent;
+use aws_lambda_events::sqs::SqsEvent;
 use mizan::account::Contacts;
+use mizan::campaign::{CampaignPace, CampaignPage};
 use mizan::events::Envelope;
 use mizan::messaging::SendError;
 use mizan::notifications::{self, Channel, Message};
 use mizan::storage::StoreError;
 use mizan::storage::deliveries::Claim;
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::Deps;
@@ -18,13 +21,13 @@ use crate::templates;
 /// dead-letter queue with everything needed to replay it.
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
-    #[error("an SNS message is not a domain event (message id {0})")]
+    #[error("{0} could not be read")]
     Unreadable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Send(#[from] SendError),
-    #[error("event {0}: a message is being sent by another run")]
+    #[error("event {0}: a message or page is being sent by another run")]
     InFlight(uuid::Uuid),
     #[error("a template could not be rendered: {0}")]
     Template(#[from] askama::Error),
@@ -37,45 +40,81 @@ impl From<NotificationError> for lambda_runtime::Diagnostic {
     }
 }
 
-pub async fn handle(deps: &Deps, event: SnsEvent) -> Result<(), NotificationError> {
-    for record in event.records {
-        let envelope: Envelope = serde_json::from_str(&record.sns.message)
-            .map_err(|_| NotificationError::Unreadable(record.sns.message_id.clone()))?;
-        deliver(deps, &envelope).await?;
+/// The function has two triggers: the events topic (SNS) and the campaign-pages queue (SQS).
+pub async fn handle(deps: &Deps, invocation: Value) -> Result<(), NotificationError> {
+    let source = invocation.pointer("/Records/0/EventSource").or_else(|| invocation.pointer("/Records/0/eventSource"));
+    match source.and_then(Value::as_str) {
+        Some("aws:sns") => {
+            let event: SnsEvent =
+                serde_json::from_value(invocation).map_err(|_| NotificationError::Unreadable("an SNS event".into()))?;
+            for record in event.records {
+                let envelope: Envelope = serde_json::from_str(&record.sns.message)
+                    .map_err(|_| NotificationError::Unreadable(format!("SNS message {}", record.sns.message_id)))?;
+                deliver(deps, &envelope).await?;
+            }
+            Ok(())
+        }
+        Some("aws:sqs") => {
+            let event: SqsEvent =
+                serde_json::from_value(invocation).map_err(|_| NotificationError::Unreadable("an SQS event".into()))?;
+            for record in event.records {
+                let id = record.message_id.unwrap_or_default();
+                let page: CampaignPage = record
+                    .body
+                    .as_deref()
+                    .and_then(|body| serde_json::from_str(body).ok())
+                    .ok_or_else(|| NotificationError::Unreadable(format!("SQS message {id}")))?;
+                deliver_page(deps, &page).await?;
+            }
+            Ok(())
+        }
+        _ => Err(NotificationError::Unreadable("an invocation from neither SNS nor SQS".into())),
     }
-    Ok(())
 }
 
 async fn deliver(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationError> {
-    let Some(account) = envelope.event.account_id() else { return deliver_campaign(deps, envelope).await };
+    let Some(account) = envelope.event.account_id() else {
+        // A campaign is too large for one invocation: its pages go through the queue.
+        return hand_on(deps, &CampaignPage::first(envelope.clone())).await;
+    };
     let Some(contacts) = deps.accounts.contacts(account).await? else {
         tracing::info!(event = %envelope.event_id, %account, "the account no longer exists; nothing to send");
         return Ok(());
     };
-    deliver_to(deps, envelope, &contacts).await
+    deliver_to(deps, envelope, &contacts, None).await
 }
 
-/// A campaign goes through the accounts page by page. Every message is claimed per event,
-/// channel and account, so a redelivered or retried campaign resumes where it stopped and sends
-/// nobody a second copy; consent is read at send time, so an unsubscribe stops the very next send.
-async fn deliver_campaign(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationError> {
-    let mut start = None;
-    let mut pages = 0_u32;
-    loop {
-        let (audience, next) = deps.accounts.audience(start).await?;
-        for contacts in &audience {
-            deliver_to(deps, envelope, contacts).await?;
-        }
-        pages += 1;
-        start = next;
-        if start.is_none() {
-            tracing::info!(event = %envelope.event_id, pages, "campaign delivered");
-            return Ok(());
+/// One page of a campaign: its consenting accounts at the providers' pace, then the next page
+/// handed on. Consent is read at send time, so an unsubscribe stops the very next send.
+async fn deliver_page(deps: &Deps, page: &CampaignPage) -> Result<(), NotificationError> {
+    let (audience, next) = deps.accounts.audience(page.start.as_ref(), deps.campaign_rates.page_size()).await?;
+    let mut pace = deps.campaign_rates.pace();
+    for contacts in &audience {
+        deliver_to(deps, &page.campaign, contacts, Some(&mut pace)).await?;
+    }
+    let event_id = page.campaign.event_id;
+    match next {
+        Some(start) => hand_on(deps, &page.next(start)).await,
+        None => {
+            deps.deliveries.record_campaign_delivered(event_id, page.number, OffsetDateTime::now_utc()).await?;
+            tracing::info!(event = %event_id, pages = page.number, "campaign delivered");
+            Ok(())
         }
     }
 }
 
-async fn deliver_to(deps: &Deps, envelope: &Envelope, contacts: &Contacts) -> Result<(), NotificationError> {
+/// Queues a page, once per campaign and page number.
+async fn hand_on(deps: &Deps, page: &CampaignPage) -> Result<(), NotificationError> {
+    once(deps, page.campaign.event_id, &page.hand_on_key(), async { Ok(deps.campaign_pages.hand_on(page).await?) })
+        .await
+}
+
+async fn deliver_to(
+    deps: &Deps,
+    envelope: &Envelope,
+    contacts: &Contacts,
+    mut pace: Option<&mut CampaignPace>,
+) -> Result<(), NotificationError> {
     for message in notifications::messages_for(&envelope.event, contacts) {
         let channel = message.channel();
         // The carrier's opt-out list wins over everything for marketing SMS.
@@ -85,32 +124,56 @@ async fn deliver_to(deps: &Deps, envelope: &Envelope, contacts: &Contacts) -> Re
             continue;
         }
         let recipient = format!("{}#{}", channel.as_str(), contacts.id);
-        match deps.deliveries.claim(envelope.event_id, &recipient, OffsetDateTime::now_utc()).await? {
-            Claim::Granted => {}
-            Claim::Sent => {
-                tracing::info!(event = %envelope.event_id, channel = channel.as_str(), "already sent; skipped");
-                continue;
+        let paced = pace.as_deref_mut();
+        once(deps, envelope.event_id, &recipient, async move {
+            if let Some(pace) = paced {
+                pace.wait_turn(channel).await;
             }
-            // Failing makes Lambda retry later: by then the other run has finished, or its claim
-            // has gone stale and this run sends. Reporting success here could lose the message.
-            Claim::InFlight => return Err(NotificationError::InFlight(envelope.event_id)),
-        }
-        match send(deps, contacts, message).await {
-            Ok(message_id) => {
-                deps.deliveries.mark_sent(envelope.event_id, &recipient, &message_id).await?;
-                tracing::info!(event = %envelope.event_id, channel = channel.as_str(), %message_id, "sent");
-            }
-            Err(error) => {
-                tracing::error!(event = %envelope.event_id, channel = channel.as_str(), %error, "send failed; will be retried");
-                // Should the release fail too, the claim goes stale and a retry still sends.
-                if let Err(release) = deps.deliveries.release(envelope.event_id, &recipient).await {
-                    tracing::error!(event = %envelope.event_id, error = %release, "could not release a failed claim");
-                }
-                return Err(error);
-            }
-        }
+            send(deps, contacts, message).await
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// Does `send` unless it was done already for this event: claimed before, marked after, given
+/// back if it failed. `send` answers the provider's message id.
+async fn once(
+    deps: &Deps,
+    event_id: uuid::Uuid,
+    delivery: &str,
+    send: impl Future<Output = Result<String, NotificationError>>,
+) -> Result<(), NotificationError> {
+    match deps.deliveries.claim(event_id, delivery, OffsetDateTime::now_utc()).await? {
+        Claim::Granted => {}
+        Claim::Sent => {
+            tracing::info!(event = %event_id, delivery = kind(delivery), "already done; skipped");
+            return Ok(());
+        }
+        // Failing makes Lambda retry later: by then the other run has finished, or its claim
+        // has gone stale and this run sends. Reporting success here could lose the message.
+        Claim::InFlight => return Err(NotificationError::InFlight(event_id)),
+    }
+    match send.await {
+        Ok(message_id) => {
+            deps.deliveries.mark_sent(event_id, delivery, &message_id).await?;
+            tracing::info!(event = %event_id, delivery = kind(delivery), %message_id, "sent");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(event = %event_id, delivery = kind(delivery), %error, "send failed; will be retried");
+            // Should the release fail too, the claim goes stale and a retry still sends.
+            if let Err(release) = deps.deliveries.release(event_id, delivery).await {
+                tracing::error!(event = %event_id, error = %release, "could not release a failed claim");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// What a delivery key says without the account it names: `email`, `sms` or `page`.
+fn kind(delivery: &str) -> &str {
+    delivery.split('#').next().unwrap_or(delivery)
 }
 
 async fn send(deps: &Deps, contacts: &Contacts, message: Message) -> Result<String, NotificationError> {

@@ -3,11 +3,12 @@
 mod handler;
 mod templates;
 
-use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use mizan::account::AccountId;
+use mizan::campaign::{CampaignRates, SendsPerSecond};
 use mizan::config;
 use mizan::consent::{Unsubscribe, UnsubscribeKeys};
+use mizan::messaging::campaign_pages::CampaignPagesQueue;
 use mizan::messaging::email::Mailer;
 use mizan::messaging::sms::SmsSender;
 use mizan::notifications::Channel;
@@ -25,6 +26,8 @@ pub struct Deps {
     /// The public HTTPS address of the API (PUBLIC_API_URL): unsubscribe links point there.
     pub api_url: String,
     pub unsubscribe_keys: UnsubscribeKeys,
+    pub campaign_pages: CampaignPagesQueue,
+    pub campaign_rates: CampaignRates,
 }
 
 impl Deps {
@@ -48,6 +51,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
         api_url: config::required("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
         unsubscribe_keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
+        campaign_pages: CampaignPagesQueue::new(
+            aws_sdk_sqs::Client::new(&aws),
+            config::required("CAMPAIGN_PAGES_QUEUE_URL")?,
+        ),
+        campaign_rates: CampaignRates {
+            email: rate("CAMPAIGN_EMAILS_PER_SECOND")?,
+            sms: rate("CAMPAIGN_SMS_PER_SECOND")?,
+        },
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SnsEvent>| handler::handle(&deps, event.payload))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler::handle(&deps, event.payload))).await
+}
+
+fn rate(name: &'static str) -> Result<SendsPerSecond, lambda_runtime::Error> {
+    SendsPerSecond::parse(&config::required(name)?)
+        .ok_or_else(|| format!("{name} must be a whole number of sends per second, at least 1").into())
 }

@@ -1,5 +1,7 @@
-//! Messaging adapters: the events topic, email through SESv2, SMS through SNS.
+//! Messaging adapters: the events topic, email through SESv2, SMS through SNS, the campaign-pages
+//! queue (SQS).
 
+pub mod campaign_pages;
 pub mod email;
 pub mod events_topic;
 pub mod sms;

@@ -18,6 +18,7 @@ use super::{
     Item, StoreError, conditional, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
 use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role};
+use crate::campaign::AudienceCursor;
 use crate::consent::Source;
 use crate::contact::{Email, IranMobile};
 use crate::login_throttle::{self, Window};
@@ -239,8 +240,13 @@ impl AccountsTable {
     }
 
     /// One page of the accounts a campaign may reach (consent on for some channel), with their
-    /// contacts; and where the next page starts. Campaigns go through the table in such pages.
-    pub async fn audience(&self, start: Option<Item>) -> Result<(Vec<Contacts>, Option<Item>), StoreError> {
+    /// contacts; and where the next page starts. Campaigns go through the table in such pages
+    /// (`crate::campaign`); `limit` bounds the accounts read, consenting or not.
+    pub async fn audience(
+        &self,
+        start: Option<&AudienceCursor>,
+        limit: u32,
+    ) -> Result<(Vec<Contacts>, Option<AudienceCursor>), StoreError> {
         let page = self
             .client
             .scan()
@@ -251,13 +257,17 @@ impl AccountsTable {
             .filter_expression("begins_with(pk, :account) AND (marketing_email = :yes OR marketing_sms = :yes)")
             .expression_attribute_values(":account", s("ACCOUNT#"))
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .limit(100)
-            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start.map(|cursor| Item::from([("pk".to_owned(), s(cursor.0.clone()))])))
             .send()
             .await
             .map_err(|e| StoreError::from_sdk(&e))?;
         let contacts = page.items().iter().map(read_contacts).collect::<Result<Vec<_>, _>>()?;
-        Ok((contacts, page.last_evaluated_key))
+        let next = match page.last_evaluated_key {
+            Some(key) => Some(AudienceCursor(get_s(&key, "pk")?.to_owned())),
+            None => None,
+        };
+        Ok((contacts, next))
     }
 
     /// The contacts of an account and their verification state — nothing else of it (no

@@ -1,15 +1,17 @@
 //! The deliveries table: one record per message sent for an event, so that at-least-once
 //! delivery of events (SNS, Lambda retries) sends each message exactly once.
 //!
-//! Items: `DELIVERY#<event id>#<channel>`, status `sending` while a send is under way and
-//! `sent` (with the provider's message id) once it went out; expiring by TTL.
+//! Items: `DELIVERY#<event id>#<channel>#<account id>`, status `sending` while a send is under way
+//! and `sent` (with the provider's message id) once it went out; a campaign's page hand-ons as
+//! `DELIVERY#<event id>#page#<n>` (the queue's message id), and `DELIVERY#<event id>#delivered`
+//! once its last page is done. All expire by TTL.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::{Duration, OffsetDateTime};
 
-use super::{StoreError, s, time};
+use super::{StoreError, n, s, time};
 
 /// Long enough to outlive every redelivery and retry of an event (SNS retries for hours,
 /// Lambda's async retries for up to six), short enough not to keep a send log forever.
@@ -19,6 +21,9 @@ const KEEP_FOR: Duration = Duration::days(30);
 /// verification message locks a customer out; a crash between the provider's acceptance and
 /// `mark_sent` is the one case that sends twice.
 const STALE_CLAIM: Duration = Duration::minutes(1);
+
+/// The record of a finished campaign, beside its deliveries.
+pub const CAMPAIGN_DELIVERED: &str = "delivered";
 
 #[derive(Debug, Clone)]
 pub struct DeliveriesTable {
@@ -38,8 +43,8 @@ pub enum Claim {
     InFlight,
 }
 
-fn key(event_id: uuid::Uuid, channel: &str) -> String {
-    format!("DELIVERY#{event_id}#{channel}")
+fn key(event_id: uuid::Uuid, delivery: &str) -> String {
+    format!("DELIVERY#{event_id}#{delivery}")
 }
 
 impl DeliveriesTable {
@@ -47,12 +52,12 @@ impl DeliveriesTable {
         Self { client, table: table.into() }
     }
 
-    pub async fn claim(&self, event_id: uuid::Uuid, channel: &str, now: OffsetDateTime) -> Result<Claim, StoreError> {
+    pub async fn claim(&self, event_id: uuid::Uuid, delivery: &str, now: OffsetDateTime) -> Result<Claim, StoreError> {
         let written = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(key(event_id, channel)))
+            .item("pk", s(key(event_id, delivery)))
             .item("status", s("sending"))
             .item("claimed_at", time(now))
             .item("expires_at", time(now + KEEP_FOR))
@@ -75,11 +80,11 @@ impl DeliveriesTable {
         }
     }
 
-    pub async fn mark_sent(&self, event_id: uuid::Uuid, channel: &str, message_id: &str) -> Result<(), StoreError> {
+    pub async fn mark_sent(&self, event_id: uuid::Uuid, delivery: &str, message_id: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(key(event_id, channel)))
+            .key("pk", s(key(event_id, delivery)))
             .update_expression("SET #status = :sent, message_id = :message_id")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", s("sent"))
@@ -91,12 +96,34 @@ impl DeliveriesTable {
         Ok(())
     }
 
+    /// Records that the last page of a campaign went out: an operator (or a test) can see that
+    /// a campaign has finished, and after how many pages.
+    pub async fn record_campaign_delivered(
+        &self,
+        event_id: uuid::Uuid,
+        pages: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key(event_id, CAMPAIGN_DELIVERED)))
+            .item("status", s("sent"))
+            .item("pages", n(pages))
+            .item("delivered_at", time(now))
+            .item("expires_at", time(now + KEEP_FOR))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(())
+    }
+
     /// Gives a claim back after a failed send, so the retry of the event sends it.
-    pub async fn release(&self, event_id: uuid::Uuid, channel: &str) -> Result<(), StoreError> {
+    pub async fn release(&self, event_id: uuid::Uuid, delivery: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(key(event_id, channel)))
+            .key("pk", s(key(event_id, delivery)))
             .condition_expression("#status = :sending")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s("sending"))

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Local stand-in for SNS -> Lambda delivery (moto cannot invoke a Lambda function).
+"""Local stand-in for Lambda's SNS and SQS triggers (moto cannot invoke a Lambda function).
 
-provision.py subscribed one SQS queue per (topic, function) pair and listed them in
-$MIZAN_STATE_DIR/subscriptions.json. This relay long-polls each queue, wraps every SNS
-notification (the JSON body SQS receives from an SNS subscription) in the event Lambda delivers
-for SNS (`{"Records": [{"EventSource": "aws:sns", ..., "Sns": {...}}]}`, one record per event, as
-on AWS), and POSTs it to cargo-lambda's Invoke API:
+provision.py listed every trigger in $MIZAN_STATE_DIR/subscriptions.json:
+  * "sns": an SQS queue subscribed to the topic for that function. Every SNS notification (the
+    JSON body SQS receives from an SNS subscription) is wrapped in the event Lambda delivers for
+    SNS (`{"Records": [{"EventSource": "aws:sns", ..., "Sns": {...}}]}`, one record per event);
+  * "sqs": the template's own queue, read as Lambda's event source mapping reads it: up to
+    batch_size messages in one event (`{"Records": [{"eventSource": "aws:sqs", "body": ...}]}`).
+This relay long-polls each queue and POSTs the event to cargo-lambda's Invoke API:
     http://127.0.0.1:<watch port>/2015-03-31/functions/<binary>/invocations
 A message is deleted once the function succeeded; otherwise it becomes visible again after a
-short delay and is retried, and after 3 receives the queue moves it to its dead-letter queue.
+short delay and is retried, and after its queue's maxReceiveCount it moves to the dead-letter queue.
 It logs one line per delivery: message id, function and outcome, never the message itself (it
 may carry personal data).
 
-Usage: sns_relay.py [STATE_DIR]   (default $MIZAN_STATE_DIR; the watch URL is $MIZAN_API_URL)
+Usage: event_relay.py [STATE_DIR]   (default $MIZAN_STATE_DIR; the watch URL is $MIZAN_API_URL)
 Needs the local stack's env (AWS_ENDPOINT_URL_SQS, credentials, region) in the environment.
 """
 
@@ -36,7 +38,7 @@ stopping = threading.Event()
 
 
 def log(line):
-    print(f"{time.strftime('%H:%M:%S')} sns-relay: {line}", flush=True)
+    print(f"{time.strftime('%H:%M:%S')} event-relay: {line}", flush=True)
 
 
 def lambda_event(notification, subscription_arn):
@@ -66,6 +68,23 @@ def lambda_event(notification, subscription_arn):
     }
 
 
+def sqs_event(messages, queue_arn):
+    """The SQS event Lambda delivers for a batch of messages."""
+    return {
+        "Records": [{
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": queue_arn.split(":")[3],
+        } for message in messages]
+    }
+
+
 def invoke(api_url, function, event):
     """Returns None on success, else a short reason (never the function's output)."""
     request = urllib.request.Request(
@@ -86,22 +105,56 @@ def invoke(api_url, function, event):
         return f"invoke unreachable ({type(error).__name__})"
 
 
-def relay(sqs, api_url, subscription):
+def receive(sqs, queue_url, function, most):
+    """Up to `most` messages, or [] (after a pause) if the queue cannot be read right now."""
+    try:
+        return sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=most, WaitTimeSeconds=POLL_SECONDS,
+            AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        ).get("Messages", [])
+    except Exception as error:  # moto restarting or stopping: try again shortly
+        if not stopping.is_set():
+            log(f"{function}: receive failed ({type(error).__name__}); retrying")
+            stopping.wait(1)
+        return []
+
+
+def retry_later(sqs, queue_url, messages):
+    for message in messages:
+        try:
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=RETRY_DELAY_SECONDS)
+        except Exception:
+            pass  # it becomes visible again after the queue's own timeout
+
+
+def relay_sqs(sqs, api_url, subscription):
     queue_url = subscription["queue_url"]
     function = subscription["function"]
     while not stopping.is_set():
-        try:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_SECONDS,
-                AttributeNames=["ApproximateReceiveCount"],
-            ).get("Messages", [])
-        except Exception as error:  # moto restarting or stopping: try again shortly
-            if stopping.is_set():
-                return
-            log(f"{function}: receive failed ({type(error).__name__}); retrying")
-            stopping.wait(1)
+        messages = receive(sqs, queue_url, function, subscription["batch_size"])
+        if not messages:
             continue
-        for message in messages:
+        attempt = messages[0].get("Attributes", {}).get("ApproximateReceiveCount", "?")
+        ids = ",".join(m["MessageId"] for m in messages)
+        started = time.monotonic()
+        failure = invoke(api_url, function, sqs_event(messages, subscription["queue_arn"]))
+        took = int((time.monotonic() - started) * 1000)
+        if failure is None:
+            for message in messages:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            log(f"sqs {ids} -> {function}: delivered in {took} ms (attempt {attempt})")
+        else:
+            log(f"sqs {ids} -> {function}: failed: {failure} (attempt {attempt}); "
+                f"retry in {RETRY_DELAY_SECONDS}s")
+            retry_later(sqs, queue_url, messages)
+
+
+def relay_sns(sqs, api_url, subscription):
+    queue_url = subscription["queue_url"]
+    function = subscription["function"]
+    while not stopping.is_set():
+        for message in receive(sqs, queue_url, function, 10):
             receipt = message["ReceiptHandle"]
             attempt = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
             try:
@@ -121,11 +174,7 @@ def relay(sqs, api_url, subscription):
             else:
                 log(f"{message_id} -> {function}: failed: {failure} (attempt {attempt}); "
                     f"retry in {RETRY_DELAY_SECONDS}s")
-                try:
-                    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt,
-                                                  VisibilityTimeout=RETRY_DELAY_SECONDS)
-                except Exception:
-                    pass  # it becomes visible again after the queue's own timeout
+                retry_later(sqs, queue_url, [message])
 
 
 def main():
@@ -137,12 +186,14 @@ def main():
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
-    threads = [threading.Thread(target=relay, args=(sqs, api_url, sub), daemon=True)
+    relays = {"sns": relay_sns, "sqs": relay_sqs}
+    threads = [threading.Thread(target=relays[sub["source"]], args=(sqs, api_url, sub), daemon=True)
                for sub in subscriptions]
     for thread in threads:
         thread.start()
     log(f"relaying {len(threads)} subscription(s) to {api_url}: "
-        + ", ".join(f"{s['topic_arn'].rsplit(':', 1)[-1]} -> {s['function']}" for s in subscriptions))
+        + ", ".join(f"{(s.get('topic_arn') or s['queue_arn']).rsplit(':', 1)[-1]} -> {s['function']}"
+                    for s in subscriptions))
     while not stopping.is_set():
         stopping.wait(1)
     for thread in threads:
