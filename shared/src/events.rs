@@ -41,6 +41,9 @@ pub enum DomainEvent {
     ReviewPosted { review_id: ReviewId, product_id: ProductId, account_id: AccountId },
     /// A marketing campaign (published by an operator): send it to every customer who consents.
     CampaignPublished { campaign_id: uuid::Uuid, subject: String, text: String },
+    /// A customer closed their account: what other functions keep of it follows (their reviews
+    /// lose the name they showed).
+    AccountClosed { account_id: AccountId },
 }
 
 impl DomainEvent {
@@ -52,7 +55,8 @@ impl DomainEvent {
             | Self::SignupAttemptedOnExistingAccount { account_id }
             | Self::OrderPlaced { account_id, .. }
             | Self::InvoiceIssued { account_id, .. }
-            | Self::ReviewPosted { account_id, .. } => *account_id,
+            | Self::ReviewPosted { account_id, .. }
+            | Self::AccountClosed { account_id } => *account_id,
             Self::CampaignPublished { .. } => return None,
         })
     }
@@ -67,6 +71,7 @@ impl DomainEvent {
             Self::InvoiceIssued { .. } => "InvoiceIssued",
             Self::ReviewPosted { .. } => "ReviewPosted",
             Self::CampaignPublished { .. } => "CampaignPublished",
+            Self::AccountClosed { .. } => "AccountClosed",
         }
     }
 }

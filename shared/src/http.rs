@@ -124,14 +124,21 @@ pub async fn not_implemented(_req: Request) -> HttpResult {
     Err(Problem::not_implemented())
 }
 
-/// The session of an authenticated request, or 401.
-pub fn authenticate(
+/// The session of an authenticated request, or 401. Tokens are stateless, so the account is
+/// read too: a closed account's sessions end at once, and so does a session whose role was
+/// granted or withdrawn since it was issued (sign in again to get the new one).
+pub async fn authenticate(
     req: &Request,
     sessions: &crate::session::SessionKey,
+    accounts: &crate::storage::accounts::AccountsTable,
     now: time::OffsetDateTime,
 ) -> Result<crate::session::Claims, Problem> {
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
-    sessions.verify(token, now).map_err(|_| Problem::unauthorized())
+    let claims = sessions.verify(token, now).map_err(|_| Problem::unauthorized())?;
+    match accounts.current_role(claims.sub).await? {
+        Some(role) if role == claims.role => Ok(claims),
+        _ => Err(Problem::unauthorized()),
+    }
 }
 
 /// Runs a function that has HTTP routes and an SNS subscription both (one function, as the

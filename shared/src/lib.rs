@@ -6,6 +6,7 @@
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
 pub mod account;
+pub mod account_closure;
 pub mod campaign;
 pub mod catalog;
 pub mod checkout;

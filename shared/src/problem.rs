@@ -123,6 +123,11 @@ impl Problem {
         }
     }
 
+    /// The password re-entered to confirm a grave step (closing the account) is wrong.
+    pub fn wrong_password() -> Self {
+        Self::new(403, "wrong-password", "گذرواژه نادرست است", "گذرواژه‌ای که وارد کردید با گذرواژهٔ حساب یکی نیست.")
+    }
+
     pub fn forbidden() -> Self {
         Self::new(403, "forbidden", "دسترسی مجاز نیست", "شما اجازهٔ انجام این کار را ندارید.")
     }

@@ -7,6 +7,7 @@ use mizan::config;
 use mizan::messaging::events_topic::EventsTopic;
 use mizan::pricing::VatSchedule;
 use mizan::session::SessionKey;
+use mizan::storage::accounts::AccountsTable;
 use mizan::storage::idempotency::IdempotencyTable;
 use mizan::storage::orders::OrdersTable;
 use mizan::storage::products::ProductsTable;
@@ -18,6 +19,8 @@ pub struct Deps {
     pub idempotency: IdempotencyTable,
     pub events: EventsTopic,
     pub sessions: SessionKey,
+    /// Sessions are checked against the account: closed accounts and changed roles end them.
+    pub accounts: AccountsTable,
     pub vat: VatSchedule,
 }
 
@@ -29,8 +32,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = Deps {
         products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
         orders: OrdersTable::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
-        idempotency: IdempotencyTable::new(dynamodb, config::required("IDEMPOTENCY_TABLE")?),
+        idempotency: IdempotencyTable::new(dynamodb.clone(), config::required("IDEMPOTENCY_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
     };

@@ -35,7 +35,7 @@ async fn catalog(deps: &Deps) -> HttpResult {
 }
 
 async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let key = idempotency_key(req)?;
     let body = http::json_object(req)?;
     let request = forms::checkout(&body)?;
@@ -88,7 +88,7 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
 }
 
 async fn order(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let id = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
     let stored = match id {
         Some(id) => deps.orders.get(id).await?,

@@ -11,6 +11,7 @@ use mizan::identity::EconomicCode;
 use mizan::invoice::Seller;
 use mizan::messaging::events_topic::EventsTopic;
 use mizan::session::SessionKey;
+use mizan::storage::accounts::AccountsTable;
 use mizan::storage::invoices::InvoicesTable;
 use mizan::storage::orders::OrdersTable;
 use mizan::tax_id::MemoryId;
@@ -21,6 +22,8 @@ pub struct Deps {
     pub orders: OrdersTable,
     pub events: EventsTopic,
     pub sessions: SessionKey,
+    /// Sessions are checked against the account: closed accounts and changed roles end them.
+    pub accounts: AccountsTable,
     pub seller: Seller,
 }
 
@@ -44,8 +47,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let deps = Deps {
         invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?),
-        orders: OrdersTable::new(dynamodb, config::required("ORDERS_TABLE")?),
+        orders: OrdersTable::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         seller,
     };

@@ -29,7 +29,7 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
 /// The invoice of the caller's order. Someone else's order is as absent as none (404); an
 /// order whose invoice is still being issued says so, with when to ask again.
 async fn owned_invoice(deps: &Deps, req: &Request) -> Result<Invoice, Problem> {
-    let session = http::authenticate(req, &deps.sessions, OffsetDateTime::now_utc())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, OffsetDateTime::now_utc()).await?;
     let id = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
     let Some(id) = id else { return Err(Problem::not_found()) };
     match deps.invoices.get(id).await? {

@@ -62,7 +62,7 @@ async fn listing(deps: &Deps, req: &Request) -> HttpResult {
 }
 
 async fn post(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let product =
         path_param(req, "product_id").and_then(|id| ProductId::parse(&id).ok()).ok_or_else(Problem::not_found)?;
     let body = http::json_object(req)?;
@@ -88,7 +88,7 @@ async fn post(deps: &Deps, req: &Request) -> HttpResult {
 }
 
 async fn moderate(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     if session.role != Role::Staff {
         return Err(Problem::forbidden());
     }

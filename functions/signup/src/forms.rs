@@ -82,3 +82,9 @@ pub fn login(body: &JsonObject) -> Result<LoginForm, Problem> {
         _ => Err(Problem::invalid(errors)),
     }
 }
+
+/// Closing the account: the password, re-entered.
+pub fn closure(body: &JsonObject) -> Result<String, Problem> {
+    let mut errors = Vec::new();
+    body.required_str("password", &mut errors).map(str::to_owned).ok_or_else(|| Problem::invalid(errors))
+}

@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
+use mizan::account_closure::{self, ClosureError, ClosureOutcome};
 use mizan::http::{self, HttpResult};
 use mizan::login::{self, LoginOutcome};
 use mizan::problem::Problem;
@@ -20,7 +21,10 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         ("POST", "/verify/phone") => verify_phone(deps, &req).await,
         ("POST", "/sessions") => log_in(deps, &req).await,
         ("GET", "/me") => me(deps, &req).await,
-        (_, "/signup" | "/verify/email" | "/verify/phone" | "/sessions" | "/me") => Err(Problem::method_not_allowed()),
+        ("POST", "/me/closure") => close_account(deps, &req).await,
+        (_, "/signup" | "/verify/email" | "/verify/phone" | "/sessions" | "/me" | "/me/closure") => {
+            Err(Problem::method_not_allowed())
+        }
         _ => Err(Problem::not_found()),
     }
 }
@@ -83,8 +87,8 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
 }
 
 async fn me(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
-    // A valid token of a closed account is as good as none.
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    // Closed between the two reads: as good as no session.
     let contacts = deps.accounts.contacts(session.sub).await?.ok_or_else(Problem::unauthorized)?;
     http::json(
         StatusCode::OK,
@@ -96,6 +100,29 @@ async fn me(deps: &Deps, req: &Request) -> HttpResult {
             "marketing": { "email": contacts.marketing.email, "sms": contacts.marketing.sms },
         }),
     )
+}
+
+/// `POST /me/closure` with `{"password": …}`: closes the account at once.
+async fn close_account(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    let password = forms::closure(&http::json_object(req)?)?;
+    let outcome = account_closure::close(&deps.accounts, &deps.events, &deps.codes, session.sub, &password, now())
+        .await
+        .map_err(|error| match error {
+            ClosureError::Store(error) => Problem::from(error),
+            ClosureError::Publish(error) => {
+                tracing::error!(%error, "the closure could not be announced; nothing was erased");
+                Problem::unavailable()
+            }
+        })?;
+    match outcome {
+        ClosureOutcome::Closed => http::json(StatusCode::OK, &json!({ "status": "closed" })),
+        ClosureOutcome::AlreadyClosed => Err(Problem::unauthorized()),
+        ClosureOutcome::WrongPassword => Err(Problem::wrong_password()),
+        ClosureOutcome::Locked(remaining) => {
+            Err(Problem::too_many_attempts(u64::try_from(remaining.whole_seconds()).unwrap_or(1).max(1)))
+        }
+    }
 }
 
 fn now() -> OffsetDateTime {

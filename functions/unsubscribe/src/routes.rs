@@ -30,14 +30,14 @@ fn consent_view(consent: MarketingConsent) -> serde_json::Value {
 }
 
 async fn preferences(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let consent = deps.accounts.marketing(session.sub).await?.ok_or_else(Problem::unauthorized)?;
     http::json(StatusCode::OK, &consent_view(consent))
 }
 
 /// Settings change only what the body names: `{"marketing": {"email": false}}` leaves SMS as it is.
 async fn change_preferences(deps: &Deps, req: &Request) -> HttpResult {
-    let session = http::authenticate(req, &deps.sessions, now())?;
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let body = http::json_object(req)?;
     let mut errors = Vec::new();
     let wanted = body.required_object("marketing", &mut errors).map(|marketing| {

@@ -5,12 +5,13 @@
 //!   and the open verification challenges;
 //! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it;
 //! - `LOGIN#<keyed hash of email>#<window>`: login attempts of an email in a 15-minute window,
-//!   expiring by TTL.
+//!   expiring by TTL;
+//! - `CLOSED#<account id>`: a closed account — when, and nothing else.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use time::OffsetDateTime;
 
@@ -50,6 +51,10 @@ pub struct Credentials {
 
 fn account_key(id: AccountId) -> String {
     format!("ACCOUNT#{id}")
+}
+
+fn closed_key(id: AccountId) -> String {
+    format!("CLOSED#{id}")
 }
 
 fn email_key(email: &Email) -> String {
@@ -126,7 +131,7 @@ impl AccountsTable {
     /// could not be sent), so that signing up again starts afresh.
     pub async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
         let delete = |key: String| {
-            aws_sdk_dynamodb::types::Delete::builder()
+            Delete::builder()
                 .table_name(&self.table)
                 .key("pk", s(key))
                 .condition_expression("account_id = :id")
@@ -152,16 +157,66 @@ impl AccountsTable {
 
     pub async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
         let Some(item) = self.get(account_key(id), "password_hash, #role").await? else { return Ok(None) };
-        let role = match get_s(&item, "role")? {
-            "staff" => Role::Staff,
-            "customer" => Role::Customer,
-            _ => return Err(StoreError::Corrupt("role")),
-        };
         Ok(Some(Credentials {
             id,
-            role,
+            role: read_role(&item)?,
             password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
         }))
+    }
+
+    /// The account's role as it stands, or `None` once the account is closed: what a session's
+    /// claims are checked against on every authenticated request.
+    pub async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
+        let Some(item) = self.get(account_key(id), "#role").await? else { return Ok(None) };
+        read_role(&item).map(Some)
+    }
+
+    /// Closes an account in one transaction: the account item (profile, contacts, consent and
+    /// its history, credentials) and the email's guard are deleted, and a `CLOSED#` record that
+    /// holds no personal data keeps the fact and the time. `false` when the account was closed
+    /// already (a repeated request).
+    pub async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-closure: {e}"));
+        let account = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let guard = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .condition_expression("account_id = :id")
+            .expression_attribute_values(":id", s(id.to_string()))
+            .build()
+            .map_err(build)?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(closed_key(id)))
+            .item("account_id", s(id.to_string()))
+            .item("closed_at", time(now))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(account).build())
+            .transact_items(TransactWriteItem::builder().delete(guard).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                _ => Err(StoreError::from_sdk(&error)),
+            },
+        }
     }
 
     /// What a review needs of its author: the name it shows as an initial, and whether the
@@ -375,6 +430,14 @@ impl AccountsTable {
         }
         let answer = request.consistent_read(true).send().await.map_err(|e| StoreError::from_sdk(&e))?;
         Ok(answer.item)
+    }
+}
+
+fn read_role(item: &Item) -> Result<Role, StoreError> {
+    match get_s(item, "role")? {
+        "staff" => Ok(Role::Staff),
+        "customer" => Ok(Role::Customer),
+        _ => Err(StoreError::Corrupt("role")),
     }
 }
 
