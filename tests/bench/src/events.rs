@@ -59,6 +59,15 @@ impl Samples {
         Ok(HttpEvent(self.load(function, file)?))
     }
 
+    /// An SQS delivery of one message body, in the shape of the campaign-page sample.
+    pub fn sqs(&self, message_id: &str, body: &str) -> Result<Value> {
+        let mut event = self.load("notification", "campaign-page.json")?;
+        let record = event["Records"].get_mut(0).ok_or_else(|| anyhow!("the SQS sample has no record"))?;
+        record["messageId"] = Value::String(message_id.to_owned());
+        record["body"] = Value::String(body.to_owned());
+        Ok(event)
+    }
+
     /// An SNS delivery of `envelope`, in the shape of the notification samples.
     pub fn sns(&self, envelope: &Envelope) -> Result<Value> {
         let mut event = self.load("notification", "order-placed.json")?;

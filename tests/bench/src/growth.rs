@@ -7,6 +7,7 @@ use anyhow::{Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use mizan::account::{AccountId, MarketingConsent};
 use mizan::catalog::ProductId;
+use mizan::events::{DomainEvent, Envelope};
 use mizan::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
 use time::OffsetDateTime;
 
@@ -18,12 +19,17 @@ use crate::workloads::{check_out_directly, checkout_body};
 
 const CHECKOUT_LINES: [usize; 3] = [1, 10, 50];
 const REVIEW_COUNTS: [usize; 3] = [10, 1_000, 10_000];
+const CAMPAIGN_AUDIENCES: [usize; 3] = [100, 1_000, 10_000];
+/// The campaign's configured pace (5 sends a second per channel in the template) would make the
+/// series measure sleeping; raised, it measures the work.
+const CAMPAIGN_RATE: &str = "10000";
 const INVOCATIONS: usize = 40;
 const WRITE_CONCURRENCY: usize = 16;
 
 pub async fn run(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
     let mut points = checkout(binaries, stack, samples).await?;
     points.extend(review_listing(binaries, stack, samples).await?);
+    points.extend(campaign(binaries, stack, samples).await?);
     Ok(points)
 }
 
@@ -162,6 +168,92 @@ async fn review_listing(binaries: &Binaries, stack: &Stack, samples: &Samples) -
         let events = (0..=INVOCATIONS).map(|_| listing.clone().event("GET /products/{id}/reviews", 200)).collect();
         let note = "the first page, 20 reviews".to_owned();
         points.push(point(binaries, "review", events, "review listing", count, "reviews", note).await?);
+    }
+    Ok(points)
+}
+
+/// A campaign as it runs on Lambda: one `CampaignPublished` from SNS, then one invocation per
+/// page that the function hands on through the campaign-pages queue, until it hands on none.
+/// Every page runs in the same process, so its VmHWM is the campaign's peak.
+async fn campaign(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
+    eprintln!("== growth: campaign to {CAMPAIGN_AUDIENCES:?} customers (rates raised to {CAMPAIGN_RATE}/s)");
+    let queue_url =
+        std::env::var("CAMPAIGN_PAGES_QUEUE_URL").map_err(|_| anyhow!("CAMPAIGN_PAGES_QUEUE_URL is not set"))?;
+    let sqs = aws_sdk_sqs::Client::new(&mizan::config::aws().await);
+    let everyone = MarketingConsent { email: true, sms: true };
+    let mut points = Vec::new();
+    for audience in CAMPAIGN_AUDIENCES {
+        let missing = audience.saturating_sub(stack.audience_count().await?);
+        let started = std::time::Instant::now();
+        stack.customers(missing, everyone).await?;
+        let reached = stack.audience_count().await?;
+        eprintln!(
+            "   {missing} customers added in {:.1} s; the audience is {reached}",
+            started.elapsed().as_secs_f64()
+        );
+
+        let published = DomainEvent::CampaignPublished {
+            campaign_id: uuid::Uuid::new_v4(),
+            subject: "قهوهٔ تازه".to_owned(),
+            text: "برداشت تازهٔ اتیوپی یرگاچفه رسید؛ این هفته با برشته‌کاری روشن.".to_owned(),
+        };
+        let overrides = [("CAMPAIGN_EMAILS_PER_SECOND", CAMPAIGN_RATE), ("CAMPAIGN_SMS_PER_SECOND", CAMPAIGN_RATE)];
+        let (mut process, _) = binaries.start_with("notification", &overrides).await?;
+        let first = Event {
+            route: "SNS CampaignPublished",
+            payload: samples.sns(&Envelope::new(published, OffsetDateTime::now_utc()))?,
+            expect: crate::events::Expect::Success,
+        };
+        let answer = process.invoke(&first.payload).await?;
+        first.check(answer.failed, &answer.body)?;
+        let mut pages = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(1)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            let Some(message) = received.messages.and_then(|messages| messages.into_iter().next()) else { break };
+            let body = message.body.as_deref().ok_or_else(|| anyhow!("a campaign page without a body"))?;
+            let page = Event {
+                route: "SQS campaign page",
+                payload: samples.sqs(message.message_id.as_deref().unwrap_or_default(), body)?,
+                expect: crate::events::Expect::Success,
+            };
+            let answer = process.invoke(&page.payload).await?;
+            page.check(answer.failed, &answer.body)?;
+            pages.push(answer.took);
+            if let Some(handle) = message.receipt_handle {
+                sqs.delete_message().queue_url(&queue_url).receipt_handle(handle).send().await?;
+            }
+        }
+        let peak = process.peak_rss_kib()?;
+        process.stop().await?;
+        let total: Duration = pages.iter().sum::<Duration>() + answer.took;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "   {reached} customers: {} pages, {:.1} s in all, peak RSS {:.1} MiB",
+            pages.len(),
+            total.as_secs_f64(),
+            peak as f64 / 1024.0
+        );
+        points.push(GrowthPoint {
+            series: "campaign",
+            size: reached,
+            unit: "customers",
+            invocations: pages.len() + 1,
+            p50_ms: ms(percentile(&pages, 50.0)),
+            p99_ms: ms(percentile(&pages, 99.0)),
+            peak_rss_mib: peak as f64 / 1024.0,
+            note: format!(
+                "p50/p99 per page; {} pages, {:.1} s in all ({:.2} ms a customer)",
+                pages.len(),
+                total.as_secs_f64(),
+                ms(total) / reached.max(1) as f64
+            ),
+        });
     }
     Ok(points)
 }

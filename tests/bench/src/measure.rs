@@ -17,9 +17,17 @@ pub struct Binaries {
 
 impl Binaries {
     pub async fn start(&self, function: &str) -> Result<(FunctionProcess, Duration)> {
+        self.start_with(function, &[]).await
+    }
+
+    /// Starts the function with some of the stack's variables replaced.
+    pub async fn start_with(&self, function: &str, overrides: &[(&str, &str)]) -> Result<(FunctionProcess, Duration)> {
         let binary = self.dir.join(function);
         let log = self.logs.join(format!("{function}.log"));
-        FunctionProcess::start(&Launch { name: function, binary: &binary, stack_env: &self.stack_env, log: &log })
+        let mut env: Vec<(String, String)> =
+            self.stack_env.iter().filter(|(name, _)| !overrides.iter().any(|(o, _)| o == name)).cloned().collect();
+        env.extend(overrides.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
+        FunctionProcess::start(&Launch { name: function, binary: &binary, stack_env: &env, log: &log })
             .await
             .with_context(|| format!("starting {}", binary.display()))
     }

@@ -51,6 +51,7 @@ pub struct Customer {
 pub struct Stack {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub products_table: String,
+    pub accounts_table: String,
     pub accounts: AccountsTable,
     pub products: ProductsTable,
     pub orders: OrdersTable,
@@ -76,6 +77,7 @@ impl Stack {
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sns = aws_sdk_sns::Client::new(&aws);
         let products_table = setting("PRODUCTS_TABLE")?;
+        let accounts_table = setting("ACCOUNTS_TABLE")?;
         let seller = Seller {
             name: setting("SELLER_NAME")?,
             economic_code: EconomicCode::parse(&setting("SELLER_ECONOMIC_CODE")?)
@@ -87,7 +89,7 @@ impl Stack {
         };
         let password = Password::parse("Mizan-Bench-Passw0rd", None).map_err(|_| anyhow!("the bench password"))?;
         Ok(Self {
-            accounts: AccountsTable::new(dynamodb.clone(), setting("ACCOUNTS_TABLE")?),
+            accounts: AccountsTable::new(dynamodb.clone(), &accounts_table),
             products: ProductsTable::new(dynamodb.clone(), &products_table),
             orders: OrdersTable::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
             idempotency: IdempotencyTable::new(dynamodb.clone(), setting("IDEMPOTENCY_TABLE")?),
@@ -105,6 +107,7 @@ impl Stack {
             password_hash: password.hash()?,
             dynamodb,
             products_table,
+            accounts_table,
         })
     }
 
@@ -194,6 +197,31 @@ impl Stack {
         match place_order(&catalogue, customer, &key, &key, request, OffsetDateTime::now_utc()).await? {
             CheckoutOutcome::Placed(order) => Ok(*order),
             other => Err(anyhow!("a bench order was not placed: {other:?}")),
+        }
+    }
+
+    /// How many accounts a campaign would reach now (consent on for some channel), counted with
+    /// the filter the campaign's own scan uses.
+    pub async fn audience_count(&self) -> Result<usize> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.accounts_table)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .filter_expression("begins_with(pk, :account) AND (marketing_email = :yes OR marketing_sms = :yes)")
+                .expression_attribute_values(":account", AttributeValue::S("ACCOUNT#".to_owned()))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            count += usize::try_from(page.count).unwrap_or(0);
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
         }
     }
 
