@@ -346,3 +346,36 @@ async fn a_key_stays_bound_to_its_order_after_its_idempotency_record_is_gone() {
     assert_eq!((again.status, &again.body["order_id"]), (201, &first.body["order_id"]));
     assert_eq!(stack.stock_of(&product).await, 9, "one order, whatever the retries");
 }
+
+/// P14: the address a login and an order came from is recorded, with its expiry (six months).
+#[tokio::test]
+async fn p14_logins_and_orders_record_where_they_came_from_for_a_limited_time() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().expect("an id").to_owned();
+    let product = stack.add_product(500_000, 3).await;
+    let placed = stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, natural_buyer())).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+
+    let table = std::env::var("IP_RECORDS_TABLE").expect("run through infra/test");
+    let records = stack
+        .dynamodb()
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ACCOUNT#{account}")))
+        .send()
+        .await
+        .expect("DynamoDB Local answers");
+    let kinds: Vec<&str> =
+        records.items().iter().filter_map(|item| item.get("request")?.as_s().ok()).map(String::as_str).collect();
+    assert_eq!(kinds, ["login", "checkout"], "in time order");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for item in records.items() {
+        assert!(item.get("ip").and_then(|ip| ip.as_s().ok()).is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()));
+        let expires: i64 = item.get("expires_at").and_then(|e| e.as_n().ok()?.parse().ok()).expect("a TTL");
+        let days = (expires - now) / 86_400;
+        assert!((180..=184).contains(&days), "kept about six months, not {days} days");
+    }
+}

@@ -1,5 +1,7 @@
 //! Logging in: email and password for a session token, with guessing slowed down (P12).
 
+use std::net::IpAddr;
+
 use time::{Duration, OffsetDateTime};
 
 use crate::account::AccountId;
@@ -9,6 +11,7 @@ use crate::password;
 use crate::session::{IssuedSession, SessionKey};
 use crate::storage::StoreError;
 use crate::storage::accounts::AccountsTable;
+use crate::storage::ip_records::{IpRecordsTable, RecordedRequest};
 use crate::verification::CodeHasher;
 
 pub enum LoginOutcome {
@@ -19,10 +22,17 @@ pub enum LoginOutcome {
     Locked(Duration),
 }
 
+/// Where a login attempt comes from, and where its address is recorded once it succeeds (P14).
+pub struct Origin<'a> {
+    pub ip: Option<IpAddr>,
+    pub records: &'a IpRecordsTable,
+}
+
 pub async fn log_in(
     accounts: &AccountsTable,
     sessions: &SessionKey,
     codes: &CodeHasher,
+    origin: Origin<'_>,
     email: &str,
     candidate_password: &str,
     now: OffsetDateTime,
@@ -51,6 +61,10 @@ pub async fn log_in(
     match credentials {
         Some(credentials) if accepted => {
             accounts.give_back_login_attempt(&throttle_key, window).await?;
+            // Recorded before the session is issued: a login whose address cannot be kept fails.
+            if let Some(ip) = origin.ip {
+                origin.records.record(credentials.id, RecordedRequest::Login, ip, now).await?;
+            }
             tracing::info!(account = %credentials.id, "logged in");
             Ok(LoginOutcome::Session(sessions.issue(credentials.id, credentials.role, now)))
         }

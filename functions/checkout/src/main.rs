@@ -9,6 +9,7 @@ use mizan::pricing::VatSchedule;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::AccountsTable;
 use mizan::storage::idempotency::IdempotencyTable;
+use mizan::storage::ip_records::IpRecordsTable;
 use mizan::storage::orders::OrdersTable;
 use mizan::storage::products::ProductsTable;
 
@@ -22,6 +23,7 @@ pub struct Deps {
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
     pub vat: VatSchedule,
+    pub ip_records: IpRecordsTable,
 }
 
 #[tokio::main]
@@ -34,7 +36,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         orders: OrdersTable::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
         idempotency: IdempotencyTable::new(dynamodb.clone(), config::required("IDEMPOTENCY_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
-        accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
+        ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
     };

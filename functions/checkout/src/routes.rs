@@ -9,6 +9,7 @@ use mizan::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPoli
 use mizan::order::{Buyer, OrderId};
 use mizan::problem::{Problem, Rejection};
 use mizan::storage::StoreError;
+use mizan::storage::ip_records::RecordedRequest;
 use mizan::storage::orders::StoredOrder;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -47,6 +48,13 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
     let work = || async {
         match checkout::place_order(&store, session.sub, key.as_str(), &payload_hash, request, now()).await {
             Ok(CheckoutOutcome::Placed(order)) => {
+                // P14. The order stands whatever happens here: a lost record is logged, never
+                // turned into a failed checkout that the customer would retry.
+                if let Some(ip) = http::source_ip(req)
+                    && let Err(error) = deps.ip_records.record(session.sub, RecordedRequest::Checkout, ip, now()).await
+                {
+                    tracing::error!(order = %order.order.id, %error, "the checkout's IP could not be recorded");
+                }
                 Ok(StoredResponse { status: 201, body: json!({ "order_id": order.order.id }).to_string() })
             }
             Ok(CheckoutOutcome::UnknownProducts(lines)) => {

@@ -7,6 +7,7 @@ use mizan::config;
 use mizan::messaging::events_topic::EventsTopic;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::AccountsTable;
+use mizan::storage::ip_records::IpRecordsTable;
 use mizan::verification::CodeHasher;
 
 /// Everything an invocation borrows: built once per cold start.
@@ -15,14 +16,17 @@ pub struct Deps {
     pub events: EventsTopic,
     pub sessions: SessionKey,
     pub codes: CodeHasher,
+    pub ip_records: IpRecordsTable,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan::telemetry::init();
     let aws = config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
-        accounts: AccountsTable::new(aws_sdk_dynamodb::Client::new(&aws), config::required("ACCOUNTS_TABLE")?),
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
+        ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,

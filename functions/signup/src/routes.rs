@@ -67,8 +67,9 @@ async fn verify_phone(deps: &Deps, req: &Request) -> HttpResult {
 
 async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::login(&http::json_object(req)?)?;
+    let origin = login::Origin { ip: http::source_ip(req), records: &deps.ip_records };
     let outcome =
-        login::log_in(&deps.accounts, &deps.sessions, &deps.codes, &form.email, &form.password, now()).await?;
+        login::log_in(&deps.accounts, &deps.sessions, &deps.codes, origin, &form.email, &form.password, now()).await?;
     match outcome {
         LoginOutcome::Session(session) => http::json(
             StatusCode::CREATED,

@@ -5,6 +5,7 @@ mod buyer_identity;
 pub mod deliveries;
 pub mod idempotency;
 pub mod invoices;
+pub mod ip_records;
 pub mod orders;
 pub mod products;
 pub mod reviews;
