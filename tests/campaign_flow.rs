@@ -134,6 +134,10 @@ async fn a_campaign_retried_after_a_crash_sends_each_customer_exactly_one_copy()
             .item("pk", S(format!("DELIVERY#{event_id}#email#{account}")))
             .item("status", S(status.to_owned()))
             .item("claimed_at", N(stale.clone()))
+            .item(
+                "expires_at",
+                N((time::OffsetDateTime::now_utc() + time::Duration::days(30)).unix_timestamp().to_string()),
+            )
             .send()
             .await
             .unwrap();

@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
+use mizan_e2e::template::{field, read, read_yaml, repo_file, untag};
 use serde_yaml::Value as Yaml;
 
 /// (method, path), e.g. ("POST", "/signup").
@@ -18,32 +18,6 @@ type RouteKey = (String, String);
 type Routes = BTreeMap<RouteKey, Vec<String>>;
 
 const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-
-fn repo_file(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
-}
-
-fn read(relative: &str) -> String {
-    let path = repo_file(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-}
-
-fn read_yaml(relative: &str) -> Yaml {
-    serde_yaml::from_str(&read(relative)).unwrap_or_else(|error| panic!("{relative} is not valid YAML: {error}"))
-}
-
-/// CloudFormation short tags (`!Ref X`, `!Sub …`) come out of serde_yaml as tagged values: look
-/// through the tag to the value beneath.
-fn untag(value: &Yaml) -> &Yaml {
-    match value {
-        Yaml::Tagged(tagged) => untag(&tagged.value),
-        other => other,
-    }
-}
-
-fn field<'a>(value: &'a Yaml, key: &str) -> Option<&'a Yaml> {
-    untag(value).as_mapping()?.get(key).map(untag)
-}
 
 fn add(routes: &mut Routes, method: &str, path: &str, function: &str) {
     routes.entry((method.to_ascii_uppercase(), path.to_owned())).or_default().push(function.to_owned());

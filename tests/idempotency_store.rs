@@ -50,7 +50,8 @@ fn now<T: From<SystemTime>>() -> T {
 }
 
 fn unique_id() -> String {
-    format!("test#{}", uuid::Uuid::new_v4())
+    // The shape checkout gives its records (scope, account, key), so the retention walk knows them.
+    format!("checkout#{}#{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4())
 }
 
 fn order_placed() -> StoredResponse {

@@ -33,6 +33,7 @@ pub mod person;
 pub mod pricing;
 pub mod problem;
 pub mod registration;
+pub mod retention;
 pub mod review;
 pub mod reviewing;
 pub mod session;

@@ -446,3 +446,74 @@ pub fn sms_code(text: &str) -> String {
         .map(|w| w.iter().collect())
         .expect("the SMS has a six-digit code")
 }
+
+/// Reading the repository's YAML documents: the SAM template and the OpenAPI contract.
+pub mod template {
+    use std::path::PathBuf;
+
+    use serde_yaml::Value as Yaml;
+
+    pub fn repo_file(relative: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    }
+
+    pub fn read(relative: &str) -> String {
+        let path = repo_file(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+    }
+
+    pub fn read_yaml(relative: &str) -> Yaml {
+        serde_yaml::from_str(&read(relative)).unwrap_or_else(|error| panic!("{relative} is not valid YAML: {error}"))
+    }
+
+    /// CloudFormation short tags (`!Ref X`, `!Sub …`) come out of serde_yaml as tagged values:
+    /// look through the tag to the value beneath.
+    pub fn untag(value: &Yaml) -> &Yaml {
+        match value {
+            Yaml::Tagged(tagged) => untag(&tagged.value),
+            other => other,
+        }
+    }
+
+    pub fn field<'a>(value: &'a Yaml, key: &str) -> Option<&'a Yaml> {
+        untag(value).as_mapping()?.get(key).map(untag)
+    }
+
+    /// A DynamoDB table of the template: its logical id (the local table's name), key
+    /// attributes and TTL attribute.
+    pub struct Table {
+        pub name: String,
+        pub key: String,
+        pub sort_key: Option<String>,
+        pub ttl: Option<String>,
+    }
+
+    pub fn tables() -> Vec<Table> {
+        let template = read_yaml("infra/template.yaml");
+        let resources = field(&template, "Resources").and_then(Yaml::as_mapping).expect("template has no Resources");
+        let text = |value: Option<&Yaml>| value.and_then(Yaml::as_str).map(str::to_owned);
+        resources
+            .iter()
+            .filter(|(_, resource)| text(field(resource, "Type")).as_deref() == Some("AWS::DynamoDB::Table"))
+            .map(|(name, resource)| {
+                let properties = field(resource, "Properties").expect("a table has Properties");
+                let schema = field(properties, "KeySchema").and_then(Yaml::as_sequence).expect("a KeySchema");
+                let key_of = |kind: &str| {
+                    schema
+                        .iter()
+                        .find(|key| text(field(key, "KeyType")).as_deref() == Some(kind))
+                        .and_then(|key| text(field(key, "AttributeName")))
+                };
+                let ttl = field(properties, "TimeToLiveSpecification")
+                    .filter(|ttl| field(ttl, "Enabled").and_then(Yaml::as_bool) == Some(true))
+                    .and_then(|ttl| text(field(ttl, "AttributeName")));
+                Table {
+                    name: text(Some(name)).expect("a logical id"),
+                    key: key_of("HASH").expect("a partition key"),
+                    sort_key: key_of("RANGE"),
+                    ttl,
+                }
+            })
+            .collect()
+    }
+}
