@@ -6,6 +6,7 @@
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
 pub mod account;
+pub mod buyer_lookup;
 pub mod campaign;
 pub mod catalog;
 pub mod checkout;
@@ -34,6 +35,7 @@ pub mod problem;
 pub mod registration;
 pub mod review;
 pub mod reviewing;
+pub mod sealed_fields;
 pub mod session;
 pub mod solar_hijri;
 pub mod storage;
