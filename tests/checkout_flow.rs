@@ -271,7 +271,6 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
     use mizan::messaging::events_topic::EventsTopic;
     use mizan::order::{Address, Buyer, CartLine, Recipient};
     use mizan::pricing::VatSchedule;
-    use mizan::storage::orders::OrdersTable;
     use mizan::storage::products::ProductsTable;
 
     let stack = Stack::connect().await;
@@ -285,7 +284,7 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
         VatSchedule::from_json(r#"[{"from":"2020-01-01T00:00:00+03:30","percent":12,"source":"آزمون"}]"#).unwrap();
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let products = ProductsTable::new(stack.dynamodb().clone(), &stack.products_table);
-    let orders = OrdersTable::new(stack.dynamodb().clone(), &stack.orders_table);
+    let orders = stack.orders_store().await;
     let events = EventsTopic::new(aws_sdk_sns::Client::new(&aws), std::env::var("EVENTS_TOPIC_ARN").unwrap());
     let store = Catalogue { products: &products, orders: &orders, events: &events, vat: &old_config };
     let request = CheckoutRequest {

@@ -10,6 +10,9 @@ and moto:
   * the catalog of infra/seed/products.json in ProductsTable, in the item layout of
     shared/src/storage/products.rs (products already there are left as they are);
   * an SESv2 email identity for the domain of SENDER_EMAIL (moto refuses unverified senders);
+  * every AWS::KMS::Key in moto's KMS, with its rotation setting and the AWS::KMS::Alias that
+    names it (a stack started again finds its key by that alias and keeps it, so what was
+    sealed still opens); the key policy is not mirrored, moto does not enforce one;
   * for every function with an SNS event: an SQS queue subscribed to that topic, with a local
     dead-letter queue (maxReceiveCount 3), which infra/local/event_relay.py delivers from; and
     for every function with an SQS event, the relay polls the template's queue itself.
@@ -239,6 +242,32 @@ def create_queues(sqs, resources, local_refs, local_atts):
             sqs.set_queue_attributes(QueueUrl=local_refs[logical_id], Attributes=attributes)
 
 
+def create_kms_keys(kms, resources, resolver, local_refs, local_atts):
+    """Every AWS::KMS::Key of the template in moto, found again by its alias if provisioned
+    before; !Ref gives the key id and !GetAtt Arn its ARN, as on AWS."""
+    existing = {alias["AliasName"]: alias.get("TargetKeyId")
+                for page in kms.get_paginator("list_aliases").paginate() for alias in page["Aliases"]}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::KMS::Key":
+            continue
+        props = resource.get("Properties") or {}
+        aliases = [resolver.value(r["Properties"]["AliasName"]) for r in resources.values()
+                   if r.get("Type") == "AWS::KMS::Alias"
+                   and r["Properties"].get("TargetKeyId") == {"Ref": logical_id}]
+        if not aliases:
+            raise SystemExit(f"provision: {logical_id} has no AWS::KMS::Alias; provision.py finds "
+                             "keys again by their alias")
+        key_id = next((existing[a] for a in aliases if existing.get(a)), None)
+        if key_id is None:
+            key_id = kms.create_key(Description=props.get("Description", logical_id))["KeyMetadata"]["KeyId"]
+            if props.get("EnableKeyRotation"):
+                kms.enable_key_rotation(KeyId=key_id)
+            for alias in aliases:
+                kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        local_refs[logical_id] = key_id
+        local_atts[(logical_id, "Arn")] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+
+
 def seed_products(dynamodb, table, path=PRODUCTS_SEED):
     """Loads the seed catalog in the layout of shared/src/storage/products.rs (product_item)."""
     for product in json.loads(path.read_text(encoding="utf-8")):
@@ -276,6 +305,7 @@ def main():
     sns = client("sns", moto_port)
     sqs = client("sqs", moto_port)
     sesv2 = client("sesv2", moto_port)
+    kms = client("kms", moto_port)
 
     local_refs = {}
     local_atts = {}
@@ -292,6 +322,7 @@ def main():
     seed_products(dynamodb, "ProductsTable")
 
     resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts)
+    create_kms_keys(kms, resources, resolver, local_refs, local_atts)
 
     # Environment: the union over every function and Globals.
     env = {}
@@ -393,6 +424,7 @@ def main():
         "AWS_ENDPOINT_URL_SNS": moto_url,
         "AWS_ENDPOINT_URL_SESV2": moto_url,
         "AWS_ENDPOINT_URL_SQS": moto_url,
+        "AWS_ENDPOINT_URL_KMS": moto_url,
         "MIZAN_API_URL": f"http://127.0.0.1:{watch_port}",
         "MIZAN_MOTO_URL": moto_url,
         "MIZAN_STATE_DIR": str(state),

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod account_closure;
+pub mod buyer_lookup;
 pub mod campaign;
 pub mod catalog;
 pub mod checkout;
@@ -36,6 +37,7 @@ pub mod registration;
 pub mod retention;
 pub mod review;
 pub mod reviewing;
+pub mod sealed_fields;
 pub mod session;
 pub mod solar_hijri;
 pub mod storage;

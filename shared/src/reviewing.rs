@@ -12,7 +12,7 @@ use crate::messaging::events_topic::EventsTopic;
 use crate::review::{Change, Moderation, Rating, Review, ReviewId, ReviewText, Version, Visibility};
 use crate::storage::StoreError;
 use crate::storage::accounts::AccountsTable;
-use crate::storage::orders::OrdersTable;
+use crate::storage::orders::PurchaseIndex;
 use crate::storage::products::ProductsTable;
 use crate::storage::reviews::ReviewsTable;
 
@@ -21,7 +21,7 @@ pub struct Stores<'a> {
     pub reviews: &'a ReviewsTable,
     pub products: &'a ProductsTable,
     pub accounts: &'a AccountsTable,
-    pub orders: &'a OrdersTable,
+    pub orders: &'a PurchaseIndex,
     pub events: &'a EventsTopic,
 }
 

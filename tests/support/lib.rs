@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use mizan::buyer_lookup::BuyerLookupKey;
 use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
 use mizan::money::Rial;
+use mizan::sealed_fields::FieldSealer;
+use mizan::storage::orders::OrdersTable;
 use mizan::storage::products::product_item;
 use serde_json::Value;
 
@@ -109,6 +112,18 @@ impl Stack {
 
     pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
         &self.dynamodb
+    }
+
+    /// The buyer lookup key the functions hash identity codes with.
+    pub fn buyer_lookup_key(&self) -> BuyerLookupKey {
+        BuyerLookupKey::new(env("BUYER_CODE_HASH_KEY").as_bytes()).expect("a 32-byte key")
+    }
+
+    /// The orders store as the functions build it: sealing with the local KMS key.
+    pub async fn orders_store(&self) -> OrdersTable {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), env("FIELD_KEY_ID"));
+        OrdersTable::new(self.dynamodb.clone(), &self.orders_table, fields, self.buyer_lookup_key())
     }
 
     /// A customer who signed up, proved both contacts and logged in; with their bearer token.

@@ -3,9 +3,11 @@
 mod forms;
 mod routes;
 
+use mizan::buyer_lookup::BuyerLookupKey;
 use mizan::config;
 use mizan::messaging::events_topic::EventsTopic;
 use mizan::pricing::VatSchedule;
+use mizan::sealed_fields::FieldSealer;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::AccountsTable;
 use mizan::storage::idempotency::IdempotencyTable;
@@ -33,7 +35,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
         products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
-        orders: OrdersTable::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
+        orders: OrdersTable::new(
+            dynamodb.clone(),
+            config::required("ORDERS_TABLE")?,
+            FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?),
+            BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+        ),
         idempotency: IdempotencyTable::new(dynamodb.clone(), config::required("IDEMPOTENCY_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),

@@ -5,11 +5,13 @@ mod issuance;
 mod page;
 mod routes;
 
+use mizan::buyer_lookup::BuyerLookupKey;
 use mizan::config;
 use mizan::contact::PostalCode;
 use mizan::identity::EconomicCode;
 use mizan::invoice::Seller;
 use mizan::messaging::events_topic::EventsTopic;
+use mizan::sealed_fields::FieldSealer;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::AccountsTable;
 use mizan::storage::invoices::InvoicesTable;
@@ -45,9 +47,16 @@ async fn main() -> Result<(), lambda_http::Error> {
             .map_err(|_| InvalidSeller("SELLER_POSTAL_CODE"))?,
         memory_id: MemoryId::parse(&config::required("TAX_MEMORY_ID")?).map_err(|_| InvalidSeller("TAX_MEMORY_ID"))?,
     };
+    // One sealer for both tables: they share its data keys, and so its KMS calls.
+    let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?);
     let deps = Deps {
-        invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?),
-        orders: OrdersTable::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
+        invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?, fields.clone()),
+        orders: OrdersTable::new(
+            dynamodb.clone(),
+            config::required("ORDERS_TABLE")?,
+            fields,
+            BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+        ),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,

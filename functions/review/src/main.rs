@@ -6,7 +6,7 @@ use mizan::config;
 use mizan::messaging::events_topic::EventsTopic;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::AccountsTable;
-use mizan::storage::orders::OrdersTable;
+use mizan::storage::orders::PurchaseIndex;
 use mizan::storage::products::ProductsTable;
 use mizan::storage::reviews::ReviewsTable;
 
@@ -17,7 +17,7 @@ pub struct Deps {
     /// Read for the reviewer's name and email state only (the IAM policy allows no more).
     pub accounts: AccountsTable,
     /// Read through the by-account index only, for the verified-buyer mark.
-    pub orders: OrdersTable,
+    pub orders: PurchaseIndex,
     pub events: EventsTopic,
     pub sessions: SessionKey,
 }
@@ -31,7 +31,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         reviews: ReviewsTable::new(dynamodb.clone(), config::required("REVIEWS_TABLE")?),
         products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
-        orders: OrdersTable::new(dynamodb, config::required("ORDERS_TABLE")?),
+        orders: PurchaseIndex::new(dynamodb, config::required("ORDERS_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
     };

@@ -1,7 +1,9 @@
 //! The invoices table: official invoices with gapless serials, and VAT certificates.
 //!
 //! Items: `COUNTER#invoice` (the last serial handed out), `INVOICE#<order id>` (the invoice,
-//! its buyer through `buyer_identity`) and `CERTIFICATE#<order id>`.
+//! its buyer through `buyer_identity`, identity codes sealed) and `CERTIFICATE#<order id>`.
+//! The seller's economic code stays readable: it is the store's own, printed on every invoice
+//! and published as a template parameter, not a customer's personal data.
 //!
 //! Gapless numbering (patterns.md): read the counter N, then one transaction sets it to N+1 on
 //! condition it is still N and puts the invoice numbered N+1 on condition the order has none.
@@ -19,6 +21,7 @@ use crate::identity::EconomicCode;
 use crate::invoice::{Invoice, InvoiceTotals, VatCertificate};
 use crate::money::Rial;
 use crate::order::{Order, OrderId};
+use crate::sealed_fields::FieldSealer;
 use crate::tax_id::TaxId;
 
 const COUNTER_KEY: &str = "COUNTER#invoice";
@@ -30,6 +33,7 @@ const MAX_ROUNDS: u32 = 200;
 pub struct InvoicesTable {
     client: Client,
     table: String,
+    fields: FieldSealer,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -49,8 +53,8 @@ fn certificate_key(order: OrderId) -> String {
 }
 
 impl InvoicesTable {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, table: impl Into<String>, fields: FieldSealer) -> Self {
+        Self { client, table: table.into(), fields }
     }
 
     /// Issues the order's invoice, once, with the next serial. `make` builds the invoice for a
@@ -87,7 +91,7 @@ impl InvoicesTable {
                 .map_err(|_| StoreError::Failed("build-update".into()))?;
             let document = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(invoice_item(&invoice)?))
+                .set_item(Some(self.invoice_item(&invoice).await?))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(|_| StoreError::Failed("build-put".into()))?;
@@ -151,7 +155,10 @@ impl InvoicesTable {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk(&e))?;
-        answer.item.map(|item| read_invoice(order, &item)).transpose()
+        match answer.item {
+            Some(item) => Ok(Some(self.read_invoice(order, &item).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Stores the certificate unless the order has one; either way returns the one that stands.
@@ -194,41 +201,44 @@ impl InvoicesTable {
     }
 }
 
-fn invoice_item(invoice: &Invoice) -> Result<Item, StoreError> {
-    let lines = serde_json::to_string(&invoice.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
-    let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
-    let mut item = Item::from([
-        ("pk".to_owned(), s(invoice_key(invoice.order_id))),
-        ("order_id".to_owned(), s(invoice.order_id.to_string())),
-        ("account_id".to_owned(), s(invoice.account.to_string())),
-        ("serial".to_owned(), n(invoice.serial)),
-        ("tax_id".to_owned(), s(invoice.tax_id.as_str())),
-        ("issued_at".to_owned(), time(invoice.issued_at)),
-        ("seller_name".to_owned(), s(&invoice.seller_name)),
-        ("seller_economic_code".to_owned(), s(invoice.seller_economic_code.as_str())),
-        ("seller_address".to_owned(), s(&invoice.seller_address)),
-        ("seller_postal_code".to_owned(), s(invoice.seller_postal_code.as_str())),
-        ("lines".to_owned(), s(lines)),
-        ("totals".to_owned(), s(totals)),
-    ]);
-    buyer_identity::write(&invoice.buyer, &mut item);
-    Ok(item)
-}
+// The item layout of an invoice, its buyer sealed.
+impl InvoicesTable {
+    async fn invoice_item(&self, invoice: &Invoice) -> Result<Item, StoreError> {
+        let lines = serde_json::to_string(&invoice.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
+        let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
+        let mut item = Item::from([
+            ("pk".to_owned(), s(invoice_key(invoice.order_id))),
+            ("order_id".to_owned(), s(invoice.order_id.to_string())),
+            ("account_id".to_owned(), s(invoice.account.to_string())),
+            ("serial".to_owned(), n(invoice.serial)),
+            ("tax_id".to_owned(), s(invoice.tax_id.as_str())),
+            ("issued_at".to_owned(), time(invoice.issued_at)),
+            ("seller_name".to_owned(), s(&invoice.seller_name)),
+            ("seller_economic_code".to_owned(), s(invoice.seller_economic_code.as_str())),
+            ("seller_address".to_owned(), s(&invoice.seller_address)),
+            ("seller_postal_code".to_owned(), s(invoice.seller_postal_code.as_str())),
+            ("lines".to_owned(), s(lines)),
+            ("totals".to_owned(), s(totals)),
+        ]);
+        buyer_identity::write(&self.fields, &invoice_key(invoice.order_id), &invoice.buyer, &mut item).await?;
+        Ok(item)
+    }
 
-fn read_invoice(order: OrderId, item: &Item) -> Result<Invoice, StoreError> {
-    Ok(Invoice {
-        order_id: order,
-        account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
-        serial: get_n(item, "serial")?,
-        tax_id: get_parsed(item, "tax_id", TaxId::parse)?,
-        issued_at: get_time(item, "issued_at")?,
-        seller_name: get_s(item, "seller_name")?.to_owned(),
-        seller_economic_code: get_parsed(item, "seller_economic_code", EconomicCode::parse)?,
-        seller_address: get_s(item, "seller_address")?.to_owned(),
-        seller_postal_code: get_parsed(item, "seller_postal_code", PostalCode::parse)?,
-        buyer: buyer_identity::read(item)?,
-        lines: serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?,
-        totals: serde_json::from_str::<InvoiceTotals>(get_s(item, "totals")?)
-            .map_err(|_| StoreError::Corrupt("totals"))?,
-    })
+    async fn read_invoice(&self, order: OrderId, item: &Item) -> Result<Invoice, StoreError> {
+        Ok(Invoice {
+            order_id: order,
+            account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
+            serial: get_n(item, "serial")?,
+            tax_id: get_parsed(item, "tax_id", TaxId::parse)?,
+            issued_at: get_time(item, "issued_at")?,
+            seller_name: get_s(item, "seller_name")?.to_owned(),
+            seller_economic_code: get_parsed(item, "seller_economic_code", EconomicCode::parse)?,
+            seller_address: get_s(item, "seller_address")?.to_owned(),
+            seller_postal_code: get_parsed(item, "seller_postal_code", PostalCode::parse)?,
+            buyer: buyer_identity::read(&self.fields, &invoice_key(order), item).await?,
+            lines: serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?,
+            totals: serde_json::from_str::<InvoiceTotals>(get_s(item, "totals")?)
+                .map_err(|_| StoreError::Corrupt("totals"))?,
+        })
+    }
 }

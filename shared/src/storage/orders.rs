@@ -4,6 +4,9 @@
 //! with the VAT applied, totals) and `ORDER#<order id>#RECIPIENT` (who receives it, expiring by
 //! TTL). An order is written in one transaction with its recipient and the stock decrements of
 //! its lines: all of it happens, or none.
+//!
+//! The buyer's identity codes are sealed (P4); an order is found by its buyer's code through
+//! the keyed hash `buyer_code_hash` and the `ByBuyerCode` index, never by a scan.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -12,17 +15,30 @@ use time::OffsetDateTime;
 
 use super::{Item, StoreError, buyer_identity, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::account::AccountId;
+use crate::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use crate::catalog::ProductId;
 use crate::contact::{IranMobile, PostalCode};
 use crate::order::{Address, Order, OrderId, OrderStatus, Recipient};
 use crate::person::FullName;
 use crate::pricing::{PricedLine, PricedOrder, VatRate};
+use crate::sealed_fields::FieldSealer;
 
 /// Concurrent orders of one product conflict in DynamoDB; they are retried this often.
 const CONFLICT_RETRIES: u32 = 8;
 
+/// Orders with their buyers: sealing and opening identity codes, and hashing them for lookups.
 #[derive(Debug, Clone)]
 pub struct OrdersTable {
+    client: Client,
+    table: String,
+    fields: FieldSealer,
+    lookup: BuyerLookupKey,
+}
+
+/// The `ByAccount` index alone: which products a customer has bought, nothing personal. For
+/// functions that must not read orders (reviews).
+#[derive(Debug, Clone)]
+pub struct PurchaseIndex {
     client: Client,
     table: String,
 }
@@ -53,8 +69,8 @@ fn recipient_key(id: OrderId) -> String {
 }
 
 impl OrdersTable {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, table: impl Into<String>, fields: FieldSealer, lookup: BuyerLookupKey) -> Self {
+        Self { client, table: table.into(), fields, lookup }
     }
 
     /// Writes the order, its recipient and the stock reservations (one per line, in line order,
@@ -67,7 +83,7 @@ impl OrdersTable {
     ) -> Result<Placement, StoreError> {
         let order_put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(order_item(order)?))
+            .set_item(Some(self.order_item(order).await?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|_| StoreError::Failed("build-put".into()))?;
@@ -124,30 +140,31 @@ impl OrdersTable {
         }
     }
 
-    /// Whether the customer has an order containing the product (the verified-buyer mark). Reads
-    /// the `ByAccount` index only, which carries ids and product ids, nothing personal.
-    pub async fn has_bought(&self, account: AccountId, product: &ProductId) -> Result<bool, StoreError> {
+    /// The ids of the orders whose buyer has this national code or national id (see
+    /// `BuyerLookupKey`), oldest first: a Query of the `ByBuyerCode` index, which holds keys only.
+    pub async fn order_ids_of_buyer_code(&self, hash: &BuyerCodeHash) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
         let mut start = None;
         loop {
             let page = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("ByAccount")
-                .key_condition_expression("account_id = :account")
-                .filter_expression("contains(product_ids, :product)")
-                .expression_attribute_values(":account", s(account.to_string()))
-                .expression_attribute_values(":product", s(product.as_str()))
+                .index_name("ByBuyerCode")
+                .key_condition_expression("#hash = :hash")
+                .expression_attribute_names("#hash", buyer_identity::LOOKUP_HASH)
+                .expression_attribute_values(":hash", s(hash.as_str()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| StoreError::from_sdk(&e))?;
-            if page.count > 0 {
-                return Ok(true);
+            for item in page.items() {
+                let id = get_s(item, "pk")?.strip_prefix("ORDER#").and_then(OrderId::parse);
+                ids.push(id.ok_or(StoreError::Corrupt("pk"))?);
             }
             start = page.last_evaluated_key;
             if start.is_none() {
-                return Ok(false);
+                return Ok(ids);
             }
         }
     }
@@ -163,7 +180,10 @@ impl OrdersTable {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk(&e))?;
-        answer.item.map(|item| read_order(id, &item)).transpose()
+        match answer.item {
+            Some(item) => Ok(Some(self.read_order(id, &item).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The order with its recipient, while the recipient is kept.
@@ -198,28 +218,96 @@ impl OrdersTable {
     }
 }
 
-fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let lines = serde_json::to_string(&order.priced.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
-    let products: Vec<String> = order.priced.lines.iter().map(|line| line.product_id.as_str().to_owned()).collect();
-    let mut item = Item::from([
-        ("pk".to_owned(), s(order_key(order.id))),
-        ("order_id".to_owned(), s(order.id.to_string())),
-        ("request_hash".to_owned(), s(&order.request_hash)),
-        ("account_id".to_owned(), s(order.account.to_string())),
-        ("placed_at".to_owned(), time(order.placed_at)),
-        ("status".to_owned(), s(order.status.as_str())),
-        ("lines".to_owned(), s(lines)),
-        // For "has this customer bought this product" (the verified-buyer mark of reviews).
-        ("product_ids".to_owned(), AttributeValue::Ss(products)),
-        ("subtotal".to_owned(), n(order.priced.subtotal.value())),
-        ("vat".to_owned(), n(order.priced.vat.value())),
-        ("total".to_owned(), n(order.priced.total.value())),
-        ("vat_rate_basis_points".to_owned(), n(order.priced.vat_rate.basis_points)),
-        ("vat_rate_from".to_owned(), time(order.priced.vat_rate.from)),
-        ("vat_rate_source".to_owned(), s(&order.priced.vat_rate.source)),
-    ]);
-    buyer_identity::write(&order.buyer, &mut item);
-    Ok(item)
+impl PurchaseIndex {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Whether the customer has an order containing the product (the verified-buyer mark). Reads
+    /// the `ByAccount` index only, which carries ids and product ids, nothing personal.
+    pub async fn has_bought(&self, account: AccountId, product: &ProductId) -> Result<bool, StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("ByAccount")
+                .key_condition_expression("account_id = :account")
+                .filter_expression("contains(product_ids, :product)")
+                .expression_attribute_values(":account", s(account.to_string()))
+                .expression_attribute_values(":product", s(product.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            if page.count > 0 {
+                return Ok(true);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+// The item layout of an order, its buyer sealed.
+impl OrdersTable {
+    async fn order_item(&self, order: &Order) -> Result<Item, StoreError> {
+        let lines =
+            serde_json::to_string(&order.priced.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
+        let products: Vec<String> = order.priced.lines.iter().map(|line| line.product_id.as_str().to_owned()).collect();
+        let mut item = Item::from([
+            ("pk".to_owned(), s(order_key(order.id))),
+            ("order_id".to_owned(), s(order.id.to_string())),
+            ("request_hash".to_owned(), s(&order.request_hash)),
+            ("account_id".to_owned(), s(order.account.to_string())),
+            ("placed_at".to_owned(), time(order.placed_at)),
+            ("status".to_owned(), s(order.status.as_str())),
+            ("lines".to_owned(), s(lines)),
+            // For "has this customer bought this product" (the verified-buyer mark of reviews).
+            ("product_ids".to_owned(), AttributeValue::Ss(products)),
+            ("subtotal".to_owned(), n(order.priced.subtotal.value())),
+            ("vat".to_owned(), n(order.priced.vat.value())),
+            ("total".to_owned(), n(order.priced.total.value())),
+            ("vat_rate_basis_points".to_owned(), n(order.priced.vat_rate.basis_points)),
+            ("vat_rate_from".to_owned(), time(order.priced.vat_rate.from)),
+            ("vat_rate_source".to_owned(), s(&order.priced.vat_rate.source)),
+        ]);
+        let key = order_key(order.id);
+        buyer_identity::write(&self.fields, &key, &order.buyer, &mut item).await?;
+        buyer_identity::write_lookup_hash(&self.lookup, &order.buyer, &mut item);
+        Ok(item)
+    }
+
+    async fn read_order(&self, id: OrderId, item: &Item) -> Result<Order, StoreError> {
+        let lines: Vec<PricedLine> =
+            serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
+        let rial = |name| get_n::<u64>(item, name).map(crate::money::Rial::new);
+        Ok(Order {
+            id,
+            request_hash: get_s(item, "request_hash")?.to_owned(),
+            account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
+            buyer: buyer_identity::read(&self.fields, &order_key(id), item).await?,
+            priced: PricedOrder {
+                lines,
+                subtotal: rial("subtotal")?,
+                vat: rial("vat")?,
+                total: rial("total")?,
+                vat_rate: VatRate {
+                    basis_points: get_n(item, "vat_rate_basis_points")?,
+                    from: get_time(item, "vat_rate_from")?,
+                    source: get_s(item, "vat_rate_source")?.to_owned(),
+                },
+            },
+            status: match get_s(item, "status")? {
+                "placed" => OrderStatus::Placed,
+                _ => return Err(StoreError::Corrupt("status")),
+            },
+            placed_at: get_time(item, "placed_at")?,
+        })
+    }
 }
 
 fn recipient_item(order: &Order, recipient: &Recipient) -> Item {
@@ -232,32 +320,4 @@ fn recipient_item(order: &Order, recipient: &Recipient) -> Item {
         ("postal_code".to_owned(), s(recipient.postal_code.as_str())),
         ("expires_at".to_owned(), time(order.recipient_erasure_at())),
     ])
-}
-
-fn read_order(id: OrderId, item: &Item) -> Result<Order, StoreError> {
-    let lines: Vec<PricedLine> =
-        serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
-    let rial = |name| get_n::<u64>(item, name).map(crate::money::Rial::new);
-    Ok(Order {
-        id,
-        request_hash: get_s(item, "request_hash")?.to_owned(),
-        account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
-        buyer: buyer_identity::read(item)?,
-        priced: PricedOrder {
-            lines,
-            subtotal: rial("subtotal")?,
-            vat: rial("vat")?,
-            total: rial("total")?,
-            vat_rate: VatRate {
-                basis_points: get_n(item, "vat_rate_basis_points")?,
-                from: get_time(item, "vat_rate_from")?,
-                source: get_s(item, "vat_rate_source")?.to_owned(),
-            },
-        },
-        status: match get_s(item, "status")? {
-            "placed" => OrderStatus::Placed,
-            _ => return Err(StoreError::Corrupt("status")),
-        },
-        placed_at: get_time(item, "placed_at")?,
-    })
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 use mizan::account::{AccountId, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
+use mizan::buyer_lookup::BuyerLookupKey;
 use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
 use mizan::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
 use mizan::consent::UnsubscribeKeys;
@@ -21,12 +22,13 @@ use mizan::order::{Address, Buyer, CartLine, OrderId, Recipient};
 use mizan::password::{Password, PasswordHash};
 use mizan::person::FullName;
 use mizan::pricing::VatSchedule;
+use mizan::sealed_fields::FieldSealer;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::{AccountsTable, Registration};
 use mizan::storage::deliveries::DeliveriesTable;
 use mizan::storage::idempotency::IdempotencyTable;
 use mizan::storage::invoices::InvoicesTable;
-use mizan::storage::orders::{OrdersTable, StoredOrder};
+use mizan::storage::orders::{OrdersTable, PurchaseIndex, StoredOrder};
 use mizan::storage::products::{ProductsTable, product_item};
 use mizan::storage::reviews::ReviewsTable;
 use mizan::tax_id::MemoryId;
@@ -55,6 +57,7 @@ pub struct Stack {
     pub accounts: AccountsTable,
     pub products: ProductsTable,
     pub orders: OrdersTable,
+    pub purchases: PurchaseIndex,
     pub idempotency: IdempotencyTable,
     pub invoices: InvoicesTable,
     pub reviews: ReviewsTable,
@@ -87,13 +90,20 @@ impl Stack {
                 .map_err(|_| anyhow!("SELLER_POSTAL_CODE is invalid"))?,
             memory_id: MemoryId::parse(&setting("TAX_MEMORY_ID")?).map_err(|_| anyhow!("TAX_MEMORY_ID is invalid"))?,
         };
+        let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), setting("FIELD_KEY_ID")?);
         let password = Password::parse("Mizan-Bench-Passw0rd", None).map_err(|_| anyhow!("the bench password"))?;
         Ok(Self {
             accounts: AccountsTable::new(dynamodb.clone(), &accounts_table),
             products: ProductsTable::new(dynamodb.clone(), &products_table),
-            orders: OrdersTable::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
+            orders: OrdersTable::new(
+                dynamodb.clone(),
+                setting("ORDERS_TABLE")?,
+                fields.clone(),
+                BuyerLookupKey::new(setting("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+            ),
+            purchases: PurchaseIndex::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
             idempotency: IdempotencyTable::new(dynamodb.clone(), setting("IDEMPOTENCY_TABLE")?),
-            invoices: InvoicesTable::new(dynamodb.clone(), setting("INVOICES_TABLE")?),
+            invoices: InvoicesTable::new(dynamodb.clone(), setting("INVOICES_TABLE")?, fields),
             reviews: ReviewsTable::new(dynamodb.clone(), setting("REVIEWS_TABLE")?),
             deliveries: DeliveriesTable::new(dynamodb.clone(), setting("DELIVERIES_TABLE")?),
             events: EventsTopic::new(sns.clone(), setting("EVENTS_TOPIC_ARN")?),

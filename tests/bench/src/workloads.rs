@@ -402,7 +402,7 @@ impl Direct for ReviewWork<'_> {
             reviews: &stack.reviews,
             products: &stack.products,
             accounts: &stack.accounts,
-            orders: &stack.orders,
+            orders: &stack.purchases,
             events: &stack.events,
         };
         let rating = Rating::new(5).ok_or_else(|| anyhow!("a rating"))?;
