@@ -6,6 +6,7 @@
 //! themselves in `Debug`, so a log line cannot leak them by accident.
 
 pub mod account;
+pub mod audit;
 pub mod campaign;
 pub mod catalog;
 pub mod checkout;
@@ -19,6 +20,7 @@ pub mod idempotency;
 pub mod identity;
 mod ids;
 pub mod invoice;
+pub mod legal_export;
 pub mod login;
 pub mod login_throttle;
 pub mod messaging;

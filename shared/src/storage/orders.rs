@@ -14,6 +14,7 @@ use super::{Item, StoreError, buyer_identity, get_n, get_parsed, get_s, get_time
 use crate::account::AccountId;
 use crate::catalog::ProductId;
 use crate::contact::{IranMobile, PostalCode};
+use crate::identity::NationalCode;
 use crate::order::{Address, Order, OrderId, OrderStatus, Recipient};
 use crate::person::FullName;
 use crate::pricing::{PricedLine, PricedOrder, VatRate};
@@ -152,6 +153,64 @@ impl OrdersTable {
         }
     }
 
+    /// The ids of a customer's orders, oldest first, from the `ByAccount` index (P3 exports).
+    pub async fn order_ids_of(&self, account: AccountId) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("ByAccount")
+                .key_condition_expression("account_id = :account")
+                .expression_attribute_values(":account", s(account.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            for item in page.items() {
+                ids.push(order_id_of_key(get_s(item, "pk")?)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// The ids of the orders whose buyer carries this national code (P3 exports).
+    ///
+    /// TEMPORARY: a scan of the orders table filtered on the clear `buyer_national_code`. Field
+    /// encryption of national codes (issue 8, P4) replaces that attribute with a keyed hash,
+    /// `buyer_code_hash`, and adds the OrdersTable GSI `ByBuyerCode`: this is to become a Query
+    /// of that index by the hash, and the privacy function's `dynamodb:Scan` on OrdersTable is to
+    /// go with it.
+    pub async fn orders_with_buyer_code(&self, code: &NationalCode) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("pk")
+                .filter_expression("buyer_national_code = :code")
+                .expression_attribute_values(":code", s(code.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            for item in page.items() {
+                ids.push(order_id_of_key(get_s(item, "pk")?)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
     /// The order alone, without its recipient: what invoicing needs, and no more (P15).
     pub async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let answer = self
@@ -196,6 +255,10 @@ impl OrdersTable {
             postal_code: get_parsed(&item, "postal_code", PostalCode::parse)?,
         }))
     }
+}
+
+fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
+    key.strip_prefix("ORDER#").and_then(OrderId::parse).ok_or(StoreError::Corrupt("pk"))
 }
 
 fn order_item(order: &Order) -> Result<Item, StoreError> {
