@@ -413,6 +413,39 @@ async fn p3_malformed_requests_answer_field_problems_and_disclose_nothing() {
     assert!(audit_records_of(&stack, &legal_id).await.is_empty(), "nothing was disclosed, nothing audited");
 }
 
+/// Audit first: the domain's export, given an audit table it cannot write to (a table that does
+/// not exist), answers the audit failure and no document — the route turns it into a 503.
+#[tokio::test]
+async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
+    use mizan::legal_export::{Actor, ExportError, LegalRequest, Stores};
+    use mizan::storage::{accounts::AccountsTable, audit::AuditTable, invoices::InvoicesTable};
+    use mizan::storage::{orders::OrdersTable, reviews::ReviewsTable};
+
+    let stack = Stack::connect().await;
+    let (customer, _) = stack.signed_in_customer().await;
+    let table = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name}: run with infra/test"));
+    let client = stack.dynamodb().clone();
+    let (accounts, orders) = (
+        AccountsTable::new(client.clone(), table("ACCOUNTS_TABLE")),
+        OrdersTable::new(client.clone(), table("ORDERS_TABLE")),
+    );
+    let invoices = InvoicesTable::new(client.clone(), table("INVOICES_TABLE"));
+    let reviews = ReviewsTable::new(client.clone(), table("REVIEWS_TABLE"));
+    let broken_audit = AuditTable::new(client, format!("NoSuchAuditTable-{}", uuid::Uuid::new_v4().simple()));
+    let stores =
+        Stores { accounts: &accounts, orders: &orders, invoices: &invoices, reviews: &reviews, audit: &broken_audit };
+    let body = match request("email", &customer.email) {
+        Value::Object(map) => mizan::form::JsonObject::new(map),
+        _ => unreachable!(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let request = LegalRequest::parse(&body, mizan::solar_hijri::tehran_date(now)).expect("a valid request");
+    let key = mizan::audit::SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap();
+    let actor = Actor { id: mizan::account::AccountId::new(), role: mizan::account::Role::Legal, source_ip: None };
+    let outcome = mizan::legal_export::export(&stores, &key, &request, actor, now).await;
+    assert!(matches!(outcome, Err(ExportError::Audit(_))), "no audit record, no document");
+}
+
 /// The operator command the README documents: signs in (credentials from the environment here,
 /// asked for on a terminal otherwise), writes the document to a private file, prints only the
 /// audit id and the path.
