@@ -32,11 +32,31 @@ impl std::fmt::Display for AccountId {
 }
 
 /// What a session may do. Staff accounts are made by operators, never by signup.
+///
+/// One role per account, each a duty: `Staff` moderates reviews; `Legal` is the staff member
+/// who answers legal requests (P3) and may export a person's data and read the audit trail of
+/// such exports, and nothing else — so neither duty comes with the other's reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Customer,
     Staff,
+    Legal,
+}
+
+impl Role {
+    /// The role as stored on the account and written in the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Staff => "staff",
+            Self::Legal => "legal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Customer, Self::Staff, Self::Legal].into_iter().find(|role| role.as_str() == text)
+    }
 }
 
 /// Consent to marketing, per channel (P6, P7). Off unless the customer turned it on.
@@ -126,6 +146,15 @@ pub struct Contacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_read_back_as_written() {
+        for role in [Role::Customer, Role::Staff, Role::Legal] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(serde_json::to_value(role).unwrap(), serde_json::json!(role.as_str()));
+        }
+        assert_eq!(Role::parse("admin"), None);
+    }
 
     #[test]
     fn p5_a_terms_version_is_a_short_label() {

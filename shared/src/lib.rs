@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod account_closure;
+pub mod audit;
 pub mod buyer_lookup;
 pub mod campaign;
 pub mod catalog;
@@ -21,6 +22,7 @@ pub mod idempotency;
 pub mod identity;
 mod ids;
 pub mod invoice;
+pub mod legal_export;
 pub mod login;
 pub mod login_throttle;
 pub mod messaging;

@@ -87,6 +87,15 @@ pub const REGISTER: &[ItemKind] = &[
     kind("ReviewsTable", "PRODUCT#*", Some("STATS"), Kept::NoPersonalData),
     kind("ReviewsTable", "RATE#*", Some("*"), Kept::ByTtl { period: "2 hours (the hourly limit)" }),
     kind("IpRecordsTable", "ACCOUNT#*", Some("*#*"), Kept::ByTtl { period: "six months (P14)" }),
+    kind(
+        "AuditTable",
+        "AUDIT#*",
+        Some("*#*"),
+        Kept::Documented(
+            "the trail of every legal disclosure and refused attempt (P3): never changed or deleted, so that \
+             every disclosure can be accounted for; the subject only as a keyed hash and a masked form",
+        ),
+    ),
 ];
 
 /// The kind of an item, by its keys: the most specific pattern that matches.

@@ -87,6 +87,14 @@ impl SolarDate {
         persian_digits(&format!("{} {} {}", self.day, self.month_name(), self.year))
     }
 
+    /// The same day in the Gregorian calendar (for documents read outside Iran).
+    pub fn gregorian(&self) -> Option<time::Date> {
+        // Julian day number of 1970-01-01.
+        const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+        let day = unix_day_of(self.year, self.month, self.day)? + UNIX_EPOCH_JULIAN_DAY;
+        time::Date::from_julian_day(i32::try_from(day).ok()?).ok()
+    }
+
     fn from_icu(date: &Date<Persian>) -> SolarDate {
         SolarDate { year: date.era_year().extended_year, month: date.month().ordinal, day: date.day_of_month().0 }
     }
@@ -263,6 +271,14 @@ mod tests {
         assert_eq!(date.to_string(), "1403/12/30");
         assert_eq!(date.persian(), "۱۴۰۳/۱۲/۳۰");
         assert_eq!(date.long_persian(), "۳۰ اسفند ۱۴۰۳");
+    }
+
+    #[test]
+    fn gregorian_equivalents() {
+        let nowruz = SolarDate::new(1404, 1, 1).unwrap().gregorian().unwrap();
+        assert_eq!(nowruz, time::Date::from_calendar_date(2025, time::Month::March, 21).unwrap());
+        let autumn = SolarDate::new(1405, 9, 4).unwrap().gregorian().unwrap();
+        assert_eq!(tehran_date(autumn.with_hms(12, 0, 0).unwrap().assume_utc()), SolarDate::new(1405, 9, 4).unwrap());
     }
 
     #[test]

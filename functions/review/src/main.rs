@@ -1,5 +1,7 @@
-//! The review function: posting reviews, the public listing, and staff moderation.
+//! The review function: posting reviews, the public listing, staff moderation (HTTP), and the
+//! reviews of closed accounts (subscribed to the events topic).
 
+mod closures;
 mod routes;
 
 use mizan::config;
@@ -14,7 +16,7 @@ use mizan::storage::reviews::ReviewsTable;
 pub struct Deps {
     pub reviews: ReviewsTable,
     pub products: ProductsTable,
-    /// Read for the reviewer's name and email state only (the IAM policy allows no more).
+    /// Read for the reviewer's name, email state and role only (the IAM policy allows no more).
     pub accounts: AccountsTable,
     /// Read through the by-account index only, for the verified-buyer mark.
     pub orders: PurchaseIndex,
@@ -35,5 +37,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
     };
-    mizan::http::serve(|req| routes::handle(&deps, req)).await
+    mizan::http::serve_with_events(|req| routes::handle(&deps, req), |event| closures::handle(&deps, event)).await
 }

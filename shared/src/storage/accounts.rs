@@ -18,10 +18,11 @@ use time::OffsetDateTime;
 use super::{
     Item, StoreError, conditional, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
-use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role};
+use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use crate::campaign::AudienceCursor;
 use crate::consent::Source;
 use crate::contact::{Email, IranMobile};
+use crate::legal_export::{AccountRecord, ConsentChange};
 use crate::login_throttle::{self, Window};
 use crate::notifications::Channel;
 use crate::password::PasswordHash;
@@ -325,6 +326,89 @@ impl AccountsTable {
         Ok((contacts, next))
     }
 
+    /// What a legal export discloses of an account (P3): everything but its credentials. The
+    /// projection names each attribute, so the password hash and the verification hashes are
+    /// never read (the privacy function's IAM policy allows these attributes only).
+    pub async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let projection = "account_id, #role, full_name, email, email_verified, phone, phone_verified, \
+                          marketing_email, marketing_sms, terms_version, terms_accepted_at, terms_source_ip, \
+                          created_at, consent_history";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        let optional = |name: &'static str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+        let flag = |name: &'static str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
+        let terms = match (optional("terms_version"), item.contains_key("terms_accepted_at")) {
+            (Some(version), true) => Some(TermsAcceptance {
+                version: TermsVersion::parse(version).map_err(|_| StoreError::Corrupt("terms_version"))?,
+                accepted_at: get_time(&item, "terms_accepted_at")?,
+                source_ip: optional("terms_source_ip").and_then(|ip| ip.parse().ok()),
+            }),
+            _ => None,
+        };
+        let consent_history = match item.get("consent_history") {
+            None => Vec::new(),
+            Some(value) => value
+                .as_l()
+                .map_err(|_| StoreError::Corrupt("consent_history"))?
+                .iter()
+                .map(read_consent_change)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(Some(AccountRecord {
+            id,
+            role: Role::parse(get_s(&item, "role")?).ok_or(StoreError::Corrupt("role"))?,
+            // Erased when an account is closed: what is gone is not disclosed.
+            full_name: optional("full_name")
+                .map(FullName::parse)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("full_name"))?,
+            email: optional("email").map(Email::parse).transpose().map_err(|_| StoreError::Corrupt("email"))?,
+            email_verified: flag("email_verified"),
+            phone: optional("phone").map(IranMobile::parse).transpose().map_err(|_| StoreError::Corrupt("phone"))?,
+            phone_verified: flag("phone_verified"),
+            marketing: MarketingConsent { email: flag("marketing_email"), sms: flag("marketing_sms") },
+            terms,
+            created_at: item.contains_key("created_at").then(|| get_time(&item, "created_at")).transpose()?,
+            consent_history,
+            closed_at: None,
+        }))
+    }
+
+    /// When the account was closed, if it was: all that is left of it in this table.
+    pub async fn closed_at(&self, id: AccountId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let Some(item) = self.get(closed_key(id), "closed_at").await? else { return Ok(None) };
+        get_time(&item, "closed_at").map(Some)
+    }
+
+    /// The accounts whose phone is this one. There is no guard item per phone (a phone is not
+    /// unique to one account, and another copy of it would be one more place it lives), so
+    /// this reads the accounts table through: legal requests are rare, and the read is of this
+    /// one table, projected to ids.
+    pub async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("account_id, phone")
+                .filter_expression("phone = :phone AND begins_with(pk, :account)")
+                .expression_attribute_values(":phone", s(phone.as_e164()))
+                .expression_attribute_values(":account", s("ACCOUNT#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            for item in page.items() {
+                ids.push(AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
     /// The contacts of an account and their verification state — nothing else of it (no
     /// password hash), so the notification function reads only what it sends with.
     pub async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
@@ -434,11 +518,20 @@ impl AccountsTable {
 }
 
 fn read_role(item: &Item) -> Result<Role, StoreError> {
-    match get_s(item, "role")? {
-        "staff" => Ok(Role::Staff),
-        "customer" => Ok(Role::Customer),
-        _ => Err(StoreError::Corrupt("role")),
-    }
+    Role::parse(get_s(item, "role")?).ok_or(StoreError::Corrupt("role"))
+}
+
+fn read_consent_change(value: &AttributeValue) -> Result<ConsentChange, StoreError> {
+    let change = value.as_m().map_err(|_| StoreError::Corrupt("consent_history"))?;
+    let flag =
+        |name: &'static str| change.get(name).and_then(|v| v.as_bool().ok()).copied().ok_or(StoreError::Corrupt(name));
+    Ok(ConsentChange {
+        channel: get_s(change, "channel")?.to_owned(),
+        old: flag("old")?,
+        new: flag("new")?,
+        source: get_s(change, "source")?.to_owned(),
+        at: get_time(change, "at")?,
+    })
 }
 
 fn read_contacts(item: &Item) -> Result<Contacts, StoreError> {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use aws_sdk_dynamodb::Client;
 use time::{Duration, OffsetDateTime};
 
-use super::{Item, StoreError, get_parsed, get_s, get_time, s, time};
+use super::{Item, StoreError, get_parsed, get_time, s, time};
 use crate::account::AccountId;
 
 /// Six months: long enough to follow up abuse or a legal request about a login or an order,
@@ -32,13 +32,17 @@ impl RecordedRequest {
             Self::Checkout => "checkout",
         }
     }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Login, Self::Checkout].into_iter().find(|request| request.as_str() == text)
+    }
 }
 
 /// One recorded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpRecord {
     pub at: OffsetDateTime,
-    pub request: String,
+    pub request: RecordedRequest,
     pub ip: IpAddr,
 }
 
@@ -110,7 +114,7 @@ impl IpRecordsTable {
 fn read(item: &Item) -> Result<IpRecord, StoreError> {
     Ok(IpRecord {
         at: get_time(item, "at")?,
-        request: get_s(item, "request")?.to_owned(),
+        request: get_parsed(item, "request", |text| RecordedRequest::parse(text).ok_or(()))?,
         ip: get_parsed(item, "ip", |text| text.parse::<IpAddr>())?,
     })
 }

@@ -1,6 +1,7 @@
 //! DynamoDB adapters, one module per table, each mapping DynamoDB's answers to domain outcomes.
 
 pub mod accounts;
+pub mod audit;
 mod buyer_identity;
 pub mod deliveries;
 pub mod idempotency;

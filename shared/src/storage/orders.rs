@@ -18,6 +18,7 @@ use crate::account::AccountId;
 use crate::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use crate::catalog::ProductId;
 use crate::contact::{IranMobile, PostalCode};
+use crate::identity::NationalCode;
 use crate::order::{Address, Order, OrderId, OrderStatus, Recipient};
 use crate::person::FullName;
 use crate::pricing::{PricedLine, PricedOrder, VatRate};
@@ -58,6 +59,10 @@ pub enum Placement {
 pub struct StoredOrder {
     pub order: Order,
     pub recipient: Option<Recipient>,
+}
+
+fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
+    key.strip_prefix("ORDER#").and_then(OrderId::parse).ok_or(StoreError::Corrupt("pk"))
 }
 
 fn order_key(id: OrderId) -> String {
@@ -159,14 +164,45 @@ impl OrdersTable {
                 .await
                 .map_err(|e| StoreError::from_sdk(&e))?;
             for item in page.items() {
-                let id = get_s(item, "pk")?.strip_prefix("ORDER#").and_then(OrderId::parse);
-                ids.push(id.ok_or(StoreError::Corrupt("pk"))?);
+                ids.push(order_id_of_key(get_s(item, "pk")?)?);
             }
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(ids);
             }
         }
+    }
+
+    /// The ids of a customer's orders, oldest first, from the `ByAccount` index (P3 exports).
+    pub async fn order_ids_of(&self, account: AccountId) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("ByAccount")
+                .key_condition_expression("account_id = :account")
+                .expression_attribute_values(":account", s(account.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            for item in page.items() {
+                ids.push(order_id_of_key(get_s(item, "pk")?)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// The ids of the orders whose buyer carries this national code (P3 exports): by its keyed
+    /// hash, through the `ByBuyerCode` index; the code itself is stored sealed (P4).
+    pub async fn orders_with_buyer_code(&self, code: &NationalCode) -> Result<Vec<OrderId>, StoreError> {
+        self.order_ids_of_buyer_code(&self.lookup.national_code(code)).await
     }
 
     /// The order alone, without its recipient: what invoicing needs, and no more (P15).

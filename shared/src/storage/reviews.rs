@@ -4,7 +4,8 @@
 //! Items (partition key `pk`, sort key `sk`):
 //! - `REVIEW#<id>` / `CURRENT`: the review as it stands; while published it carries
 //!   `listed_product` and `listed_at`, which put it in the `ByProduct` index the listing reads
-//!   (a hidden review leaves the index, and nothing else);
+//!   (a hidden review leaves the index, and nothing else); its `author_id` and `posted_at` put
+//!   it in the `ByAuthor` index, hidden or not, which legal exports read (P3, P11);
 //! - `REVIEW#<id>` / `V#<number>`: one version — text, rating, when, who (author with source
 //!   IP, or staff with a reason) — never changed or deleted (P10, P11, P14);
 //! - `PRODUCT#<id>` / `STATS`: the sum and count of the product's published ratings, moved in
@@ -25,6 +26,8 @@ use crate::catalog::ProductId;
 use crate::review::{Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewId, ReviewText, Version, Visibility};
 
 const BY_PRODUCT: &str = "ByProduct";
+/// Every review's current state by its author (`author_id`, `posted_at`), keys only.
+const BY_AUTHOR: &str = "ByAuthor";
 
 #[derive(Debug, Clone)]
 pub struct ReviewsTable {
@@ -193,6 +196,51 @@ impl ReviewsTable {
         let reviews = answer.items().iter().map(read_review).collect::<Result<Vec<_>, _>>()?;
         let next = answer.last_evaluated_key.as_ref().map(encode_cursor);
         Ok(Page { reviews, next })
+    }
+
+    /// The ids of every review an account wrote, published or hidden, from the `ByAuthor`
+    /// index (P3 exports, P11).
+    pub async fn ids_by_author(&self, author: AccountId) -> Result<Vec<ReviewId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_AUTHOR)
+                .key_condition_expression("author_id = :author")
+                .expression_attribute_values(":author", s(author.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            for item in page.items() {
+                let key = get_s(item, "pk")?;
+                ids.push(key.strip_prefix("REVIEW#").and_then(ReviewId::parse).ok_or(StoreError::Corrupt("pk"))?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Shows a review under `name` instead of its author's (a closed account): the review stays,
+    /// linked to the account id (P11); its versions are not touched. Nothing when the review is
+    /// gone.
+    pub async fn show_under_name(&self, id: ReviewId, name: &str) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(review_key(id), "CURRENT")))
+            .update_expression("SET display_name = :name")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":name", s(name))
+            .send()
+            .await;
+        conditional(updated.map(|_| ())).map(|_| ())
     }
 
     /// Every version of a review, oldest first.

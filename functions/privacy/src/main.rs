@@ -1,0 +1,54 @@
+//! The privacy function: legal requests (P3). It reads every table that holds personal data, so
+//! it is a function of its own: the public functions never get that reach (least privilege).
+
+mod routes;
+
+use mizan::audit::SubjectKey;
+use mizan::buyer_lookup::BuyerLookupKey;
+use mizan::config;
+use mizan::sealed_fields::FieldSealer;
+use mizan::session::SessionKey;
+use mizan::storage::accounts::AccountsTable;
+use mizan::storage::audit::AuditTable;
+use mizan::storage::invoices::InvoicesTable;
+use mizan::storage::ip_records::IpRecordsTable;
+use mizan::storage::orders::OrdersTable;
+use mizan::storage::reviews::ReviewsTable;
+
+/// Everything an invocation borrows: built once per cold start.
+pub struct Deps {
+    pub accounts: AccountsTable,
+    pub orders: OrdersTable,
+    pub invoices: InvoicesTable,
+    pub reviews: ReviewsTable,
+    pub ip_records: IpRecordsTable,
+    /// Appended to and listed, never changed (the IAM policy allows nothing else).
+    pub audit: AuditTable,
+    pub subject_key: SubjectKey,
+    pub sessions: SessionKey,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    mizan::telemetry::init();
+    let aws = config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    // The codes of buyers are sealed (P4): an export opens them for the authority.
+    let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?);
+    let deps = Deps {
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
+        orders: OrdersTable::new(
+            dynamodb.clone(),
+            config::required("ORDERS_TABLE")?,
+            fields.clone(),
+            BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+        ),
+        invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?, fields),
+        reviews: ReviewsTable::new(dynamodb.clone(), config::required("REVIEWS_TABLE")?),
+        ip_records: IpRecordsTable::new(dynamodb.clone(), config::required("IP_RECORDS_TABLE")?),
+        audit: AuditTable::new(dynamodb, config::required("AUDIT_TABLE")?),
+        subject_key: SubjectKey::new(config::required("AUDIT_SUBJECT_KEY")?.as_bytes())?,
+        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+    };
+    mizan::http::serve(|req| routes::handle(&deps, req)).await
+}
