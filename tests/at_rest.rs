@@ -79,17 +79,18 @@ async fn invoice_of(stack: &Stack, bearer: &str, order_id: &str) -> Answer {
 
 /// Every DynamoDB table of the template; locally each is named by its logical id.
 fn template_tables() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
-    let text = std::fs::read_to_string(path).expect("the template is readable");
-    let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("the template is YAML");
-    let resources = template["Resources"].as_mapping().expect("the template has resources");
-    let tables: Vec<String> = resources
-        .iter()
-        .filter(|(_, resource)| resource["Type"].as_str() == Some("AWS::DynamoDB::Table"))
-        .filter_map(|(logical_id, _)| logical_id.as_str().map(str::to_owned))
-        .collect();
+    let tables: Vec<String> = mizan_e2e::template::tables().into_iter().map(|table| table.name).collect();
     assert!(tables.len() >= 7, "the template's tables: {tables:?}");
     tables
+}
+
+/// P4: every table is encrypted with the store's own key, and recoverable to any point in time.
+#[test]
+fn p4_every_table_is_encrypted_with_the_customer_managed_key_and_has_pitr() {
+    for table in mizan_e2e::template::tables() {
+        assert_eq!(table.kms_key.as_deref(), Some("CustomerDataKey"), "{}: SSE with CustomerDataKey", table.name);
+        assert!(table.point_in_time_recovery, "{}: point-in-time recovery", table.name);
+    }
 }
 
 type Item = HashMap<String, AttributeValue>;

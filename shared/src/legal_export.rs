@@ -343,7 +343,8 @@ pub struct ConsentChange {
 #[derive(Debug, Clone)]
 pub struct AccountRecord {
     pub id: AccountId,
-    pub role: Role,
+    /// `None` for a closed account: its role went with it.
+    pub role: Option<Role>,
     pub full_name: Option<FullName>,
     pub email: Option<Email>,
     pub email_verified: bool,
@@ -362,7 +363,7 @@ impl AccountRecord {
     pub fn closed(id: AccountId, closed_at: OffsetDateTime) -> Self {
         Self {
             id,
-            role: Role::Customer,
+            role: None,
             full_name: None,
             email: None,
             email_verified: false,
@@ -449,7 +450,7 @@ impl Category {
 
 /// A recorded source IP (P14) and what it was recorded with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpRecord {
+pub struct DisclosedIp {
     pub ip: IpAddr,
     pub at: OffsetDateTime,
     pub account: AccountId,
@@ -469,12 +470,12 @@ impl Holdings {
 
     /// Every recorded IP of the subject: the terms acceptance on the account (P5, P14), logins
     /// and orders (P14), and the author's IP of every review version (P11).
-    pub fn ip_addresses(&self) -> Vec<IpRecord> {
+    pub fn ip_addresses(&self) -> Vec<DisclosedIp> {
         let mut found = Vec::new();
         for holdings in &self.accounts {
             let account = &holdings.account;
             if let Some(TermsAcceptance { source_ip: Some(ip), accepted_at, .. }) = &account.terms {
-                found.push(IpRecord {
+                found.push(DisclosedIp {
                     ip: *ip,
                     at: *accepted_at,
                     account: account.id,
@@ -483,7 +484,7 @@ impl Holdings {
                 });
             }
             for record in &holdings.ip_records {
-                found.push(IpRecord {
+                found.push(DisclosedIp {
                     ip: record.ip,
                     at: record.at,
                     account: account.id,
@@ -494,7 +495,7 @@ impl Holdings {
             for review in &holdings.reviews {
                 for version in &review.history {
                     if let Change::ByAuthor { source_ip: Some(ip) } = &version.change {
-                        found.push(IpRecord {
+                        found.push(DisclosedIp {
                             ip: *ip,
                             at: version.at,
                             account: review.review.author,
@@ -625,7 +626,7 @@ fn account_json(holdings: &AccountHoldings) -> Value {
     let account = &holdings.account;
     json!({
         "account_id": account.id,
-        "role": account.role.as_str(),
+        "role": account.role.map(Role::as_str),
         "created_at": account.created_at.map(timestamp),
         "closed_at": account.closed_at.map(timestamp),
         "profile": {
@@ -743,7 +744,7 @@ pub async fn gather(stores: &Stores<'_>, subject: &Subject) -> Result<Holdings, 
             let Some(current) = stores.reviews.get(review).await? else { continue };
             reviews.push(ReviewHoldings { history: stores.reviews.history(review).await?, review: current });
         }
-        let ip_records = stores.ip_records.of_account(id).await?;
+        let ip_records = stores.ip_records.of_account(id, OffsetDateTime::now_utc()).await?;
         holdings.accounts.push(AccountHoldings { account, orders, reviews, ip_records });
     }
     Ok(holdings)

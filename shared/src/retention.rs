@@ -19,7 +19,8 @@ pub enum Kept {
 
 /// One kind of item: the table (its logical id in `infra/template.yaml`) and a pattern over the
 /// partition key and, for tables with one, the sort key. `*` stands for one or more characters
-/// that contain no `#`.
+/// that contain no `#`; `**`, at the end only, for the rest of the key, `#` and all (an
+/// `Idempotency-Key` chosen by the client may contain one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ItemKind {
     pub table: &'static str,
@@ -63,7 +64,7 @@ pub const REGISTER: &[ItemKind] = &[
         None,
         Kept::ByTtl { period: "90 days after the order (its delivery, P15)" },
     ),
-    kind("IdempotencyTable", "checkout#*#*", None, Kept::ByTtl { period: "24 hours (a checkout's retries)" }),
+    kind("IdempotencyTable", "checkout#*#**", None, Kept::ByTtl { period: "24 hours (a checkout's retries)" }),
     kind("InvoicesTable", "COUNTER#invoice", None, Kept::NoPersonalData),
     kind("InvoicesTable", "INVOICE#*", None, Kept::Documented(TAX_LAW)),
     kind("InvoicesTable", "CERTIFICATE#*", None, Kept::Documented(TAX_LAW)),
@@ -129,8 +130,12 @@ pub fn judge(table: &str, key: &str, sort_key: Option<&str>, has_ttl: bool) -> O
     }
 }
 
-/// `*` matches one or more characters other than `#`; everything else matches itself.
+/// `*` matches one or more characters other than `#`, a final `**` the non-empty rest;
+/// everything else matches itself.
 fn matches(pattern: &str, value: &str) -> bool {
+    if let Some(literal) = pattern.strip_suffix("**").filter(|literal| !literal.contains('*')) {
+        return value.strip_prefix(literal).is_some_and(|rest| !rest.is_empty());
+    }
     match pattern.split_once('*') {
         None => pattern == value,
         Some((literal, rest)) => {
@@ -184,7 +189,9 @@ mod tests {
     fn a_wildcard_takes_a_whole_segment_never_a_separator_or_nothing() {
         assert!(!matches("DELIVERY#*#*", "DELIVERY#e1#page#2"));
         assert!(matches("DELIVERY#*#*#*", "DELIVERY#e1#page#2"));
-        assert!(matches("checkout#*#*", "checkout#acc#key"));
+        assert!(matches("checkout#*#**", "checkout#acc#key"));
+        assert!(matches("checkout#*#**", "checkout#acc#a#key#with#hashes"));
+        assert!(!matches("checkout#*#**", "checkout#acc#"));
         assert!(!matches("ACCOUNT#*", "ACCOUNT#"));
         assert!(!matches("COUNTER#invoice", "COUNTER#invoices"));
     }

@@ -501,6 +501,9 @@ pub mod template {
         pub key: String,
         pub sort_key: Option<String>,
         pub ttl: Option<String>,
+        /// The KMS key of its encryption at rest, when it is a customer-managed one (`!Ref`).
+        pub kms_key: Option<String>,
+        pub point_in_time_recovery: bool,
     }
 
     pub fn tables() -> Vec<Table> {
@@ -522,11 +525,21 @@ pub mod template {
                 let ttl = field(properties, "TimeToLiveSpecification")
                     .filter(|ttl| field(ttl, "Enabled").and_then(Yaml::as_bool) == Some(true))
                     .and_then(|ttl| text(field(ttl, "AttributeName")));
+                let sse = field(properties, "SSESpecification");
+                let kms_key = sse
+                    .filter(|sse| text(field(sse, "SSEType")).as_deref() == Some("KMS"))
+                    .and_then(|sse| text(field(sse, "KMSMasterKeyId")));
+                let point_in_time_recovery = field(properties, "PointInTimeRecoverySpecification")
+                    .and_then(|pitr| field(pitr, "PointInTimeRecoveryEnabled"))
+                    .and_then(Yaml::as_bool)
+                    == Some(true);
                 Table {
                     name: text(Some(name)).expect("a logical id"),
                     key: key_of("HASH").expect("a partition key"),
                     sort_key: key_of("RANGE"),
                     ttl,
+                    kms_key,
+                    point_in_time_recovery,
                 }
             })
             .collect()

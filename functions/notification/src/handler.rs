@@ -85,22 +85,38 @@ async fn deliver(deps: &Deps, envelope: &Envelope) -> Result<(), NotificationErr
 }
 
 /// One page of a campaign: its consenting accounts at the providers' pace, then the next page
-/// handed on. Consent is read at send time, so an unsubscribe stops the very next send.
+/// handed on. The page's scan only says whom to consider: each account's contacts and consent
+/// are read again, consistently, right before its messages go, so an unsubscribe or a closure
+/// stops the very next send.
+///
+/// A recipient whose message fails does not hold the campaign up: the rest of the page is sent
+/// and the next page handed on, then the invocation fails so that the page is retried (what was
+/// sent is skipped) and, after its retries, lands in the dead-letter queue to be replayed.
 async fn deliver_page(deps: &Deps, page: &CampaignPage) -> Result<(), NotificationError> {
     let (audience, next) = deps.accounts.audience(page.start.as_ref(), deps.campaign_rates.page_size()).await?;
     let mut pace = deps.campaign_rates.pace();
-    for contacts in &audience {
-        deliver_to(deps, &page.campaign, contacts, Some(&mut pace)).await?;
+    let mut first_failure = None;
+    for account in audience {
+        let delivered = match deps.accounts.contacts(account).await {
+            Ok(Some(contacts)) => deliver_to(deps, &page.campaign, &contacts, Some(&mut pace)).await,
+            Ok(None) => Ok(()),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = delivered {
+            tracing::error!(event = %page.campaign.event_id, %account, %error, "a recipient failed; the page goes on");
+            first_failure.get_or_insert(error);
+        }
     }
     let event_id = page.campaign.event_id;
     match next {
-        Some(start) => hand_on(deps, &page.next(start)).await,
-        None => {
+        Some(start) => hand_on(deps, &page.next(start)).await?,
+        None if first_failure.is_none() => {
             deps.deliveries.record_campaign_delivered(event_id, page.number, OffsetDateTime::now_utc()).await?;
             tracing::info!(event = %event_id, pages = page.number, "campaign delivered");
-            Ok(())
         }
+        None => {}
     }
+    first_failure.map_or(Ok(()), Err)
 }
 
 /// Queues a page, once per campaign and page number.
@@ -156,8 +172,14 @@ async fn once(
     }
     match send.await {
         Ok(message_id) => {
-            deps.deliveries.mark_sent(event_id, delivery, &message_id).await?;
-            tracing::info!(event = %event_id, delivery = kind(delivery), %message_id, "sent");
+            // It went out: failing now would have a retry send it again once the claim is stale.
+            // An unmarked claim stays `sending` and expires with the rest of the log.
+            match deps.deliveries.mark_sent(event_id, delivery, &message_id).await {
+                Ok(()) => tracing::info!(event = %event_id, delivery = kind(delivery), %message_id, "sent"),
+                Err(error) => {
+                    tracing::error!(event = %event_id, delivery = kind(delivery), %message_id, %error, "sent, but not marked")
+                }
+            }
             Ok(())
         }
         Err(error) => {

@@ -295,21 +295,19 @@ impl AccountsTable {
         Err(StoreError::Unavailable("consent-contention".into()))
     }
 
-    /// One page of the accounts a campaign may reach (consent on for some channel), with their
-    /// contacts; and where the next page starts. Campaigns go through the table in such pages
+    /// One page of the accounts a campaign may reach (consent on for some channel, as far as an
+    /// eventually consistent scan knows); and where the next page starts. Campaigns go through the table in such pages
     /// (`crate::campaign`); `limit` bounds the accounts read, consenting or not.
     pub async fn audience(
         &self,
         start: Option<&AudienceCursor>,
         limit: u32,
-    ) -> Result<(Vec<Contacts>, Option<AudienceCursor>), StoreError> {
+    ) -> Result<(Vec<AccountId>, Option<AudienceCursor>), StoreError> {
         let page = self
             .client
             .scan()
             .table_name(&self.table)
-            .projection_expression(
-                "pk, account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms",
-            )
+            .projection_expression("pk, account_id")
             .filter_expression("begins_with(pk, :account) AND (marketing_email = :yes OR marketing_sms = :yes)")
             .expression_attribute_values(":account", s("ACCOUNT#"))
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
@@ -318,12 +316,16 @@ impl AccountsTable {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk(&e))?;
-        let contacts = page.items().iter().map(read_contacts).collect::<Result<Vec<_>, _>>()?;
+        let ids = page
+            .items()
+            .iter()
+            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .collect::<Result<Vec<_>, _>>()?;
         let next = match page.last_evaluated_key {
             Some(key) => Some(AudienceCursor(get_s(&key, "pk")?.to_owned())),
             None => None,
         };
-        Ok((contacts, next))
+        Ok((ids, next))
     }
 
     /// What a legal export discloses of an account (P3): everything but its credentials. The
@@ -355,7 +357,7 @@ impl AccountsTable {
         };
         Ok(Some(AccountRecord {
             id,
-            role: Role::parse(get_s(&item, "role")?).ok_or(StoreError::Corrupt("role"))?,
+            role: Some(read_role(&item)?),
             // Erased when an account is closed: what is gone is not disclosed.
             full_name: optional("full_name")
                 .map(FullName::parse)

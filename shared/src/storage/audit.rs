@@ -122,7 +122,7 @@ impl AuditTable {
     ) -> Result<AuditPage, AuditListError> {
         let (mut month, mut before) = match cursor {
             Some(cursor) => {
-                let (month, sk) = decode_cursor(cursor).ok_or(AuditListError::BadCursor)?;
+                let (month, sk) = decode_cursor(cursor, Month::of(now)).ok_or(AuditListError::BadCursor)?;
                 (month, Some(sk))
             }
             None => (Month::of(now), None),
@@ -175,8 +175,9 @@ fn encode_cursor(month: Month, sk: &str) -> String {
 }
 
 /// A cursor is the key of the last record shown. Each part must be what this listing itself
-/// writes, so a forged cursor can neither make the query fail nor reach outside the trail.
-fn decode_cursor(cursor: &str) -> Option<(Month, String)> {
+/// writes, so a forged cursor can neither make the query fail nor reach outside the trail; and
+/// its month cannot be after this one, or the walk back to it would run out the clock.
+fn decode_cursor(cursor: &str, this_month: Month) -> Option<(Month, String)> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let fields: BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
     if fields.len() != 2 {
@@ -189,7 +190,8 @@ fn decode_cursor(cursor: &str) -> Option<(Month, String)> {
         && at.starts_with(&format!("{:04}-{:02}-", month.year, month.month))
         && at.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'T' | b':' | b'.'))
         && uuid::Uuid::try_parse(id).is_ok()
-        && month >= FIRST_MONTH;
+        && month >= FIRST_MONTH
+        && month <= this_month;
     well_formed.then(|| (month, sk.clone()))
 }
 
@@ -339,7 +341,7 @@ mod tests {
         let written = record(at(1_795_597_200, 7));
         let month = Month::of(written.at);
         let cursor = encode_cursor(month, &sort_key(&written));
-        assert_eq!(decode_cursor(&cursor), Some((month, sort_key(&written))));
+        assert_eq!(decode_cursor(&cursor, month), Some((month, sort_key(&written))));
         let forge = |pk: &str, sk: &str| {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&serde_json::json!({ "pk": pk, "sk": sk })).unwrap())
         };
@@ -349,10 +351,12 @@ mod tests {
             forge("AUDIT#2026-13", "2026-13-01T00:00:00.000000Z#x"),
             forge("AUDIT#2025-11", "2025-11-01T00:00:00.000000Z#6f1d2c7a-93b4-8e05-a1c2-3d4e5f607182"),
             forge("AUDIT#2026-11", "2026-11-26T00:00:00.000000Z#not-a-uuid"),
+            // A month after this one.
+            forge("AUDIT#9999-12", "9999-12-01T00:00:00.000000Z#6f1d2c7a-93b4-8e05-a1c2-3d4e5f607182"),
             "not base64!".to_owned(),
             URL_SAFE_NO_PAD.encode(b"[]"),
         ] {
-            assert_eq!(decode_cursor(&bad), None, "{bad}");
+            assert_eq!(decode_cursor(&bad, month), None, "{bad}");
         }
     }
 

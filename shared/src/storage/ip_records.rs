@@ -85,8 +85,9 @@ impl IpRecordsTable {
         Ok(())
     }
 
-    /// Every record of an account still kept, oldest first.
-    pub async fn of_account(&self, account: AccountId) -> Result<Vec<IpRecord>, StoreError> {
+    /// Every record of an account still kept, oldest first. TTL deletes late (up to days), so
+    /// records past their time are left out here: they are not disclosed beyond their period.
+    pub async fn of_account(&self, account: AccountId, now: OffsetDateTime) -> Result<Vec<IpRecord>, StoreError> {
         let mut records = Vec::new();
         let mut start = None;
         loop {
@@ -95,7 +96,9 @@ impl IpRecordsTable {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
+                .filter_expression("expires_at > :now")
                 .expression_attribute_values(":pk", s(partition(account)))
+                .expression_attribute_values(":now", time(now))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -235,9 +235,12 @@ impl ReviewsTable {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(review_key(id), "CURRENT")))
-            .update_expression("SET display_name = :name")
+            // The version moves too, so that a moderation read before this write cannot pass its
+            // version condition and put the author's name back.
+            .update_expression("SET display_name = :name, version = version + :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":name", s(name))
+            .expression_attribute_values(":one", n(1))
             .send()
             .await;
         conditional(updated.map(|_| ())).map(|_| ())
