@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::types::{
 use time::OffsetDateTime;
 
 use super::{
-    Item, StoreError, conditional, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
+    Item, StoreError, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n,
+    s, time,
 };
 use crate::account::{AccountId, Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use crate::campaign::AudienceCursor;
@@ -386,11 +387,8 @@ impl AccountsTable {
     /// this reads the accounts table through: legal requests are rare, and the read is of this
     /// one table, projected to ids.
     pub async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = every_page(|start| {
+            self.client
                 .scan()
                 .table_name(&self.table)
                 .projection_expression("account_id, phone")
@@ -399,16 +397,12 @@ impl AccountsTable {
                 .expression_attribute_values(":account", s("ACCOUNT#"))
                 .set_exclusive_start_key(start)
                 .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
-            for item in page.items() {
-                ids.push(AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        })
+        .await?;
+        items
+            .iter()
+            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .collect()
     }
 
     /// The contacts of an account and their verification state — nothing else of it (no

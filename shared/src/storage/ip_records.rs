@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use aws_sdk_dynamodb::Client;
 use time::{Duration, OffsetDateTime};
 
-use super::{Item, StoreError, get_parsed, get_time, s, time};
+use super::{Item, StoreError, every_page, get_parsed, get_time, s, time};
 use crate::account::AccountId;
 
 /// Six months: long enough to follow up abuse or a legal request about a login or an order,
@@ -88,11 +88,8 @@ impl IpRecordsTable {
     /// Every record of an account still kept, oldest first. TTL deletes late (up to days), so
     /// records past their time are left out here: they are not disclosed beyond their period.
     pub async fn of_account(&self, account: AccountId, now: OffsetDateTime) -> Result<Vec<IpRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = every_page(|start| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
@@ -101,16 +98,9 @@ impl IpRecordsTable {
                 .expression_attribute_values(":now", time(now))
                 .set_exclusive_start_key(start)
                 .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
-            for item in page.items() {
-                records.push(read(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(records);
-            }
-        }
+        })
+        .await?;
+        items.iter().map(read).collect()
     }
 }
 

@@ -83,6 +83,45 @@ pub(crate) fn conditional<E: ProvideErrorMetadata, R>(result: Result<(), SdkErro
     }
 }
 
+/// A Query's or Scan's answer, as one page of items and where the next one starts.
+pub(crate) trait Paged {
+    fn into_page(self) -> (Vec<Item>, Option<Item>);
+}
+
+impl Paged for aws_sdk_dynamodb::operation::query::QueryOutput {
+    fn into_page(self) -> (Vec<Item>, Option<Item>) {
+        (self.items.unwrap_or_default(), self.last_evaluated_key)
+    }
+}
+
+impl Paged for aws_sdk_dynamodb::operation::scan::ScanOutput {
+    fn into_page(self) -> (Vec<Item>, Option<Item>) {
+        (self.items.unwrap_or_default(), self.last_evaluated_key)
+    }
+}
+
+/// Every item of a Query or Scan, read page after page: `request` sends the request that starts
+/// at the given key. For reads whose whole answer is needed and bounded (one customer's orders,
+/// the catalog); listings for people page with a cursor instead.
+pub(crate) async fn every_page<F, Fut, O, E, R>(mut request: F) -> Result<Vec<Item>, StoreError>
+where
+    F: FnMut(Option<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<O, SdkError<E, R>>>,
+    O: Paged,
+    E: ProvideErrorMetadata,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let (page, next) = request(start).await.map_err(|e| StoreError::from_sdk(&e))?.into_page();
+        items.extend(page);
+        match next {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
+}
+
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
 }

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, buyer_identity, get_n, get_parsed, get_s, get_time, n, s, time};
+use super::{Item, StoreError, buyer_identity, every_page, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::account::AccountId;
 use crate::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use crate::catalog::ProductId;
@@ -148,11 +148,8 @@ impl OrdersTable {
     /// The ids of the orders whose buyer has this national code or national id (see
     /// `BuyerLookupKey`), oldest first: a Query of the `ByBuyerCode` index, which holds keys only.
     pub async fn order_ids_of_buyer_code(&self, hash: &BuyerCodeHash) -> Result<Vec<OrderId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = every_page(|start| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name("ByBuyerCode")
@@ -161,25 +158,15 @@ impl OrdersTable {
                 .expression_attribute_values(":hash", s(hash.as_str()))
                 .set_exclusive_start_key(start)
                 .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
-            for item in page.items() {
-                ids.push(order_id_of_key(get_s(item, "pk")?)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        })
+        .await?;
+        items.iter().map(|item| order_id_of_key(get_s(item, "pk")?)).collect()
     }
 
     /// The ids of a customer's orders, oldest first, from the `ByAccount` index (P3 exports).
     pub async fn order_ids_of(&self, account: AccountId) -> Result<Vec<OrderId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = every_page(|start| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name("ByAccount")
@@ -187,16 +174,9 @@ impl OrdersTable {
                 .expression_attribute_values(":account", s(account.to_string()))
                 .set_exclusive_start_key(start)
                 .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
-            for item in page.items() {
-                ids.push(order_id_of_key(get_s(item, "pk")?)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        })
+        .await?;
+        items.iter().map(|item| order_id_of_key(get_s(item, "pk")?)).collect()
     }
 
     /// The ids of the orders whose buyer carries this national code (P3 exports): by its keyed

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
 
-use super::{Item, StoreError, get_n, get_parsed, get_s, n, s};
+use super::{Item, StoreError, every_page, get_n, get_parsed, get_s, n, s};
 use crate::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
 use crate::money::Rial;
 
@@ -81,25 +81,10 @@ impl ProductsTable {
     /// The whole catalog, in no particular order. A Scan, read to its last page: the catalog is
     /// a few dozen items, and the storefront lists all of them.
     pub async fn list(&self) -> Result<Vec<Product>, StoreError> {
-        let mut products = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
-            for item in page.items() {
-                products.push(product_from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(products),
-            }
-        }
+        let items =
+            every_page(|start| self.client.scan().table_name(&self.table).set_exclusive_start_key(start).send())
+                .await?;
+        items.iter().map(product_from_item).collect()
     }
 
     /// The products with these ids, each once, in the order first asked for; an id without a

@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, conditional, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
+use super::{Item, StoreError, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::account::AccountId;
 use crate::catalog::ProductId;
 use crate::review::{Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewId, ReviewText, Version, Visibility};
@@ -201,11 +201,8 @@ impl ReviewsTable {
     /// The ids of every review an account wrote, published or hidden, from the `ByAuthor`
     /// index (P3 exports, P11).
     pub async fn ids_by_author(&self, author: AccountId) -> Result<Vec<ReviewId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = every_page(|start| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name(BY_AUTHOR)
@@ -213,17 +210,15 @@ impl ReviewsTable {
                 .expression_attribute_values(":author", s(author.to_string()))
                 .set_exclusive_start_key(start)
                 .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
-            for item in page.items() {
+        })
+        .await?;
+        items
+            .iter()
+            .map(|item| {
                 let key = get_s(item, "pk")?;
-                ids.push(key.strip_prefix("REVIEW#").and_then(ReviewId::parse).ok_or(StoreError::Corrupt("pk"))?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+                key.strip_prefix("REVIEW#").and_then(ReviewId::parse).ok_or(StoreError::Corrupt("pk"))
+            })
+            .collect()
     }
 
     /// Shows a review under `name` instead of its author's (a closed account): the review stays,
