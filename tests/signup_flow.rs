@@ -194,9 +194,11 @@ async fn p1_an_account_keeps_only_what_signup_needs() {
     let mut stored: Vec<&str> = items[0].keys().map(String::as_str).collect();
     stored.sort_unstable();
     // Each has a purpose: who (name), how to reach them (P2, P9), proof of the terms (P5, P14),
-    // the password's hash (P12), consent (P6, P7), the open verification challenges.
+    // the password's hash (P12), consent (P6, P7) and its place in the campaign audience index,
+    // the open verification challenges.
     let purposeful = [
         "account_id",
+        "campaign_audience",
         "created_at",
         "email",
         "email_challenge_attempts",

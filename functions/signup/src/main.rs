@@ -19,7 +19,11 @@ pub struct Deps {
     pub ip_records: IpRecordsTable,
 }
 
-#[tokio::main]
+// One thread: Lambda hands an environment one request at a time, and password hashing (argon2,
+// 19 MiB per hash) then always runs on the same thread, whose allocator arena reuses one buffer.
+// On the multi-threaded runtime each worker thread kept a buffer of its own (peak RSS ~49 MiB
+// against ~30 MiB; tests/bench/RESULTS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan::telemetry::init();
     let aws = config::aws().await;

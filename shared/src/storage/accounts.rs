@@ -55,6 +55,12 @@ fn account_key(id: AccountId) -> String {
     format!("ACCOUNT#{id}")
 }
 
+/// The sparse index of accounts that consent to marketing on some channel: the attribute is set
+/// while either channel is on, and absent otherwise.
+const BY_CAMPAIGN_AUDIENCE: &str = "ByCampaignAudience";
+const CAMPAIGN_AUDIENCE: &str = "campaign_audience";
+const CAMPAIGN_AUDIENCE_VALUE: &str = "marketing";
+
 fn closed_key(id: AccountId) -> String {
     format!("CLOSED#{id}")
 }
@@ -255,6 +261,7 @@ impl AccountsTable {
         };
         for _ in 0..3 {
             let Some(mut consent) = self.marketing(id).await? else { return Ok(None) };
+            let before = consent;
             let current = match channel {
                 Channel::Email => &mut consent.email,
                 Channel::Sms => &mut consent.sms,
@@ -262,33 +269,44 @@ impl AccountsTable {
             if *current == on {
                 return Ok(Some(consent));
             }
+            *current = on;
+            // In the campaign audience while either channel is on; the whole consent is the
+            // condition, so a concurrent change of the other channel cannot leave it wrong.
+            let audience = if consent.email || consent.sms {
+                format!(", {CAMPAIGN_AUDIENCE} = :audience")
+            } else {
+                format!(" REMOVE {CAMPAIGN_AUDIENCE}")
+            };
             let change = AttributeValue::M(
                 [
                     ("channel".to_owned(), s(channel.as_str())),
-                    ("old".to_owned(), AttributeValue::Bool(*current)),
+                    ("old".to_owned(), AttributeValue::Bool(!on)),
                     ("new".to_owned(), AttributeValue::Bool(on)),
                     ("source".to_owned(), s(source.as_str())),
                     ("at".to_owned(), time(now)),
                 ]
                 .into(),
             );
-            let updated = self
+            let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(account_key(id)))
                 .update_expression(format!(
-                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), :change)"
+                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), \
+                     :change){audience}"
                 ))
-                .condition_expression(format!("{attribute} = :old"))
+                .condition_expression("marketing_email = :email_before AND marketing_sms = :sms_before")
                 .expression_attribute_values(":new", AttributeValue::Bool(on))
-                .expression_attribute_values(":old", AttributeValue::Bool(*current))
+                .expression_attribute_values(":email_before", AttributeValue::Bool(before.email))
+                .expression_attribute_values(":sms_before", AttributeValue::Bool(before.sms))
                 .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                .expression_attribute_values(":change", AttributeValue::L(vec![change]))
-                .send()
-                .await;
+                .expression_attribute_values(":change", AttributeValue::L(vec![change]));
+            if consent.email || consent.sms {
+                update = update.expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE));
+            }
+            let updated = update.send().await;
             if conditional(updated.map(|_| ()))? {
-                *current = on;
                 tracing::info!(account = %id, channel = channel.as_str(), on, source = source.as_str(), "marketing consent changed");
                 return Ok(Some(consent));
             }
@@ -296,31 +314,40 @@ impl AccountsTable {
         Err(StoreError::Unavailable("consent-contention".into()))
     }
 
-    /// One page of the accounts a campaign may reach (consent on for some channel, as far as an
-    /// eventually consistent scan knows); and where the next page starts. Campaigns go through the table in such pages
-    /// (`crate::campaign`); `limit` bounds the accounts read, consenting or not.
+    /// One page of the accounts a campaign may reach (consent on for some channel, as far as the
+    /// eventually consistent `ByCampaignAudience` index knows); and where the next page starts.
+    /// The index is sparse: it holds consenting accounts only, so a campaign reads as many pages
+    /// as it has recipients, whatever else the table holds (`crate::campaign`).
     pub async fn audience(
         &self,
         start: Option<&AudienceCursor>,
         limit: u32,
     ) -> Result<(Vec<AccountId>, Option<AudienceCursor>), StoreError> {
+        let start = start.map(|cursor| {
+            Item::from([
+                ("pk".to_owned(), s(cursor.0.clone())),
+                (CAMPAIGN_AUDIENCE.to_owned(), s(CAMPAIGN_AUDIENCE_VALUE)),
+            ])
+        });
         let page = self
             .client
-            .scan()
+            .query()
             .table_name(&self.table)
-            .projection_expression("pk, account_id")
-            .filter_expression("begins_with(pk, :account) AND (marketing_email = :yes OR marketing_sms = :yes)")
-            .expression_attribute_values(":account", s("ACCOUNT#"))
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .index_name(BY_CAMPAIGN_AUDIENCE)
+            .key_condition_expression("#audience = :audience")
+            .expression_attribute_names("#audience", CAMPAIGN_AUDIENCE)
+            .expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start.map(|cursor| Item::from([("pk".to_owned(), s(cursor.0.clone()))])))
+            .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk(&e))?;
         let ids = page
             .items()
             .iter()
-            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .map(|item| {
+                get_s(item, "pk")?.strip_prefix("ACCOUNT#").and_then(AccountId::parse).ok_or(StoreError::Corrupt("pk"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let next = match page.last_evaluated_key {
             Some(key) => Some(AudienceCursor(get_s(&key, "pk")?.to_owned())),
@@ -564,6 +591,9 @@ fn account_item(account: &NewAccount) -> Item {
     ]);
     if let Some(ip) = account.terms.source_ip {
         item.insert("terms_source_ip".to_owned(), s(ip.to_string()));
+    }
+    if account.marketing.email || account.marketing.sms {
+        item.insert(CAMPAIGN_AUDIENCE.to_owned(), s(CAMPAIGN_AUDIENCE_VALUE));
     }
     for (kind, challenge) in
         [(ContactKind::Email, &account.email_challenge), (ContactKind::Phone, &account.phone_challenge)]
