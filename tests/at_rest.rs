@@ -5,12 +5,11 @@
 //! not open.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use mizan::identity::{LegalId, NationalCode};
 use mizan::order::OrderId;
-use mizan_e2e::{Answer, Stack};
+use mizan_e2e::Stack;
 use serde_json::{Value, json};
 
 /// A valid national code nobody else in the test run uses (one random body in ten has a valid
@@ -62,19 +61,6 @@ async fn place(stack: &Stack, bearer: &str, body: &Value) -> String {
     let placed = stack.post_as("/checkout", bearer, Some(&uuid::Uuid::new_v4().to_string()), body).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     placed.body["order_id"].as_str().expect("an order id").to_owned()
-}
-
-/// Waits until the order's invoice is issued (409 invoice-pending until then).
-async fn invoice_of(stack: &Stack, bearer: &str, order_id: &str) -> Answer {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let answer = stack.get(&format!("/orders/{order_id}/invoice"), Some(bearer)).await;
-        if answer.status != 409 {
-            return answer;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the invoice of {order_id} was not issued in time");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 /// Every DynamoDB table of the template; locally each is named by its logical id.
@@ -187,10 +173,10 @@ async fn p4_a_raw_scan_of_every_table_shows_no_national_code_economic_code_or_na
     let legal_order = place(&stack, &bearer, &order(product.as_str(), legal(&national_id))).await;
 
     // The owner still sees the codes where the API showed them: on the official invoice.
-    let invoice = invoice_of(&stack, &bearer, &natural_order).await;
+    let invoice = stack.await_invoice(&bearer, &natural_order).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
     assert_eq!(invoice.body["buyer"]["national_code"], national_code.as_str());
-    let invoice = invoice_of(&stack, &bearer, &legal_order).await;
+    let invoice = stack.await_invoice(&bearer, &legal_order).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
     assert_eq!(invoice.body["buyer"]["economic_code"], national_id.as_str());
     assert_eq!(invoice.body["buyer"]["national_id"], national_id.as_str());

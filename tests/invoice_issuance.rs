@@ -2,12 +2,11 @@
 //! redelivery, valid tax ids, reading by the owner only, VAT certificates for legal entities (P8).
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use mizan::tax_id::TaxId;
-use mizan_e2e::{Answer, Stack};
+use mizan_e2e::Stack;
 use serde_json::{Value, json};
 
 fn natural_buyer() -> Value {
@@ -24,19 +23,6 @@ fn order(product: &str, buyer: Value) -> Value {
         "buyer": buyer,
         "shipping": { "recipient_name": "مریم کاظمی", "recipient_phone": "09121112233", "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲", "postal_code": "1968913456" }
     })
-}
-
-/// Waits until the order's invoice is issued (409 invoice-pending until then).
-async fn invoice_of(stack: &Stack, bearer: &str, order_id: &str) -> Answer {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let answer = stack.get(&format!("/orders/{order_id}/invoice"), Some(bearer)).await;
-        if answer.status != 409 {
-            return answer;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the invoice of {order_id} was not issued in time");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn counter(stack: &Stack) -> u64 {
@@ -114,7 +100,7 @@ async fn p8_fifty_concurrent_orders_get_fifty_invoices_with_gapless_serials_even
         })
         .collect();
 
-    let invoices = join_all(orders.iter().map(|id| invoice_of(&stack, &bearer, id))).await;
+    let invoices = join_all(orders.iter().map(|id| stack.await_invoice(&bearer, id))).await;
     let serials: HashSet<u64> = invoices.iter().map(|invoice| invoice.body["serial"].as_u64().unwrap()).collect();
     assert_eq!(serials.len(), 50, "fifty invoices, fifty distinct serials");
     let memory_id = std::env::var("TAX_MEMORY_ID").unwrap();
@@ -133,7 +119,7 @@ async fn p8_fifty_concurrent_orders_get_fifty_invoices_with_gapless_serials_even
     let events: Vec<Value> = orders.iter().map(|id| order_placed_event(id, &account)).collect();
     let redelivered = join_all(events.iter().map(|event| stack.invoke("invoice", event))).await;
     assert!(redelivered.iter().all(|answer| answer.status == 200), "redeliveries are accepted");
-    let again = join_all(orders.iter().map(|id| invoice_of(&stack, &bearer, id))).await;
+    let again = join_all(orders.iter().map(|id| stack.await_invoice(&bearer, id))).await;
     let serials_again: HashSet<u64> = again.iter().map(|invoice| invoice.body["serial"].as_u64().unwrap()).collect();
     assert_eq!(serials_again, serials, "each order keeps its one invoice");
     assert_serials_gapless(&stack).await;
@@ -150,7 +136,7 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
         .post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str(), legal_buyer()))
         .await;
     let legal_id = legal.body["order_id"].as_str().unwrap().to_owned();
-    let invoice = invoice_of(&stack, &bearer, &legal_id).await;
+    let invoice = stack.await_invoice(&bearer, &legal_id).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
     assert_eq!(invoice.body["buyer"]["postal_code"], "1435734561");
     assert_eq!(invoice.body["buyer"]["tob"], 2);
@@ -177,7 +163,7 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
         )
         .await;
     let natural_id = natural.body["order_id"].as_str().unwrap().to_owned();
-    invoice_of(&stack, &bearer, &natural_id).await;
+    stack.await_invoice(&bearer, &natural_id).await;
     let refused = stack.post_as(&format!("/orders/{natural_id}/vat-certificate"), &bearer, None, &json!({})).await;
     assert_eq!((refused.status, refused.body["code"].as_str()), (409, Some("not-a-legal-entity")));
 }

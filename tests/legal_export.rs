@@ -12,8 +12,6 @@ use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 
 const EXPORTS: &str = "/admin/legal-exports";
-/// The first `OrderPlaced` waits for the invoice function to be compiled and started.
-const INVOICE_TIMEOUT: Duration = Duration::from_secs(900);
 const NATIONAL_CODE: &str = "0076229645";
 
 /// A signed-in account with `role`, made so with the operator command the README documents;
@@ -79,20 +77,6 @@ async fn audit_records_of(stack: &Stack, actor: &str) -> Vec<HashMap<String, Att
 
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
     item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
-}
-
-async fn await_invoice(stack: &Stack, bearer: &str, order_id: &str) {
-    let started = Instant::now();
-    loop {
-        let answer = stack.get(&format!("/orders/{order_id}/invoice"), Some(bearer)).await;
-        match answer.status {
-            200 => return,
-            409 => assert_eq!(answer.body["code"], "invoice-pending", "{}", answer.body),
-            other => panic!("the invoice answered {other}: {}", answer.body),
-        }
-        assert!(started.elapsed() < INVOICE_TIMEOUT, "no invoice for {order_id} within {INVOICE_TIMEOUT:?}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 /// A customer with an order (recipient and invoice), a review that staff then hid, another
@@ -161,7 +145,8 @@ async fn customer_with_history(stack: &Stack) -> History {
         let changed = stack.put_as("/me/preferences", &bearer, &json!({ "marketing": marketing })).await;
         assert_eq!(changed.status, 200, "{}", changed.body);
     }
-    await_invoice(stack, &bearer, &order_id).await;
+    let invoice = stack.await_invoice(&bearer, &order_id).await;
+    assert_eq!(invoice.status, 200, "{}", invoice.body);
     History {
         customer,
         account_id,

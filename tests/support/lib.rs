@@ -307,6 +307,22 @@ impl Stack {
         wait_for(|| self.sms_to(e164), |sms| sms.len() >= count, "SMS").await
     }
 
+    /// Waits until the order's invoice is issued (`409 invoice-pending` until then, while the
+    /// invoice function hears of the order); the answer that ended the wait.
+    pub async fn await_invoice(&self, bearer: &str, order_id: &str) -> Answer {
+        // The first OrderPlaced of a run may wait for the invoice function to start.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let answer = self.get(&format!("/orders/{order_id}/invoice"), Some(bearer)).await;
+            if answer.status != 409 {
+                return answer;
+            }
+            assert_eq!(answer.body["code"], "invoice-pending", "{}", answer.body);
+            assert!(tokio::time::Instant::now() < deadline, "the invoice of {order_id} was not issued in time");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// Waits until the campaign of `event_id` has sent its last page; answers how many pages it
     /// took (the notification function records it in the deliveries table).
     pub async fn await_campaign(&self, event_id: &str) -> u32 {
