@@ -21,10 +21,11 @@ use crate::measure::{Binaries, file_size, run_direct, run_function};
 use crate::report::{Machine, Report, Row};
 use crate::stack::Stack;
 use crate::workloads::{
-    CheckoutWork, Direct, Floor, InvoiceWork, NotificationWork, ReviewWork, SignupWork, UnsubscribeWork, Workload,
+    CheckoutWork, Direct, Floor, InvoiceWork, NotificationWork, PrivacyWork, ReviewWork, SignupWork, UnsubscribeWork,
+    Workload,
 };
 
-const FUNCTIONS: [&str; 6] = ["signup", "checkout", "invoice", "review", "unsubscribe", "notification"];
+const FUNCTIONS: [&str; 7] = ["signup", "checkout", "invoice", "review", "unsubscribe", "notification", "privacy"];
 
 const USAGE: &str = "usage: mizan-bench --bin-dir DIR --out DIR [--zip-dir DIR] [--cold N] [--warm N] \
 [--only fn,fn] [--no-growth]\n\
@@ -179,6 +180,9 @@ async fn main() -> Result<()> {
             "notification" => {
                 let work = NotificationWork::new(&stack, &samples, people / 4).await?;
                 measure(&options, &binaries, &mut functions, work).await?
+            }
+            "privacy" => {
+                measure(&options, &binaries, &mut functions, PrivacyWork::new(&stack, &samples).await?).await?
             }
             other => bail!("no workload for {other}"),
         }

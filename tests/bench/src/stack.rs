@@ -7,6 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 use mizan::account::{AccountId, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
+use mizan::audit::SubjectKey;
 use mizan::buyer_lookup::BuyerLookupKey;
 use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
 use mizan::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
@@ -25,9 +26,11 @@ use mizan::pricing::VatSchedule;
 use mizan::sealed_fields::FieldSealer;
 use mizan::session::SessionKey;
 use mizan::storage::accounts::{AccountsTable, Registration};
+use mizan::storage::audit::AuditTable;
 use mizan::storage::deliveries::DeliveriesTable;
 use mizan::storage::idempotency::IdempotencyTable;
 use mizan::storage::invoices::InvoicesTable;
+use mizan::storage::ip_records::IpRecordsTable;
 use mizan::storage::orders::{OrdersTable, PurchaseIndex, StoredOrder};
 use mizan::storage::products::{ProductsTable, product_item};
 use mizan::storage::reviews::ReviewsTable;
@@ -62,6 +65,9 @@ pub struct Stack {
     pub invoices: InvoicesTable,
     pub reviews: ReviewsTable,
     pub deliveries: DeliveriesTable,
+    pub ip_records: IpRecordsTable,
+    pub audit: AuditTable,
+    pub subject_key: SubjectKey,
     pub events: EventsTopic,
     pub mailer: Mailer,
     pub sms: SmsSender,
@@ -106,6 +112,10 @@ impl Stack {
             invoices: InvoicesTable::new(dynamodb.clone(), setting("INVOICES_TABLE")?, fields),
             reviews: ReviewsTable::new(dynamodb.clone(), setting("REVIEWS_TABLE")?),
             deliveries: DeliveriesTable::new(dynamodb.clone(), setting("DELIVERIES_TABLE")?),
+            ip_records: IpRecordsTable::new(dynamodb.clone(), setting("IP_RECORDS_TABLE")?),
+            audit: AuditTable::new(dynamodb.clone(), setting("AUDIT_TABLE")?),
+            subject_key: SubjectKey::new(setting("AUDIT_SUBJECT_KEY")?.as_bytes())
+                .map_err(|_| anyhow!("AUDIT_SUBJECT_KEY is too short"))?,
             events: EventsTopic::new(sns.clone(), setting("EVENTS_TOPIC_ARN")?),
             mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), setting("SENDER_EMAIL")?),
             sms: SmsSender::new(sns),
@@ -163,6 +173,24 @@ impl Stack {
             self.accounts.confirm(id, ContactKind::Phone, &phone_challenge).await?;
         }
         Ok(Customer { id, bearer: self.bearer(id, Role::Customer) })
+    }
+
+    /// A staff member with the legal role, as `infra/ops/grant-staff --role legal` makes one (the
+    /// role set on the account item), and a session token as their next login would give.
+    pub async fn legal(&self) -> Result<Customer> {
+        let person = self.customer(MarketingConsent::default()).await?;
+        self.dynamodb
+            .update_item()
+            .table_name(&self.accounts_table)
+            .key("pk", AttributeValue::S(format!("ACCOUNT#{}", person.id)))
+            .update_expression("SET #role = :role")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":role", AttributeValue::S(Role::Legal.as_str().to_owned()))
+            .send()
+            .await
+            .context("granting the legal role")?;
+        Ok(Customer { id: person.id, bearer: self.bearer(person.id, Role::Legal) })
     }
 
     pub async fn customers(&self, count: usize, marketing: MarketingConsent) -> Result<Vec<Customer>> {

@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::account::{MarketingConsent, Signup, TermsVersion};
+use mizan::account::{AccountId, MarketingConsent, Role, Signup, TermsVersion};
 use mizan::catalog::ProductId;
 use mizan::checkout::{Catalogue, CheckoutOutcome, place_order};
 use mizan::consent::{Source, Unsubscribe};
 use mizan::events::{DomainEvent, Envelope};
+use mizan::form::JsonObject;
 use mizan::idempotency::{self, Outcome, StoredResponse, WaitPolicy};
 use mizan::invoice::Invoice;
+use mizan::legal_export::{self, Actor, LegalRequest};
 use mizan::messaging::email::EmailMessage;
 use mizan::notifications::Channel;
 use mizan::order::OrderId;
@@ -22,6 +24,7 @@ use mizan::password::Password;
 use mizan::person::FullName;
 use mizan::review::{Rating, ReviewText};
 use mizan::reviewing::{self, PostOutcome, Stores};
+use mizan::solar_hijri::tehran_date;
 use mizan::storage::deliveries::Claim;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -31,6 +34,8 @@ use crate::stack::{Customer, Stack, checkout_request, unique_email, unique_mobil
 
 /// The address the samples send from, as API Gateway reports it.
 const SOURCE_IP: [u8; 4] = [203, 0, 113, 10];
+/// The page of the audit trail the privacy mix lists (`GET /admin/legal-exports?limit=20`).
+const AUDIT_PAGE: u32 = 20;
 /// The seeded products the checkout sample orders.
 const SAMPLE_CART: [(&str, u32); 2] = [("ethiopia-yirgacheffe-250g", 2), ("v60-dripper-02", 1)];
 
@@ -398,22 +403,26 @@ impl Direct for ReviewWork<'_> {
             return Ok("GET /products/{id}/reviews");
         }
         let author = self.author()?;
-        let stores = Stores {
-            reviews: &stack.reviews,
-            products: &stack.products,
-            accounts: &stack.accounts,
-            orders: &stack.purchases,
-            events: &stack.events,
-        };
-        let rating = Rating::new(5).ok_or_else(|| anyhow!("a rating"))?;
-        let text = ReviewText::parse("عطر میوه‌ای و اسیدیته روشن؛ برای دمی V60 عالی است.")
-            .map_err(|_| anyhow!("a review text"))?;
-        match reviewing::post(&stores, author.id, self.product.clone(), rating, text, source_ip(), now()).await {
-            Ok(PostOutcome::Posted(_)) => Ok("POST /products/{id}/reviews"),
-            Ok(other) => Err(anyhow!("a direct review was not posted: {other:?}")),
-            Err(error) => Err(error.into()),
+        match post_review(stack, author.id, &self.product).await? {
+            PostOutcome::Posted(_) => Ok("POST /products/{id}/reviews"),
+            other => Err(anyhow!("a direct review was not posted: {other:?}")),
         }
     }
+}
+
+/// A five-star review of `product` by `author` (verified buyer or not), as the review route posts one.
+async fn post_review(stack: &Stack, author: AccountId, product: &ProductId) -> Result<PostOutcome> {
+    let stores = Stores {
+        reviews: &stack.reviews,
+        products: &stack.products,
+        accounts: &stack.accounts,
+        orders: &stack.purchases,
+        events: &stack.events,
+    };
+    let rating = Rating::new(5).ok_or_else(|| anyhow!("a rating"))?;
+    let text =
+        ReviewText::parse("عطر میوه‌ای و اسیدیته روشن؛ برای دمی V60 عالی است.").map_err(|_| anyhow!("a review text"))?;
+    Ok(reviewing::post(&stores, author, product.clone(), rating, text, source_ip(), now()).await?)
 }
 
 /// Unsubscribe: the privacy settings (read, change), the unsubscribe page and its one-click POST.
@@ -564,5 +573,110 @@ impl Direct for NotificationWork<'_> {
         };
         stack.deliveries.mark_sent(event_id, channel, &message_id).await?;
         Ok(if i.is_multiple_of(2) { "SNS EmailVerificationRequested" } else { "SNS PhoneVerificationRequested" })
+    }
+}
+
+/// Privacy: a legal export of one customer by customer id (the customer has an order, with its
+/// invoice, and a review, prepared once), and the first page of the audit trail, both by a staff
+/// member with the legal role.
+pub struct PrivacyWork<'a> {
+    stack: &'a Stack,
+    export: HttpEvent,
+    listing: HttpEvent,
+    legal: Customer,
+    /// The sample's request (authority, reference) about the prepared customer, dated today.
+    request: Value,
+}
+
+impl<'a> PrivacyWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &Samples) -> Result<Self> {
+        let product = stack.product(10).await?;
+        let customer = stack.customer(MarketingConsent { email: true, sms: false }).await?;
+        let order = stack.order(customer.id, &[(product.clone(), 1)]).await?.order;
+        let at = now();
+        stack.invoices.issue(&order, |serial| Invoice::issue(&order, &stack.seller, serial, at)).await??;
+        match post_review(stack, customer.id, &product).await? {
+            PostOutcome::Posted(_) => {}
+            other => bail!("the privacy customer's review was not posted: {other:?}"),
+        }
+        let export = samples.http("privacy", "export-without-token.json")?;
+        let mut request = export.json_body()?;
+        request["subject"] = json!({ "kind": "customer_id", "value": customer.id.to_string() });
+        request["date"] = json!(tehran_date(now()).to_string());
+        let work = Self {
+            stack,
+            export,
+            listing: samples.http("privacy", "listing-without-token.json")?,
+            legal: stack.legal().await?,
+            request,
+        };
+        // The export holds what was prepared (so every run times the same disclosure), and every
+        // listing, the first one too, reads a full page: the trail holds a page of disclosures
+        // before the run.
+        let document = work.export_directly().await?;
+        let account = &document["accounts"][0];
+        let orders = account["orders"].as_array().map_or(0, Vec::len);
+        let reviews = account["reviews"].as_array().map_or(0, Vec::len);
+        if (orders, reviews) != (1, 1) || account["orders"][0]["invoice"].is_null() {
+            bail!("the privacy customer's export holds {orders} orders and {reviews} reviews, or no invoice");
+        }
+        for _ in 1..AUDIT_PAGE {
+            work.export_directly().await?;
+        }
+        Ok(work)
+    }
+
+    /// What `POST /admin/legal-exports` does once the caller is known to be legal: the request
+    /// read, the export gathered, audited and made into its document (returned, not encoded).
+    async fn export_directly(&self) -> Result<Value> {
+        let at = now();
+        let Value::Object(body) = self.request.clone() else { bail!("the export request is not an object") };
+        let request = LegalRequest::parse(&JsonObject::new(body), tehran_date(at))
+            .map_err(|errors| anyhow!("the bench's legal request is invalid: {errors:?}"))?;
+        let stack = self.stack;
+        let stores = legal_export::Stores {
+            accounts: &stack.accounts,
+            orders: &stack.orders,
+            invoices: &stack.invoices,
+            reviews: &stack.reviews,
+            ip_records: &stack.ip_records,
+            audit: &stack.audit,
+        };
+        let actor = Actor { id: self.legal.id, role: Role::Legal, source_ip: source_ip() };
+        Ok(legal_export::export(&stores, &stack.subject_key, &request, actor, at).await?.document)
+    }
+}
+
+impl Workload for PrivacyWork<'_> {
+    fn function(&self) -> &'static str {
+        "privacy"
+    }
+    fn kinds(&self) -> usize {
+        2
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        Ok(if i.is_multiple_of(2) {
+            self.export.clone().bearer(&self.legal.bearer).body(&self.request).event("POST /admin/legal-exports", 200)
+        } else {
+            self.listing
+                .clone()
+                .bearer(&self.legal.bearer)
+                .query(&[("limit", &AUDIT_PAGE.to_string())])
+                .event("GET /admin/legal-exports", 200)
+        })
+    }
+}
+
+impl Direct for PrivacyWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        if i.is_multiple_of(2) {
+            self.export_directly().await?;
+            return Ok("POST /admin/legal-exports");
+        }
+        let page = self.stack.audit.list(AUDIT_PAGE, None, now()).await?;
+        if page.records.len() < AUDIT_PAGE as usize {
+            bail!("the audit trail's first page has {} records", page.records.len());
+        }
+        Ok("GET /admin/legal-exports")
     }
 }
