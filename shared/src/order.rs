@@ -10,7 +10,7 @@ use crate::identity::{EconomicCode, EconomicCodeKind, LegalId, NationalCode};
 use crate::person::FullName;
 use crate::pricing::PricedOrder;
 use crate::problem::{FieldError, Rejection};
-use crate::text::normalize_text;
+use crate::text::{TextBoundsError, bounded_text};
 
 /// A cart line may not ask for more than this: no household buys more, and it keeps one
 /// mistyped quantity from reserving a whole stock.
@@ -51,18 +51,6 @@ impl std::fmt::Display for OrderId {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TextFieldError {
-    #[error("empty")]
-    Empty,
-    #[error("too short")]
-    TooShort,
-    #[error("too long")]
-    TooLong,
-    #[error("control characters")]
-    Control,
-}
-
 /// A company's registered name, as typed (normalised Persian text).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CompanyName(String);
@@ -70,20 +58,6 @@ pub struct CompanyName(String);
 /// A postal address, as typed (normalised Persian text).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Address(String);
-
-fn bounded_text(input: &str, min: usize, max: usize) -> Result<String, TextFieldError> {
-    // Line breaks of a multi-line field become spaces; any other control character is refused.
-    let text = normalize_text(input);
-    if text.chars().any(char::is_control) {
-        return Err(TextFieldError::Control);
-    }
-    match text.chars().count() {
-        0 => Err(TextFieldError::Empty),
-        n if n < min => Err(TextFieldError::TooShort),
-        n if n > max => Err(TextFieldError::TooLong),
-        _ => Ok(text),
-    }
-}
 
 impl CompanyName {
     pub fn parse(input: &str) -> Result<Self, CompanyNameError> {
@@ -120,7 +94,7 @@ impl std::fmt::Debug for CompanyName {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid company name: {0}")]
-pub struct CompanyNameError(TextFieldError);
+pub struct CompanyNameError(TextBoundsError);
 
 impl Rejection for CompanyNameError {
     fn code(&self) -> &'static str {
@@ -128,16 +102,16 @@ impl Rejection for CompanyNameError {
     }
     fn message(&self) -> &'static str {
         match self.0 {
-            TextFieldError::Empty => "نام شرکت را وارد کنید.",
-            TextFieldError::TooShort | TextFieldError::TooLong => "نام شرکت باید بین ۲ تا ۱۵۰ نویسه باشد.",
-            TextFieldError::Control => "نام شرکت نویسه‌های نامعتبر دارد.",
+            TextBoundsError::Empty => "نام شرکت را وارد کنید.",
+            TextBoundsError::TooShort | TextBoundsError::TooLong => "نام شرکت باید بین ۲ تا ۱۵۰ نویسه باشد.",
+            TextBoundsError::Control => "نام شرکت نویسه‌های نامعتبر دارد.",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid address: {0}")]
-pub struct AddressError(TextFieldError);
+pub struct AddressError(TextBoundsError);
 
 impl Rejection for AddressError {
     fn code(&self) -> &'static str {
@@ -145,9 +119,9 @@ impl Rejection for AddressError {
     }
     fn message(&self) -> &'static str {
         match self.0 {
-            TextFieldError::Empty => "نشانی را وارد کنید.",
-            TextFieldError::TooShort | TextFieldError::TooLong => "نشانی باید بین ۱۰ تا ۵۰۰ نویسه باشد.",
-            TextFieldError::Control => "نشانی نویسه‌های نامعتبر دارد.",
+            TextBoundsError::Empty => "نشانی را وارد کنید.",
+            TextBoundsError::TooShort | TextBoundsError::TooLong => "نشانی باید بین ۱۰ تا ۵۰۰ نویسه باشد.",
+            TextBoundsError::Control => "نشانی نویسه‌های نامعتبر دارد.",
         }
     }
 }

@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 use crate::account::AccountId;
 use crate::catalog::ProductId;
 use crate::problem::Rejection;
-use crate::text::normalize_text;
+use crate::text::{TextBoundsError, bounded_text};
 
 pub const MIN_TEXT_CHARS: usize = 3;
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -60,33 +60,26 @@ impl Rating {
     }
 }
 
+/// A review text or moderation reason that breaks the bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TextError {
-    #[error("empty")]
-    Empty,
-    #[error("too short")]
-    TooShort,
-    #[error("too long")]
-    TooLong,
-    #[error("control characters")]
-    Control,
-}
+#[error("invalid review text: {0}")]
+pub struct TextError(pub TextBoundsError);
 
 impl Rejection for TextError {
     fn code(&self) -> &'static str {
-        match self {
-            Self::Empty => "text-empty",
-            Self::TooShort => "text-too-short",
-            Self::TooLong => "text-too-long",
-            Self::Control => "text-control-characters",
+        match self.0 {
+            TextBoundsError::Empty => "text-empty",
+            TextBoundsError::TooShort => "text-too-short",
+            TextBoundsError::TooLong => "text-too-long",
+            TextBoundsError::Control => "text-control-characters",
         }
     }
     fn message(&self) -> &'static str {
-        match self {
-            Self::Empty => "متن را بنویسید.",
-            Self::TooShort => "متن بیش از اندازه کوتاه است.",
-            Self::TooLong => "متن نباید بیش از ۲۰۰۰ نویسه باشد.",
-            Self::Control => "متن نویسه‌های نامعتبر دارد.",
+        match self.0 {
+            TextBoundsError::Empty => "متن را بنویسید.",
+            TextBoundsError::TooShort => "متن بیش از اندازه کوتاه است.",
+            TextBoundsError::TooLong => "متن نباید بیش از ۲۰۰۰ نویسه باشد.",
+            TextBoundsError::Control => "متن نویسه‌های نامعتبر دارد.",
         }
     }
 }
@@ -98,16 +91,7 @@ pub struct ReviewText(String);
 
 impl ReviewText {
     pub fn parse(input: &str) -> Result<Self, TextError> {
-        let text = normalize_text(input);
-        if text.chars().any(char::is_control) {
-            return Err(TextError::Control);
-        }
-        match text.chars().count() {
-            0 => Err(TextError::Empty),
-            n if n < MIN_TEXT_CHARS => Err(TextError::TooShort),
-            n if n > MAX_TEXT_CHARS => Err(TextError::TooLong),
-            _ => Ok(Self(text)),
-        }
+        bounded_text(input, MIN_TEXT_CHARS, MAX_TEXT_CHARS).map(Self).map_err(TextError)
     }
 
     pub fn as_str(&self) -> &str {
@@ -197,10 +181,10 @@ mod tests {
     #[test]
     fn review_text_is_normalised_and_bounded() {
         assert_eq!(ReviewText::parse("  قهوه‌ای عالي  بود ").unwrap().as_str(), "قهوه‌ای عالی بود");
-        assert_eq!(ReviewText::parse("   \n\t "), Err(TextError::Empty));
-        assert_eq!(ReviewText::parse("خو"), Err(TextError::TooShort));
-        assert_eq!(ReviewText::parse(&"ق".repeat(MAX_TEXT_CHARS + 1)), Err(TextError::TooLong));
-        assert_eq!(ReviewText::parse("خوب\u{0000}بود"), Err(TextError::Control));
+        assert_eq!(ReviewText::parse("   \n\t "), Err(TextError(TextBoundsError::Empty)));
+        assert_eq!(ReviewText::parse("خو"), Err(TextError(TextBoundsError::TooShort)));
+        assert_eq!(ReviewText::parse(&"ق".repeat(MAX_TEXT_CHARS + 1)), Err(TextError(TextBoundsError::TooLong)));
+        assert_eq!(ReviewText::parse("خوب\u{0000}بود"), Err(TextError(TextBoundsError::Control)));
     }
 
     #[test]

@@ -70,6 +70,34 @@ pub fn normalize_text(s: &str) -> String {
     out.nfc().collect()
 }
 
+/// Why free text was refused by `bounded_text`; each field says it in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextBoundsError {
+    #[error("empty")]
+    Empty,
+    #[error("too short")]
+    TooShort,
+    #[error("too long")]
+    TooLong,
+    #[error("control characters")]
+    Control,
+}
+
+/// Free text in its canonical form (`normalize_text`), between `min` and `max` characters. Line
+/// breaks of a multi-line field become spaces; any other control character is refused.
+pub fn bounded_text(input: &str, min: usize, max: usize) -> Result<String, TextBoundsError> {
+    let text = normalize_text(input);
+    if text.chars().any(char::is_control) {
+        return Err(TextBoundsError::Control);
+    }
+    match text.chars().count() {
+        0 => Err(TextBoundsError::Empty),
+        n if n < min => Err(TextBoundsError::TooShort),
+        n if n > max => Err(TextBoundsError::TooLong),
+        _ => Ok(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +227,15 @@ mod tests {
                 .collect();
             prop_assert_eq!(code_digits(&written), n);
         }
+    }
+
+    #[test]
+    fn bounds_count_characters_not_bytes_and_refuse_control_characters() {
+        // Four Persian letters are eight bytes, yet within a bound of four characters.
+        assert_eq!(bounded_text("قهوه", 3, 4).as_deref(), Ok("قهوه"));
+        assert_eq!(bounded_text("قهوهٔ تازه", 3, 4), Err(TextBoundsError::TooLong));
+        assert_eq!(bounded_text("قه", 3, 4), Err(TextBoundsError::TooShort));
+        assert_eq!(bounded_text("  \n ", 3, 4), Err(TextBoundsError::Empty));
+        assert_eq!(bounded_text("قه\u{0007}وه", 3, 9), Err(TextBoundsError::Control));
     }
 }
