@@ -267,11 +267,11 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes() {
-    use mizan::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
-    use mizan::messaging::events_topic::EventsTopic;
-    use mizan::order::{Address, Buyer, CartLine, Recipient};
-    use mizan::pricing::VatSchedule;
-    use mizan::storage::products::ProductsTable;
+    use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
+    use mizan::ordering::pricing::VatSchedule;
+    use mizan_aws::dynamodb::products::ProductsTable;
+    use mizan_aws::notify::events_topic::EventsTopic;
+    use mizan_aws::usecases::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
 
     let stack = Stack::connect().await;
     let (customer, bearer) = stack.signed_in_customer().await;
@@ -290,17 +290,17 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
     let request = CheckoutRequest {
         cart: vec![CartLine { product_id: product.clone(), quantity: 1 }],
         buyer: Buyer::Natural {
-            full_name: mizan::person::FullName::parse(&customer.full_name).unwrap(),
-            national_code: mizan::identity::NationalCode::parse("0076229645").unwrap(),
+            full_name: mizan::accounts::person::FullName::parse(&customer.full_name).unwrap(),
+            national_code: mizan::ordering::identity::NationalCode::parse("0076229645").unwrap(),
         },
         recipient: Recipient {
-            name: mizan::person::FullName::parse("مریم کاظمی").unwrap(),
-            phone: mizan::contact::IranMobile::parse("09121112233").unwrap(),
+            name: mizan::accounts::person::FullName::parse("مریم کاظمی").unwrap(),
+            phone: mizan::accounts::contact::IranMobile::parse("09121112233").unwrap(),
             address: Address::parse("تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲").unwrap(),
-            postal_code: mizan::contact::PostalCode::parse("1968913456").unwrap(),
+            postal_code: mizan::accounts::contact::PostalCode::parse("1968913456").unwrap(),
         },
     };
-    let account_id = mizan::account::AccountId::parse(&account).unwrap();
+    let account_id = mizan::accounts::account::AccountId::parse(&account).unwrap();
     let outcome = place_order(&store, account_id, &key(), "a-request-hash", request, time::OffsetDateTime::now_utc())
         .await
         .unwrap();

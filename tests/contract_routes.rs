@@ -319,14 +319,14 @@ fn resolve<'a>(document: &'a Yaml, value: &'a Yaml) -> &'a Yaml {
 }
 
 /// Every problem the domain crate can answer (`Self::new(<status>, "<code>", …)` in
-/// shared/src/problem.rs) is listed in the document's `ProblemCode`, with the same status, and
+/// shared/domain/src/kernel/problem.rs) is listed in the document's `ProblemCode`, with the same status, and
 /// its type URI is the documented one.
 #[test]
 fn every_problem_code_is_documented_with_its_status() {
-    let source = read("shared/src/problem.rs");
+    let source = read("shared/domain/src/kernel/problem.rs");
     assert!(
         source.contains("\"https://mizancoffee.ir/problems/\""),
-        "shared/src/problem.rs no longer builds type URIs from https://mizancoffee.ir/problems/, \
+        "shared/domain/src/kernel/problem.rs no longer builds type URIs from https://mizancoffee.ir/problems/, \
          which infra/openapi.yaml documents"
     );
     let mut answered = BTreeMap::new();
@@ -346,7 +346,7 @@ fn every_problem_code_is_documented_with_its_status() {
             answered.insert(code.to_owned(), status);
         }
     }
-    assert!(answered.len() >= 5, "found only {answered:?} in shared/src/problem.rs: has Problem::new changed shape?");
+    assert!(answered.len() >= 5, "found only {answered:?} in shared/domain/src/kernel/problem.rs: has Problem::new changed shape?");
 
     let document = read_yaml("infra/openapi.yaml");
     let documented: BTreeMap<String, Option<u64>> = ["components", "schemas", "ProblemCode", "oneOf"]
@@ -373,7 +373,7 @@ fn every_problem_code_is_documented_with_its_status() {
     }
     assert!(
         problems.is_empty(),
-        "infra/openapi.yaml's ProblemCode disagrees with shared/src/problem.rs:\n  {}",
+        "infra/openapi.yaml's ProblemCode disagrees with shared/domain/src/kernel/problem.rs:\n  {}",
         problems.join("\n  ")
     );
 }

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan::idempotency::{
+use mizan_aws::dynamodb::idempotency::{IdempotencyTable, Lock};
+use mizan_aws::usecases::idempotency::{
     IdempotencyRecord, Judgement, Outcome, StoredResponse, WaitPolicy, judge, payload_hash_json, run_once,
 };
-use mizan::storage::idempotency::{IdempotencyTable, Lock};
 
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(30);
 

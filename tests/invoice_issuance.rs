@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
-use mizan::tax_id::TaxId;
+use mizan::invoicing::tax_id::TaxId;
 use mizan_e2e::Stack;
 use serde_json::{Value, json};
 

@@ -302,7 +302,7 @@ async fn p3_p11_a_closed_account_stays_answerable_to_a_legal_request_with_its_re
                 .item
                 .expect("the review stays");
             assert_eq!(text(&item, "author_id"), history.account_id, "still linked to the account (P11)");
-            if text(&item, "display_name") == mizan::account_closure::ANONYMOUS_DISPLAY_NAME {
+            if text(&item, "display_name") == mizan_aws::usecases::account_closure::ANONYMOUS_DISPLAY_NAME {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(60), "the review kept its author's name");
@@ -463,10 +463,10 @@ async fn p3_malformed_requests_answer_field_problems_and_disclose_nothing() {
 /// not exist), answers the audit failure and no document — the route turns it into a 503.
 #[tokio::test]
 async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
-    use mizan::legal_export::{Actor, ExportError, LegalRequest, Stores};
-    use mizan::sealed_fields::FieldSealer;
-    use mizan::storage::{accounts::AccountsTable, audit::AuditTable, invoices::InvoicesTable};
-    use mizan::storage::{ip_records::IpRecordsTable, reviews::ReviewsTable};
+    use mizan_aws::dynamodb::{accounts::AccountsTable, audit::AuditTable, invoices::InvoicesTable};
+    use mizan_aws::dynamodb::{ip_records::IpRecordsTable, reviews::ReviewsTable};
+    use mizan_aws::kms::sealed_fields::FieldSealer;
+    use mizan_aws::usecases::legal_export::{Actor, ExportError, LegalRequest, Stores};
 
     let stack = Stack::connect().await;
     let (customer, _) = stack.signed_in_customer().await;
@@ -489,14 +489,18 @@ async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
         audit: &broken_audit,
     };
     let body = match request("email", &customer.email) {
-        Value::Object(map) => mizan::form::JsonObject::new(map),
+        Value::Object(map) => mizan::kernel::form::JsonObject::new(map),
         _ => unreachable!(),
     };
     let now = time::OffsetDateTime::now_utc();
-    let request = LegalRequest::parse(&body, mizan::solar_hijri::tehran_date(now)).expect("a valid request");
-    let key = mizan::audit::SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap();
-    let actor = Actor { id: mizan::account::AccountId::new(), role: mizan::account::Role::Legal, source_ip: None };
-    let outcome = mizan::legal_export::export(&stores, &key, &request, actor, now).await;
+    let request = LegalRequest::parse(&body, mizan::kernel::solar_hijri::tehran_date(now)).expect("a valid request");
+    let key = mizan_aws::usecases::audit::SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap();
+    let actor = Actor {
+        id: mizan::accounts::account::AccountId::new(),
+        role: mizan::accounts::account::Role::Legal,
+        source_ip: None,
+    };
+    let outcome = mizan_aws::usecases::legal_export::export(&stores, &key, &request, actor, now).await;
     assert!(matches!(outcome, Err(ExportError::Audit(_))), "no audit record, no document");
 }
 

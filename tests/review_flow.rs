@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use mizan::account::AccountId;
-use mizan::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
-use mizan::storage::reviews::ReviewsTable;
+use mizan::accounts::account::AccountId;
+use mizan::reviewing::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_e2e::Stack;
 use serde_json::{Value, json};
 

@@ -181,7 +181,7 @@ fn check_sqs_sample(sample: &Sample, records: &[Value], problems: &mut Vec<Strin
             }
         }
         // The domain crate's own type of pages must read the body, as the function will.
-        match text(record, "/body").map(serde_json::from_str::<mizan::campaign::CampaignPage>) {
+        match text(record, "/body").map(serde_json::from_str::<mizan::messaging::campaign::CampaignPage>) {
             Some(Ok(_)) => {}
             Some(Err(error)) => problems.push(format!("{at}: body is not a campaign page: {error}")),
             None => problems.push(format!("{at}: body is missing")),
@@ -240,8 +240,10 @@ fn check_message_sample(sample: &Sample, problems: &mut Vec<String>) {
             }
         }
         // The domain crate's own type of events must read it, as the function will.
-        if let Err(error) = serde_json::from_str::<mizan::events::Envelope>(message) {
-            problems.push(format!("{at}: Sns.Message is not a domain event mizan::events::Envelope reads: {error}"));
+        if let Err(error) = serde_json::from_str::<mizan::kernel::events::Envelope>(message) {
+            problems.push(format!(
+                "{at}: Sns.Message is not a domain event mizan::kernel::events::Envelope reads: {error}"
+            ));
         }
         let attribute = text(record, "/Sns/MessageAttributes/type/Value");
         if attribute.is_none() || attribute != text(&domain_event, "/type") {

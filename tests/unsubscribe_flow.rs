@@ -1,9 +1,9 @@
 //! Privacy settings and one-click unsubscribe (P7): consent changes are recorded with their
 //! source, a GET never unsubscribes, and only a genuine token changes anything.
 
-use mizan::account::AccountId;
-use mizan::consent::{Unsubscribe, UnsubscribeKeys};
-use mizan::notifications::Channel;
+use mizan::accounts::account::AccountId;
+use mizan::accounts::consent::{Unsubscribe, UnsubscribeKeys};
+use mizan::messaging::notifications::Channel;
 use mizan_e2e::Stack;
 use serde_json::json;
 

@@ -1,5 +1,5 @@
 //! The retention walk (P14, P15): every item of every table of the template is held against the
-//! register of `mizan::retention`. An item of a kind the register does not know, or of a kind
+//! register of `mizan::privacy::retention`. An item of a kind the register does not know, or of a kind
 //! that TTL must delete but without its table's TTL attribute, is a finding.
 //!
 //! The walk reads whatever the other tests left in the local tables, so it sees every kind of
@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan::retention::{self, Finding, Kept};
+use mizan::privacy::retention::{self, Finding, Kept};
 use mizan_e2e::Stack;
 use mizan_e2e::template::{self, Table};
 

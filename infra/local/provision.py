@@ -8,7 +8,7 @@ and moto:
   * every AWS::SNS::Topic and AWS::SQS::Queue (name = logical id; queues with their visibility
     timeout and redrive policy);
   * the catalog of infra/seed/products.json in ProductsTable, in the item layout of
-    shared/src/storage/products.rs (products already there are left as they are);
+    shared/aws/src/dynamodb/products.rs (products already there are left as they are);
   * an SESv2 email identity for the domain of SENDER_EMAIL (moto refuses unverified senders);
   * every AWS::KMS::Key in moto's KMS, with its rotation setting and the AWS::KMS::Alias that
     names it (a stack started again finds its key by that alias and keeps it, so what was
@@ -269,7 +269,7 @@ def create_kms_keys(kms, resources, resolver, local_refs, local_atts):
 
 
 def seed_products(dynamodb, table, path=PRODUCTS_SEED):
-    """Loads the seed catalog in the layout of shared/src/storage/products.rs (product_item)."""
+    """Loads the seed catalog in the layout of shared/aws/src/dynamodb/products.rs (product_item)."""
     for product in json.loads(path.read_text(encoding="utf-8")):
         item = {
             "pk": {"S": f"PRODUCT#{product['id']}"},

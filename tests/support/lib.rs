@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan::buyer_lookup::BuyerLookupKey;
-use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
-use mizan::money::Rial;
-use mizan::sealed_fields::FieldSealer;
-use mizan::storage::orders::OrdersTable;
-use mizan::storage::products::product_item;
+use mizan::kernel::money::Rial;
+use mizan::ordering::buyer_lookup::BuyerLookupKey;
+use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan_aws::dynamodb::orders::OrdersTable;
+use mizan_aws::dynamodb::products::product_item;
+use mizan_aws::kms::sealed_fields::FieldSealer;
 use serde_json::Value;
 
 /// How long a message may take from the function through SNS, the relay and SES/SNS to moto.

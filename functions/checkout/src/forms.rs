@@ -1,14 +1,14 @@
 //! The checkout request, parsed into domain types at the edge: every field checked, every
 //! mistake reported at once. Nothing about prices is read from the client.
 
-use mizan::catalog::ProductId;
-use mizan::checkout::CheckoutRequest;
-use mizan::contact::{IranMobile, PostalCode};
-use mizan::form::JsonObject;
-use mizan::identity::{EconomicCode, LegalId, NationalCode};
-use mizan::order::{Address, Buyer, CartLine, CompanyName, MAX_LINES, MAX_QUANTITY_PER_LINE, Recipient};
-use mizan::person::FullName;
-use mizan::problem::{FieldError, Problem, Rejection};
+use mizan::accounts::contact::{IranMobile, PostalCode};
+use mizan::accounts::person::FullName;
+use mizan::kernel::form::JsonObject;
+use mizan::kernel::problem::{FieldError, Problem, Rejection};
+use mizan::ordering::catalog::ProductId;
+use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
+use mizan::ordering::order::{Address, Buyer, CartLine, CompanyName, MAX_LINES, MAX_QUANTITY_PER_LINE, Recipient};
+use mizan_aws::usecases::checkout::CheckoutRequest;
 
 pub fn checkout(body: &JsonObject) -> Result<CheckoutRequest, Problem> {
     let mut errors = Vec::new();

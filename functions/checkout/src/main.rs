@@ -3,17 +3,17 @@
 mod forms;
 mod routes;
 
-use mizan::buyer_lookup::BuyerLookupKey;
-use mizan::config;
-use mizan::messaging::events_topic::EventsTopic;
-use mizan::pricing::VatSchedule;
-use mizan::sealed_fields::FieldSealer;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::AccountsTable;
-use mizan::storage::idempotency::IdempotencyTable;
-use mizan::storage::ip_records::IpRecordsTable;
-use mizan::storage::orders::OrdersTable;
-use mizan::storage::products::ProductsTable;
+use mizan::accounts::session::SessionKey;
+use mizan::ordering::buyer_lookup::BuyerLookupKey;
+use mizan::ordering::pricing::VatSchedule;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::idempotency::IdempotencyTable;
+use mizan_aws::dynamodb::ip_records::IpRecordsTable;
+use mizan_aws::dynamodb::orders::OrdersTable;
+use mizan_aws::dynamodb::products::ProductsTable;
+use mizan_aws::kms::sealed_fields::FieldSealer;
+use mizan_aws::lambda::config;
+use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -30,7 +30,7 @@ pub struct Deps {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
@@ -48,5 +48,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
     };
-    mizan::http::serve(|req| routes::handle(&deps, req)).await
+    mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

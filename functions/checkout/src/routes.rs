@@ -2,15 +2,15 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::catalog::CatalogEntry;
-use mizan::checkout::{self, Catalogue, CheckoutError, CheckoutOutcome};
-use mizan::http::{self, HttpResult};
-use mizan::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
-use mizan::order::{Buyer, OrderId};
-use mizan::problem::{Problem, Rejection};
-use mizan::storage::StoreError;
-use mizan::storage::ip_records::RecordedRequest;
-use mizan::storage::orders::StoredOrder;
+use mizan::kernel::problem::{Problem, Rejection};
+use mizan::ordering::catalog::CatalogEntry;
+use mizan::ordering::order::{Buyer, OrderId};
+use mizan_aws::dynamodb::StoreError;
+use mizan_aws::dynamodb::ip_records::RecordedRequest;
+use mizan_aws::dynamodb::orders::StoredOrder;
+use mizan_aws::lambda::http::{self, HttpResult};
+use mizan_aws::usecases::checkout::{self, Catalogue, CheckoutError, CheckoutOutcome};
+use mizan_aws::usecases::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -58,7 +58,7 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
                 Ok(StoredResponse { status: 201, body: json!({ "order_id": order.order.id }).to_string() })
             }
             Ok(CheckoutOutcome::UnknownProducts(lines)) => {
-                Err(Problem::invalid(lines.into_iter().map(mizan::order::unknown_product).collect()))
+                Err(Problem::invalid(lines.into_iter().map(mizan::ordering::order::unknown_product).collect()))
             }
             Ok(CheckoutOutcome::OutOfStock(products)) => {
                 tracing::info!(products = products.len(), "checkout refused: not enough stock");

@@ -2,13 +2,13 @@
 //! is delivered.
 
 use aws_lambda_events::sns::SnsEvent;
-use mizan::events::{DomainEvent, Envelope};
-use mizan::invoice::Invoice;
-use mizan::messaging::SendError;
-use mizan::order::OrderId;
-use mizan::storage::StoreError;
-use mizan::storage::invoices::Issuance;
-use mizan::tax_id::TaxIdError;
+use mizan::invoicing::invoice::Invoice;
+use mizan::invoicing::tax_id::TaxIdError;
+use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::ordering::order::OrderId;
+use mizan_aws::dynamodb::StoreError;
+use mizan_aws::dynamodb::invoices::Issuance;
+use mizan_aws::notify::SendError;
 use time::OffsetDateTime;
 
 use crate::Deps;

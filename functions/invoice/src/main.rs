@@ -5,18 +5,18 @@ mod issuance;
 mod page;
 mod routes;
 
-use mizan::buyer_lookup::BuyerLookupKey;
-use mizan::config;
-use mizan::contact::PostalCode;
-use mizan::identity::EconomicCode;
-use mizan::invoice::Seller;
-use mizan::messaging::events_topic::EventsTopic;
-use mizan::sealed_fields::FieldSealer;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::AccountsTable;
-use mizan::storage::invoices::InvoicesTable;
-use mizan::storage::orders::OrdersTable;
-use mizan::tax_id::MemoryId;
+use mizan::accounts::contact::PostalCode;
+use mizan::accounts::session::SessionKey;
+use mizan::invoicing::invoice::Seller;
+use mizan::invoicing::tax_id::MemoryId;
+use mizan::ordering::buyer_lookup::BuyerLookupKey;
+use mizan::ordering::identity::EconomicCode;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::invoices::InvoicesTable;
+use mizan_aws::dynamodb::orders::OrdersTable;
+use mizan_aws::kms::sealed_fields::FieldSealer;
+use mizan_aws::lambda::config;
+use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -35,7 +35,7 @@ struct InvalidSeller(&'static str);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let seller = Seller {
@@ -62,5 +62,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         seller,
     };
-    mizan::http::serve_with_events(|req| routes::handle(&deps, req), |event| issuance::handle(&deps, event)).await
+    mizan_aws::lambda::http::serve_with_events(|req| routes::handle(&deps, req), |event| issuance::handle(&deps, event))
+        .await
 }

@@ -6,12 +6,12 @@
 //! as the tax system prints and reads it, and is isolated left to right.
 
 use askama::Template;
-use mizan::catalog::UnitCode;
-use mizan::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice};
-use mizan::money::Rial;
-use mizan::order::Buyer;
-use mizan::persian_format::{persian_amount, persian_digits};
-use mizan::solar_hijri::tehran_offset;
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice};
+use mizan::kernel::money::Rial;
+use mizan::kernel::persian_format::{persian_amount, persian_digits};
+use mizan::kernel::solar_hijri::tehran_offset;
+use mizan::ordering::catalog::UnitCode;
+use mizan::ordering::order::Buyer;
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Template)]
@@ -190,15 +190,15 @@ fn invoice_subject_name(code: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mizan::account::AccountId;
-    use mizan::catalog::{GoodsId, ProductId};
-    use mizan::contact::PostalCode;
-    use mizan::identity::{EconomicCode, LegalId, NationalCode};
-    use mizan::invoice::{InvoiceTotals, Seller};
-    use mizan::order::{CompanyName, OrderId};
-    use mizan::person::FullName;
-    use mizan::pricing::PricedLine;
-    use mizan::tax_id::{MemoryId, tax_id};
+    use mizan::accounts::account::AccountId;
+    use mizan::accounts::contact::PostalCode;
+    use mizan::accounts::person::FullName;
+    use mizan::invoicing::invoice::{InvoiceTotals, Seller};
+    use mizan::invoicing::tax_id::{MemoryId, tax_id};
+    use mizan::ordering::catalog::{GoodsId, ProductId};
+    use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
+    use mizan::ordering::order::{CompanyName, OrderId};
+    use mizan::ordering::pricing::PricedLine;
     use time::OffsetDateTime;
 
     fn seller() -> Seller {

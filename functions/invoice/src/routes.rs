@@ -3,11 +3,11 @@
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
-use mizan::http::{self, HttpResult};
-use mizan::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, VatCertificate};
-use mizan::order::{Buyer, OrderId};
-use mizan::persian_format::persian_digits;
-use mizan::problem::Problem;
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, VatCertificate};
+use mizan::kernel::persian_format::persian_digits;
+use mizan::kernel::problem::Problem;
+use mizan::ordering::order::{Buyer, OrderId};
+use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

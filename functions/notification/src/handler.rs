@@ -4,13 +4,13 @@
 
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::SqsEvent;
-use mizan::account::Contacts;
-use mizan::campaign::{CampaignPace, CampaignPage};
-use mizan::events::Envelope;
-use mizan::messaging::SendError;
-use mizan::notifications::{self, Channel, Message};
-use mizan::storage::StoreError;
-use mizan::storage::deliveries::Claim;
+use mizan::accounts::account::Contacts;
+use mizan::kernel::events::Envelope;
+use mizan::messaging::campaign::{CampaignPace, CampaignPage};
+use mizan::messaging::notifications::{self, Channel, Message};
+use mizan_aws::dynamodb::StoreError;
+use mizan_aws::dynamodb::deliveries::Claim;
+use mizan_aws::notify::SendError;
 use serde_json::Value;
 use time::OffsetDateTime;
 

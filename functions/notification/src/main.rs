@@ -4,16 +4,16 @@ mod handler;
 mod templates;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use mizan::account::AccountId;
-use mizan::campaign::{CampaignRates, SendsPerSecond};
-use mizan::config;
-use mizan::consent::{Unsubscribe, UnsubscribeKeys};
-use mizan::messaging::campaign_pages::CampaignPagesQueue;
-use mizan::messaging::email::Mailer;
-use mizan::messaging::sms::SmsSender;
-use mizan::notifications::Channel;
-use mizan::storage::accounts::AccountsTable;
-use mizan::storage::deliveries::DeliveriesTable;
+use mizan::accounts::account::AccountId;
+use mizan::accounts::consent::{Unsubscribe, UnsubscribeKeys};
+use mizan::messaging::campaign::{CampaignRates, SendsPerSecond};
+use mizan::messaging::notifications::Channel;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::deliveries::DeliveriesTable;
+use mizan_aws::lambda::config;
+use mizan_aws::notify::campaign_pages::CampaignPagesQueue;
+use mizan_aws::notify::email::Mailer;
+use mizan_aws::notify::sms::SmsSender;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -40,7 +40,7 @@ impl Deps {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {

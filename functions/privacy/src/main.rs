@@ -3,17 +3,17 @@
 
 mod routes;
 
-use mizan::audit::SubjectKey;
-use mizan::buyer_lookup::BuyerLookupKey;
-use mizan::config;
-use mizan::sealed_fields::FieldSealer;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::AccountsTable;
-use mizan::storage::audit::AuditTable;
-use mizan::storage::invoices::InvoicesTable;
-use mizan::storage::ip_records::IpRecordsTable;
-use mizan::storage::orders::OrdersTable;
-use mizan::storage::reviews::ReviewsTable;
+use mizan::accounts::session::SessionKey;
+use mizan::ordering::buyer_lookup::BuyerLookupKey;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::audit::AuditTable;
+use mizan_aws::dynamodb::invoices::InvoicesTable;
+use mizan_aws::dynamodb::ip_records::IpRecordsTable;
+use mizan_aws::dynamodb::orders::OrdersTable;
+use mizan_aws::dynamodb::reviews::ReviewsTable;
+use mizan_aws::kms::sealed_fields::FieldSealer;
+use mizan_aws::lambda::config;
+use mizan_aws::usecases::audit::SubjectKey;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -30,7 +30,7 @@ pub struct Deps {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // The codes of buyers are sealed (P4): an export opens them for the authority.
@@ -50,5 +50,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         subject_key: SubjectKey::new(config::required("AUDIT_SUBJECT_KEY")?.as_bytes())?,
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
     };
-    mizan::http::serve(|req| routes::handle(&deps, req)).await
+    mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

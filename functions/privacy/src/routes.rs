@@ -2,13 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::account::Role;
-use mizan::audit::{self, Action};
-use mizan::http::{self, HttpResult};
-use mizan::legal_export::{self, Actor, ExportError, LegalRequest, RequestParts, Stores};
-use mizan::problem::{FieldError, Problem};
-use mizan::solar_hijri::tehran_date;
-use mizan::storage::audit::AuditListError;
+use mizan::accounts::account::Role;
+use mizan::kernel::problem::{FieldError, Problem};
+use mizan::kernel::solar_hijri::tehran_date;
+use mizan_aws::dynamodb::audit::AuditListError;
+use mizan_aws::lambda::http::{self, HttpResult};
+use mizan_aws::usecases::audit::{self, Action};
+use mizan_aws::usecases::legal_export::{self, Actor, ExportError, LegalRequest, RequestParts, Stores};
 use serde_json::json;
 use time::OffsetDateTime;
 

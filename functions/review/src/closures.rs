@@ -2,9 +2,9 @@
 //! still linked to the account id for legal follow-up (P11).
 
 use aws_lambda_events::sns::SnsEvent;
-use mizan::account_closure::ANONYMOUS_DISPLAY_NAME;
-use mizan::events::{DomainEvent, Envelope};
-use mizan::storage::StoreError;
+use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan_aws::dynamodb::StoreError;
+use mizan_aws::usecases::account_closure::ANONYMOUS_DISPLAY_NAME;
 
 use crate::Deps;
 
@@ -17,7 +17,7 @@ pub enum AccountClosedError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("account {0}: its closure was announced but the account is still there")]
-    StillOpen(mizan::account::AccountId),
+    StillOpen(mizan::accounts::account::AccountId),
 }
 
 impl From<AccountClosedError> for lambda_http::lambda_runtime::Diagnostic {

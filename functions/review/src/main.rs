@@ -4,13 +4,13 @@
 mod closures;
 mod routes;
 
-use mizan::config;
-use mizan::messaging::events_topic::EventsTopic;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::AccountsTable;
-use mizan::storage::orders::PurchaseIndex;
-use mizan::storage::products::ProductsTable;
-use mizan::storage::reviews::ReviewsTable;
+use mizan::accounts::session::SessionKey;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::orders::PurchaseIndex;
+use mizan_aws::dynamodb::products::ProductsTable;
+use mizan_aws::dynamodb::reviews::ReviewsTable;
+use mizan_aws::lambda::config;
+use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -26,7 +26,7 @@ pub struct Deps {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
@@ -37,5 +37,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
     };
-    mizan::http::serve_with_events(|req| routes::handle(&deps, req), |event| closures::handle(&deps, event)).await
+    mizan_aws::lambda::http::serve_with_events(|req| routes::handle(&deps, req), |event| closures::handle(&deps, event))
+        .await
 }

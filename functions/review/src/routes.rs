@@ -2,13 +2,15 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::account::Role;
-use mizan::catalog::ProductId;
-use mizan::http::{self, HttpResult};
-use mizan::problem::{FieldError, Problem};
-use mizan::review::{self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewId, ReviewText, Visibility};
-use mizan::reviewing::{self, PostOutcome, ReviewError, Stores};
-use mizan::storage::reviews::ListError;
+use mizan::accounts::account::Role;
+use mizan::kernel::problem::{FieldError, Problem};
+use mizan::ordering::catalog::ProductId;
+use mizan::reviewing::review::{
+    self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewId, ReviewText, Visibility,
+};
+use mizan_aws::dynamodb::reviews::ListError;
+use mizan_aws::lambda::http::{self, HttpResult};
+use mizan_aws::usecases::reviewing::{self, PostOutcome, ReviewError, Stores};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

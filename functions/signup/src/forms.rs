@@ -1,12 +1,12 @@
 //! The request bodies of the signup function, parsed into domain types at the edge. Every
 //! field is checked and every mistake reported at once, with its Persian message.
 
-use mizan::account::{MarketingConsent, Signup, TermsVersion};
-use mizan::contact::{Email, IranMobile};
-use mizan::http::JsonObject;
-use mizan::password::Password;
-use mizan::person::FullName;
-use mizan::problem::{FieldError, Problem, Rejection};
+use mizan::accounts::account::{MarketingConsent, Signup, TermsVersion};
+use mizan::accounts::contact::{Email, IranMobile};
+use mizan::accounts::password::Password;
+use mizan::accounts::person::FullName;
+use mizan::kernel::problem::{FieldError, Problem, Rejection};
+use mizan_aws::lambda::http::JsonObject;
 
 pub fn signup(body: &JsonObject) -> Result<Signup, Problem> {
     let mut errors = Vec::new();

@@ -3,12 +3,12 @@
 mod forms;
 mod routes;
 
-use mizan::config;
-use mizan::messaging::events_topic::EventsTopic;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::AccountsTable;
-use mizan::storage::ip_records::IpRecordsTable;
-use mizan::verification::CodeHasher;
+use mizan::accounts::session::SessionKey;
+use mizan::accounts::verification::CodeHasher;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::ip_records::IpRecordsTable;
+use mizan_aws::lambda::config;
+use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -25,7 +25,7 @@ pub struct Deps {
 // against 29.1 MiB on one thread (tests/bench/RESULTS.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
@@ -35,5 +35,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,
     };
-    mizan::http::serve(|req| routes::handle(&deps, req)).await
+    mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

@@ -2,11 +2,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::account_closure::{self, ClosureError, ClosureOutcome};
-use mizan::http::{self, HttpResult};
-use mizan::login::{self, LoginOutcome};
-use mizan::problem::Problem;
-use mizan::registration::{self, RegistrationError};
+use mizan::kernel::problem::Problem;
+use mizan_aws::lambda::http::{self, HttpResult};
+use mizan_aws::usecases::account_closure::{self, ClosureError, ClosureOutcome};
+use mizan_aws::usecases::login::{self, LoginOutcome};
+use mizan_aws::usecases::registration::{self, RegistrationError};
 use serde_json::json;
 use time::OffsetDateTime;
 

@@ -4,10 +4,10 @@
 mod page;
 mod routes;
 
-use mizan::config;
-use mizan::consent::UnsubscribeKeys;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::AccountsTable;
+use mizan::accounts::consent::UnsubscribeKeys;
+use mizan::accounts::session::SessionKey;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::lambda::config;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -19,12 +19,12 @@ pub struct Deps {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mizan::telemetry::init();
+    mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let deps = Deps {
         accounts: AccountsTable::new(aws_sdk_dynamodb::Client::new(&aws), config::required("ACCOUNTS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
     };
-    mizan::http::serve(|req| routes::handle(&deps, req)).await
+    mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

@@ -55,5 +55,5 @@ pub fn render(page: Page<'_>) -> Response<Body> {
         ),
     };
     let html = UnsubscribeHtml { title, message: &message, action }.render().unwrap_or_default();
-    mizan::http::html(status, html, "; form-action 'self'")
+    mizan_aws::lambda::http::html(status, html, "; form-action 'self'")
 }

@@ -2,11 +2,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::account::MarketingConsent;
-use mizan::consent::Source;
-use mizan::http::{self, HttpResult};
-use mizan::notifications::Channel;
-use mizan::problem::Problem;
+use mizan::accounts::account::MarketingConsent;
+use mizan::accounts::consent::Source;
+use mizan::kernel::problem::Problem;
+use mizan::messaging::notifications::Channel;
+use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::json;
 use time::OffsetDateTime;
 

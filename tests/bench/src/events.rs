@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use mizan::events::Envelope;
+use mizan::kernel::events::Envelope;
 use serde_json::Value;
 
 /// What an invocation must come to for the run to count it: the benchmark times work that

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::account::{AccountId, MarketingConsent};
-use mizan::catalog::ProductId;
-use mizan::events::{DomainEvent, Envelope};
-use mizan::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use mizan::accounts::account::{AccountId, MarketingConsent};
+use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::ordering::catalog::ProductId;
+use mizan::reviewing::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
 use time::OffsetDateTime;
 
 use crate::events::{Event, Samples};
@@ -179,7 +179,7 @@ async fn campaign(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Resu
     eprintln!("== growth: campaign to {CAMPAIGN_AUDIENCES:?} customers (rates raised to {CAMPAIGN_RATE}/s)");
     let queue_url =
         std::env::var("CAMPAIGN_PAGES_QUEUE_URL").map_err(|_| anyhow!("CAMPAIGN_PAGES_QUEUE_URL is not set"))?;
-    let sqs = aws_sdk_sqs::Client::new(&mizan::config::aws().await);
+    let sqs = aws_sdk_sqs::Client::new(&mizan_aws::lambda::config::aws().await);
     let everyone = MarketingConsent { email: true, sms: true };
     let mut points = Vec::new();
     for audience in CAMPAIGN_AUDIENCES {

@@ -6,38 +6,38 @@
 use anyhow::{Context, Result, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::account::{AccountId, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
-use mizan::audit::SubjectKey;
-use mizan::buyer_lookup::BuyerLookupKey;
-use mizan::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
-use mizan::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
-use mizan::consent::UnsubscribeKeys;
-use mizan::contact::{Email, IranMobile, PostalCode};
-use mizan::identity::{EconomicCode, NationalCode};
-use mizan::invoice::Seller;
-use mizan::messaging::email::Mailer;
-use mizan::messaging::events_topic::EventsTopic;
-use mizan::messaging::sms::SmsSender;
-use mizan::money::Rial;
-use mizan::order::{Address, Buyer, CartLine, OrderId, Recipient};
-use mizan::password::{Password, PasswordHash};
-use mizan::person::FullName;
-use mizan::pricing::VatSchedule;
-use mizan::sealed_fields::FieldSealer;
-use mizan::session::SessionKey;
-use mizan::storage::accounts::{AccountsTable, Registration};
-use mizan::storage::audit::AuditTable;
-use mizan::storage::deliveries::DeliveriesTable;
-use mizan::storage::idempotency::IdempotencyTable;
-use mizan::storage::invoices::InvoicesTable;
-use mizan::storage::ip_records::IpRecordsTable;
-use mizan::storage::orders::{OrdersTable, PurchaseIndex, StoredOrder};
-use mizan::storage::products::{ProductsTable, product_item};
-use mizan::storage::reviews::ReviewsTable;
-use mizan::tax_id::MemoryId;
-use mizan::verification::{
+use mizan::accounts::account::{AccountId, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
+use mizan::accounts::consent::UnsubscribeKeys;
+use mizan::accounts::contact::{Email, IranMobile, PostalCode};
+use mizan::accounts::password::{Password, PasswordHash};
+use mizan::accounts::person::FullName;
+use mizan::accounts::session::SessionKey;
+use mizan::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
+use mizan::invoicing::invoice::Seller;
+use mizan::invoicing::tax_id::MemoryId;
+use mizan::kernel::money::Rial;
+use mizan::ordering::buyer_lookup::BuyerLookupKey;
+use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::ordering::identity::{EconomicCode, NationalCode};
+use mizan::ordering::order::{Address, Buyer, CartLine, OrderId, Recipient};
+use mizan::ordering::pricing::VatSchedule;
+use mizan_aws::dynamodb::accounts::{AccountsTable, Registration};
+use mizan_aws::dynamodb::audit::AuditTable;
+use mizan_aws::dynamodb::deliveries::DeliveriesTable;
+use mizan_aws::dynamodb::idempotency::IdempotencyTable;
+use mizan_aws::dynamodb::invoices::InvoicesTable;
+use mizan_aws::dynamodb::ip_records::IpRecordsTable;
+use mizan_aws::dynamodb::orders::{OrdersTable, PurchaseIndex, StoredOrder};
+use mizan_aws::dynamodb::products::{ProductsTable, product_item};
+use mizan_aws::dynamodb::reviews::ReviewsTable;
+use mizan_aws::kms::sealed_fields::FieldSealer;
+use mizan_aws::notify::email::Mailer;
+use mizan_aws::notify::events_topic::EventsTopic;
+use mizan_aws::notify::sms::SmsSender;
+use mizan_aws::usecases::audit::SubjectKey;
+use mizan_aws::usecases::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
 use time::OffsetDateTime;
 
 /// How many writes fixtures keep in flight: DynamoDB Local on two cores saturates well below this.
@@ -82,7 +82,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn connect() -> Result<Self> {
-        let aws = mizan::config::aws().await;
+        let aws = mizan_aws::lambda::config::aws().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sns = aws_sdk_sns::Client::new(&aws);
         let products_table = setting("PRODUCTS_TABLE")?;

@@ -8,24 +8,24 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::account::{AccountId, MarketingConsent, Role, Signup, TermsVersion};
-use mizan::catalog::ProductId;
-use mizan::checkout::{Catalogue, CheckoutOutcome, place_order};
-use mizan::consent::{Source, Unsubscribe};
-use mizan::events::{DomainEvent, Envelope};
-use mizan::form::JsonObject;
-use mizan::idempotency::{self, Outcome, StoredResponse, WaitPolicy};
-use mizan::invoice::Invoice;
-use mizan::legal_export::{self, Actor, LegalRequest};
-use mizan::messaging::email::EmailMessage;
-use mizan::notifications::Channel;
-use mizan::order::OrderId;
-use mizan::password::Password;
-use mizan::person::FullName;
-use mizan::review::{Rating, ReviewText};
-use mizan::reviewing::{self, PostOutcome, Stores};
-use mizan::solar_hijri::tehran_date;
-use mizan::storage::deliveries::Claim;
+use mizan::accounts::account::{AccountId, MarketingConsent, Role, Signup, TermsVersion};
+use mizan::accounts::consent::{Source, Unsubscribe};
+use mizan::accounts::password::Password;
+use mizan::accounts::person::FullName;
+use mizan::invoicing::invoice::Invoice;
+use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::kernel::form::JsonObject;
+use mizan::kernel::solar_hijri::tehran_date;
+use mizan::messaging::notifications::Channel;
+use mizan::ordering::catalog::ProductId;
+use mizan::ordering::order::OrderId;
+use mizan::reviewing::review::{Rating, ReviewText};
+use mizan_aws::dynamodb::deliveries::Claim;
+use mizan_aws::notify::email::EmailMessage;
+use mizan_aws::usecases::checkout::{Catalogue, CheckoutOutcome, place_order};
+use mizan_aws::usecases::idempotency::{self, Outcome, StoredResponse, WaitPolicy};
+use mizan_aws::usecases::legal_export::{self, Actor, LegalRequest};
+use mizan_aws::usecases::reviewing::{self, PostOutcome, Stores};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -139,7 +139,15 @@ impl Direct for SignupWork<'_> {
             terms_version: TermsVersion::parse("1404-01").map_err(|_| anyhow!("the terms version"))?,
             marketing: MarketingConsent::default(),
         };
-        mizan::registration::register(&stack.accounts, &stack.events, &stack.codes, signup, source_ip(), now()).await?;
+        mizan_aws::usecases::registration::register(
+            &stack.accounts,
+            &stack.events,
+            &stack.codes,
+            signup,
+            source_ip(),
+            now(),
+        )
+        .await?;
         Ok("POST /signup")
     }
 }
@@ -295,7 +303,7 @@ impl<'a> InvoiceWork<'a> {
         })
     }
 
-    async fn fresh_order(&self) -> Result<mizan::order::Order> {
+    async fn fresh_order(&self) -> Result<mizan::ordering::order::Order> {
         Ok(self.stack.order(self.customer.id, &sample_cart()?).await?.order)
     }
 }
@@ -525,7 +533,7 @@ impl<'a> NotificationWork<'a> {
         Ok(Self { stack, samples, customers })
     }
 
-    fn account(&self, i: usize) -> mizan::account::AccountId {
+    fn account(&self, i: usize) -> mizan::accounts::account::AccountId {
         self.customers[i % self.customers.len()].id
     }
 }
@@ -540,10 +548,10 @@ impl Workload for NotificationWork<'_> {
     async fn event(&mut self, i: usize) -> Result<Event> {
         let account_id = self.account(i);
         let (route, event) = if i.is_multiple_of(2) {
-            let token = mizan::verification::EmailToken::generate(account_id).to_text();
+            let token = mizan::accounts::verification::EmailToken::generate(account_id).to_text();
             ("SNS EmailVerificationRequested", DomainEvent::EmailVerificationRequested { account_id, token })
         } else {
-            let code = mizan::verification::SmsCode::generate().as_str().to_owned();
+            let code = mizan::accounts::verification::SmsCode::generate().as_str().to_owned();
             ("SNS PhoneVerificationRequested", DomainEvent::PhoneVerificationRequested { account_id, code })
         };
         Ok(Event { route, payload: self.samples.sns(&Envelope::new(event, now()))?, expect: Expect::Success })

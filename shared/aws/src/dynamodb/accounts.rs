@@ -1,0 +1,606 @@
+//! The accounts table: profiles, credentials, verification state and login throttling.
+//!
+//! Items (partition key `pk`):
+//! - `ACCOUNT#<account id>`: the account — contacts, password hash, terms acceptance, consent,
+//!   and the open verification challenges;
+//! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it;
+//! - `LOGIN#<keyed hash of email>#<window>`: login attempts of an email in a 15-minute window,
+//!   expiring by TTL;
+//! - `CLOSED#<account id>`: a closed account — when, and nothing else.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use time::OffsetDateTime;
+
+use super::{
+    Item, StoreError, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n,
+    s, time,
+};
+use crate::usecases::legal_export::{AccountRecord, ConsentChange};
+use mizan::accounts::account::{
+    AccountId, Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion,
+};
+use mizan::accounts::consent::Source;
+use mizan::accounts::contact::{Email, IranMobile};
+use mizan::accounts::login_throttle::{self, Window};
+use mizan::accounts::password::PasswordHash;
+use mizan::accounts::person::FullName;
+use mizan::accounts::verification::{self, Challenge, ContactKind};
+use mizan::messaging::campaign::AudienceCursor;
+use mizan::messaging::notifications::Channel;
+
+#[derive(Debug, Clone)]
+pub struct AccountsTable {
+    client: Client,
+    table: String,
+}
+
+/// What storing a new account came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    /// The email already belongs to this account; nothing was written.
+    EmailTaken(AccountId),
+}
+
+/// What a login needs to know about an account.
+pub struct Credentials {
+    pub id: AccountId,
+    pub role: Role,
+    pub password_hash: PasswordHash,
+}
+
+fn account_key(id: AccountId) -> String {
+    format!("ACCOUNT#{id}")
+}
+
+/// The sparse index of accounts that consent to marketing on some channel: the attribute is set
+/// while either channel is on, and absent otherwise.
+const BY_CAMPAIGN_AUDIENCE: &str = "ByCampaignAudience";
+const CAMPAIGN_AUDIENCE: &str = "campaign_audience";
+const CAMPAIGN_AUDIENCE_VALUE: &str = "marketing";
+
+fn closed_key(id: AccountId) -> String {
+    format!("CLOSED#{id}")
+}
+
+fn email_key(email: &Email) -> String {
+    format!("EMAIL#{}", email.as_str())
+}
+
+fn login_key(email_hash: &str, window: Window) -> String {
+    format!("LOGIN#{email_hash}#{}", window.index)
+}
+
+fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'static str, &'static str) {
+    match kind {
+        ContactKind::Email => {
+            ("email_challenge_hash", "email_challenge_expires_at", "email_challenge_attempts", "email_verified")
+        }
+        ContactKind::Phone => {
+            ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_attempts", "phone_verified")
+        }
+    }
+}
+
+impl AccountsTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Stores a new account and claims its email in one transaction: either both are written
+    /// or, when the email is taken, nothing is.
+    pub async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(email_key(&account.email)))
+            .item("account_id", s(account.id.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(account_item(account)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(guard).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Registration::Created),
+            Err(error) => {
+                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
+                else {
+                    return Err(StoreError::from_sdk(&error));
+                };
+                let guard_reason = cancelled.cancellation_reasons().first();
+                let existing = match (guard_reason.and_then(|r| r.code()), guard_reason.and_then(|r| r.item())) {
+                    (Some("ConditionalCheckFailed"), Some(item)) => AccountId::parse(get_s(item, "account_id")?),
+                    // A double-submitted signup races its twin: whichever won holds the email.
+                    (Some("ConditionalCheckFailed" | "TransactionConflict"), _) => {
+                        self.account_id_for(&account.email).await?
+                    }
+                    _ => return Err(StoreError::Failed("transaction-cancelled".into())),
+                };
+                // Conflicting with a twin that then failed leaves the email free: retrying is safe.
+                existing.map(Registration::EmailTaken).ok_or(StoreError::Unavailable("transaction-conflict".into()))
+            }
+        }
+    }
+
+    /// Undoes `register` for an account nobody could have used yet (its verification messages
+    /// could not be sent), so that signing up again starts afresh.
+    pub async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
+        let delete = |key: String| {
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(key))
+                .condition_expression("account_id = :id")
+                .expression_attribute_values(":id", s(account.id.to_string()))
+                .build()
+                .map_err(|_| StoreError::Failed("build-delete".into()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete(email_key(&account.email))?).build())
+            .transact_items(TransactWriteItem::builder().delete(delete(account_key(account.id))?).build())
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(())
+    }
+
+    pub async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
+        let item = self.get(email_key(email), "account_id").await?;
+        item.map(|item| AccountId::parse(get_s(&item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .transpose()
+    }
+
+    pub async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
+        let Some(item) = self.get(account_key(id), "password_hash, #role").await? else { return Ok(None) };
+        Ok(Some(Credentials {
+            id,
+            role: read_role(&item)?,
+            password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
+        }))
+    }
+
+    /// The account's role as it stands, or `None` once the account is closed: what a session's
+    /// claims are checked against on every authenticated request.
+    pub async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
+        let Some(item) = self.get(account_key(id), "#role").await? else { return Ok(None) };
+        read_role(&item).map(Some)
+    }
+
+    /// Closes an account in one transaction: the account item (profile, contacts, consent and
+    /// its history, credentials) and the email's guard are deleted, and a `CLOSED#` record that
+    /// holds no personal data keeps the fact and the time. `false` when the account was closed
+    /// already (a repeated request).
+    pub async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-closure: {e}"));
+        let account = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let guard = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .condition_expression("account_id = :id")
+            .expression_attribute_values(":id", s(id.to_string()))
+            .build()
+            .map_err(build)?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(closed_key(id)))
+            .item("account_id", s(id.to_string()))
+            .item("closed_at", time(now))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(account).build())
+            .transact_items(TransactWriteItem::builder().delete(guard).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                _ => Err(StoreError::from_sdk(&error)),
+            },
+        }
+    }
+
+    /// What a review needs of its author: the name it shows as an initial, and whether the
+    /// email is proven. Nothing else: the review function may read these attributes only.
+    pub async fn reviewer(&self, id: AccountId) -> Result<Option<(FullName, bool)>, StoreError> {
+        let Some(item) = self.get(account_key(id), "full_name, email_verified").await? else { return Ok(None) };
+        Ok(Some((get_parsed(&item, "full_name", FullName::parse)?, get_bool(&item, "email_verified")?)))
+    }
+
+    /// The account's marketing consent, per channel.
+    pub async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError> {
+        let Some(item) = self.get(account_key(id), "marketing_email, marketing_sms").await? else { return Ok(None) };
+        Ok(Some(MarketingConsent {
+            email: get_bool(&item, "marketing_email")?,
+            sms: get_bool(&item, "marketing_sms")?,
+        }))
+    }
+
+    /// Turns marketing on one channel on or off, recording the change (channel, old → new,
+    /// source, time) on the account in the same write (P7). `None` when there is no such
+    /// account; the consent as it stands afterwards otherwise. Setting what is already set
+    /// records nothing.
+    pub async fn set_marketing(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        on: bool,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<Option<MarketingConsent>, StoreError> {
+        let attribute = match channel {
+            Channel::Email => "marketing_email",
+            Channel::Sms => "marketing_sms",
+        };
+        for _ in 0..3 {
+            let Some(mut consent) = self.marketing(id).await? else { return Ok(None) };
+            let before = consent;
+            let current = match channel {
+                Channel::Email => &mut consent.email,
+                Channel::Sms => &mut consent.sms,
+            };
+            if *current == on {
+                return Ok(Some(consent));
+            }
+            *current = on;
+            // In the campaign audience while either channel is on; the whole consent is the
+            // condition, so a concurrent change of the other channel cannot leave it wrong.
+            let audience = if consent.email || consent.sms {
+                format!(", {CAMPAIGN_AUDIENCE} = :audience")
+            } else {
+                format!(" REMOVE {CAMPAIGN_AUDIENCE}")
+            };
+            let change = AttributeValue::M(
+                [
+                    ("channel".to_owned(), s(channel.as_str())),
+                    ("old".to_owned(), AttributeValue::Bool(!on)),
+                    ("new".to_owned(), AttributeValue::Bool(on)),
+                    ("source".to_owned(), s(source.as_str())),
+                    ("at".to_owned(), time(now)),
+                ]
+                .into(),
+            );
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(account_key(id)))
+                .update_expression(format!(
+                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), \
+                     :change){audience}"
+                ))
+                .condition_expression("marketing_email = :email_before AND marketing_sms = :sms_before")
+                .expression_attribute_values(":new", AttributeValue::Bool(on))
+                .expression_attribute_values(":email_before", AttributeValue::Bool(before.email))
+                .expression_attribute_values(":sms_before", AttributeValue::Bool(before.sms))
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":change", AttributeValue::L(vec![change]));
+            if consent.email || consent.sms {
+                update = update.expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE));
+            }
+            let updated = update.send().await;
+            if conditional(updated.map(|_| ()))? {
+                tracing::info!(account = %id, channel = channel.as_str(), on, source = source.as_str(), "marketing consent changed");
+                return Ok(Some(consent));
+            }
+        }
+        Err(StoreError::Unavailable("consent-contention".into()))
+    }
+
+    /// One page of the accounts a campaign may reach (consent on for some channel, as far as the
+    /// eventually consistent `ByCampaignAudience` index knows); and where the next page starts.
+    /// The index is sparse: it holds consenting accounts only, so a campaign reads as many pages
+    /// as it has recipients, whatever else the table holds (`mizan::messaging::campaign`).
+    pub async fn audience(
+        &self,
+        start: Option<&AudienceCursor>,
+        limit: u32,
+    ) -> Result<(Vec<AccountId>, Option<AudienceCursor>), StoreError> {
+        let start = start.map(|cursor| {
+            Item::from([("pk".to_owned(), s(cursor.key())), (CAMPAIGN_AUDIENCE.to_owned(), s(CAMPAIGN_AUDIENCE_VALUE))])
+        });
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_CAMPAIGN_AUDIENCE)
+            .key_condition_expression("#audience = :audience")
+            .expression_attribute_names("#audience", CAMPAIGN_AUDIENCE)
+            .expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        let ids = page
+            .items()
+            .iter()
+            .map(|item| {
+                get_s(item, "pk")?.strip_prefix("ACCOUNT#").and_then(AccountId::parse).ok_or(StoreError::Corrupt("pk"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match page.last_evaluated_key {
+            Some(key) => Some(AudienceCursor::from_key(get_s(&key, "pk")?.to_owned())),
+            None => None,
+        };
+        Ok((ids, next))
+    }
+
+    /// What a legal export discloses of an account (P3): everything but its credentials. The
+    /// projection names each attribute, so the password hash and the verification hashes are
+    /// never read (the privacy function's IAM policy allows these attributes only).
+    pub async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let projection = "account_id, #role, full_name, email, email_verified, phone, phone_verified, \
+                          marketing_email, marketing_sms, terms_version, terms_accepted_at, terms_source_ip, \
+                          created_at, consent_history";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        let optional = |name: &'static str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+        let flag = |name: &'static str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
+        let terms = match (optional("terms_version"), item.contains_key("terms_accepted_at")) {
+            (Some(version), true) => Some(TermsAcceptance {
+                version: TermsVersion::parse(version).map_err(|_| StoreError::Corrupt("terms_version"))?,
+                accepted_at: get_time(&item, "terms_accepted_at")?,
+                source_ip: optional("terms_source_ip").and_then(|ip| ip.parse().ok()),
+            }),
+            _ => None,
+        };
+        let consent_history = match item.get("consent_history") {
+            None => Vec::new(),
+            Some(value) => value
+                .as_l()
+                .map_err(|_| StoreError::Corrupt("consent_history"))?
+                .iter()
+                .map(read_consent_change)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(Some(AccountRecord {
+            id,
+            role: Some(read_role(&item)?),
+            // Erased when an account is closed: what is gone is not disclosed.
+            full_name: optional("full_name")
+                .map(FullName::parse)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("full_name"))?,
+            email: optional("email").map(Email::parse).transpose().map_err(|_| StoreError::Corrupt("email"))?,
+            email_verified: flag("email_verified"),
+            phone: optional("phone").map(IranMobile::parse).transpose().map_err(|_| StoreError::Corrupt("phone"))?,
+            phone_verified: flag("phone_verified"),
+            marketing: MarketingConsent { email: flag("marketing_email"), sms: flag("marketing_sms") },
+            terms,
+            created_at: item.contains_key("created_at").then(|| get_time(&item, "created_at")).transpose()?,
+            consent_history,
+            closed_at: None,
+        }))
+    }
+
+    /// When the account was closed, if it was: all that is left of it in this table.
+    pub async fn closed_at(&self, id: AccountId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let Some(item) = self.get(closed_key(id), "closed_at").await? else { return Ok(None) };
+        get_time(&item, "closed_at").map(Some)
+    }
+
+    /// The accounts whose phone is this one. There is no guard item per phone (a phone is not
+    /// unique to one account, and another copy of it would be one more place it lives), so
+    /// this reads the accounts table through: legal requests are rare, and the read is of this
+    /// one table, projected to ids.
+    pub async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
+        let items = every_page(|start| {
+            self.client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("account_id, phone")
+                .filter_expression("phone = :phone AND begins_with(pk, :account)")
+                .expression_attribute_values(":phone", s(phone.as_e164()))
+                .expression_attribute_values(":account", s("ACCOUNT#"))
+                .set_exclusive_start_key(start)
+                .send()
+        })
+        .await?;
+        items
+            .iter()
+            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .collect()
+    }
+
+    /// The contacts of an account and their verification state — nothing else of it (no
+    /// password hash), so the notification function reads only what it sends with.
+    pub async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
+        let projection =
+            "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        read_contacts(&item).map(Some)
+    }
+
+    /// Takes one attempt at the open challenge of a contact, returning it as it stands after
+    /// the attempt was counted; `None` when no live challenge is left (used, expired, or out of
+    /// attempts). Counting before judging, in one conditional update, is what makes the limit
+    /// hold under concurrent guesses: each guess uses up an attempt, whatever its outcome.
+    pub async fn take_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let (hash, expires_at, attempts, _) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("ADD {attempts} :one"))
+            .condition_expression(format!("attribute_exists({hash}) AND {attempts} < :max AND {expires_at} > :now"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(verification::MAX_ATTEMPTS))
+            .expression_attribute_values(":now", time(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match updated {
+            Ok(answer) => answer.attributes.unwrap_or_default(),
+            Err(error) if is_condition_failure(&error) => return Ok(None),
+            Err(error) => return Err(StoreError::from_sdk(&error)),
+        };
+        Ok(Some(Challenge {
+            hash: get_s(&item, hash)?.to_owned(),
+            expires_at: get_time(&item, expires_at)?,
+            attempts: get_n(&item, attempts)?,
+        }))
+    }
+
+    /// Marks the contact verified and retires the challenge, provided it is still the one that
+    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
+    pub async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
+        let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {attempts}"))
+            .condition_expression(format!("{hash} = :hash"))
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":hash", s(&matched.hash))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
+    /// Takes one login attempt for an email (by its keyed hash) in the current window; `false`
+    /// when the window's attempts are used up.
+    pub async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(login_key(email_hash, window)))
+            .update_expression("ADD attempts :one SET expires_at = :forget")
+            .condition_expression("attribute_not_exists(attempts) OR attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(login_throttle::MAX_ATTEMPTS))
+            .expression_attribute_values(":forget", time(window.forget_at()))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
+    /// Gives an attempt back after a successful login: only failures use up the window.
+    pub async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(login_key(email_hash, window)))
+            .update_expression("ADD attempts :minus_one")
+            .condition_expression("attempts > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        conditional(updated.map(|_| ())).map(|_| ())
+    }
+
+    async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
+        let mut request =
+            self.client.get_item().table_name(&self.table).key("pk", s(key)).projection_expression(projection);
+        if projection.contains("#role") {
+            request = request.expression_attribute_names("#role", "role");
+        }
+        let answer = request.consistent_read(true).send().await.map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(answer.item)
+    }
+}
+
+fn read_role(item: &Item) -> Result<Role, StoreError> {
+    Role::parse(get_s(item, "role")?).ok_or(StoreError::Corrupt("role"))
+}
+
+fn read_consent_change(value: &AttributeValue) -> Result<ConsentChange, StoreError> {
+    let change = value.as_m().map_err(|_| StoreError::Corrupt("consent_history"))?;
+    let flag =
+        |name: &'static str| change.get(name).and_then(|v| v.as_bool().ok()).copied().ok_or(StoreError::Corrupt(name));
+    Ok(ConsentChange {
+        channel: get_s(change, "channel")?.to_owned(),
+        old: flag("old")?,
+        new: flag("new")?,
+        source: get_s(change, "source")?.to_owned(),
+        at: get_time(change, "at")?,
+    })
+}
+
+fn read_contacts(item: &Item) -> Result<Contacts, StoreError> {
+    Ok(Contacts {
+        id: get_parsed(item, "account_id", |t| AccountId::parse(t).ok_or(()))?,
+        full_name: get_parsed(item, "full_name", FullName::parse)?,
+        email: get_parsed(item, "email", Email::parse)?,
+        email_verified: get_bool(item, "email_verified")?,
+        phone: get_parsed(item, "phone", IranMobile::parse)?,
+        phone_verified: get_bool(item, "phone_verified")?,
+        marketing: MarketingConsent {
+            email: get_bool(item, "marketing_email")?,
+            sms: get_bool(item, "marketing_sms")?,
+        },
+    })
+}
+
+fn account_item(account: &NewAccount) -> Item {
+    let mut item = Item::from([
+        ("pk".to_owned(), s(account_key(account.id))),
+        ("account_id".to_owned(), s(account.id.to_string())),
+        ("role".to_owned(), s("customer")),
+        ("email".to_owned(), s(account.email.as_str())),
+        ("phone".to_owned(), s(account.phone.as_e164())),
+        ("full_name".to_owned(), s(account.full_name.as_str())),
+        ("password_hash".to_owned(), s(account.password_hash.as_phc())),
+        ("email_verified".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
+        ("phone_verified".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
+        ("marketing_email".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.marketing.email)),
+        ("marketing_sms".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.marketing.sms)),
+        ("terms_version".to_owned(), s(account.terms.version.as_str())),
+        ("terms_accepted_at".to_owned(), time(account.terms.accepted_at)),
+        ("created_at".to_owned(), time(account.created_at)),
+    ]);
+    if let Some(ip) = account.terms.source_ip {
+        item.insert("terms_source_ip".to_owned(), s(ip.to_string()));
+    }
+    if account.marketing.email || account.marketing.sms {
+        item.insert(CAMPAIGN_AUDIENCE.to_owned(), s(CAMPAIGN_AUDIENCE_VALUE));
+    }
+    for (kind, challenge) in
+        [(ContactKind::Email, &account.email_challenge), (ContactKind::Phone, &account.phone_challenge)]
+    {
+        let (hash, expires_at, attempts, _) = challenge_attributes(kind);
+        item.insert(hash.to_owned(), s(&challenge.hash));
+        item.insert(expires_at.to_owned(), time(challenge.expires_at));
+        item.insert(attempts.to_owned(), n(challenge.attempts));
+    }
+    item
+}

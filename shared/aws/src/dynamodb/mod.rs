@@ -1,0 +1,163 @@
+//! DynamoDB adapters, one module per table, each mapping DynamoDB's answers to domain outcomes.
+
+pub mod accounts;
+pub mod audit;
+mod buyer_identity;
+pub mod deliveries;
+pub mod idempotency;
+pub mod invoices;
+pub mod ip_records;
+pub mod orders;
+pub mod products;
+pub mod reviews;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// A storage call that failed for reasons of the store, not of the request.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled or unreachable: the caller may answer 503 and the client retry.
+    #[error("the table is unavailable ({0})")]
+    Unavailable(String),
+    /// Anything else: a bug or a misconfiguration.
+    #[error("the table call failed ({0})")]
+    Failed(String),
+    /// An item that this code wrote cannot be read back: a bug or a manual edit.
+    #[error("an item is not in the expected shape: {0}")]
+    Corrupt(&'static str),
+}
+
+impl StoreError {
+    /// Classifies an SDK error by its code alone: messages may quote item values.
+    pub(crate) fn from_sdk<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Self {
+        let code = match error {
+            SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
+            SdkError::TimeoutError(_) => "timeout".to_owned(),
+            SdkError::DispatchFailure(_) => "dispatch-failure".to_owned(),
+            SdkError::ResponseError(_) => "response-error".to_owned(),
+            _ => "construction-failure".to_owned(),
+        };
+        match code.as_str() {
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "timeout"
+            | "dispatch-failure"
+            | "response-error" => Self::Unavailable(code),
+            _ => Self::Failed(code),
+        }
+    }
+}
+
+/// At the edge a storage failure is the store's fault, never the request's: 503 when retrying
+/// may help, 500 otherwise; the details go to the log only.
+impl From<StoreError> for mizan::kernel::problem::Problem {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "a table call failed");
+        match error {
+            StoreError::Unavailable(_) => Self::unavailable(),
+            StoreError::Failed(_) | StoreError::Corrupt(_) => Self::internal(),
+        }
+    }
+}
+
+/// Whether a call failed only because its condition did not hold.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// `Ok(true)` when a conditional write went through, `Ok(false)` when its condition failed.
+pub(crate) fn conditional<E: ProvideErrorMetadata, R>(result: Result<(), SdkError<E, R>>) -> Result<bool, StoreError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(error) if is_condition_failure(&error) => Ok(false),
+        Err(error) => Err(StoreError::from_sdk(&error)),
+    }
+}
+
+/// A Query's or Scan's answer, as one page of items and where the next one starts.
+pub(crate) trait Paged {
+    fn into_page(self) -> (Vec<Item>, Option<Item>);
+}
+
+impl Paged for aws_sdk_dynamodb::operation::query::QueryOutput {
+    fn into_page(self) -> (Vec<Item>, Option<Item>) {
+        (self.items.unwrap_or_default(), self.last_evaluated_key)
+    }
+}
+
+impl Paged for aws_sdk_dynamodb::operation::scan::ScanOutput {
+    fn into_page(self) -> (Vec<Item>, Option<Item>) {
+        (self.items.unwrap_or_default(), self.last_evaluated_key)
+    }
+}
+
+/// Every item of a Query or Scan, read page after page: `request` sends the request that starts
+/// at the given key. For reads whose whole answer is needed and bounded (one customer's orders,
+/// the catalog); listings for people page with a cursor instead.
+pub(crate) async fn every_page<F, Fut, O, E, R>(mut request: F) -> Result<Vec<Item>, StoreError>
+where
+    F: FnMut(Option<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<O, SdkError<E, R>>>,
+    O: Paged,
+    E: ProvideErrorMetadata,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let (page, next) = request(start).await.map_err(|e| StoreError::from_sdk(&e))?.into_page();
+        items.extend(page);
+        match next {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
+}
+
+pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+pub(crate) fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+pub(crate) fn time(at: OffsetDateTime) -> AttributeValue {
+    n(at.unix_timestamp())
+}
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
+    item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str).ok_or(StoreError::Corrupt(name))
+}
+
+/// A string attribute read back into the domain type it was written from.
+pub(crate) fn get_parsed<T, E>(
+    item: &Item,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    parse(get_s(item, name)?).map_err(|_| StoreError::Corrupt(name))
+}
+
+pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|text| text.parse().ok())
+        .ok_or(StoreError::Corrupt(name))
+}
+
+pub(crate) fn get_bool(item: &Item, name: &'static str) -> Result<bool, StoreError> {
+    item.get(name).and_then(|value| value.as_bool().ok()).copied().ok_or(StoreError::Corrupt(name))
+}
+
+pub(crate) fn get_time(item: &Item, name: &'static str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(get_n(item, name)?).map_err(|_| StoreError::Corrupt(name))
+}

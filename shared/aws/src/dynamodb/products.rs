@@ -1,0 +1,225 @@
+//! The products table: the catalog, and the stock that orders take from.
+//!
+//! Items: `pk = PRODUCT#<product id>`, with one attribute per `Product` field: `name_fa`, `kind`,
+//! `weight_grams` (absent for a product without one), `unit_code`, `price` (Rials), `vat_class`,
+//! `goods_id` and `stock`. The local stack seeds the same layout from infra/seed/products.json
+//! (infra/local/provision.py): change both together.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::AsyncSleep;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
+
+use super::{Item, StoreError, every_page, get_n, get_parsed, get_s, n, s};
+use mizan::kernel::money::Rial;
+use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+
+const KEY_PREFIX: &str = "PRODUCT#";
+/// BatchGetItem's limit of keys per request.
+const BATCH_LIMIT: usize = 100;
+/// Retries of keys DynamoDB left unprocessed (throttling, response size). Bounded so that a
+/// throttled table turns into a 503 the client can retry, not a Lambda timeout.
+const UNPROCESSED_RETRIES: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone)]
+pub struct ProductsTable {
+    client: Client,
+    table: String,
+}
+
+fn key(id: &ProductId) -> AttributeValue {
+    s(format!("{KEY_PREFIX}{id}"))
+}
+
+/// The item that stores `product`; also how tests seed products of their own.
+pub fn product_item(product: &Product) -> Item {
+    let mut item = Item::from([
+        ("pk".to_owned(), key(&product.id)),
+        ("name_fa".to_owned(), s(&product.name_fa)),
+        ("kind".to_owned(), s(product.kind.as_str())),
+        ("unit_code".to_owned(), n(product.unit_code.value())),
+        ("price".to_owned(), n(product.price.value())),
+        ("vat_class".to_owned(), s(product.vat_class.as_str())),
+        ("goods_id".to_owned(), s(product.goods_id.as_str())),
+        ("stock".to_owned(), n(product.stock)),
+    ]);
+    if let Some(grams) = product.weight_grams {
+        item.insert("weight_grams".to_owned(), n(grams));
+    }
+    item
+}
+
+fn product_from_item(item: &Item) -> Result<Product, StoreError> {
+    let id = get_s(item, "pk")?
+        .strip_prefix(KEY_PREFIX)
+        .and_then(|id| ProductId::parse(id).ok())
+        .ok_or(StoreError::Corrupt("pk"))?;
+    let weight_grams = match item.get("weight_grams") {
+        None => None,
+        Some(_) => Some(get_n(item, "weight_grams")?),
+    };
+    Ok(Product {
+        id,
+        name_fa: get_s(item, "name_fa")?.to_owned(),
+        kind: ProductKind::parse(get_s(item, "kind")?).ok_or(StoreError::Corrupt("kind"))?,
+        weight_grams,
+        unit_code: UnitCode(get_n(item, "unit_code")?),
+        price: Rial::new(get_n(item, "price")?),
+        vat_class: VatClass::parse(get_s(item, "vat_class")?).ok_or(StoreError::Corrupt("vat_class"))?,
+        goods_id: get_parsed(item, "goods_id", GoodsId::parse)?,
+        stock: get_n(item, "stock")?,
+    })
+}
+
+impl ProductsTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The whole catalog, in no particular order. A Scan, read to its last page: the catalog is
+    /// a few dozen items, and the storefront lists all of them.
+    pub async fn list(&self) -> Result<Vec<Product>, StoreError> {
+        let items =
+            every_page(|start| self.client.scan().table_name(&self.table).set_exclusive_start_key(start).send())
+                .await?;
+        items.iter().map(product_from_item).collect()
+    }
+
+    /// The products with these ids, each once, in the order first asked for; an id without a
+    /// product is left out, so the caller compares what it asked with what it got.
+    pub async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        // BatchGetItem refuses a request that names the same key twice.
+        let mut wanted: Vec<&ProductId> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+        let mut found = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(BATCH_LIMIT) {
+            let keys = chunk.iter().map(|id| Item::from([("pk".to_owned(), key(id))])).collect();
+            found.extend(self.batch_get(keys).await?);
+        }
+        let mut ordered = Vec::with_capacity(found.len());
+        for id in wanted {
+            if let Some(at) = found.iter().position(|product: &Product| &product.id == id) {
+                ordered.push(found.swap_remove(at));
+            }
+        }
+        Ok(ordered)
+    }
+
+    /// One BatchGetItem of at most `BATCH_LIMIT` keys, asking again for the keys DynamoDB left
+    /// unprocessed, with exponential backoff, as its documentation requires.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Product>, StoreError> {
+        let mut products = Vec::with_capacity(keys.len());
+        let mut pending = keys;
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 0..=UNPROCESSED_RETRIES {
+            if attempt > 0 {
+                if let Some(sleep) = self.client.config().sleep_impl() {
+                    sleep.sleep(backoff).await;
+                }
+                backoff = backoff.saturating_mul(2);
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|_| StoreError::Failed("build-keys-and-attributes".into()))?;
+            let answer = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk(&e))?;
+            for item in answer.responses().and_then(|tables| tables.get(&self.table)).into_iter().flatten() {
+                products.push(product_from_item(item)?);
+            }
+            pending = answer
+                .unprocessed_keys()
+                .and_then(|tables| tables.get(&self.table))
+                .map(|unprocessed| unprocessed.keys().to_vec())
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(products);
+            }
+        }
+        Err(StoreError::Unavailable("unprocessed-keys".into()))
+    }
+
+    /// The transaction item that takes `quantity` of a product from its stock, on condition that
+    /// there are that many left; a product that does not exist fails the condition too. The
+    /// caller puts it in the TransactWriteItems that writes the order, so stock and order
+    /// change together or not at all.
+    pub fn reserve_stock(&self, id: &ProductId, quantity: u32) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", key(id))
+            .update_expression("SET stock = stock - :q")
+            .condition_expression("stock >= :q")
+            .expression_attribute_values(":q", n(quantity))
+            .build()
+            .map_err(|_| StoreError::Failed("build-update".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grinder() -> Product {
+        Product {
+            id: ProductId::parse("hand-grinder-steel-burr").unwrap(),
+            name_fa: "آسیاب دستی قهوه با تیغهٔ فولادی".to_owned(),
+            kind: ProductKind::Equipment,
+            weight_grams: None,
+            unit_code: UnitCode::PIECE,
+            price: Rial::new(88_000_000),
+            vat_class: VatClass::Standard,
+            goods_id: GoodsId::parse("2720000118517").unwrap(),
+            stock: 8,
+        }
+    }
+
+    #[test]
+    fn items_round_trip() {
+        let mut product = grinder();
+        let item = product_item(&product);
+        assert_eq!(item.get("pk"), Some(&s("PRODUCT#hand-grinder-steel-burr")));
+        assert!(!item.contains_key("weight_grams"), "absent, not null, when there is no weight");
+        assert_eq!(item.len(), 8);
+        assert_eq!(product_from_item(&item).unwrap(), product);
+
+        product.weight_grams = Some(250);
+        product.kind = ProductKind::Beans;
+        let item = product_item(&product);
+        assert_eq!(item.get("weight_grams"), Some(&n(250)));
+        assert_eq!(item.get("kind"), Some(&s("beans")));
+        assert_eq!(product_from_item(&item).unwrap(), product);
+    }
+
+    #[test]
+    fn items_in_another_shape_are_corrupt() {
+        let good = product_item(&grinder());
+        let broken = |name: &str, value: Option<AttributeValue>| {
+            let mut item = good.clone();
+            match value {
+                Some(value) => item.insert(name.to_owned(), value),
+                None => item.remove(name),
+            };
+            product_from_item(&item).err()
+        };
+        assert!(matches!(broken("pk", Some(s("ORDER#x"))), Some(StoreError::Corrupt("pk"))));
+        assert!(matches!(broken("pk", Some(s("PRODUCT#Bad Id"))), Some(StoreError::Corrupt("pk"))));
+        assert!(matches!(broken("kind", Some(s("tea"))), Some(StoreError::Corrupt("kind"))));
+        assert!(matches!(broken("vat_class", None), Some(StoreError::Corrupt("vat_class"))));
+        assert!(matches!(broken("goods_id", Some(s("123"))), Some(StoreError::Corrupt("goods_id"))));
+        assert!(matches!(broken("price", Some(n(-5))), Some(StoreError::Corrupt("price"))));
+        assert!(matches!(broken("stock", Some(s("8"))), Some(StoreError::Corrupt("stock"))));
+        assert!(matches!(broken("weight_grams", Some(n(2.5))), Some(StoreError::Corrupt("weight_grams"))));
+    }
+}

@@ -1,0 +1,197 @@
+//! The edge between API Gateway and the domain: decoding requests, encoding answers.
+//!
+//! Handlers return `Result<Response, Problem>`; `serve` turns every `Problem` into an RFC 9457
+//! answer, so no handler can answer a bare 500 or leak an internal error message.
+
+use std::future::Future;
+use std::net::IpAddr;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use mizan::kernel::form::JsonObject;
+use mizan::kernel::problem::Problem;
+
+/// Larger bodies are refused before parsing: no form of ours comes near it.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub type HttpResult = Result<Response<Body>, Problem>;
+
+/// Runs an HTTP function: every `Problem` becomes a problem+json answer.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = HttpResult> + Send,
+{
+    lambda_http::run(service_fn(|req: Request| {
+        let answer = handler(req);
+        async move { Ok::<_, std::convert::Infallible>(answer.await.unwrap_or_else(problem_response)) }
+    }))
+    .await
+}
+
+pub fn problem_response(problem: Problem) -> Response<Body> {
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(seconds) = problem.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// A JSON answer. Every answer of this API is private to its caller, so none is cached.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
+    let body = serde_json::to_string(value).map_err(|error| {
+        tracing::error!(%error, "could not encode a response");
+        Problem::internal()
+    })?;
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// An instant as every answer of this API writes it: RFC 3339, UTC.
+pub fn timestamp(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// A self-contained HTML page: nothing external may load into a page of personal data, so the
+/// policy allows inline styles (and whatever `extra_policy` adds) and nothing else.
+pub fn html(status: StatusCode, page: String, extra_policy: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::Text(page));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let policy = format!("default-src 'none'; style-src 'unsafe-inline'{extra_policy}");
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+/// The request body as a JSON object, or the problem that explains why it is not one.
+pub fn json_object(req: &Request) -> Result<JsonObject, Problem> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Problem::payload_too_large());
+    }
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let media_type = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+        if !media_type.eq_ignore_ascii_case("application/json") {
+            return Err(Problem::unsupported_media_type());
+        }
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(map)) => Ok(JsonObject::new(map)),
+        _ => Err(Problem::malformed_body()),
+    }
+}
+
+/// The caller's address as API Gateway saw it (P14 records it where it matters).
+pub fn source_ip(req: &Request) -> Option<IpAddr> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
+}
+
+/// The answer of a route whose function is not built yet.
+pub async fn not_implemented(_req: Request) -> HttpResult {
+    Err(Problem::not_implemented())
+}
+
+/// The session of an authenticated request, or 401. Tokens are stateless, so the account is
+/// read too: a closed account's sessions end at once, and so does a session whose role was
+/// granted or withdrawn since it was issued (sign in again to get the new one).
+pub async fn authenticate(
+    req: &Request,
+    sessions: &mizan::accounts::session::SessionKey,
+    accounts: &crate::dynamodb::accounts::AccountsTable,
+    now: time::OffsetDateTime,
+) -> Result<mizan::accounts::session::Claims, Problem> {
+    let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
+    let claims = sessions.verify(token, now).map_err(|_| Problem::unauthorized())?;
+    match accounts.current_role(claims.sub).await? {
+        Some(role) if role == claims.role => Ok(claims),
+        _ => Err(Problem::unauthorized()),
+    }
+}
+
+/// Runs a function that has HTTP routes and an SNS subscription both (one function, as the
+/// template deploys it): SNS events go to `on_events`, everything else is an API Gateway HTTP
+/// request for `on_request`, answered in the HTTP API's response shape.
+pub async fn serve_with_events<H, HF, V, VF, VE>(on_request: H, on_events: V) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> HF,
+    HF: Future<Output = HttpResult> + Send,
+    V: Fn(aws_lambda_events::sns::SnsEvent) -> VF,
+    VF: Future<Output = Result<(), VE>> + Send,
+    VE: Into<lambda_http::lambda_runtime::Diagnostic>,
+{
+    use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent};
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let payload = event.payload;
+        let is_sns = payload.get("Records").is_some();
+        let events = is_sns.then(|| serde_json::from_value(payload.clone()));
+        let request = (!is_sns).then(|| serde_json::from_value::<lambda_http::request::LambdaRequest>(payload));
+        let handled_events = match events {
+            Some(Ok(events)) => Some(on_events(events)),
+            _ => None,
+        };
+        let handled_request = match request {
+            Some(Ok(request)) => Some(on_request(Request::from(request))),
+            _ => None,
+        };
+        async move {
+            if let Some(handled) = handled_events {
+                return handled.await.map(|()| Value::Null).map_err(Into::into);
+            }
+            let Some(handled) = handled_request else {
+                return Err(Diagnostic {
+                    error_type: "UnreadableEvent".into(),
+                    error_message: "neither SNS nor HTTP".into(),
+                });
+            };
+            let response = handled.await.unwrap_or_else(problem_response);
+            serde_json::to_value(http_api_response(response))
+                .map_err(|_| Diagnostic { error_type: "Encoding".into(), error_message: "response".into() })
+        }
+    }))
+    .await
+}
+
+fn http_api_response(response: Response<Body>) -> aws_lambda_events::apigw::ApiGatewayV2httpResponse {
+    let (parts, body) = response.into_parts();
+    let mut answer = aws_lambda_events::apigw::ApiGatewayV2httpResponse::default();
+    answer.status_code = i64::from(parts.status.as_u16());
+    answer.headers = parts.headers;
+    answer.body = match body {
+        Body::Empty => None,
+        other => Some(other),
+    };
+    answer
+}

@@ -1,0 +1,8 @@
+//! Mizan Coffee's adapters: the domain's ports kept in DynamoDB, sent through SES, SNS and SQS,
+//! sealed with KMS, and the Lambda edge that decodes requests and encodes answers.
+
+pub mod dynamodb;
+pub mod kms;
+pub mod lambda;
+pub mod notify;
+pub mod usecases;

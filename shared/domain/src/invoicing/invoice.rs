@@ -1,0 +1,145 @@
+//! The official invoice (فاکتور رسمی) of an order and the VAT certificate of a legal-entity
+//! buyer (P8), shaped for Iran's tax system (سامانه مودیان).
+//!
+//! An invoice is made once, from the stored order — lines, rates and totals exactly as priced —
+//! and never changes afterwards: reading it never recomputes anything.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::accounts::account::AccountId;
+use crate::accounts::contact::PostalCode;
+use crate::invoicing::tax_id::{MemoryId, TaxId, TaxIdError, tax_id};
+use crate::kernel::money::Rial;
+use crate::kernel::persian_words::rials_in_words;
+use crate::kernel::solar_hijri::{SolarDate, tehran_date};
+use crate::ordering::identity::EconomicCode;
+use crate::ordering::order::{Buyer, Order, OrderId};
+use crate::ordering::pricing::PricedLine;
+
+/// The store as the seller of every invoice (configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seller {
+    pub name: String,
+    pub economic_code: EconomicCode,
+    pub address: String,
+    pub postal_code: PostalCode,
+    /// The store's memory id (شناسه یکتای حافظه مالیاتی), the first part of every tax id.
+    pub memory_id: MemoryId,
+}
+
+/// The invoice's totals, in the tax system's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceTotals {
+    pub before_discount: Rial,
+    pub discount: Rial,
+    pub after_discount: Rial,
+    pub vat: Rial,
+    pub total: Rial,
+}
+
+/// An issued invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub order_id: OrderId,
+    /// Whose order it is: only they may read it.
+    pub account: AccountId,
+    /// Unique and without gaps across all invoices.
+    pub serial: u64,
+    pub tax_id: TaxId,
+    pub issued_at: OffsetDateTime,
+    pub seller_name: String,
+    pub seller_economic_code: EconomicCode,
+    pub seller_address: String,
+    pub seller_postal_code: PostalCode,
+    pub buyer: Buyer,
+    pub lines: Vec<PricedLine>,
+    pub totals: InvoiceTotals,
+}
+
+/// Invoice type (`inty`) 1: the buyer is identified by their code, as every buyer here is.
+pub const INVOICE_TYPE: u8 = 1;
+/// Invoice pattern (`inp`) 1: a sale.
+pub const INVOICE_PATTERN: u8 = 1;
+/// Invoice subject (`ins`) 1: an original invoice (not a correction, cancellation or return).
+pub const INVOICE_SUBJECT: u8 = 1;
+
+impl Invoice {
+    /// The invoice of `order`, numbered `serial`, issued at `now`.
+    pub fn issue(order: &Order, seller: &Seller, serial: u64, now: OffsetDateTime) -> Result<Self, TaxIdError> {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let priced = &order.priced;
+        let discount = priced.lines.iter().try_fold(Rial::new(0), |sum, line| sum.checked_add(line.discount));
+        let discount = discount.unwrap_or(Rial::new(0));
+        Ok(Self {
+            order_id: order.id,
+            account: order.account,
+            serial,
+            tax_id: tax_id(&seller.memory_id, now, serial)?,
+            issued_at: now,
+            seller_name: seller.name.clone(),
+            seller_economic_code: seller.economic_code.clone(),
+            seller_address: seller.address.clone(),
+            seller_postal_code: seller.postal_code.clone(),
+            buyer: order.buyer.clone(),
+            lines: priced.lines.clone(),
+            totals: InvoiceTotals {
+                before_discount: priced.subtotal.checked_add(discount).unwrap_or(priced.subtotal),
+                discount,
+                after_discount: priced.subtotal,
+                vat: priced.vat,
+                total: priced.total,
+            },
+        })
+    }
+
+    /// The issue date in the Solar Hijri calendar, Tehran time.
+    pub fn issued_on(&self) -> SolarDate {
+        tehran_date(self.issued_at)
+    }
+
+    /// «به حروف»: the total in Persian words.
+    pub fn total_in_words(&self) -> String {
+        rials_in_words(self.totals.total)
+    }
+
+    /// Buyer type (`tob`): 1 natural person, 2 legal entity.
+    pub fn buyer_type(&self) -> u8 {
+        match self.buyer {
+            Buyer::Natural { .. } => 1,
+            Buyer::Legal { .. } => 2,
+        }
+    }
+}
+
+/// The VAT certificate (گواهی ارزش افزوده) a legal-entity buyer may ask for: the VAT it paid on
+/// one invoice, to offset against its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VatCertificate {
+    pub order_id: OrderId,
+    pub invoice_serial: u64,
+    pub tax_id: TaxId,
+    pub issued_at: OffsetDateTime,
+    pub vat: Rial,
+    pub total: Rial,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a VAT certificate is for legal-entity buyers only")]
+pub struct NotALegalEntity;
+
+impl VatCertificate {
+    pub fn for_invoice(invoice: &Invoice, now: OffsetDateTime) -> Result<Self, NotALegalEntity> {
+        match invoice.buyer {
+            Buyer::Legal { .. } => Ok(Self {
+                order_id: invoice.order_id,
+                invoice_serial: invoice.serial,
+                tax_id: invoice.tax_id.clone(),
+                issued_at: now.replace_nanosecond(0).unwrap_or(now),
+                vat: invoice.totals.vat,
+                total: invoice.totals.total,
+            }),
+            Buyer::Natural { .. } => Err(NotALegalEntity),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Domain events: what one function tells the others through the events topic.
+//!
+//! Events name accounts by id only; the notification function looks contacts up itself, so
+//! addresses and phone numbers never travel through SNS (P4). The one secret an event carries
+//! is a verification token or code, which exists nowhere else in clear.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::accounts::account::AccountId;
+use crate::kernel::money::Rial;
+use crate::ordering::catalog::ProductId;
+use crate::ordering::order::OrderId;
+use crate::reviewing::review::ReviewId;
+
+/// An event with the id that makes its effects happen once (redelivery carries the same id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: uuid::Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    #[serde(flatten)]
+    pub event: DomainEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum DomainEvent {
+    /// A new account's email must be proven: send the link with this token.
+    EmailVerificationRequested { account_id: AccountId, token: String },
+    /// A new account's phone must be proven: send this code by SMS.
+    PhoneVerificationRequested { account_id: AccountId, code: String },
+    /// Someone tried to sign up with an email that already has an account: tell its owner.
+    SignupAttemptedOnExistingAccount { account_id: AccountId },
+    /// An order was placed: confirm it to the customer, issue its invoice. Ids and the total
+    /// only; whoever needs more reads the order.
+    OrderPlaced { order_id: OrderId, account_id: AccountId, total: Rial },
+    /// An order's official invoice was issued: send it to the customer.
+    InvoiceIssued { order_id: OrderId, account_id: AccountId },
+    /// A review was posted or reposted (ids only).
+    ReviewPosted { review_id: ReviewId, product_id: ProductId, account_id: AccountId },
+    /// A marketing campaign (published by an operator): send it to every customer who consents.
+    CampaignPublished { campaign_id: uuid::Uuid, subject: String, text: String },
+    /// A customer closed their account: what other functions keep of it follows (their reviews
+    /// lose the name they showed).
+    AccountClosed { account_id: AccountId },
+}
+
+impl DomainEvent {
+    /// The account the event is about; a campaign is about everyone who consents.
+    pub fn account_id(&self) -> Option<AccountId> {
+        Some(match self {
+            Self::EmailVerificationRequested { account_id, .. }
+            | Self::PhoneVerificationRequested { account_id, .. }
+            | Self::SignupAttemptedOnExistingAccount { account_id }
+            | Self::OrderPlaced { account_id, .. }
+            | Self::InvoiceIssued { account_id, .. }
+            | Self::ReviewPosted { account_id, .. }
+            | Self::AccountClosed { account_id } => *account_id,
+            Self::CampaignPublished { .. } => return None,
+        })
+    }
+
+    /// The `type` message attribute, so subscriptions can filter without parsing bodies.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
+            Self::PhoneVerificationRequested { .. } => "PhoneVerificationRequested",
+            Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
+            Self::OrderPlaced { .. } => "OrderPlaced",
+            Self::InvoiceIssued { .. } => "InvoiceIssued",
+            Self::ReviewPosted { .. } => "ReviewPosted",
+            Self::CampaignPublished { .. } => "CampaignPublished",
+            Self::AccountClosed { .. } => "AccountClosed",
+        }
+    }
+}
+
+impl Envelope {
+    pub fn new(event: DomainEvent, now: OffsetDateTime) -> Self {
+        Self { event_id: uuid::Uuid::now_v7(), occurred_at: now, event }
+    }
+
+    /// An event whose id is derived from what makes it unique, so that publishing it again —
+    /// a retry, or a stranger repeating a request — has its effects once.
+    pub fn once_per(key: &str, event: DomainEvent, now: OffsetDateTime) -> Self {
+        Self { event_id: crate::kernel::ids::derived("event", &[key]), occurred_at: now, event }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_read_back_what_was_written() {
+        let envelope = Envelope::new(
+            DomainEvent::PhoneVerificationRequested { account_id: AccountId::new(), code: "012345".into() },
+            OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        );
+        let json = serde_json::to_string(&envelope).unwrap();
+        assert!(json.contains(r#""type":"PhoneVerificationRequested""#), "{json}");
+        assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), envelope);
+    }
+
+    #[test]
+    fn an_event_published_once_per_key_keeps_its_id() {
+        let account_id = AccountId::new();
+        let event = || DomainEvent::SignupAttemptedOnExistingAccount { account_id };
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        assert_eq!(Envelope::once_per("a", event(), now).event_id, Envelope::once_per("a", event(), now).event_id);
+        assert_ne!(Envelope::once_per("a", event(), now).event_id, Envelope::once_per("b", event(), now).event_id);
+    }
+
+    #[test]
+    fn the_type_attribute_matches_the_serialised_tag() {
+        let event = DomainEvent::SignupAttemptedOnExistingAccount { account_id: AccountId::new() };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], event.type_name());
+    }
+}

@@ -1,0 +1,12 @@
+//! What every context shares: ids, money, text, problems and forms, Persian numbers, words and
+//! dates, and the domain events with their envelope.
+
+pub mod events;
+pub mod form;
+pub mod ids;
+pub mod money;
+pub mod persian_format;
+pub mod persian_words;
+pub mod problem;
+pub mod solar_hijri;
+pub mod text;

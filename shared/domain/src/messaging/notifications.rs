@@ -1,0 +1,189 @@
+//! What each domain event sends, and to whom: the one place that decides (P6, P9).
+//!
+//! A customer's official contacts are the ones they proved (P9): an unverified email or phone
+//! receives nothing but its own verification message.
+
+use crate::accounts::account::Contacts;
+use crate::kernel::events::DomainEvent;
+use crate::kernel::money::Rial;
+use crate::ordering::order::OrderId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// A message to send, before rendering. `InvoiceIssued` says the order's official invoice is
+/// ready, with a link to it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    EmailVerification {
+        token: String,
+    },
+    PhoneVerification {
+        code: String,
+    },
+    ExistingAccountNotice,
+    OrderConfirmation {
+        order_id: OrderId,
+        total: Rial,
+        channel: Channel,
+    },
+    /// Marketing: carries an unsubscribe link (and, by email, the RFC 8058 headers).
+    Campaign {
+        subject: String,
+        text: String,
+        channel: Channel,
+    },
+    InvoiceIssued {
+        order_id: OrderId,
+    },
+}
+
+impl Message {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::EmailVerification { .. } | Self::ExistingAccountNotice | Self::InvoiceIssued { .. } => Channel::Email,
+            Self::PhoneVerification { .. } => Channel::Sms,
+            Self::OrderConfirmation { channel, .. } | Self::Campaign { channel, .. } => *channel,
+        }
+    }
+}
+
+pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
+    match event {
+        // Once proven, a contact needs no more proof: a late or redelivered request sends nothing.
+        DomainEvent::EmailVerificationRequested { token, .. } if !contacts.email_verified => {
+            vec![Message::EmailVerification { token: token.clone() }]
+        }
+        DomainEvent::PhoneVerificationRequested { code, .. } if !contacts.phone_verified => {
+            vec![Message::PhoneVerification { code: code.clone() }]
+        }
+        DomainEvent::SignupAttemptedOnExistingAccount { .. } if contacts.email_verified => {
+            vec![Message::ExistingAccountNotice]
+        }
+        // Transactional: no marketing consent needed, but only to proven contacts (P9) — never
+        // to the order's recipient, who is known for the delivery alone (P15).
+        DomainEvent::OrderPlaced { order_id, total, .. } => {
+            [(Channel::Email, contacts.email_verified), (Channel::Sms, contacts.phone_verified)]
+                .into_iter()
+                .filter(|(_, verified)| *verified)
+                .map(|(channel, _)| Message::OrderConfirmation { order_id: *order_id, total: *total, channel })
+                .collect()
+        }
+        // The invoice is a document to keep: by email only, to the proven email only (P8, P9);
+        // never by SMS, and never to the order's recipient (P15).
+        DomainEvent::InvoiceIssued { order_id, .. } if contacts.email_verified => {
+            vec![Message::InvoiceIssued { order_id: *order_id }]
+        }
+        // Marketing (P6, P7): a verified contact whose consent for that channel is on now.
+        DomainEvent::CampaignPublished { subject, text, .. } => [
+            (Channel::Email, contacts.email_verified && contacts.marketing.email),
+            (Channel::Sms, contacts.phone_verified && contacts.marketing.sms),
+        ]
+        .into_iter()
+        .filter(|(_, allowed)| *allowed)
+        .map(|(channel, _)| Message::Campaign { subject: subject.clone(), text: text.clone(), channel })
+        .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::account::{AccountId, MarketingConsent};
+    use crate::accounts::contact::{Email, IranMobile};
+    use crate::accounts::person::FullName;
+
+    fn contacts(email_verified: bool, phone_verified: bool) -> Contacts {
+        Contacts {
+            id: AccountId::new(),
+            full_name: FullName::parse("مریم کاظمی").unwrap(),
+            email: Email::parse("maryam@example.com").unwrap(),
+            email_verified,
+            phone: IranMobile::parse("09121234567").unwrap(),
+            phone_verified,
+            marketing: MarketingConsent::default(),
+        }
+    }
+
+    #[test]
+    fn p9_verification_messages_go_to_unverified_contacts_only() {
+        let email = DomainEvent::EmailVerificationRequested { account_id: AccountId::new(), token: "t".into() };
+        let sms = DomainEvent::PhoneVerificationRequested { account_id: AccountId::new(), code: "123456".into() };
+        assert_eq!(
+            messages_for(&email, &contacts(false, false)),
+            vec![Message::EmailVerification { token: "t".into() }]
+        );
+        assert_eq!(
+            messages_for(&sms, &contacts(false, false)),
+            vec![Message::PhoneVerification { code: "123456".into() }]
+        );
+        assert!(messages_for(&email, &contacts(true, false)).is_empty());
+        assert!(messages_for(&sms, &contacts(false, true)).is_empty());
+    }
+
+    #[test]
+    fn p9_an_unverified_email_gets_no_notice_of_signup_attempts() {
+        let attempt = DomainEvent::SignupAttemptedOnExistingAccount { account_id: AccountId::new() };
+        assert!(messages_for(&attempt, &contacts(false, true)).is_empty());
+        assert_eq!(messages_for(&attempt, &contacts(true, false)), vec![Message::ExistingAccountNotice]);
+    }
+
+    #[test]
+    fn p9_an_order_is_confirmed_on_each_verified_contact_only() {
+        let order_id = OrderId::for_checkout(AccountId::new(), "k");
+        let placed = DomainEvent::OrderPlaced { order_id, account_id: AccountId::new(), total: Rial::new(1_000) };
+        let channels = |c: &Contacts| messages_for(&placed, c).iter().map(Message::channel).collect::<Vec<_>>();
+        assert_eq!(channels(&contacts(true, true)), [Channel::Email, Channel::Sms]);
+        assert_eq!(channels(&contacts(true, false)), [Channel::Email]);
+        assert_eq!(channels(&contacts(false, true)), [Channel::Sms]);
+        assert!(channels(&contacts(false, false)).is_empty());
+    }
+
+    #[test]
+    fn p8_p9_the_invoice_is_emailed_to_a_verified_email_only() {
+        let order_id = OrderId::for_checkout(AccountId::new(), "k");
+        let issued = DomainEvent::InvoiceIssued { order_id, account_id: AccountId::new() };
+        for phone_verified in [true, false] {
+            assert_eq!(
+                messages_for(&issued, &contacts(true, phone_verified)),
+                vec![Message::InvoiceIssued { order_id }]
+            );
+            assert!(messages_for(&issued, &contacts(false, phone_verified)).is_empty(), "unverified email");
+        }
+        assert_eq!(Message::InvoiceIssued { order_id }.channel(), Channel::Email, "never by SMS");
+    }
+
+    #[test]
+    fn p6_p7_p9_a_campaign_goes_to_verified_contacts_that_consent_only() {
+        let campaign =
+            DomainEvent::CampaignPublished { campaign_id: uuid::Uuid::nil(), subject: "s".into(), text: "t".into() };
+        let with = |email_verified, phone_verified, email, sms| {
+            let mut c = contacts(email_verified, phone_verified);
+            c.marketing = crate::accounts::account::MarketingConsent { email, sms };
+            messages_for(&campaign, &c).iter().map(Message::channel).collect::<Vec<_>>()
+        };
+        assert_eq!(with(true, true, true, true), [Channel::Email, Channel::Sms]);
+        assert_eq!(with(true, true, false, true), [Channel::Sms]);
+        assert_eq!(with(false, true, true, false), Vec::<Channel>::new(), "an unverified email gets no marketing");
+        assert_eq!(with(true, false, true, true), [Channel::Email], "nor an unverified phone");
+    }
+
+    #[test]
+    fn each_message_has_its_channel() {
+        assert_eq!(Message::ExistingAccountNotice.channel(), Channel::Email);
+        assert_eq!(Message::PhoneVerification { code: String::new() }.channel(), Channel::Sms);
+    }
+}

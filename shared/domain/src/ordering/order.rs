@@ -1,0 +1,291 @@
+//! Orders: who buys (P8), who receives (P15), what, and for how much.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::accounts::account::AccountId;
+use crate::accounts::contact::{IranMobile, PostalCode};
+use crate::accounts::person::FullName;
+use crate::kernel::problem::{FieldError, Rejection};
+use crate::kernel::text::{TextBoundsError, bounded_text};
+use crate::ordering::catalog::ProductId;
+use crate::ordering::identity::{EconomicCode, EconomicCodeKind, LegalId, NationalCode};
+use crate::ordering::pricing::PricedOrder;
+
+/// A cart line may not ask for more than this: no household buys more, and it keeps one
+/// mistyped quantity from reserving a whole stock.
+pub const MAX_QUANTITY_PER_LINE: u32 = 100;
+/// DynamoDB's transaction limit (100 items) bounds an order: its lines plus the order and
+/// recipient items.
+pub const MAX_LINES: usize = 50;
+/// The recipient is kept at most this long after the order is placed (P15): long enough to
+/// ship, deliver and handle a return. Once fulfilment records delivery or cancellation, it
+/// shortens this to `RECIPIENT_KEPT_AFTER_FULFILMENT` from then.
+pub const RECIPIENT_MAX_RETENTION: Duration = Duration::days(90);
+pub const RECIPIENT_KEPT_AFTER_FULFILMENT: Duration = Duration::days(30);
+
+/// An order's id. Derived from the customer and their `Idempotency-Key`, so that a retry of the
+/// same checkout can never become a second order, even after its idempotency record is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderId(uuid::Uuid);
+
+impl OrderId {
+    pub fn for_checkout(account: AccountId, idempotency_key: &str) -> Self {
+        Self(crate::kernel::ids::derived("order", &[&account.to_string(), idempotency_key]))
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::try_parse(text).ok().map(Self)
+    }
+
+    /// The short reference a customer reads on a phone: the id's first eight hex digits.
+    pub fn short_ref(&self) -> String {
+        self.0.simple().to_string().chars().take(8).collect::<String>().to_uppercase()
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A company's registered name, as typed (normalised Persian text).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CompanyName(String);
+
+/// A postal address, as typed (normalised Persian text).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Address(String);
+
+impl CompanyName {
+    pub fn parse(input: &str) -> Result<Self, CompanyNameError> {
+        bounded_text(input, 2, 150).map(Self).map_err(CompanyNameError)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Address {
+    pub fn parse(input: &str) -> Result<Self, AddressError> {
+        bounded_text(input, 10, 500).map(Self).map_err(AddressError)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Address(***)")
+    }
+}
+
+// Redacted like every name: a sole trader's registered name is a person's name.
+impl std::fmt::Debug for CompanyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompanyName(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid company name: {0}")]
+pub struct CompanyNameError(TextBoundsError);
+
+impl Rejection for CompanyNameError {
+    fn code(&self) -> &'static str {
+        "company-name-invalid"
+    }
+    fn message(&self) -> &'static str {
+        match self.0 {
+            TextBoundsError::Empty => "نام شرکت را وارد کنید.",
+            TextBoundsError::TooShort | TextBoundsError::TooLong => "نام شرکت باید بین ۲ تا ۱۵۰ نویسه باشد.",
+            TextBoundsError::Control => "نام شرکت نویسه‌های نامعتبر دارد.",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid address: {0}")]
+pub struct AddressError(TextBoundsError);
+
+impl Rejection for AddressError {
+    fn code(&self) -> &'static str {
+        "address-invalid"
+    }
+    fn message(&self) -> &'static str {
+        match self.0 {
+            TextBoundsError::Empty => "نشانی را وارد کنید.",
+            TextBoundsError::TooShort | TextBoundsError::TooLong => "نشانی باید بین ۱۰ تا ۵۰۰ نویسه باشد.",
+            TextBoundsError::Control => "نشانی نویسه‌های نامعتبر دارد.",
+        }
+    }
+}
+
+/// The error of a cart line (by index) whose product the catalog does not have.
+pub fn unknown_product(index: usize) -> FieldError {
+    FieldError::new(&format!("items[{index}].product_id"), "product-unknown", "این کالا در فهرست فروشگاه نیست.")
+}
+
+/// Who buys, as the official invoice must name them (P8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Buyer {
+    Natural {
+        full_name: FullName,
+        national_code: NationalCode,
+    },
+    /// A company: the official invoice also names its registered postal code.
+    Legal {
+        company_name: CompanyName,
+        economic_code: EconomicCode,
+        national_id: LegalId,
+        postal_code: PostalCode,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LegalBuyerError {
+    #[error("a 14-digit economic code belongs to a natural person")]
+    NotALegalEntity,
+    #[error("the economic code is not the national id")]
+    Mismatch,
+}
+
+impl Rejection for LegalBuyerError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotALegalEntity => "economic-code-not-legal",
+            Self::Mismatch => "economic-code-mismatch",
+        }
+    }
+    fn message(&self) -> &'static str {
+        match self {
+            Self::NotALegalEntity => {
+                "کد اقتصادی ۱۴ رقمی مخصوص اشخاص حقیقی است؛ کد اقتصادی شرکت همان شناسه ملی ۱۱ رقمی آن است."
+            }
+            Self::Mismatch => "کد اقتصادی شرکت باید با شناسه ملی آن یکی باشد.",
+        }
+    }
+}
+
+impl Buyer {
+    /// A legal entity's economic code is its national id (Tax Administration notice 36, 1403).
+    pub fn legal(
+        company_name: CompanyName,
+        economic_code: EconomicCode,
+        national_id: LegalId,
+        postal_code: PostalCode,
+    ) -> Result<Self, LegalBuyerError> {
+        match (economic_code.kind(), economic_code.national_id()) {
+            (EconomicCodeKind::NaturalPerson, _) | (_, None) => Err(LegalBuyerError::NotALegalEntity),
+            (_, Some(id)) if id != national_id => Err(LegalBuyerError::Mismatch),
+            _ => Ok(Self::Legal { company_name, economic_code, national_id, postal_code }),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Natural { .. } => "natural",
+            Self::Legal { .. } => "legal",
+        }
+    }
+}
+
+/// Who receives the parcel: possibly another person, known to the store for this order alone (P15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: FullName,
+    pub phone: IranMobile,
+    pub address: Address,
+    pub postal_code: PostalCode,
+}
+
+/// What the customer asked for: products and quantities, nothing about prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub product_id: ProductId,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Placed,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "placed",
+        }
+    }
+}
+
+/// A priced order, ready to be stored with its stock reservations.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: OrderId,
+    /// The hash of the checkout request that made the order: a retry with the same key finds
+    /// its order, a different request under a reused key is refused, even after the
+    /// idempotency record has expired.
+    pub request_hash: String,
+    pub account: AccountId,
+    pub buyer: Buyer,
+    pub priced: PricedOrder,
+    pub status: OrderStatus,
+    pub placed_at: OffsetDateTime,
+}
+
+impl Order {
+    /// When the recipient's details are erased if fulfilment never shortens it (P15).
+    pub fn recipient_erasure_at(&self) -> OffsetDateTime {
+        self.placed_at + RECIPIENT_MAX_RETENTION
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p8_a_legal_buyers_economic_code_must_be_its_national_id() {
+        let name = CompanyName::parse("شرکت قهوه‌پردازان").unwrap();
+        let id = LegalId::parse("10380284790").unwrap();
+        let postal = || PostalCode::parse("1435734561").unwrap();
+        assert!(Buyer::legal(name.clone(), EconomicCode::parse("10380284790").unwrap(), id.clone(), postal()).is_ok());
+        assert_eq!(
+            Buyer::legal(name.clone(), EconomicCode::parse("10840096498").unwrap(), id.clone(), postal()),
+            Err(LegalBuyerError::Mismatch)
+        );
+        assert_eq!(
+            Buyer::legal(name, EconomicCode::parse("00762296450001").unwrap(), id, postal()),
+            Err(LegalBuyerError::NotALegalEntity)
+        );
+    }
+
+    #[test]
+    fn an_order_id_is_the_same_for_the_same_customer_and_key_only() {
+        let (a, b) = (AccountId::new(), AccountId::new());
+        assert_eq!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(a, "k1"));
+        assert_ne!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(a, "k2"));
+        assert_ne!(OrderId::for_checkout(a, "k1"), OrderId::for_checkout(b, "k1"));
+        let id = OrderId::for_checkout(a, "k1");
+        assert_eq!(OrderId::parse(&id.to_string()), Some(id));
+    }
+
+    #[test]
+    fn addresses_and_company_names_are_normalised_and_bounded() {
+        assert_eq!(
+            Address::parse("  تهران،  خیابان ولیعصر، كوچه ۱۲  ").unwrap().as_str(),
+            "تهران، خیابان ولیعصر، کوچه ۱۲"
+        );
+        assert!(Address::parse("کوتاه").is_err());
+        assert!(Address::parse(&"ب".repeat(501)).is_err());
+        assert!(Address::parse("تهران\u{0000} خیابان ولیعصر").is_err());
+        assert!(CompanyName::parse("").is_err());
+    }
+}

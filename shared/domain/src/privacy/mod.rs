@@ -1,0 +1,3 @@
+//! Privacy: legal requests and their audit trail, and how long each kind of data is kept (P3, P14, P15).
+
+pub mod retention;
