@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use mizan::kernel::ids::OrderId;
 use mizan::ordering::identity::{LegalId, NationalCode};
-use mizan::ordering::order::OrderId;
 use mizan_e2e::Stack;
 use serde_json::{Value, json};
 
@@ -233,7 +233,7 @@ async fn p4_orders_are_found_by_the_keyed_hash_of_a_buyer_code_and_a_moved_seale
     // The whole item copied under another order's key: its sealed code is bound to the first
     // key (AAD), so the store refuses it instead of handing a code to the wrong order.
     let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().map(str::to_owned).unwrap();
-    let account = mizan::accounts::account::AccountId::parse(&account).expect("an account id");
+    let account = mizan::kernel::ids::AccountId::parse(&account).expect("an account id");
     let elsewhere = OrderId::for_checkout(account, &uuid::Uuid::new_v4().to_string());
     let mut copy = item.clone();
     copy.insert("pk".to_owned(), AttributeValue::S(format!("ORDER#{elsewhere}")));
@@ -241,7 +241,7 @@ async fn p4_orders_are_found_by_the_keyed_hash_of_a_buyer_code_and_a_moved_seale
     stack.dynamodb().put_item().table_name(&orders).set_item(Some(copy)).send().await.expect("DynamoDB Local answers");
     let moved = store.order(elsewhere).await;
     assert!(
-        matches!(moved, Err(mizan_aws::dynamodb::StoreError::Corrupt("buyer_national_code"))),
+        matches!(moved, Err(mizan::kernel::store_error::StoreError::Corrupt("buyer_national_code"))),
         "a sealed code does not open in another item: {moved:?}"
     );
     stack

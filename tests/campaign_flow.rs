@@ -155,11 +155,12 @@ async fn a_campaign_retried_after_a_crash_sends_each_customer_exactly_one_copy()
 /// nobody gets a second copy and the next page is handed on once.
 #[tokio::test]
 async fn p7_a_campaign_of_many_pages_reaches_every_consenting_customer_exactly_once() {
-    use mizan::accounts::account::{AccountId, MarketingConsent, NewAccount, TermsAcceptance, TermsVersion};
+    use mizan::accounts::account::{MarketingConsent, NewAccount, TermsAcceptance, TermsVersion};
     use mizan::accounts::contact::{Email, IranMobile};
     use mizan::accounts::password::PasswordHash;
     use mizan::accounts::person::FullName;
     use mizan::accounts::verification::{Challenge, ContactKind};
+    use mizan::kernel::ids::AccountId;
     use mizan_aws::dynamodb::accounts::AccountsTable;
 
     let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;

@@ -7,8 +7,9 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
-use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
 use mizan_aws::dynamodb::products::{ProductsTable, product_item};
 
 const SEED: &str = include_str!("../infra/seed/products.json");

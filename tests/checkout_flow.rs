@@ -300,7 +300,7 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
             postal_code: mizan::accounts::contact::PostalCode::parse("1968913456").unwrap(),
         },
     };
-    let account_id = mizan::accounts::account::AccountId::parse(&account).unwrap();
+    let account_id = mizan::kernel::ids::AccountId::parse(&account).unwrap();
     let outcome = place_order(&store, account_id, &key(), "a-request-hash", request, time::OffsetDateTime::now_utc())
         .await
         .unwrap();

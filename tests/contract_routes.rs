@@ -346,7 +346,10 @@ fn every_problem_code_is_documented_with_its_status() {
             answered.insert(code.to_owned(), status);
         }
     }
-    assert!(answered.len() >= 5, "found only {answered:?} in shared/domain/src/kernel/problem.rs: has Problem::new changed shape?");
+    assert!(
+        answered.len() >= 5,
+        "found only {answered:?} in shared/domain/src/kernel/problem.rs: has Problem::new changed shape?"
+    );
 
     let document = read_yaml("infra/openapi.yaml");
     let documented: BTreeMap<String, Option<u64>> = ["components", "schemas", "ProblemCode", "oneOf"]

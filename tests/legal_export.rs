@@ -496,7 +496,7 @@ async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
     let request = LegalRequest::parse(&body, mizan::kernel::solar_hijri::tehran_date(now)).expect("a valid request");
     let key = mizan_aws::usecases::audit::SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap();
     let actor = Actor {
-        id: mizan::accounts::account::AccountId::new(),
+        id: mizan::kernel::ids::AccountId::new(),
         role: mizan::accounts::account::Role::Legal,
         source_ip: None,
     };

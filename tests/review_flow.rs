@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
-use mizan::accounts::account::AccountId;
-use mizan::reviewing::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::ReviewId;
+use mizan::reviewing::review::{Change, Rating, Review, ReviewText, Version, Visibility};
 use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_e2e::Stack;
 use serde_json::{Value, json};

@@ -1,9 +1,9 @@
 //! Privacy settings and one-click unsubscribe (P7): consent changes are recorded with their
 //! source, a GET never unsubscribes, and only a genuine token changes anything.
 
-use mizan::accounts::account::AccountId;
+use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::{Unsubscribe, UnsubscribeKeys};
-use mizan::messaging::notifications::Channel;
+use mizan::kernel::ids::AccountId;
 use mizan_e2e::Stack;
 use serde_json::json;
 

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
-use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
 use mizan_aws::dynamodb::orders::OrdersTable;
 use mizan_aws::dynamodb::products::product_item;
 use mizan_aws::kms::sealed_fields::FieldSealer;

@@ -2,17 +2,18 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
+use mizan::kernel::clock::now;
+use mizan::kernel::ids::OrderId;
 use mizan::kernel::problem::{Problem, Rejection};
+use mizan::kernel::store_error::StoreError;
 use mizan::ordering::catalog::CatalogEntry;
-use mizan::ordering::order::{Buyer, OrderId};
-use mizan_aws::dynamodb::StoreError;
+use mizan::ordering::order::Buyer;
 use mizan_aws::dynamodb::ip_records::RecordedRequest;
 use mizan_aws::dynamodb::orders::StoredOrder;
 use mizan_aws::lambda::http::{self, HttpResult};
 use mizan_aws::usecases::checkout::{self, Catalogue, CheckoutError, CheckoutOutcome};
 use mizan_aws::usecases::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::Deps;
 use crate::forms;
@@ -126,7 +127,7 @@ fn order_view(stored: &StoredOrder) -> Value {
     json!({
         "order_id": order.id,
         "status": order.status.as_str(),
-        "placed_at": http::timestamp(order.placed_at),
+        "placed_at": mizan::kernel::clock::timestamp(order.placed_at),
         "buyer": buyer,
         "lines": order.priced.lines,
         "subtotal": order.priced.subtotal,
@@ -169,8 +170,4 @@ fn remaining_time(req: &Request) -> std::time::Duration {
         // No deadline known (never on Lambda): the function's configured timeout.
         _ => std::time::Duration::from_secs(10),
     }
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }

@@ -5,10 +5,10 @@ use aws_lambda_events::sns::SnsEvent;
 use mizan::invoicing::invoice::Invoice;
 use mizan::invoicing::tax_id::TaxIdError;
 use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan::ordering::order::OrderId;
-use mizan_aws::dynamodb::StoreError;
+use mizan::kernel::ids::OrderId;
+use mizan::kernel::store_error::SendError;
+use mizan::kernel::store_error::StoreError;
 use mizan_aws::dynamodb::invoices::Issuance;
-use mizan_aws::notify::SendError;
 use time::OffsetDateTime;
 
 use crate::Deps;

@@ -190,14 +190,16 @@ fn invoice_subject_name(code: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mizan::accounts::account::AccountId;
     use mizan::accounts::contact::PostalCode;
     use mizan::accounts::person::FullName;
     use mizan::invoicing::invoice::{InvoiceTotals, Seller};
     use mizan::invoicing::tax_id::{MemoryId, tax_id};
-    use mizan::ordering::catalog::{GoodsId, ProductId};
+    use mizan::kernel::ids::AccountId;
+    use mizan::kernel::ids::OrderId;
+    use mizan::kernel::ids::ProductId;
+    use mizan::ordering::catalog::GoodsId;
     use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
-    use mizan::ordering::order::{CompanyName, OrderId};
+    use mizan::ordering::order::CompanyName;
     use mizan::ordering::pricing::PricedLine;
     use time::OffsetDateTime;
 

@@ -4,9 +4,10 @@
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
 use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, VatCertificate};
+use mizan::kernel::ids::OrderId;
 use mizan::kernel::persian_format::persian_digits;
 use mizan::kernel::problem::Problem;
-use mizan::ordering::order::{Buyer, OrderId};
+use mizan::ordering::order::Buyer;
 use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -65,7 +66,7 @@ async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
             "order_id": certificate.order_id,
             "invoice_serial": certificate.invoice_serial,
             "tax_id": certificate.tax_id.as_str(),
-            "issued_at": http::timestamp(certificate.issued_at),
+            "issued_at": mizan::kernel::clock::timestamp(certificate.issued_at),
             "vat": certificate.vat,
             "total": certificate.total,
         }),
@@ -99,7 +100,7 @@ fn invoice_view(invoice: &Invoice) -> Value {
         "invoice_type": INVOICE_TYPE,
         "invoice_pattern": INVOICE_PATTERN,
         "invoice_subject": INVOICE_SUBJECT,
-        "issued_at": http::timestamp(invoice.issued_at),
+        "issued_at": mizan::kernel::clock::timestamp(invoice.issued_at),
         "issued_on": issued_on.to_string(),
         "issued_on_fa": persian_digits(&issued_on.to_string()),
         "seller": {

@@ -5,12 +5,13 @@
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use mizan::accounts::account::Contacts;
+use mizan::accounts::consent::Channel;
 use mizan::kernel::events::Envelope;
+use mizan::kernel::store_error::SendError;
+use mizan::kernel::store_error::StoreError;
 use mizan::messaging::campaign::{CampaignPace, CampaignPage};
-use mizan::messaging::notifications::{self, Channel, Message};
-use mizan_aws::dynamodb::StoreError;
+use mizan::messaging::notifications::{self, Message};
 use mizan_aws::dynamodb::deliveries::Claim;
-use mizan_aws::notify::SendError;
 use serde_json::Value;
 use time::OffsetDateTime;
 

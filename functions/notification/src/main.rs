@@ -4,10 +4,10 @@ mod handler;
 mod templates;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use mizan::accounts::account::AccountId;
+use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::{Unsubscribe, UnsubscribeKeys};
+use mizan::kernel::ids::AccountId;
 use mizan::messaging::campaign::{CampaignRates, SendsPerSecond};
-use mizan::messaging::notifications::Channel;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::deliveries::DeliveriesTable;
 use mizan_aws::lambda::config;

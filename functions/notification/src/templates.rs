@@ -3,8 +3,8 @@
 
 use askama::Template;
 use mizan::accounts::person::FullName;
+use mizan::kernel::ids::OrderId;
 use mizan::kernel::money::Rial;
-use mizan::ordering::order::OrderId;
 use mizan_aws::notify::email::EmailMessage;
 
 #[derive(Template)]
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn the_order_confirmation_names_the_order_and_its_total() {
-        let order = OrderId::for_checkout(mizan::accounts::account::AccountId::new(), "k");
+        let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
         let name = FullName::parse("مریم کاظمی").unwrap();
         let email = order_placed(&name, order, Rial::new(13_200_000), "https://mizancoffee.ir/orders/x").unwrap();
         assert!(email.subject.contains(&order.short_ref()));
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn the_invoice_email_links_to_the_invoice() {
-        let order = OrderId::for_checkout(mizan::accounts::account::AccountId::new(), "k");
+        let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
         let name = FullName::parse("مریم & کاظمی").unwrap();
         let link = format!("https://mizancoffee.ir/orders/{order}/invoice");
         let email = invoice_issued(&name, order, &link).unwrap();

@@ -3,6 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::account::Role;
+use mizan::kernel::clock::now;
 use mizan::kernel::problem::{FieldError, Problem};
 use mizan::kernel::solar_hijri::tehran_date;
 use mizan_aws::dynamodb::audit::AuditListError;
@@ -99,8 +100,4 @@ async fn refuse(deps: &Deps, actor: Actor, action: Action, asked: RequestParts, 
         tracing::error!(%error, actor = %actor.id, "a refused legal request could not be audited");
     }
     Err(Problem::forbidden())
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }

@@ -3,7 +3,7 @@
 
 use aws_lambda_events::sns::SnsEvent;
 use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan_aws::dynamodb::StoreError;
+use mizan::kernel::store_error::StoreError;
 use mizan_aws::usecases::account_closure::ANONYMOUS_DISPLAY_NAME;
 
 use crate::Deps;
@@ -17,7 +17,7 @@ pub enum AccountClosedError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("account {0}: its closure was announced but the account is still there")]
-    StillOpen(mizan::accounts::account::AccountId),
+    StillOpen(mizan::kernel::ids::AccountId),
 }
 
 impl From<AccountClosedError> for lambda_http::lambda_runtime::Diagnostic {

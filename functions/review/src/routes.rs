@@ -3,16 +3,15 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::account::Role;
+use mizan::kernel::clock::now;
+use mizan::kernel::ids::ProductId;
+use mizan::kernel::ids::ReviewId;
 use mizan::kernel::problem::{FieldError, Problem};
-use mizan::ordering::catalog::ProductId;
-use mizan::reviewing::review::{
-    self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewId, ReviewText, Visibility,
-};
+use mizan::reviewing::review::{self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewText, Visibility};
 use mizan_aws::dynamodb::reviews::ListError;
 use mizan_aws::lambda::http::{self, HttpResult};
 use mizan_aws::usecases::reviewing::{self, PostOutcome, ReviewError, Stores};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::Deps;
 
@@ -132,7 +131,7 @@ async fn moderate(deps: &Deps, req: &Request) -> HttpResult {
             "rating": version.rating,
             "text": version.text.as_str(),
             "visibility": visibility(version.visibility),
-            "at": http::timestamp(version.at),
+            "at": mizan::kernel::clock::timestamp(version.at),
             "changed_by": changed_by,
             "staff_id": staff_id,
             "reason": reason,
@@ -148,7 +147,7 @@ fn public_view(review: &Review) -> Value {
         "display_name": review.display_name,
         "rating": review.rating,
         "text": review.text.as_str(),
-        "posted_at": http::timestamp(review.posted_at),
+        "posted_at": mizan::kernel::clock::timestamp(review.posted_at),
         "verified_buyer": review.verified_buyer,
         "edited_by_store": review.edited_by_store,
     })
@@ -179,8 +178,4 @@ fn review_failed(error: ReviewError) -> Problem {
         }
         ReviewError::Contended => Problem::unavailable(),
     }
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }

@@ -2,13 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
+use mizan::kernel::clock::now;
 use mizan::kernel::problem::Problem;
 use mizan_aws::lambda::http::{self, HttpResult};
 use mizan_aws::usecases::account_closure::{self, ClosureError, ClosureOutcome};
 use mizan_aws::usecases::login::{self, LoginOutcome};
 use mizan_aws::usecases::registration::{self, RegistrationError};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use crate::Deps;
 use crate::forms;
@@ -76,7 +76,7 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
             &json!({
                 "token": session.token,
                 "token_type": "Bearer",
-                "expires_at": http::timestamp(session.expires_at),
+                "expires_at": mizan::kernel::clock::timestamp(session.expires_at),
                 "expires_in": (session.expires_at - now()).whole_seconds(),
             }),
         ),
@@ -124,8 +124,4 @@ async fn close_account(deps: &Deps, req: &Request) -> HttpResult {
             Err(Problem::too_many_attempts(u64::try_from(remaining.whole_seconds()).unwrap_or(1).max(1)))
         }
     }
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }

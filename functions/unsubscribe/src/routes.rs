@@ -3,12 +3,12 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::account::MarketingConsent;
+use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
+use mizan::kernel::clock::now;
 use mizan::kernel::problem::Problem;
-use mizan::messaging::notifications::Channel;
 use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use crate::Deps;
 use crate::page::{self, Page};
@@ -80,8 +80,4 @@ async fn unsubscribe(deps: &Deps, req: &Request) -> HttpResult {
     // A closed account has nothing left to stop: the answer is the same.
     deps.accounts.set_marketing(grant.account, grant.channel, false, source, now()).await?;
     Ok(page::render(Page::Done { channel: grant.channel.as_str() }))
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }

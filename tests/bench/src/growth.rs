@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::accounts::account::{AccountId, MarketingConsent};
+use mizan::accounts::account::MarketingConsent;
 use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan::ordering::catalog::ProductId;
-use mizan::reviewing::review::{Change, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::ProductId;
+use mizan::kernel::ids::ReviewId;
+use mizan::reviewing::review::{Change, Rating, Review, ReviewText, Version, Visibility};
 use time::OffsetDateTime;
 
 use crate::events::{Event, Samples};

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::accounts::account::{AccountId, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
+use mizan::accounts::account::{MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use mizan::accounts::consent::UnsubscribeKeys;
 use mizan::accounts::contact::{Email, IranMobile, PostalCode};
 use mizan::accounts::password::{Password, PasswordHash};
@@ -17,11 +17,14 @@ use mizan::accounts::verification::{
 };
 use mizan::invoicing::invoice::Seller;
 use mizan::invoicing::tax_id::MemoryId;
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::OrderId;
+use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
-use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
 use mizan::ordering::identity::{EconomicCode, NationalCode};
-use mizan::ordering::order::{Address, Buyer, CartLine, OrderId, Recipient};
+use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
 use mizan::ordering::pricing::VatSchedule;
 use mizan_aws::dynamodb::accounts::{AccountsTable, Registration};
 use mizan_aws::dynamodb::audit::AuditTable;

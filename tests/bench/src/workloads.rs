@@ -8,17 +8,19 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt, stream};
-use mizan::accounts::account::{AccountId, MarketingConsent, Role, Signup, TermsVersion};
+use mizan::accounts::account::{MarketingConsent, Role, Signup, TermsVersion};
+use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::{Source, Unsubscribe};
 use mizan::accounts::password::Password;
 use mizan::accounts::person::FullName;
 use mizan::invoicing::invoice::Invoice;
+use mizan::kernel::clock::now;
 use mizan::kernel::events::{DomainEvent, Envelope};
 use mizan::kernel::form::JsonObject;
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::OrderId;
+use mizan::kernel::ids::ProductId;
 use mizan::kernel::solar_hijri::tehran_date;
-use mizan::messaging::notifications::Channel;
-use mizan::ordering::catalog::ProductId;
-use mizan::ordering::order::OrderId;
 use mizan::reviewing::review::{Rating, ReviewText};
 use mizan_aws::dynamodb::deliveries::Claim;
 use mizan_aws::notify::email::EmailMessage;
@@ -27,7 +29,6 @@ use mizan_aws::usecases::idempotency::{self, Outcome, StoredResponse, WaitPolicy
 use mizan_aws::usecases::legal_export::{self, Actor, LegalRequest};
 use mizan_aws::usecases::reviewing::{self, PostOutcome, Stores};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::events::{Event, Expect, HttpEvent, Samples};
 use crate::stack::{Customer, Stack, checkout_request, unique_email, unique_mobile};
@@ -51,10 +52,6 @@ pub trait Workload {
 pub trait Direct: Workload {
     /// Does what event `i` makes the function do, directly; returns its route.
     async fn direct(&mut self, i: usize) -> Result<&'static str>;
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }
 
 fn source_ip() -> Option<IpAddr> {
@@ -533,7 +530,7 @@ impl<'a> NotificationWork<'a> {
         Ok(Self { stack, samples, customers })
     }
 
-    fn account(&self, i: usize) -> mizan::accounts::account::AccountId {
+    fn account(&self, i: usize) -> mizan::kernel::ids::AccountId {
         self.customers[i % self.customers.len()].id
     }
 }

@@ -16,21 +16,20 @@ use aws_sdk_dynamodb::types::{
 use time::OffsetDateTime;
 
 use super::{
-    Item, StoreError, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n,
-    s, time,
+    Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
 use crate::usecases::legal_export::{AccountRecord, ConsentChange};
-use mizan::accounts::account::{
-    AccountId, Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion,
-};
+use mizan::accounts::account::{Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
+use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
 use mizan::accounts::contact::{Email, IranMobile};
 use mizan::accounts::login_throttle::{self, Window};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
 use mizan::accounts::verification::{self, Challenge, ContactKind};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::store_error::StoreError;
 use mizan::messaging::campaign::AudienceCursor;
-use mizan::messaging::notifications::Channel;
 
 #[derive(Debug, Clone)]
 pub struct AccountsTable {
@@ -120,7 +119,7 @@ impl AccountsTable {
             Err(error) => {
                 let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
                 else {
-                    return Err(StoreError::from_sdk(&error));
+                    return Err(crate::dynamodb::store_error(&error));
                 };
                 let guard_reason = cancelled.cancellation_reasons().first();
                 let existing = match (guard_reason.and_then(|r| r.code()), guard_reason.and_then(|r| r.item())) {
@@ -155,7 +154,7 @@ impl AccountsTable {
             .transact_items(TransactWriteItem::builder().delete(delete(account_key(account.id))?).build())
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(())
     }
 
@@ -224,7 +223,7 @@ impl AccountsTable {
                 {
                     Ok(false)
                 }
-                _ => Err(StoreError::from_sdk(&error)),
+                _ => Err(crate::dynamodb::store_error(&error)),
             },
         }
     }
@@ -340,7 +339,7 @@ impl AccountsTable {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         let ids = page
             .items()
             .iter()
@@ -467,7 +466,7 @@ impl AccountsTable {
         let item = match updated {
             Ok(answer) => answer.attributes.unwrap_or_default(),
             Err(error) if is_condition_failure(&error) => return Ok(None),
-            Err(error) => return Err(StoreError::from_sdk(&error)),
+            Err(error) => return Err(crate::dynamodb::store_error(&error)),
         };
         Ok(Some(Challenge {
             hash: get_s(&item, hash)?.to_owned(),
@@ -534,7 +533,7 @@ impl AccountsTable {
         if projection.contains("#role") {
             request = request.expression_attribute_names("#role", "role");
         }
-        let answer = request.consistent_read(true).send().await.map_err(|e| StoreError::from_sdk(&e))?;
+        let answer = request.consistent_read(true).send().await.map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(answer.item)
     }
 }

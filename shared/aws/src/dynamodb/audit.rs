@@ -14,11 +14,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, conditional, get_n, get_s, get_time, n, s, time};
+use super::{Item, conditional, get_n, get_s, get_time, n, s, time};
 use crate::usecases::audit::{Action, AuditRecord, AuditedSubject, Outcome};
 use crate::usecases::legal_export::SubjectKind;
-use mizan::accounts::account::{AccountId, Role};
+use mizan::accounts::account::Role;
+use mizan::kernel::ids::AccountId;
 use mizan::kernel::solar_hijri::SolarDate;
+use mizan::kernel::store_error::StoreError;
 
 /// The month the trail began: a listing walks back no further.
 const FIRST_MONTH: Month = Month { year: 2026, month: 1 };
@@ -147,7 +149,7 @@ impl AuditTable {
                         .expression_attribute_values(":before", s(sk.clone())),
                     None => query.key_condition_expression("pk = :pk"),
                 };
-                let answer = query.send().await.map_err(|e| StoreError::from_sdk(&e))?;
+                let answer = query.send().await.map_err(|e| crate::dynamodb::store_error(&e))?;
                 for item in answer.items() {
                     records.push(read_record(item)?);
                     last_key = Some((month, get_s(item, "sk")?.to_owned()));

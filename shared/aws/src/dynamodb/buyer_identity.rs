@@ -3,10 +3,11 @@
 //! to the item and attribute they are in; names and a company's postal code stay readable, as
 //! the invoice prints them and they identify no one by number.
 
-use super::{Item, StoreError, get_parsed, get_s, s};
+use super::{Item, get_parsed, get_s, s};
 use crate::kms::sealed_fields::{FieldPlace, FieldSealer};
 use mizan::accounts::contact::PostalCode;
 use mizan::accounts::person::FullName;
+use mizan::kernel::store_error::StoreError;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
 use mizan::ordering::order::{Buyer, CompanyName};

@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::{Duration, OffsetDateTime};
 
-use super::{StoreError, n, s, time};
+use super::{n, s, time};
+use mizan::kernel::store_error::StoreError;
 
 /// Long enough to outlive every redelivery and retry of an event (SNS retries for hours,
 /// Lambda's async retries for up to six), short enough not to keep a send log forever.
@@ -75,7 +76,7 @@ impl DeliveriesTable {
                     let sent = failed.item().and_then(|item| item.get("status")).and_then(|s| s.as_s().ok());
                     Ok(if sent.is_some_and(|status| status == "sent") { Claim::Sent } else { Claim::InFlight })
                 }
-                _ => Err(StoreError::from_sdk(&error)),
+                _ => Err(crate::dynamodb::store_error(&error)),
             },
         }
     }
@@ -92,7 +93,7 @@ impl DeliveriesTable {
             .return_values(ReturnValue::None)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(())
     }
 
@@ -114,7 +115,7 @@ impl DeliveriesTable {
             .item("expires_at", time(now + KEEP_FOR))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(())
     }
 
@@ -129,7 +130,7 @@ impl DeliveriesTable {
             .expression_attribute_values(":sending", s("sending"))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(())
     }
 }

@@ -16,8 +16,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, get_n, get_s, is_condition_failure, n, s, time};
+use super::{Item, get_n, get_s, is_condition_failure, n, s, time};
 use crate::usecases::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, StoredResponse, later, unix_ms};
+use mizan::kernel::store_error::StoreError;
 
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
@@ -84,7 +85,7 @@ impl IdempotencyTable {
                 Err(error) => error,
             };
             let Some(PutItemError::ConditionalCheckFailedException(refused)) = error.as_service_error() else {
-                return Err(StoreError::from_sdk(&error));
+                return Err(crate::dynamodb::store_error(&error));
             };
             // A store that ignores ALL_OLD (older DynamoDB Local) costs a read; a record deleted
             // between the refusal and the read (its holder failed) means the key is free again.
@@ -135,7 +136,7 @@ impl IdempotencyTable {
         match updated {
             Ok(_) => Ok(true),
             Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(StoreError::from_sdk(&error)),
+            Err(error) => Err(crate::dynamodb::store_error(&error)),
         }
     }
 
@@ -156,7 +157,7 @@ impl IdempotencyTable {
             Ok(_) => Ok(()),
             // Already gone (TTL, or taken over and completed by a later request): nothing to free.
             Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(StoreError::from_sdk(&error)),
+            Err(error) => Err(crate::dynamodb::store_error(&error)),
         }
     }
 
@@ -171,7 +172,7 @@ impl IdempotencyTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         answer.item.as_ref().map(record).transpose()
     }
 

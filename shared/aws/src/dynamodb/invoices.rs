@@ -14,15 +14,17 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{Item, StoreError, buyer_identity, conditional, get_n, get_parsed, get_s, get_time, n, s, time};
+use super::{Item, buyer_identity, conditional, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::kms::sealed_fields::FieldSealer;
-use mizan::accounts::account::AccountId;
 use mizan::accounts::contact::PostalCode;
 use mizan::invoicing::invoice::{Invoice, InvoiceTotals, VatCertificate};
 use mizan::invoicing::tax_id::TaxId;
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::OrderId;
 use mizan::kernel::money::Rial;
+use mizan::kernel::store_error::StoreError;
 use mizan::ordering::identity::EconomicCode;
-use mizan::ordering::order::{Order, OrderId};
+use mizan::ordering::order::Order;
 
 const COUNTER_KEY: &str = "COUNTER#invoice";
 /// Concurrent issuances race for the counter; each retry reads it afresh. Bounded so that a
@@ -108,7 +110,7 @@ impl InvoicesTable {
             };
             let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
             else {
-                return Err(StoreError::from_sdk(&error));
+                return Err(crate::dynamodb::store_error(&error));
             };
             let reasons: Vec<Option<&str>> = cancelled.cancellation_reasons().iter().map(|r| r.code()).collect();
             if reasons.get(1) == Some(&Some("ConditionalCheckFailed")) {
@@ -138,7 +140,7 @@ impl InvoicesTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         match answer.item {
             Some(item) => get_n(&item, "value"),
             None => Ok(0),
@@ -154,7 +156,7 @@ impl InvoicesTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         match answer.item {
             Some(item) => Ok(Some(self.read_invoice(order, &item).await?)),
             None => Ok(None),
@@ -188,7 +190,7 @@ impl InvoicesTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         let item = answer.item.ok_or(StoreError::Corrupt("certificate"))?;
         Ok(VatCertificate {
             order_id: certificate.order_id,

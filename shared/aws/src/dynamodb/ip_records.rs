@@ -11,8 +11,9 @@ use std::net::IpAddr;
 use aws_sdk_dynamodb::Client;
 use time::{Duration, OffsetDateTime};
 
-use super::{Item, StoreError, every_page, get_parsed, get_time, s, time};
-use mizan::accounts::account::AccountId;
+use super::{Item, every_page, get_parsed, get_time, s, time};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::store_error::StoreError;
 
 /// Six months: long enough to follow up abuse or a legal request about a login or an order,
 /// short enough that the store does not hold a history of where its customers have been.
@@ -81,7 +82,7 @@ impl IpRecordsTable {
             .item("expires_at", time(now + KEEP_FOR))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(())
     }
 

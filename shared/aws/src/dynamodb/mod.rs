@@ -15,57 +15,30 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use mizan::kernel::store_error::StoreError;
 use time::OffsetDateTime;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// A storage call that failed for reasons of the store, not of the request.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Throttled or unreachable: the caller may answer 503 and the client retry.
-    #[error("the table is unavailable ({0})")]
-    Unavailable(String),
-    /// Anything else: a bug or a misconfiguration.
-    #[error("the table call failed ({0})")]
-    Failed(String),
-    /// An item that this code wrote cannot be read back: a bug or a manual edit.
-    #[error("an item is not in the expected shape: {0}")]
-    Corrupt(&'static str),
-}
-
-impl StoreError {
-    /// Classifies an SDK error by its code alone: messages may quote item values.
-    pub(crate) fn from_sdk<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Self {
-        let code = match error {
-            SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
-            SdkError::TimeoutError(_) => "timeout".to_owned(),
-            SdkError::DispatchFailure(_) => "dispatch-failure".to_owned(),
-            SdkError::ResponseError(_) => "response-error".to_owned(),
-            _ => "construction-failure".to_owned(),
-        };
-        match code.as_str() {
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "InternalServerError"
-            | "ServiceUnavailable"
-            | "timeout"
-            | "dispatch-failure"
-            | "response-error" => Self::Unavailable(code),
-            _ => Self::Failed(code),
-        }
-    }
-}
-
-/// At the edge a storage failure is the store's fault, never the request's: 503 when retrying
-/// may help, 500 otherwise; the details go to the log only.
-impl From<StoreError> for mizan::kernel::problem::Problem {
-    fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "a table call failed");
-        match error {
-            StoreError::Unavailable(_) => Self::unavailable(),
-            StoreError::Failed(_) | StoreError::Corrupt(_) => Self::internal(),
-        }
+/// Classifies an SDK error by its code alone: messages may quote item values.
+pub(crate) fn store_error<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> StoreError {
+    let code = match error {
+        SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch-failure".to_owned(),
+        SdkError::ResponseError(_) => "response-error".to_owned(),
+        _ => "construction-failure".to_owned(),
+    };
+    match code.as_str() {
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "timeout"
+        | "dispatch-failure"
+        | "response-error" => StoreError::Unavailable(code),
+        _ => StoreError::Failed(code),
     }
 }
 
@@ -79,7 +52,7 @@ pub(crate) fn conditional<E: ProvideErrorMetadata, R>(result: Result<(), SdkErro
     match result {
         Ok(()) => Ok(true),
         Err(error) if is_condition_failure(&error) => Ok(false),
-        Err(error) => Err(StoreError::from_sdk(&error)),
+        Err(error) => Err(crate::dynamodb::store_error(&error)),
     }
 }
 
@@ -113,7 +86,7 @@ where
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let (page, next) = request(start).await.map_err(|e| StoreError::from_sdk(&e))?.into_page();
+        let (page, next) = request(start).await.map_err(|e| crate::dynamodb::store_error(&e))?.into_page();
         items.extend(page);
         match next {
             Some(key) if !key.is_empty() => start = Some(key),

@@ -13,15 +13,17 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, buyer_identity, every_page, get_n, get_parsed, get_s, get_time, n, s, time};
+use super::{Item, buyer_identity, every_page, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::kms::sealed_fields::FieldSealer;
-use mizan::accounts::account::AccountId;
 use mizan::accounts::contact::{IranMobile, PostalCode};
 use mizan::accounts::person::FullName;
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::OrderId;
+use mizan::kernel::ids::ProductId;
+use mizan::kernel::store_error::StoreError;
 use mizan::ordering::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
-use mizan::ordering::catalog::ProductId;
 use mizan::ordering::identity::NationalCode;
-use mizan::ordering::order::{Address, Order, OrderId, OrderStatus, Recipient};
+use mizan::ordering::order::{Address, Order, OrderStatus, Recipient};
 use mizan::ordering::pricing::{PricedLine, PricedOrder, VatRate};
 
 /// Concurrent orders of one product conflict in DynamoDB; they are retried this often.
@@ -113,7 +115,7 @@ impl OrdersTable {
             };
             let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
             else {
-                return Err(StoreError::from_sdk(&error));
+                return Err(crate::dynamodb::store_error(&error));
             };
             let reasons: Vec<Option<&str>> = cancelled.cancellation_reasons().iter().map(|r| r.code()).collect();
             if reasons.first() == Some(&Some("ConditionalCheckFailed")) {
@@ -195,7 +197,7 @@ impl OrdersTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         match answer.item {
             Some(item) => Ok(Some(self.read_order(id, &item).await?)),
             None => Ok(None),
@@ -220,7 +222,7 @@ impl OrdersTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         let Some(item) = answer.item else { return Ok(None) };
         if get_time(&item, "expires_at")? <= now {
             return Ok(None);
@@ -256,7 +258,7 @@ impl PurchaseIndex {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
+                .map_err(|e| crate::dynamodb::store_error(&e))?;
             if page.count > 0 {
                 return Ok(true);
             }

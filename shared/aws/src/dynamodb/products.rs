@@ -11,9 +11,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
 
-use super::{Item, StoreError, every_page, get_n, get_parsed, get_s, n, s};
+use super::{Item, every_page, get_n, get_parsed, get_s, n, s};
+use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
-use mizan::ordering::catalog::{GoodsId, Product, ProductId, ProductKind, UnitCode, VatClass};
+use mizan::kernel::store_error::StoreError;
+use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
 
 const KEY_PREFIX: &str = "PRODUCT#";
 /// BatchGetItem's limit of keys per request.
@@ -135,7 +137,7 @@ impl ProductsTable {
                 .request_items(&self.table, request)
                 .send()
                 .await
-                .map_err(|e| StoreError::from_sdk(&e))?;
+                .map_err(|e| crate::dynamodb::store_error(&e))?;
             for item in answer.responses().and_then(|tables| tables.get(&self.table)).into_iter().flatten() {
                 products.push(product_from_item(item)?);
             }

@@ -20,11 +20,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use super::{Item, StoreError, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
-use mizan::accounts::account::AccountId;
-use mizan::ordering::catalog::ProductId;
+use super::{Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::ProductId;
+use mizan::kernel::ids::ReviewId;
+use mizan::kernel::store_error::StoreError;
 use mizan::reviewing::review::{
-    Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewId, ReviewText, Version, Visibility,
+    Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewText, Version, Visibility,
 };
 
 const BY_PRODUCT: &str = "ByProduct";
@@ -103,7 +105,7 @@ impl ReviewsTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         answer.item.map(|item| read_review(&item)).transpose()
     }
 
@@ -155,7 +157,7 @@ impl ReviewsTable {
         match written {
             Ok(_) => Ok(true),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
-            Err(error) => Err(StoreError::from_sdk(&error)),
+            Err(error) => Err(crate::dynamodb::store_error(&error)),
         }
     }
 
@@ -168,7 +170,7 @@ impl ReviewsTable {
             .set_key(Some(key(stats_key(product), "STATS")))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         match answer.item {
             Some(item) => Ok((get_n(&item, "rating_sum")?, get_n(&item, "rating_count")?)),
             None => Ok((0, 0)),
@@ -194,7 +196,7 @@ impl ReviewsTable {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         let reviews = answer.items().iter().map(read_review).collect::<Result<Vec<_>, _>>()?;
         let next = answer.last_evaluated_key.as_ref().map(encode_cursor);
         Ok(Page { reviews, next })
@@ -255,7 +257,7 @@ impl ReviewsTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         answer.items().iter().map(read_version).collect()
     }
 }

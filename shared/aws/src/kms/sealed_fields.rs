@@ -31,7 +31,7 @@ use aws_sdk_kms::types::DataKeySpec;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::dynamodb::StoreError;
+use mizan::kernel::store_error::StoreError;
 
 /// The first part of every sealed value: the layout and algorithm it was written with.
 const FORMAT: &str = "f1";
@@ -279,7 +279,7 @@ impl FieldSealer {
             .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
         let (Some(plaintext), Some(encrypted)) = (answer.plaintext(), answer.ciphertext_blob()) else {
             return Err(StoreError::Failed("kms-data-key-missing".into()));
         };
@@ -306,7 +306,7 @@ impl FieldSealer {
             {
                 return Err(StoreError::Corrupt(attribute));
             }
-            Err(error) => return Err(StoreError::from_sdk(&error)),
+            Err(error) => return Err(crate::dynamodb::store_error(&error)),
         };
         let plaintext = answer.plaintext().ok_or(StoreError::Failed("kms-plaintext-missing".into()))?;
         DataKey::new(plaintext.as_ref(), encrypted.to_vec()).map_err(|_| StoreError::Corrupt(attribute))

@@ -60,11 +60,6 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
     Ok(response)
 }
 
-/// An instant as every answer of this API writes it: RFC 3339, UTC.
-pub fn timestamp(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
 /// A self-contained HTML page: nothing external may load into a page of personal data, so the
 /// policy allows inline styles (and whatever `extra_policy` adds) and nothing else.
 pub fn html(status: StatusCode, page: String, extra_policy: &'static str) -> Response<Body> {

@@ -3,7 +3,7 @@
 
 use aws_sdk_sqs::Client;
 
-use super::SendError;
+use mizan::kernel::store_error::SendError;
 use mizan::messaging::campaign::CampaignPage;
 
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ impl CampaignPagesQueue {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| SendError::from_sdk(&e))?;
+            .map_err(|e| crate::notify::send_error(&e))?;
         Ok(sent.message_id.unwrap_or_default())
     }
 }

@@ -6,8 +6,8 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Ra
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::SendError;
 use mizan::accounts::contact::Email;
+use mizan::kernel::store_error::SendError;
 
 /// A rendered email: a Persian subject, an HTML part and its plain-text twin.
 pub struct EmailMessage {
@@ -50,7 +50,7 @@ impl Mailer {
             .content(content)
             .send()
             .await
-            .map_err(|e| SendError::from_sdk(&e))?;
+            .map_err(|e| crate::notify::send_error(&e))?;
         Ok(sent.message_id.unwrap_or_default())
     }
 
@@ -81,7 +81,7 @@ impl Mailer {
             )
             .send()
             .await
-            .map_err(|e| SendError::from_sdk(&e))?;
+            .map_err(|e| crate::notify::send_error(&e))?;
         Ok(sent.message_id.unwrap_or_default())
     }
 }

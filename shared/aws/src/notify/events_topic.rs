@@ -3,8 +3,8 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::SendError;
 use mizan::kernel::events::Envelope;
+use mizan::kernel::store_error::SendError;
 
 #[derive(Debug, Clone)]
 pub struct EventsTopic {
@@ -31,7 +31,7 @@ impl EventsTopic {
             .message_attributes("type", kind)
             .send()
             .await
-            .map_err(|e| SendError::from_sdk(&e))?;
+            .map_err(|e| crate::notify::send_error(&e))?;
         Ok(())
     }
 }

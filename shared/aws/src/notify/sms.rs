@@ -3,8 +3,8 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::SendError;
 use mizan::accounts::contact::IranMobile;
+use mizan::kernel::store_error::SendError;
 
 #[derive(Debug, Clone)]
 pub struct SmsSender {
@@ -31,7 +31,7 @@ impl SmsSender {
             .message_attributes("AWS.SNS.SMS.SMSType", transactional)
             .send()
             .await
-            .map_err(|e| SendError::from_sdk(&e))?;
+            .map_err(|e| crate::notify::send_error(&e))?;
         Ok(sent.message_id.unwrap_or_default())
     }
 
@@ -44,7 +44,7 @@ impl SmsSender {
             .phone_number(phone.as_e164())
             .send()
             .await
-            .map_err(|e| SendError::from_sdk(&e))?;
+            .map_err(|e| crate::notify::send_error(&e))?;
         Ok(answer.is_opted_out)
     }
 }

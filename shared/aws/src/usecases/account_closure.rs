@@ -6,14 +6,14 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::dynamodb::StoreError;
 use crate::dynamodb::accounts::AccountsTable;
-use crate::notify::SendError;
 use crate::notify::events_topic::EventsTopic;
-use mizan::accounts::account::AccountId;
 use mizan::accounts::login_throttle::Window;
 use mizan::accounts::verification::CodeHasher;
 use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::store_error::SendError;
+use mizan::kernel::store_error::StoreError;
 
 /// What a review shows as its author once the account is closed.
 pub const ANONYMOUS_DISPLAY_NAME: &str = "کاربر پیشین";

@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::lambda::http::timestamp;
 use crate::usecases::legal_export::{Subject, SubjectKind};
-use mizan::accounts::account::{AccountId, Role};
+use mizan::accounts::account::Role;
+use mizan::kernel::clock::timestamp;
+use mizan::kernel::ids::AccountId;
 use mizan::kernel::solar_hijri::SolarDate;
 
 /// Which legal route was asked for.

@@ -4,15 +4,16 @@
 
 use time::OffsetDateTime;
 
-use crate::dynamodb::StoreError;
 use crate::dynamodb::orders::{OrdersTable, Placement, StoredOrder};
 use crate::dynamodb::products::ProductsTable;
-use crate::notify::SendError;
 use crate::notify::events_topic::EventsTopic;
-use mizan::accounts::account::AccountId;
 use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan::ordering::catalog::ProductId;
-use mizan::ordering::order::{Buyer, CartLine, Order, OrderId, OrderStatus, Recipient};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::OrderId;
+use mizan::kernel::ids::ProductId;
+use mizan::kernel::store_error::SendError;
+use mizan::kernel::store_error::StoreError;
+use mizan::ordering::order::{Buyer, CartLine, Order, OrderStatus, Recipient};
 use mizan::ordering::pricing::{PricingError, VatSchedule, price_order};
 
 /// A checkout request that passed every rule of form.

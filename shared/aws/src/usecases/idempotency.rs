@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::dynamodb::StoreError;
 use crate::dynamodb::idempotency::{IdempotencyTable, Lock};
 use mizan::kernel::problem::Rejection;
+use mizan::kernel::store_error::StoreError;
 
 /// How long a completed request is remembered. A storefront retries within seconds or minutes;
 /// a day also covers a customer who retries the next morning after losing the connection, and

@@ -4,15 +4,15 @@ use std::net::IpAddr;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::dynamodb::StoreError;
 use crate::dynamodb::accounts::AccountsTable;
 use crate::dynamodb::ip_records::{IpRecordsTable, RecordedRequest};
-use mizan::accounts::account::AccountId;
 use mizan::accounts::contact::Email;
 use mizan::accounts::login_throttle::Window;
 use mizan::accounts::password;
 use mizan::accounts::session::{IssuedSession, SessionKey};
 use mizan::accounts::verification::CodeHasher;
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::store_error::StoreError;
 
 pub enum LoginOutcome {
     Session(IssuedSession),

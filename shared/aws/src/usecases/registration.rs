@@ -4,17 +4,18 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::dynamodb::StoreError;
 use crate::dynamodb::accounts::{AccountsTable, Registration};
-use crate::notify::SendError;
 use crate::notify::events_topic::EventsTopic;
-use mizan::accounts::account::{AccountId, NewAccount, Signup, TermsAcceptance};
+use mizan::accounts::account::{NewAccount, Signup, TermsAcceptance};
 use mizan::accounts::contact::Email;
 use mizan::accounts::password::HashingFailed;
 use mizan::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
 use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::store_error::SendError;
+use mizan::kernel::store_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {

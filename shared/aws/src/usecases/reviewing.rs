@@ -4,17 +4,18 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::dynamodb::StoreError;
 use crate::dynamodb::accounts::AccountsTable;
 use crate::dynamodb::orders::PurchaseIndex;
 use crate::dynamodb::products::ProductsTable;
 use crate::dynamodb::reviews::ReviewsTable;
-use crate::notify::SendError;
 use crate::notify::events_topic::EventsTopic;
-use mizan::accounts::account::AccountId;
 use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan::ordering::catalog::ProductId;
-use mizan::reviewing::review::{Change, Moderation, Rating, Review, ReviewId, ReviewText, Version, Visibility};
+use mizan::kernel::ids::AccountId;
+use mizan::kernel::ids::ProductId;
+use mizan::kernel::ids::ReviewId;
+use mizan::kernel::store_error::SendError;
+use mizan::kernel::store_error::StoreError;
+use mizan::reviewing::review::{Change, Moderation, Rating, Review, ReviewText, Version, Visibility};
 
 /// The stores a review touches, each only as far as it needs (mirroring the IAM policy).
 pub struct Stores<'a> {

@@ -8,28 +8,7 @@ use time::OffsetDateTime;
 use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::password::PasswordHash;
 use crate::accounts::person::FullName;
-
-/// An account's opaque id: the only way logs, events and tokens refer to a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AccountId(uuid::Uuid);
-
-impl AccountId {
-    #[allow(clippy::new_without_default)] // a new id is random: a `Default` would hide that
-    pub fn new() -> Self {
-        Self(uuid::Uuid::new_v4())
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        uuid::Uuid::try_parse(text).ok().map(Self)
-    }
-}
-
-impl std::fmt::Display for AccountId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::kernel::ids::AccountId;
 
 /// What a session may do. Staff accounts are made by operators, never by signup.
 ///

@@ -12,8 +12,23 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::accounts::account::AccountId;
-use crate::messaging::notifications::Channel;
+use crate::kernel::ids::AccountId;
+
+/// A way of reaching a customer, each with its own consent (P6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
 
 const VERSION: &str = "u1";
 

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::account::{AccountId, Role};
+use crate::accounts::account::Role;
+use crate::kernel::ids::AccountId;
 
 /// How long a session lasts: a working day of shopping, short enough that a stolen token dies soon.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);

@@ -8,7 +8,7 @@ use rand::Rng;
 use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::account::AccountId;
+use crate::kernel::ids::AccountId;
 
 /// A link in an inbox may wait a day to be clicked.
 pub const EMAIL_TOKEN_LIFETIME: Duration = Duration::hours(24);

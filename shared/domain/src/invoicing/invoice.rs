@@ -7,14 +7,15 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::accounts::account::AccountId;
 use crate::accounts::contact::PostalCode;
 use crate::invoicing::tax_id::{MemoryId, TaxId, TaxIdError, tax_id};
+use crate::kernel::ids::AccountId;
+use crate::kernel::ids::OrderId;
 use crate::kernel::money::Rial;
 use crate::kernel::persian_words::rials_in_words;
 use crate::kernel::solar_hijri::{SolarDate, tehran_date};
 use crate::ordering::identity::EconomicCode;
-use crate::ordering::order::{Buyer, Order, OrderId};
+use crate::ordering::order::{Buyer, Order};
 use crate::ordering::pricing::PricedLine;
 
 /// The store as the seller of every invoice (configuration).

@@ -7,11 +7,11 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::accounts::account::AccountId;
+use crate::kernel::ids::AccountId;
+use crate::kernel::ids::OrderId;
+use crate::kernel::ids::ProductId;
+use crate::kernel::ids::ReviewId;
 use crate::kernel::money::Rial;
-use crate::ordering::catalog::ProductId;
-use crate::ordering::order::OrderId;
-use crate::reviewing::review::ReviewId;
 
 /// An event with the id that makes its effects happen once (redelivery carries the same id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

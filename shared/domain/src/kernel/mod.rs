@@ -1,6 +1,7 @@
 //! What every context shares: ids, money, text, problems and forms, Persian numbers, words and
 //! dates, and the domain events with their envelope.
 
+pub mod clock;
 pub mod events;
 pub mod form;
 pub mod ids;
@@ -9,4 +10,5 @@ pub mod persian_format;
 pub mod persian_words;
 pub mod problem;
 pub mod solar_hijri;
+pub mod store_error;
 pub mod text;

@@ -12,8 +12,8 @@ use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::consent::Channel;
 use crate::kernel::events::Envelope;
-use crate::messaging::notifications::Channel;
 
 /// The most accounts one page reads: a scan page's own natural size.
 const MAX_PAGE: u32 = 100;

@@ -4,24 +4,10 @@
 //! receives nothing but its own verification message.
 
 use crate::accounts::account::Contacts;
+use crate::accounts::consent::Channel;
 use crate::kernel::events::DomainEvent;
+use crate::kernel::ids::OrderId;
 use crate::kernel::money::Rial;
-use crate::ordering::order::OrderId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Email,
-    Sms,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-        }
-    }
-}
 
 /// A message to send, before rendering. `InvoiceIssued` says the order's official invoice is
 /// ready, with a link to it.
@@ -102,9 +88,10 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::account::{AccountId, MarketingConsent};
+    use crate::accounts::account::MarketingConsent;
     use crate::accounts::contact::{Email, IranMobile};
     use crate::accounts::person::FullName;
+    use crate::kernel::ids::AccountId;
 
     fn contacts(email_verified: bool, phone_verified: bool) -> Contacts {
         Contacts {

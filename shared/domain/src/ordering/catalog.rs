@@ -9,78 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::ids::ProductId;
 use crate::kernel::money::Rial;
 use crate::kernel::problem::Rejection;
-
-/// A product's id: a readable slug (`ethiopia-yirgacheffe-250g`), 1–64 characters of `[a-z0-9-]`,
-/// not starting or ending with `-`. It appears in URLs and in DynamoDB keys, so it is kept to
-/// characters that need no escaping in either.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ProductId(String);
-
-const PRODUCT_ID_MAX_LEN: usize = 64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ProductIdError {
-    #[error("product id is empty or longer than 64 characters")]
-    Length,
-    #[error("product id contains characters other than a-z, 0-9 and -")]
-    Characters,
-    #[error("product id starts or ends with -")]
-    EdgeHyphen,
-}
-
-/// One code for every way an id can be wrong: a customer never types product ids, so a wrong
-/// one is a stale link or a tampered request, and the detail would help no one fix it.
-impl Rejection for ProductIdError {
-    fn code(&self) -> &'static str {
-        "product-id-invalid"
-    }
-
-    fn message(&self) -> &'static str {
-        "شناسهٔ محصول معتبر نیست."
-    }
-}
-
-impl ProductId {
-    pub fn parse(input: &str) -> Result<Self, ProductIdError> {
-        if input.is_empty() || input.len() > PRODUCT_ID_MAX_LEN {
-            return Err(ProductIdError::Length);
-        }
-        if !input.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(ProductIdError::Characters);
-        }
-        if input.starts_with('-') || input.ends_with('-') {
-            return Err(ProductIdError::EdgeHyphen);
-        }
-        Ok(Self(input.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ProductId {
-    type Error = ProductIdError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ProductId> for String {
-    fn from(id: ProductId) -> Self {
-        id.0
-    }
-}
-
-impl fmt::Display for ProductId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The tax system's 13-digit goods/service id (شناسهٔ کالا/خدمت) of an invoice line. Kept as
 /// text: ids may start with zeros.
@@ -257,29 +188,6 @@ mod tests {
     use proptest::prelude::*;
 
     const SEED: &str = include_str!("../../../../infra/seed/products.json");
-
-    #[test]
-    fn product_ids_are_readable_slugs() {
-        for id in ["ethiopia-yirgacheffe-250g", "v60", "a", "kenya-aa-1kg", "0", &"a".repeat(64)] {
-            assert_eq!(ProductId::parse(id).map(|p| p.as_str().to_owned()), Ok(id.to_owned()), "{id}");
-        }
-        assert_eq!(ProductId::parse(""), Err(ProductIdError::Length));
-        assert_eq!(ProductId::parse(&"a".repeat(65)), Err(ProductIdError::Length));
-        for id in ["Kenya", "kenya_aa", "kenya aa", "کنیا", "kenya/aa", "kenya.aa", "ke\u{200C}nya"] {
-            assert_eq!(ProductId::parse(id), Err(ProductIdError::Characters), "{id}");
-        }
-        for id in ["-kenya", "kenya-", "-"] {
-            assert_eq!(ProductId::parse(id), Err(ProductIdError::EdgeHyphen), "{id}");
-        }
-    }
-
-    #[test]
-    fn a_bad_product_id_is_one_rejection() {
-        let error = ProductId::parse("Kenya").unwrap_err().at("product_id");
-        assert_eq!(error.code, "product-id-invalid");
-        assert_eq!(error.field, "product_id");
-        assert!(!error.message.is_empty());
-    }
 
     #[test]
     fn goods_ids_are_thirteen_ascii_digits() {

@@ -3,12 +3,13 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::account::AccountId;
 use crate::accounts::contact::{IranMobile, PostalCode};
 use crate::accounts::person::FullName;
+use crate::kernel::ids::AccountId;
+use crate::kernel::ids::OrderId;
+use crate::kernel::ids::ProductId;
 use crate::kernel::problem::{FieldError, Rejection};
 use crate::kernel::text::{TextBoundsError, bounded_text};
-use crate::ordering::catalog::ProductId;
 use crate::ordering::identity::{EconomicCode, EconomicCodeKind, LegalId, NationalCode};
 use crate::ordering::pricing::PricedOrder;
 
@@ -23,33 +24,6 @@ pub const MAX_LINES: usize = 50;
 /// shortens this to `RECIPIENT_KEPT_AFTER_FULFILMENT` from then.
 pub const RECIPIENT_MAX_RETENTION: Duration = Duration::days(90);
 pub const RECIPIENT_KEPT_AFTER_FULFILMENT: Duration = Duration::days(30);
-
-/// An order's id. Derived from the customer and their `Idempotency-Key`, so that a retry of the
-/// same checkout can never become a second order, even after its idempotency record is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrderId(uuid::Uuid);
-
-impl OrderId {
-    pub fn for_checkout(account: AccountId, idempotency_key: &str) -> Self {
-        Self(crate::kernel::ids::derived("order", &[&account.to_string(), idempotency_key]))
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        uuid::Uuid::try_parse(text).ok().map(Self)
-    }
-
-    /// The short reference a customer reads on a phone: the id's first eight hex digits.
-    pub fn short_ref(&self) -> String {
-        self.0.simple().to_string().chars().take(8).collect::<String>().to_uppercase()
-    }
-}
-
-impl std::fmt::Display for OrderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// A company's registered name, as typed (normalised Persian text).
 #[derive(Clone, PartialEq, Eq)]

@@ -22,8 +22,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::kernel::ids::ProductId;
 use crate::kernel::money::Rial;
-use crate::ordering::catalog::{GoodsId, Product, ProductId, UnitCode, VatClass};
+use crate::ordering::catalog::{GoodsId, Product, UnitCode, VatClass};
 
 /// 100% in basis points.
 const FULL_RATE: u32 = 10_000;

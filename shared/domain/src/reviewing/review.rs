@@ -10,10 +10,11 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::account::AccountId;
+use crate::kernel::ids::AccountId;
+use crate::kernel::ids::ProductId;
+use crate::kernel::ids::ReviewId;
 use crate::kernel::problem::Rejection;
 use crate::kernel::text::{TextBoundsError, bounded_text};
-use crate::ordering::catalog::ProductId;
 
 pub const MIN_TEXT_CHARS: usize = 3;
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -23,27 +24,6 @@ pub const REVIEWS_PER_HOUR: u32 = 5;
 pub const RATE_WINDOW: Duration = Duration::HOUR;
 /// Listing pages hold at most this many reviews.
 pub const MAX_PAGE_SIZE: u32 = 50;
-
-/// A review's id: one per customer and product, so posting again replaces one's own review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ReviewId(uuid::Uuid);
-
-impl ReviewId {
-    pub fn for_author(product: &ProductId, author: AccountId) -> Self {
-        Self(crate::kernel::ids::derived("review", &[product.as_str(), &author.to_string()]))
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        uuid::Uuid::try_parse(text).ok().map(Self)
-    }
-}
-
-impl std::fmt::Display for ReviewId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// A rating from one to five stars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
