@@ -7,6 +7,7 @@
 //! A campaign goes to every consenting account in the table: cargo runs test binaries one at a
 //! time, this binary's tests take turns, and each reads only its own customers' mail.
 
+use mizan::accounts::ports::AccountStore;
 use mizan_e2e::{Customer, Stack, link_token, sms_code};
 
 /// A campaign reaches every consenting customer, this binary's other test's too: one at a time.

@@ -302,7 +302,7 @@ async fn p3_p11_a_closed_account_stays_answerable_to_a_legal_request_with_its_re
                 .item
                 .expect("the review stays");
             assert_eq!(text(&item, "author_id"), history.account_id, "still linked to the account (P11)");
-            if text(&item, "display_name") == mizan_aws::usecases::account_closure::ANONYMOUS_DISPLAY_NAME {
+            if text(&item, "display_name") == mizan::accounts::closure::ANONYMOUS_DISPLAY_NAME {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(60), "the review kept its author's name");

@@ -6,6 +6,7 @@ use mizan::invoicing::invoice::Invoice;
 use mizan::invoicing::tax_id::TaxIdError;
 use mizan::kernel::events::{DomainEvent, Envelope};
 use mizan::kernel::ids::OrderId;
+use mizan::kernel::ports::EventPublisher;
 use mizan::kernel::store_error::SendError;
 use mizan::kernel::store_error::StoreError;
 use mizan_aws::dynamodb::invoices::Issuance;

@@ -6,6 +6,7 @@ use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use mizan::accounts::account::Contacts;
 use mizan::accounts::consent::Channel;
+use mizan::accounts::ports::AccountStore;
 use mizan::kernel::events::Envelope;
 use mizan::kernel::store_error::SendError;
 use mizan::kernel::store_error::StoreError;

@@ -2,9 +2,10 @@
 //! still linked to the account id for legal follow-up (P11).
 
 use aws_lambda_events::sns::SnsEvent;
+use mizan::accounts::closure::ANONYMOUS_DISPLAY_NAME;
+use mizan::accounts::ports::AccountStore;
 use mizan::kernel::events::{DomainEvent, Envelope};
 use mizan::kernel::store_error::StoreError;
-use mizan_aws::usecases::account_closure::ANONYMOUS_DISPLAY_NAME;
 
 use crate::Deps;
 

@@ -2,12 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
+use mizan::accounts::closure::{self, ClosureError, ClosureOutcome};
+use mizan::accounts::login::{self, LoginOutcome};
+use mizan::accounts::ports::AccountStore;
+use mizan::accounts::registration::{self, RegistrationError};
 use mizan::kernel::clock::now;
 use mizan::kernel::problem::Problem;
 use mizan_aws::lambda::http::{self, HttpResult};
-use mizan_aws::usecases::account_closure::{self, ClosureError, ClosureOutcome};
-use mizan_aws::usecases::login::{self, LoginOutcome};
-use mizan_aws::usecases::registration::{self, RegistrationError};
 use serde_json::json;
 
 use crate::Deps;
@@ -107,7 +108,7 @@ async fn me(deps: &Deps, req: &Request) -> HttpResult {
 async fn close_account(deps: &Deps, req: &Request) -> HttpResult {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let password = forms::closure(&http::json_object(req)?)?;
-    let outcome = account_closure::close(&deps.accounts, &deps.events, &deps.codes, session.sub, &password, now())
+    let outcome = closure::close(&deps.accounts, &deps.events, &deps.codes, session.sub, &password, now())
         .await
         .map_err(|error| match error {
             ClosureError::Store(error) => Problem::from(error),

@@ -11,6 +11,8 @@ use mizan::accounts::consent::UnsubscribeKeys;
 use mizan::accounts::contact::{Email, IranMobile, PostalCode};
 use mizan::accounts::password::{Password, PasswordHash};
 use mizan::accounts::person::FullName;
+use mizan::accounts::ports::AccountStore;
+use mizan::accounts::ports::Registration;
 use mizan::accounts::session::SessionKey;
 use mizan::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
@@ -26,7 +28,7 @@ use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass
 use mizan::ordering::identity::{EconomicCode, NationalCode};
 use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
 use mizan::ordering::pricing::VatSchedule;
-use mizan_aws::dynamodb::accounts::{AccountsTable, Registration};
+use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::audit::AuditTable;
 use mizan_aws::dynamodb::deliveries::DeliveriesTable;
 use mizan_aws::dynamodb::idempotency::IdempotencyTable;

@@ -3,6 +3,8 @@
 //! domain calls through the same adapters, hence exactly the DynamoDB/SNS/SES operations the
 //! function makes, without the runtime, the event decoding and the answer encoding.
 
+use mizan::accounts::ports::AccountStore;
+use mizan::kernel::ports::EventPublisher;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -136,7 +138,7 @@ impl Direct for SignupWork<'_> {
             terms_version: TermsVersion::parse("1404-01").map_err(|_| anyhow!("the terms version"))?,
             marketing: MarketingConsent::default(),
         };
-        mizan_aws::usecases::registration::register(
+        mizan::accounts::registration::register(
             &stack.accounts,
             &stack.events,
             &stack.codes,

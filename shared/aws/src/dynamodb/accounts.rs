@@ -26,6 +26,8 @@ use mizan::accounts::contact::{Email, IranMobile};
 use mizan::accounts::login_throttle::{self, Window};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
+use mizan::accounts::ports::LoginAttempts;
+use mizan::accounts::ports::{AccountStore, Credentials, Registration};
 use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::store_error::StoreError;
@@ -35,21 +37,6 @@ use mizan::messaging::campaign::AudienceCursor;
 pub struct AccountsTable {
     client: Client,
     table: String,
-}
-
-/// What storing a new account came to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Registration {
-    Created,
-    /// The email already belongs to this account; nothing was written.
-    EmailTaken(AccountId),
-}
-
-/// What a login needs to know about an account.
-pub struct Credentials {
-    pub id: AccountId,
-    pub role: Role,
-    pub password_hash: PasswordHash,
 }
 
 fn account_key(id: AccountId) -> String {
@@ -88,144 +75,6 @@ fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'sta
 impl AccountsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
-    }
-
-    /// Stores a new account and claims its email in one transaction: either both are written
-    /// or, when the email is taken, nothing is.
-    pub async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
-        let guard = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(email_key(&account.email)))
-            .item("account_id", s(account.id.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|_| StoreError::Failed("build-put".into()))?;
-        let record = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(account_item(account)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|_| StoreError::Failed("build-put".into()))?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(guard).build())
-            .transact_items(TransactWriteItem::builder().put(record).build())
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(Registration::Created),
-            Err(error) => {
-                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
-                else {
-                    return Err(crate::dynamodb::store_error(&error));
-                };
-                let guard_reason = cancelled.cancellation_reasons().first();
-                let existing = match (guard_reason.and_then(|r| r.code()), guard_reason.and_then(|r| r.item())) {
-                    (Some("ConditionalCheckFailed"), Some(item)) => AccountId::parse(get_s(item, "account_id")?),
-                    // A double-submitted signup races its twin: whichever won holds the email.
-                    (Some("ConditionalCheckFailed" | "TransactionConflict"), _) => {
-                        self.account_id_for(&account.email).await?
-                    }
-                    _ => return Err(StoreError::Failed("transaction-cancelled".into())),
-                };
-                // Conflicting with a twin that then failed leaves the email free: retrying is safe.
-                existing.map(Registration::EmailTaken).ok_or(StoreError::Unavailable("transaction-conflict".into()))
-            }
-        }
-    }
-
-    /// Undoes `register` for an account nobody could have used yet (its verification messages
-    /// could not be sent), so that signing up again starts afresh.
-    pub async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
-        let delete = |key: String| {
-            Delete::builder()
-                .table_name(&self.table)
-                .key("pk", s(key))
-                .condition_expression("account_id = :id")
-                .expression_attribute_values(":id", s(account.id.to_string()))
-                .build()
-                .map_err(|_| StoreError::Failed("build-delete".into()))
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete(email_key(&account.email))?).build())
-            .transact_items(TransactWriteItem::builder().delete(delete(account_key(account.id))?).build())
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        Ok(())
-    }
-
-    pub async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
-        let item = self.get(email_key(email), "account_id").await?;
-        item.map(|item| AccountId::parse(get_s(&item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
-            .transpose()
-    }
-
-    pub async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
-        let Some(item) = self.get(account_key(id), "password_hash, #role").await? else { return Ok(None) };
-        Ok(Some(Credentials {
-            id,
-            role: read_role(&item)?,
-            password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
-        }))
-    }
-
-    /// The account's role as it stands, or `None` once the account is closed: what a session's
-    /// claims are checked against on every authenticated request.
-    pub async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
-        let Some(item) = self.get(account_key(id), "#role").await? else { return Ok(None) };
-        read_role(&item).map(Some)
-    }
-
-    /// Closes an account in one transaction: the account item (profile, contacts, consent and
-    /// its history, credentials) and the email's guard are deleted, and a `CLOSED#` record that
-    /// holds no personal data keeps the fact and the time. `false` when the account was closed
-    /// already (a repeated request).
-    pub async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-closure: {e}"));
-        let account = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(account_key(id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(build)?;
-        let guard = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(email_key(email)))
-            .condition_expression("account_id = :id")
-            .expression_attribute_values(":id", s(id.to_string()))
-            .build()
-            .map_err(build)?;
-        let record = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(closed_key(id)))
-            .item("account_id", s(id.to_string()))
-            .item("closed_at", time(now))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build)?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(account).build())
-            .transact_items(TransactWriteItem::builder().delete(guard).build())
-            .transact_items(TransactWriteItem::builder().put(record).build())
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error) => match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-                    if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
-                {
-                    Ok(false)
-                }
-                _ => Err(crate::dynamodb::store_error(&error)),
-            },
-        }
     }
 
     /// What a review needs of its author: the name it shows as an initial, and whether the
@@ -430,103 +279,6 @@ impl AccountsTable {
             .collect()
     }
 
-    /// The contacts of an account and their verification state — nothing else of it (no
-    /// password hash), so the notification function reads only what it sends with.
-    pub async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
-        let projection =
-            "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
-        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
-        read_contacts(&item).map(Some)
-    }
-
-    /// Takes one attempt at the open challenge of a contact, returning it as it stands after
-    /// the attempt was counted; `None` when no live challenge is left (used, expired, or out of
-    /// attempts). Counting before judging, in one conditional update, is what makes the limit
-    /// hold under concurrent guesses: each guess uses up an attempt, whatever its outcome.
-    pub async fn take_attempt(
-        &self,
-        id: AccountId,
-        kind: ContactKind,
-        now: OffsetDateTime,
-    ) -> Result<Option<Challenge>, StoreError> {
-        let (hash, expires_at, attempts, _) = challenge_attributes(kind);
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(account_key(id)))
-            .update_expression(format!("ADD {attempts} :one"))
-            .condition_expression(format!("attribute_exists({hash}) AND {attempts} < :max AND {expires_at} > :now"))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(verification::MAX_ATTEMPTS))
-            .expression_attribute_values(":now", time(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let item = match updated {
-            Ok(answer) => answer.attributes.unwrap_or_default(),
-            Err(error) if is_condition_failure(&error) => return Ok(None),
-            Err(error) => return Err(crate::dynamodb::store_error(&error)),
-        };
-        Ok(Some(Challenge {
-            hash: get_s(&item, hash)?.to_owned(),
-            expires_at: get_time(&item, expires_at)?,
-            attempts: get_n(&item, attempts)?,
-        }))
-    }
-
-    /// Marks the contact verified and retires the challenge, provided it is still the one that
-    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
-    pub async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
-        let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(account_key(id)))
-            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {attempts}"))
-            .condition_expression(format!("{hash} = :hash"))
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .expression_attribute_values(":hash", s(&matched.hash))
-            .send()
-            .await;
-        conditional(updated.map(|_| ()))
-    }
-
-    /// Takes one login attempt for an email (by its keyed hash) in the current window; `false`
-    /// when the window's attempts are used up.
-    pub async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(login_key(email_hash, window)))
-            .update_expression("ADD attempts :one SET expires_at = :forget")
-            .condition_expression("attribute_not_exists(attempts) OR attempts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(login_throttle::MAX_ATTEMPTS))
-            .expression_attribute_values(":forget", time(window.forget_at()))
-            .send()
-            .await;
-        conditional(updated.map(|_| ()))
-    }
-
-    /// Gives an attempt back after a successful login: only failures use up the window.
-    pub async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(login_key(email_hash, window)))
-            .update_expression("ADD attempts :minus_one")
-            .condition_expression("attempts > :zero")
-            .expression_attribute_values(":minus_one", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        conditional(updated.map(|_| ())).map(|_| ())
-    }
-
     async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
         let mut request =
             self.client.get_item().table_name(&self.table).key("pk", s(key)).projection_expression(projection);
@@ -602,4 +354,243 @@ fn account_item(account: &NewAccount) -> Item {
         item.insert(attempts.to_owned(), n(challenge.attempts));
     }
     item
+}
+
+impl AccountStore for AccountsTable {
+    /// Stores a new account and claims its email in one transaction: either both are written
+    /// or, when the email is taken, nothing is.
+    async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(email_key(&account.email)))
+            .item("account_id", s(account.id.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(account_item(account)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(guard).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Registration::Created),
+            Err(error) => {
+                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
+                else {
+                    return Err(crate::dynamodb::store_error(&error));
+                };
+                let guard_reason = cancelled.cancellation_reasons().first();
+                let existing = match (guard_reason.and_then(|r| r.code()), guard_reason.and_then(|r| r.item())) {
+                    (Some("ConditionalCheckFailed"), Some(item)) => AccountId::parse(get_s(item, "account_id")?),
+                    // A double-submitted signup races its twin: whichever won holds the email.
+                    (Some("ConditionalCheckFailed" | "TransactionConflict"), _) => {
+                        self.account_id_for(&account.email).await?
+                    }
+                    _ => return Err(StoreError::Failed("transaction-cancelled".into())),
+                };
+                // Conflicting with a twin that then failed leaves the email free: retrying is safe.
+                existing.map(Registration::EmailTaken).ok_or(StoreError::Unavailable("transaction-conflict".into()))
+            }
+        }
+    }
+
+    /// Undoes `register` for an account nobody could have used yet (its verification messages
+    /// could not be sent), so that signing up again starts afresh.
+    async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
+        let delete = |key: String| {
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(key))
+                .condition_expression("account_id = :id")
+                .expression_attribute_values(":id", s(account.id.to_string()))
+                .build()
+                .map_err(|_| StoreError::Failed("build-delete".into()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete(email_key(&account.email))?).build())
+            .transact_items(TransactWriteItem::builder().delete(delete(account_key(account.id))?).build())
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        Ok(())
+    }
+
+    async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
+        let item = self.get(email_key(email), "account_id").await?;
+        item.map(|item| AccountId::parse(get_s(&item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .transpose()
+    }
+
+    async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
+        let Some(item) = self.get(account_key(id), "password_hash, #role").await? else { return Ok(None) };
+        Ok(Some(Credentials {
+            id,
+            role: read_role(&item)?,
+            password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
+        }))
+    }
+
+    /// The account's role as it stands, or `None` once the account is closed: what a session's
+    /// claims are checked against on every authenticated request.
+    async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
+        let Some(item) = self.get(account_key(id), "#role").await? else { return Ok(None) };
+        read_role(&item).map(Some)
+    }
+
+    /// The contacts of an account and their verification state — nothing else of it (no
+    /// password hash), so the notification function reads only what it sends with.
+    async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
+        let projection =
+            "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        read_contacts(&item).map(Some)
+    }
+
+    /// Takes one attempt at the open challenge of a contact, returning it as it stands after
+    /// the attempt was counted; `None` when no live challenge is left (used, expired, or out of
+    /// attempts). Counting before judging, in one conditional update, is what makes the limit
+    /// hold under concurrent guesses: each guess uses up an attempt, whatever its outcome.
+    async fn take_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let (hash, expires_at, attempts, _) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("ADD {attempts} :one"))
+            .condition_expression(format!("attribute_exists({hash}) AND {attempts} < :max AND {expires_at} > :now"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(verification::MAX_ATTEMPTS))
+            .expression_attribute_values(":now", time(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match updated {
+            Ok(answer) => answer.attributes.unwrap_or_default(),
+            Err(error) if is_condition_failure(&error) => return Ok(None),
+            Err(error) => return Err(crate::dynamodb::store_error(&error)),
+        };
+        Ok(Some(Challenge {
+            hash: get_s(&item, hash)?.to_owned(),
+            expires_at: get_time(&item, expires_at)?,
+            attempts: get_n(&item, attempts)?,
+        }))
+    }
+
+    /// Marks the contact verified and retires the challenge, provided it is still the one that
+    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
+    async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
+        let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {attempts}"))
+            .condition_expression(format!("{hash} = :hash"))
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":hash", s(&matched.hash))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
+    /// Closes an account in one transaction: the account item (profile, contacts, consent and
+    /// its history, credentials) and the email's guard are deleted, and a `CLOSED#` record that
+    /// holds no personal data keeps the fact and the time. `false` when the account was closed
+    /// already (a repeated request).
+    async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-closure: {e}"));
+        let account = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let guard = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .condition_expression("account_id = :id")
+            .expression_attribute_values(":id", s(id.to_string()))
+            .build()
+            .map_err(build)?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(closed_key(id)))
+            .item("account_id", s(id.to_string()))
+            .item("closed_at", time(now))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(account).build())
+            .transact_items(TransactWriteItem::builder().delete(guard).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                _ => Err(crate::dynamodb::store_error(&error)),
+            },
+        }
+    }
+}
+
+impl LoginAttempts for AccountsTable {
+    /// Takes one login attempt for an email (by its keyed hash) in the current window; `false`
+    /// when the window's attempts are used up.
+    async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(login_key(email_hash, window)))
+            .update_expression("ADD attempts :one SET expires_at = :forget")
+            .condition_expression("attribute_not_exists(attempts) OR attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(login_throttle::MAX_ATTEMPTS))
+            .expression_attribute_values(":forget", time(window.forget_at()))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
+    /// Gives an attempt back after a successful login: only failures use up the window.
+    async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(login_key(email_hash, window)))
+            .update_expression("ADD attempts :minus_one")
+            .condition_expression("attempts > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        conditional(updated.map(|_| ())).map(|_| ())
+    }
 }

@@ -13,31 +13,13 @@ use time::{Duration, OffsetDateTime};
 
 use super::{Item, every_page, get_parsed, get_time, s, time};
 use mizan::kernel::ids::AccountId;
+use mizan::kernel::ports::IpRecorder;
+use mizan::kernel::ports::RecordedRequest;
 use mizan::kernel::store_error::StoreError;
 
 /// Six months: long enough to follow up abuse or a legal request about a login or an order,
 /// short enough that the store does not hold a history of where its customers have been.
 pub const KEEP_FOR: Duration = Duration::days(183);
-
-/// What a recorded request did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordedRequest {
-    Login,
-    Checkout,
-}
-
-impl RecordedRequest {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Login => "login",
-            Self::Checkout => "checkout",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Login, Self::Checkout].into_iter().find(|request| request.as_str() == text)
-    }
-}
 
 /// One recorded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,30 +42,6 @@ fn partition(account: AccountId) -> String {
 impl IpRecordsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
-    }
-
-    pub async fn record(
-        &self,
-        account: AccountId,
-        request: RecordedRequest,
-        ip: IpAddr,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        // Zero-padded seconds and nanoseconds: the sort key's string order is time order.
-        let at = format!("{:012}.{:09}", now.unix_timestamp(), now.nanosecond());
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(partition(account)))
-            .item("sk", s(format!("{at}#{}", request.as_str())))
-            .item("request", s(request.as_str()))
-            .item("ip", s(ip.to_string()))
-            .item("at", time(now))
-            .item("expires_at", time(now + KEEP_FOR))
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        Ok(())
     }
 
     /// Every record of an account still kept, oldest first. TTL deletes late (up to days), so
@@ -111,4 +69,30 @@ fn read(item: &Item) -> Result<IpRecord, StoreError> {
         request: get_parsed(item, "request", |text| RecordedRequest::parse(text).ok_or(()))?,
         ip: get_parsed(item, "ip", |text| text.parse::<IpAddr>())?,
     })
+}
+
+impl IpRecorder for IpRecordsTable {
+    async fn record(
+        &self,
+        account: AccountId,
+        request: RecordedRequest,
+        ip: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        // Zero-padded seconds and nanoseconds: the sort key's string order is time order.
+        let at = format!("{:012}.{:09}", now.unix_timestamp(), now.nanosecond());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(partition(account)))
+            .item("sk", s(format!("{at}#{}", request.as_str())))
+            .item("request", s(request.as_str()))
+            .item("ip", s(ip.to_string()))
+            .item("at", time(now))
+            .item("expires_at", time(now + KEEP_FOR))
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        Ok(())
+    }
 }

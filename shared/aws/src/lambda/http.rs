@@ -12,6 +12,9 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde_json::Value;
 
+use mizan::accounts::authentication;
+use mizan::accounts::ports::AccountStore;
+use mizan::accounts::session::{Claims, SessionKey};
 pub use mizan::kernel::form::JsonObject;
 use mizan::kernel::problem::Problem;
 
@@ -119,21 +122,15 @@ pub async fn not_implemented(_req: Request) -> HttpResult {
     Err(Problem::not_implemented())
 }
 
-/// The session of an authenticated request, or 401. Tokens are stateless, so the account is
-/// read too: a closed account's sessions end at once, and so does a session whose role was
-/// granted or withdrawn since it was issued (sign in again to get the new one).
+/// The session of an authenticated request, or 401.
 pub async fn authenticate(
     req: &Request,
-    sessions: &mizan::accounts::session::SessionKey,
-    accounts: &crate::dynamodb::accounts::AccountsTable,
+    sessions: &SessionKey,
+    accounts: &impl AccountStore,
     now: time::OffsetDateTime,
-) -> Result<mizan::accounts::session::Claims, Problem> {
+) -> Result<Claims, Problem> {
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
-    let claims = sessions.verify(token, now).map_err(|_| Problem::unauthorized())?;
-    match accounts.current_role(claims.sub).await? {
-        Some(role) if role == claims.role => Ok(claims),
-        _ => Err(Problem::unauthorized()),
-    }
+    authentication::authenticate(sessions, accounts, token, now).await?.ok_or_else(Problem::unauthorized)
 }
 
 /// Runs a function that has HTTP routes and an SNS subscription both (one function, as the

@@ -4,6 +4,7 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use mizan::kernel::events::Envelope;
+use mizan::kernel::ports::EventPublisher;
 use mizan::kernel::store_error::SendError;
 
 #[derive(Debug, Clone)]
@@ -16,8 +17,10 @@ impl EventsTopic {
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
         Self { client, topic_arn: topic_arn.into() }
     }
+}
 
-    pub async fn publish(&self, envelope: &Envelope) -> Result<(), SendError> {
+impl EventPublisher for EventsTopic {
+    async fn publish(&self, envelope: &Envelope) -> Result<(), SendError> {
         let message = serde_json::to_string(envelope).map_err(|_| SendError("encode".into()))?;
         let kind = MessageAttributeValue::builder()
             .data_type("String")

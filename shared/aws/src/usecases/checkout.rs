@@ -2,6 +2,7 @@
 //! stock reserved in the same transaction as the order; one order per checkout however often
 //! it is retried.
 
+use mizan::kernel::ports::EventPublisher;
 use time::OffsetDateTime;
 
 use crate::dynamodb::orders::{OrdersTable, Placement, StoredOrder};

@@ -9,6 +9,7 @@
 //! someone else (a relative buying on the subject's behalf), so its profile is not the
 //! subject's and would need a request of its own (by the customer id the document names).
 
+use mizan::accounts::ports::AccountStore;
 use std::net::IpAddr;
 
 use serde_json::{Value, json};

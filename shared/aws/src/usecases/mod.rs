@@ -1,11 +1,8 @@
 //! Use cases that still call adapters directly; each moves to its context in the domain crate
 //! once the context has its ports.
 
-pub mod account_closure;
 pub mod audit;
 pub mod checkout;
 pub mod idempotency;
 pub mod legal_export;
-pub mod login;
-pub mod registration;
 pub mod reviewing;

@@ -1,5 +1,6 @@
 //! Posting and moderating reviews (P10, P11, P13, P14).
 
+use mizan::kernel::ports::EventPublisher;
 use std::net::IpAddr;
 
 use time::OffsetDateTime;

@@ -96,7 +96,7 @@ pub struct Signup {
 
 /// An account about to be stored: the password already hashed, the contacts awaiting
 /// verification (P2, P9).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NewAccount {
     pub id: AccountId,
     pub email: Email,

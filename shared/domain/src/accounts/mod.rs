@@ -2,10 +2,17 @@
 //! close their account (P2, P5, P6, P7, P9, P12).
 
 pub mod account;
+pub mod authentication;
+pub mod closure;
 pub mod consent;
 pub mod contact;
+pub mod login;
 pub mod login_throttle;
 pub mod password;
 pub mod person;
+pub mod ports;
+pub mod registration;
 pub mod session;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod verification;

@@ -8,7 +8,10 @@ pub mod ids;
 pub mod money;
 pub mod persian_format;
 pub mod persian_words;
+pub mod ports;
 pub mod problem;
 pub mod solar_hijri;
 pub mod store_error;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod text;

@@ -6,14 +6,14 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::dynamodb::accounts::AccountsTable;
-use crate::notify::events_topic::EventsTopic;
-use mizan::accounts::login_throttle::Window;
-use mizan::accounts::verification::CodeHasher;
-use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan::kernel::ids::AccountId;
-use mizan::kernel::store_error::SendError;
-use mizan::kernel::store_error::StoreError;
+use crate::accounts::login_throttle::Window;
+use crate::accounts::ports::{AccountStore, LoginAttempts};
+use crate::accounts::verification::CodeHasher;
+use crate::kernel::events::{DomainEvent, Envelope};
+use crate::kernel::ids::AccountId;
+use crate::kernel::ports::EventPublisher;
+use crate::kernel::store_error::SendError;
+use crate::kernel::store_error::StoreError;
 
 /// What a review shows as its author once the account is closed.
 pub const ANONYMOUS_DISPLAY_NAME: &str = "کاربر پیشین";
@@ -36,8 +36,8 @@ pub enum ClosureError {
 }
 
 pub async fn close(
-    accounts: &AccountsTable,
-    events: &EventsTopic,
+    accounts: &(impl AccountStore + LoginAttempts),
+    events: &impl EventPublisher,
     codes: &CodeHasher,
     account: AccountId,
     candidate_password: &str,

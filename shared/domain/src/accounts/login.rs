@@ -4,15 +4,15 @@ use std::net::IpAddr;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::dynamodb::accounts::AccountsTable;
-use crate::dynamodb::ip_records::{IpRecordsTable, RecordedRequest};
-use mizan::accounts::contact::Email;
-use mizan::accounts::login_throttle::Window;
-use mizan::accounts::password;
-use mizan::accounts::session::{IssuedSession, SessionKey};
-use mizan::accounts::verification::CodeHasher;
-use mizan::kernel::ids::AccountId;
-use mizan::kernel::store_error::StoreError;
+use crate::accounts::contact::Email;
+use crate::accounts::login_throttle::Window;
+use crate::accounts::password;
+use crate::accounts::ports::{AccountStore, LoginAttempts};
+use crate::accounts::session::{IssuedSession, SessionKey};
+use crate::accounts::verification::CodeHasher;
+use crate::kernel::ids::AccountId;
+use crate::kernel::ports::{IpRecorder, RecordedRequest};
+use crate::kernel::store_error::StoreError;
 
 pub enum LoginOutcome {
     Session(IssuedSession),
@@ -23,16 +23,16 @@ pub enum LoginOutcome {
 }
 
 /// Where a login attempt comes from, and where its address is recorded once it succeeds (P14).
-pub struct Origin<'a> {
+pub struct Origin<'a, R> {
     pub ip: Option<IpAddr>,
-    pub records: &'a IpRecordsTable,
+    pub records: &'a R,
 }
 
 pub async fn log_in(
-    accounts: &AccountsTable,
+    accounts: &(impl AccountStore + LoginAttempts),
     sessions: &SessionKey,
     codes: &CodeHasher,
-    origin: Origin<'_>,
+    origin: Origin<'_, impl IpRecorder>,
     email: &str,
     candidate_password: &str,
     now: OffsetDateTime,

@@ -1,0 +1,76 @@
+//! What the accounts context needs from storage. The accounts table implements both traits in
+//! `mizan-aws`; `accounts::testing` keeps them in memory.
+
+use time::OffsetDateTime;
+
+use crate::accounts::account::{Contacts, NewAccount, Role};
+use crate::accounts::contact::Email;
+use crate::accounts::login_throttle::Window;
+use crate::accounts::password::PasswordHash;
+use crate::accounts::verification::{Challenge, ContactKind};
+use crate::kernel::ids::AccountId;
+use crate::kernel::store_error::StoreError;
+
+/// What storing a new account came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    /// The email already belongs to this account; nothing was written.
+    EmailTaken(AccountId),
+}
+
+/// What a login needs to know about an account.
+pub struct Credentials {
+    pub id: AccountId,
+    pub role: Role,
+    pub password_hash: PasswordHash,
+}
+
+pub trait AccountStore {
+    /// Stores a new account and claims its email at once: either both are written or, when the
+    /// email is taken, nothing is.
+    async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError>;
+
+    /// Undoes `register` for an account nobody could have used yet (its verification messages
+    /// could not be sent), so that signing up again starts afresh.
+    async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError>;
+
+    async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError>;
+
+    async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError>;
+
+    /// The account's role as it stands, or `None` once the account is closed: what a session's
+    /// claims are checked against on every authenticated request.
+    async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError>;
+
+    /// The contacts of an account and their verification state, nothing else of it.
+    async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError>;
+
+    /// Takes one attempt at the open challenge of a contact, returning it as it stands after
+    /// the attempt was counted; `None` when no live challenge is left (used, expired, or out of
+    /// attempts). Counting before judging, in one atomic step, is what makes the limit hold
+    /// under concurrent guesses.
+    async fn take_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<Challenge>, StoreError>;
+
+    /// Marks the contact verified and retires the challenge, provided it is still the one that
+    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
+    async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError>;
+
+    /// Erases the account and frees its email at once, keeping only that and when it was
+    /// closed. `false` when it was closed already.
+    async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError>;
+}
+
+/// The login throttle's counters, per keyed hash of an email and window.
+pub trait LoginAttempts {
+    /// Takes one attempt; `false` when the window's attempts are used up.
+    async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError>;
+
+    /// Gives an attempt back after a success: only failures use up the window.
+    async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError>;
+}

@@ -1,0 +1,233 @@
+//! Signing up and proving one's contacts (P2, P5, P9, P12).
+
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::accounts::account::{NewAccount, Signup, TermsAcceptance};
+use crate::accounts::contact::Email;
+use crate::accounts::password::HashingFailed;
+use crate::accounts::ports::{AccountStore, Registration};
+use crate::accounts::verification::{
+    Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
+};
+use crate::kernel::events::{DomainEvent, Envelope};
+use crate::kernel::ids::AccountId;
+use crate::kernel::ports::EventPublisher;
+use crate::kernel::store_error::SendError;
+use crate::kernel::store_error::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the verification messages could not be queued: {0}")]
+    Publish(#[from] SendError),
+    #[error(transparent)]
+    Hashing(#[from] HashingFailed),
+}
+
+/// Registers a signup, or — when its email already has an account — changes nothing and lets
+/// the owner know. Both end the same way for the caller, so the answer never tells a stranger
+/// which emails have accounts; the password is hashed in both, so neither does the timing.
+pub async fn register(
+    accounts: &impl AccountStore,
+    events: &impl EventPublisher,
+    codes: &CodeHasher,
+    signup: Signup,
+    source_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<(), RegistrationError> {
+    let id = AccountId::new();
+    let email_token = EmailToken::generate(id);
+    let sms_code = SmsCode::generate();
+    let account = NewAccount {
+        id,
+        password_hash: signup.password.hash()?,
+        email: signup.email,
+        phone: signup.phone,
+        full_name: signup.full_name,
+        terms: TermsAcceptance { version: signup.terms_version, accepted_at: now, source_ip },
+        marketing: signup.marketing,
+        email_challenge: Challenge::new(email_token.hash(codes), now, EMAIL_TOKEN_LIFETIME),
+        phone_challenge: Challenge::new(sms_code.hash(codes), now, SMS_CODE_LIFETIME),
+        created_at: now,
+    };
+    match accounts.register(&account).await? {
+        Registration::Created => {
+            let verification = [
+                DomainEvent::EmailVerificationRequested { account_id: id, token: email_token.to_text() },
+                DomainEvent::PhoneVerificationRequested { account_id: id, code: sms_code.as_str().to_owned() },
+            ];
+            for event in verification {
+                if let Err(error) = events.publish(&Envelope::new(event, now)).await {
+                    // Without its messages the account could never be verified; removing it lets
+                    // the customer simply sign up again.
+                    if let Err(undo) = accounts.unregister(&account).await {
+                        tracing::error!(account = %id, error = %undo, "could not remove an account whose verification failed to queue");
+                    }
+                    return Err(error.into());
+                }
+            }
+            tracing::info!(account = %id, "account registered");
+        }
+        Registration::EmailTaken(existing) => {
+            // At most one notice a day per account: repeated signups cannot flood its owner.
+            let notice = DomainEvent::SignupAttemptedOnExistingAccount { account_id: existing };
+            let once_a_day = format!("signup-notice#{existing}#{}", now.date());
+            if let Err(error) = events.publish(&Envelope::once_per(&once_a_day, notice, now)).await {
+                // The notice is a courtesy; failing the request would reveal the account.
+                tracing::warn!(account = %existing, %error, "could not queue the existing-account notice");
+            }
+            tracing::info!(account = %existing, "signup with a registered email; nothing changed");
+        }
+    }
+    Ok(())
+}
+
+/// Confirms an email with the token from its link. `false` for anything that is not a live
+/// token of that account: wrong, used, expired or malformed look the same from outside.
+pub async fn verify_email(
+    accounts: &impl AccountStore,
+    codes: &CodeHasher,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let Some(token) = EmailToken::parse(token) else { return Ok(false) };
+    attempt(accounts, token.account, ContactKind::Email, &token.hash(codes), now).await
+}
+
+/// Confirms a phone with the SMS code, for the account of `email`.
+pub async fn verify_phone(
+    accounts: &impl AccountStore,
+    codes: &CodeHasher,
+    email: &Email,
+    code: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let Some(account) = accounts.account_id_for(email).await? else { return Ok(false) };
+    // A malformed code is a wrong code: it counts against the limit like any other guess.
+    let candidate = SmsCode::parse(code).map(|code| code.hash(codes)).unwrap_or_default();
+    attempt(accounts, account, ContactKind::Phone, &candidate, now).await
+}
+
+async fn attempt(
+    accounts: &impl AccountStore,
+    account: AccountId,
+    kind: ContactKind,
+    candidate_hash: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let Some(challenge) = accounts.take_attempt(account, kind, now).await? else { return Ok(false) };
+    if !challenge.matches(candidate_hash) {
+        tracing::info!(%account, contact = ?kind, attempts = challenge.attempts, "wrong verification secret");
+        return Ok(false);
+    }
+    let confirmed = accounts.confirm(account, kind, &challenge).await?;
+    if confirmed {
+        tracing::info!(%account, contact = ?kind, "contact verified");
+    }
+    Ok(confirmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::testing::{InMemoryAccounts, PASSWORD, code_hasher, signup};
+    use crate::kernel::testing::PublishedEvents;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    async fn registered(accounts: &InMemoryAccounts, events: &PublishedEvents, email: &str) -> AccountId {
+        register(accounts, events, &code_hasher(), signup(email), None, now()).await.unwrap();
+        accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap()
+    }
+
+    fn sms_code(events: &PublishedEvents) -> String {
+        events
+            .events()
+            .into_iter()
+            .find_map(|event| match event {
+                DomainEvent::PhoneVerificationRequested { code, .. } => Some(code),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn p2_a_signup_stores_the_account_and_asks_to_verify_both_contacts() {
+        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
+        let id = registered(&accounts, &events, "maryam@example.com").await;
+        let published = events.events();
+        assert_eq!(published.len(), 2);
+        assert!(matches!(published[0], DomainEvent::EmailVerificationRequested { account_id, .. } if account_id == id));
+        assert!(matches!(published[1], DomainEvent::PhoneVerificationRequested { account_id, .. } if account_id == id));
+        let contacts = accounts.contacts(id).await.unwrap().unwrap();
+        assert!(!contacts.email_verified && !contacts.phone_verified);
+    }
+
+    #[tokio::test]
+    async fn p9_a_signup_with_a_registered_email_changes_nothing_and_only_tells_the_owner() {
+        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
+        let owner = registered(&accounts, &events, "maryam@example.com").await;
+        let mut again = signup("maryam@example.com");
+        again.password = crate::accounts::password::Password::parse("another-secret-77", None).unwrap();
+        register(&accounts, &events, &code_hasher(), again, None, now()).await.unwrap();
+        assert_eq!(accounts.count(), 1);
+        assert_eq!(events.events().last(), Some(&DomainEvent::SignupAttemptedOnExistingAccount { account_id: owner }));
+        assert!(accounts.credentials(owner).await.unwrap().unwrap().password_hash.verify(PASSWORD));
+    }
+
+    #[tokio::test]
+    async fn a_signup_whose_messages_cannot_be_queued_leaves_no_account_behind() {
+        let accounts = InMemoryAccounts::default();
+        let outcome =
+            register(&accounts, &PublishedEvents::down(), &code_hasher(), signup("a@example.com"), None, now()).await;
+        assert!(matches!(outcome, Err(RegistrationError::Publish(_))));
+        assert_eq!(accounts.count(), 0);
+        registered(&accounts, &PublishedEvents::default(), "a@example.com").await;
+        assert_eq!(accounts.count(), 1);
+    }
+
+    #[tokio::test]
+    async fn p2_the_sms_code_proves_the_phone_once() {
+        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
+        let id = registered(&accounts, &events, "maryam@example.com").await;
+        let email = Email::parse("maryam@example.com").unwrap();
+        let code = sms_code(&events);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        assert!(!verify_phone(&accounts, &code_hasher(), &email, wrong, now()).await.unwrap());
+        assert!(verify_phone(&accounts, &code_hasher(), &email, &code, now()).await.unwrap());
+        assert!(!verify_phone(&accounts, &code_hasher(), &email, &code, now()).await.unwrap());
+        assert!(accounts.contacts(id).await.unwrap().unwrap().phone_verified);
+    }
+
+    #[tokio::test]
+    async fn p2_five_wrong_codes_kill_the_phone_challenge() {
+        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
+        registered(&accounts, &events, "maryam@example.com").await;
+        let email = Email::parse("maryam@example.com").unwrap();
+        let code = sms_code(&events);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..crate::accounts::verification::MAX_ATTEMPTS {
+            assert!(!verify_phone(&accounts, &code_hasher(), &email, wrong, now()).await.unwrap());
+        }
+        assert!(!verify_phone(&accounts, &code_hasher(), &email, &code, now()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn p2_the_email_link_proves_the_email_until_it_expires() {
+        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
+        let id = registered(&accounts, &events, "maryam@example.com").await;
+        let Some(DomainEvent::EmailVerificationRequested { token, .. }) = events.events().into_iter().next() else {
+            panic!("no verification email was asked for");
+        };
+        let late = now() + EMAIL_TOKEN_LIFETIME;
+        assert!(!verify_email(&accounts, &code_hasher(), &token, late).await.unwrap());
+        assert!(!verify_email(&accounts, &code_hasher(), "not-a-token", now()).await.unwrap());
+        assert!(verify_email(&accounts, &code_hasher(), &token, now()).await.unwrap());
+        assert!(accounts.contacts(id).await.unwrap().unwrap().email_verified);
+    }
+}

@@ -1,0 +1,203 @@
+//! The accounts table in memory, keeping the semantics the use cases rely on: an email belongs
+//! to one account, attempts are counted before they are judged, a challenge is confirmed once,
+//! closing erases the account and frees its email.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::accounts::account::{Contacts, NewAccount, Role};
+use crate::accounts::contact::Email;
+use crate::accounts::login_throttle::{self, Window};
+use crate::accounts::ports::{AccountStore, Credentials, LoginAttempts, Registration};
+use crate::accounts::verification::{self, Challenge, ContactKind};
+use crate::kernel::ids::AccountId;
+use crate::kernel::store_error::StoreError;
+
+struct Stored {
+    account: NewAccount,
+    role: Role,
+    email_verified: bool,
+    phone_verified: bool,
+    email_challenge: Option<Challenge>,
+    phone_challenge: Option<Challenge>,
+}
+
+#[derive(Default)]
+struct State {
+    accounts: HashMap<AccountId, Stored>,
+    emails: HashMap<String, AccountId>,
+    closed: HashMap<AccountId, OffsetDateTime>,
+    login_attempts: HashMap<(String, i64), u32>,
+}
+
+#[derive(Default)]
+pub struct InMemoryAccounts {
+    state: Mutex<State>,
+}
+
+impl InMemoryAccounts {
+    /// Gives an account another role, as an operator's grant does.
+    pub fn grant(&self, id: AccountId, role: Role) {
+        if let Some(stored) = self.state.lock().unwrap().accounts.get_mut(&id) {
+            stored.role = role;
+        }
+    }
+
+    pub fn closed_at(&self, id: AccountId) -> Option<OffsetDateTime> {
+        self.state.lock().unwrap().closed.get(&id).copied()
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.lock().unwrap().accounts.len()
+    }
+
+    fn challenge(stored: &mut Stored, kind: ContactKind) -> &mut Option<Challenge> {
+        match kind {
+            ContactKind::Email => &mut stored.email_challenge,
+            ContactKind::Phone => &mut stored.phone_challenge,
+        }
+    }
+}
+
+impl AccountStore for InMemoryAccounts {
+    async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(existing) = state.emails.get(account.email.as_str()) {
+            return Ok(Registration::EmailTaken(*existing));
+        }
+        state.emails.insert(account.email.as_str().to_owned(), account.id);
+        let stored = Stored {
+            account: account.clone(),
+            role: Role::Customer,
+            email_verified: false,
+            phone_verified: false,
+            email_challenge: Some(account.email_challenge.clone()),
+            phone_challenge: Some(account.phone_challenge.clone()),
+        };
+        state.accounts.insert(account.id, stored);
+        Ok(Registration::Created)
+    }
+
+    async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap();
+        if state.emails.get(account.email.as_str()) == Some(&account.id) {
+            state.emails.remove(account.email.as_str());
+        }
+        state.accounts.remove(&account.id);
+        Ok(())
+    }
+
+    async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
+        Ok(self.state.lock().unwrap().emails.get(email.as_str()).copied())
+    }
+
+    async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.state.lock().unwrap().accounts.get(&id).map(|stored| Credentials {
+            id,
+            role: stored.role,
+            password_hash: stored.account.password_hash.clone(),
+        }))
+    }
+
+    async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
+        Ok(self.state.lock().unwrap().accounts.get(&id).map(|stored| stored.role))
+    }
+
+    async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
+        Ok(self.state.lock().unwrap().accounts.get(&id).map(|stored| Contacts {
+            id,
+            full_name: stored.account.full_name.clone(),
+            email: stored.account.email.clone(),
+            email_verified: stored.email_verified,
+            phone: stored.account.phone.clone(),
+            phone_verified: stored.phone_verified,
+            marketing: stored.account.marketing,
+        }))
+    }
+
+    async fn take_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
+        let Some(challenge) = Self::challenge(stored, kind) else { return Ok(None) };
+        if challenge.attempts >= verification::MAX_ATTEMPTS || challenge.expires_at <= now {
+            return Ok(None);
+        }
+        challenge.attempts += 1;
+        Ok(Some(challenge.clone()))
+    }
+
+    async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        let slot = Self::challenge(stored, kind);
+        if slot.as_ref().map(|open| &open.hash) != Some(&matched.hash) {
+            return Ok(false);
+        }
+        *slot = None;
+        match kind {
+            ContactKind::Email => stored.email_verified = true,
+            ContactKind::Phone => stored.phone_verified = true,
+        }
+        Ok(true)
+    }
+
+    async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        if state.closed.contains_key(&id) || state.accounts.remove(&id).is_none() {
+            return Ok(false);
+        }
+        state.emails.remove(email.as_str());
+        state.closed.insert(id, now);
+        Ok(true)
+    }
+}
+
+impl LoginAttempts for InMemoryAccounts {
+    async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        let attempts = state.login_attempts.entry((email_hash.to_owned(), window.index)).or_default();
+        if *attempts >= login_throttle::MAX_ATTEMPTS {
+            return Ok(false);
+        }
+        *attempts += 1;
+        Ok(true)
+    }
+
+    async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(attempts) = state.login_attempts.get_mut(&(email_hash.to_owned(), window.index)) {
+            *attempts = attempts.saturating_sub(1);
+        }
+        Ok(())
+    }
+}
+
+/// A valid signup for `email`, with the password `PASSWORD`.
+pub fn signup(email: &str) -> crate::accounts::account::Signup {
+    use crate::accounts::account::{MarketingConsent, Signup, TermsVersion};
+    use crate::accounts::contact::IranMobile;
+    use crate::accounts::password::Password;
+    use crate::accounts::person::FullName;
+    let email = Email::parse(email).unwrap();
+    Signup {
+        password: Password::parse(PASSWORD, Some(&email)).unwrap(),
+        email,
+        phone: IranMobile::parse("09123456789").unwrap(),
+        full_name: FullName::parse("مریم کاظمی").unwrap(),
+        terms_version: TermsVersion::parse("1404-01").unwrap(),
+        marketing: MarketingConsent::default(),
+    }
+}
+
+pub const PASSWORD: &str = "espresso-doppio-42";
+
+pub fn code_hasher() -> crate::accounts::verification::CodeHasher {
+    crate::accounts::verification::CodeHasher::new(&[7; 32]).unwrap()
+}
