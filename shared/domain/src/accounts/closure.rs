@@ -72,3 +72,71 @@ pub async fn close(
     tracing::info!(%account, "account closed");
     Ok(ClosureOutcome::Closed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::contact::Email;
+    use crate::accounts::ports::AccountStore;
+    use crate::accounts::registration::register;
+    use crate::accounts::testing::{InMemoryAccounts, PASSWORD, code_hasher, signup};
+    use crate::kernel::testing::PublishedEvents;
+
+    const EMAIL: &str = "maryam@example.com";
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    async fn with_account() -> (InMemoryAccounts, AccountId) {
+        let accounts = InMemoryAccounts::default();
+        register(&accounts, &PublishedEvents::default(), &code_hasher(), signup(EMAIL), None, now()).await.unwrap();
+        let id = accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
+        (accounts, id)
+    }
+
+    #[tokio::test]
+    async fn p11_closing_announces_the_closure_erases_the_account_and_frees_its_email() {
+        let ((accounts, id), events) = (with_account().await, PublishedEvents::default());
+        let outcome = close(&accounts, &events, &code_hasher(), id, PASSWORD, now()).await.unwrap();
+        assert!(matches!(outcome, ClosureOutcome::Closed));
+        assert_eq!(events.events(), vec![DomainEvent::AccountClosed { account_id: id }]);
+        assert!(accounts.contacts(id).await.unwrap().is_none());
+        assert_eq!(accounts.closed_at(id), Some(now()));
+        let again = crate::accounts::testing::signup(EMAIL);
+        register(&accounts, &PublishedEvents::default(), &code_hasher(), again, None, now()).await.unwrap();
+        let new_owner = accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap();
+        assert!(new_owner.is_some_and(|owner| owner != id));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_closure_publishes_the_same_event_and_closes_nothing_more() {
+        let ((accounts, id), events) = (with_account().await, PublishedEvents::default());
+        close(&accounts, &events, &code_hasher(), id, PASSWORD, now()).await.unwrap();
+        let again = close(&accounts, &events, &code_hasher(), id, PASSWORD, now()).await.unwrap();
+        assert!(matches!(again, ClosureOutcome::AlreadyClosed));
+        assert_eq!(events.envelopes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_closes_nothing_and_counts_against_the_login_limit() {
+        let ((accounts, id), events) = (with_account().await, PublishedEvents::default());
+        for _ in 0..crate::accounts::login_throttle::MAX_ATTEMPTS {
+            let outcome = close(&accounts, &events, &code_hasher(), id, "wrong-password-1", now()).await.unwrap();
+            assert!(matches!(outcome, ClosureOutcome::WrongPassword));
+        }
+        let locked = close(&accounts, &events, &code_hasher(), id, PASSWORD, now()).await.unwrap();
+        assert!(matches!(locked, ClosureOutcome::Locked(_)));
+        assert!(events.events().is_empty());
+        assert!(accounts.contacts(id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_unannounced_closure_erases_nothing() {
+        let (accounts, id) = with_account().await;
+        let outcome = close(&accounts, &PublishedEvents::down(), &code_hasher(), id, PASSWORD, now()).await;
+        assert!(matches!(outcome, Err(ClosureError::Publish(_))));
+        assert!(accounts.contacts(id).await.unwrap().is_some());
+        assert_eq!(accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap(), Some(id));
+    }
+}

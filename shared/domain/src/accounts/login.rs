@@ -71,3 +71,82 @@ pub async fn log_in(
         _ => Ok(LoginOutcome::InvalidCredentials),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::accounts::registration::register;
+    use crate::accounts::testing::{InMemoryAccounts, PASSWORD, code_hasher, signup};
+    use crate::kernel::testing::{PublishedEvents, RecordedIps};
+
+    const EMAIL: &str = "maryam@example.com";
+    const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn sessions() -> SessionKey {
+        SessionKey::new(&[9; 32]).unwrap()
+    }
+
+    async fn with_account() -> InMemoryAccounts {
+        let accounts = InMemoryAccounts::default();
+        register(&accounts, &PublishedEvents::default(), &code_hasher(), signup(EMAIL), None, now()).await.unwrap();
+        accounts
+    }
+
+    async fn attempt(accounts: &InMemoryAccounts, ips: &RecordedIps, email: &str, password: &str) -> LoginOutcome {
+        let origin = Origin { ip: Some(IP), records: ips };
+        log_in(accounts, &sessions(), &code_hasher(), origin, email, password, now()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn p12_an_unknown_email_and_a_wrong_password_fail_alike() {
+        let (accounts, ips) = (with_account().await, RecordedIps::default());
+        assert!(matches!(
+            attempt(&accounts, &ips, "nobody@example.com", PASSWORD).await,
+            LoginOutcome::InvalidCredentials
+        ));
+        assert!(matches!(attempt(&accounts, &ips, EMAIL, "wrong-password-1").await, LoginOutcome::InvalidCredentials));
+        assert!(matches!(attempt(&accounts, &ips, "not an email", PASSWORD).await, LoginOutcome::InvalidCredentials));
+        assert!(ips.records().is_empty());
+    }
+
+    #[tokio::test]
+    async fn p12_five_failures_lock_the_email_even_against_the_right_password() {
+        let (accounts, ips) = (with_account().await, RecordedIps::default());
+        for _ in 0..crate::accounts::login_throttle::MAX_ATTEMPTS {
+            assert!(matches!(
+                attempt(&accounts, &ips, EMAIL, "wrong-password-1").await,
+                LoginOutcome::InvalidCredentials
+            ));
+        }
+        assert!(matches!(attempt(&accounts, &ips, EMAIL, PASSWORD).await, LoginOutcome::Locked(_)));
+    }
+
+    #[tokio::test]
+    async fn p14_a_login_records_its_address_and_successes_do_not_use_up_the_window() {
+        let (accounts, ips) = (with_account().await, RecordedIps::default());
+        for _ in 0..crate::accounts::login_throttle::MAX_ATTEMPTS + 2 {
+            let LoginOutcome::Session(session) = attempt(&accounts, &ips, EMAIL, PASSWORD).await else {
+                panic!("the right password was refused");
+            };
+            let claims = sessions().verify(&session.token, now()).unwrap();
+            assert_eq!(claims.role, crate::accounts::account::Role::Customer);
+        }
+        let records = ips.records();
+        assert_eq!(records.len(), usize::try_from(crate::accounts::login_throttle::MAX_ATTEMPTS).unwrap() + 2);
+        assert!(records.iter().all(|(_, request, ip, _)| *request == RecordedRequest::Login && *ip == IP));
+    }
+
+    #[tokio::test]
+    async fn p14_a_login_whose_address_cannot_be_kept_fails() {
+        let accounts = with_account().await;
+        let origin = Origin { ip: Some(IP), records: &RecordedIps::down() };
+        let outcome = log_in(&accounts, &sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await;
+        assert!(outcome.is_err());
+    }
+}
