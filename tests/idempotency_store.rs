@@ -2,15 +2,17 @@
 //! completion, release, expiry, and `run_once` under concurrency. Run with
 //! `infra/test -p mizan-e2e --test idempotency_store`.
 
+use mizan::ordering::ports::IdempotencyStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan_aws::dynamodb::idempotency::{IdempotencyTable, Lock};
-use mizan_aws::usecases::idempotency::{
+use mizan::ordering::idempotency::{
     IdempotencyRecord, Judgement, Outcome, StoredResponse, WaitPolicy, judge, payload_hash_json, run_once,
 };
+use mizan::ordering::ports::Lock;
+use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(30);
 

@@ -8,11 +8,11 @@ use mizan::kernel::ports::{IpRecorder, RecordedRequest};
 use mizan::kernel::problem::{Problem, Rejection};
 use mizan::kernel::store_error::StoreError;
 use mizan::ordering::catalog::CatalogEntry;
+use mizan::ordering::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
 use mizan::ordering::order::Buyer;
 use mizan_aws::dynamodb::orders::StoredOrder;
 use mizan_aws::lambda::http::{self, HttpResult};
 use mizan_aws::usecases::checkout::{self, Catalogue, CheckoutError, CheckoutOutcome};
-use mizan_aws::usecases::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
 use serde_json::{Value, json};
 
 use crate::Deps;

@@ -17,8 +17,10 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use time::OffsetDateTime;
 
 use super::{Item, get_n, get_s, is_condition_failure, n, s, time};
-use crate::usecases::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, StoredResponse, later, unix_ms};
 use mizan::kernel::store_error::StoreError;
+use mizan::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, StoredResponse, later, unix_ms};
+use mizan::ordering::ports::IdempotencyStore;
+use mizan::ordering::ports::Lock;
 
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
@@ -35,23 +37,43 @@ pub struct IdempotencyTable {
     table: String,
 }
 
-/// What trying to take a key came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lock {
-    /// This request holds the key and must run the work.
-    Acquired,
-    /// The key is held or done: the record that refused the lock, as it was then.
-    Existing(IdempotencyRecord),
-}
-
 impl IdempotencyTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
 
+    fn sleeper(&self) -> Option<SharedAsyncSleep> {
+        self.client.config().sleep_impl()
+    }
+}
+
+fn record(item: &Item) -> Result<IdempotencyRecord, StoreError> {
+    let payload_hash = get_s(item, "payload_hash")?.to_owned();
+    match get_s(item, "status")? {
+        IN_PROGRESS => {
+            let ms: i128 = get_n(item, "in_progress_expiration")?;
+            let in_progress_until = ms
+                .checked_mul(1_000_000)
+                .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+                .ok_or(StoreError::Corrupt("in_progress_expiration"))?;
+            Ok(IdempotencyRecord::InProgress { payload_hash, in_progress_until })
+        }
+        COMPLETED => Ok(IdempotencyRecord::Completed {
+            payload_hash,
+            response: StoredResponse {
+                status: get_n(item, "response_status")?,
+                body: get_s(item, "response_body")?.to_owned(),
+            },
+            expires_at: super::get_time(item, "expiration")?,
+        }),
+        _ => Err(StoreError::Corrupt("status")),
+    }
+}
+
+impl IdempotencyStore for IdempotencyTable {
     /// Takes the key with one conditional put of an `INPROGRESS` record. A refused put returns
     /// the record in the way (`ALL_OLD`), so judging it needs no second read.
-    pub async fn lock(
+    async fn lock(
         &self,
         id: &str,
         payload_hash: &str,
@@ -106,7 +128,7 @@ impl IdempotencyTable {
     ///
     /// A body over `MAX_STORED_RESPONSE_BYTES` may exceed DynamoDB's item limit and fail as
     /// `StoreError::Failed`; `run_once` does not store such responses.
-    pub async fn complete(
+    async fn complete(
         &self,
         id: &str,
         payload_hash: &str,
@@ -142,7 +164,7 @@ impl IdempotencyTable {
 
     /// Frees the key after a failed run, so that a retry runs again: failures are never cached.
     /// A completed record is left alone.
-    pub async fn release(&self, id: &str) -> Result<(), StoreError> {
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
         let deleted = self
             .client
             .delete_item()
@@ -163,7 +185,7 @@ impl IdempotencyTable {
 
     /// The key's record, read consistently: a duplicate waiting on a running request must see
     /// its completion as soon as it is written.
-    pub async fn get(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn get(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let answer = self
             .client
             .get_item()
@@ -178,7 +200,7 @@ impl IdempotencyTable {
 
     /// Waits on the SDK's own timer, so that waiting needs no async runtime of this crate's
     /// choosing. False when the client has none (then nothing can wait).
-    pub(crate) async fn pause(&self, duration: Duration) -> bool {
+    async fn pause(&self, duration: Duration) -> bool {
         match self.sleeper() {
             Some(sleeper) => {
                 sleeper.sleep(duration).await;
@@ -186,32 +208,5 @@ impl IdempotencyTable {
             }
             None => false,
         }
-    }
-
-    fn sleeper(&self) -> Option<SharedAsyncSleep> {
-        self.client.config().sleep_impl()
-    }
-}
-
-fn record(item: &Item) -> Result<IdempotencyRecord, StoreError> {
-    let payload_hash = get_s(item, "payload_hash")?.to_owned();
-    match get_s(item, "status")? {
-        IN_PROGRESS => {
-            let ms: i128 = get_n(item, "in_progress_expiration")?;
-            let in_progress_until = ms
-                .checked_mul(1_000_000)
-                .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
-                .ok_or(StoreError::Corrupt("in_progress_expiration"))?;
-            Ok(IdempotencyRecord::InProgress { payload_hash, in_progress_until })
-        }
-        COMPLETED => Ok(IdempotencyRecord::Completed {
-            payload_hash,
-            response: StoredResponse {
-                status: get_n(item, "response_status")?,
-                body: get_s(item, "response_body")?.to_owned(),
-            },
-            expires_at: super::get_time(item, "expiration")?,
-        }),
-        _ => Err(StoreError::Corrupt("status")),
     }
 }

@@ -3,6 +3,5 @@
 
 pub mod audit;
 pub mod checkout;
-pub mod idempotency;
 pub mod legal_export;
 pub mod reviewing;

@@ -2,6 +2,10 @@
 
 pub mod buyer_lookup;
 pub mod catalog;
+pub mod idempotency;
 pub mod identity;
 pub mod order;
+pub mod ports;
 pub mod pricing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -5,7 +5,7 @@
 //! come back.
 //!
 //! This module holds the rules (what a key is, how a body is fingerprinted, how an existing
-//! record is judged) and the workflow [`run_once`]; `storage::idempotency` keeps the records.
+//! record is judged) and the workflow [`run_once`]; an [`IdempotencyStore`] (the idempotency table) keeps the records.
 //! The scope of a key is the caller's: checkout uses `checkout#<account id>#<key>`, so two
 //! customers (or two routes) can never collide on a key.
 
@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::dynamodb::idempotency::{IdempotencyTable, Lock};
-use mizan::kernel::problem::Rejection;
-use mizan::kernel::store_error::StoreError;
+use crate::kernel::problem::Rejection;
+use crate::kernel::store_error::StoreError;
+use crate::ordering::ports::{IdempotencyStore, Lock};
 
 /// How long a completed request is remembered. A storefront retries within seconds or minutes;
 /// a day also covers a customer who retries the next morning after losing the connection, and
@@ -204,12 +204,12 @@ pub fn judge(existing: &IdempotencyRecord, payload_hash: &str, now: OffsetDateTi
 }
 
 /// Milliseconds since the Unix epoch, as `in_progress_expiration` is stored.
-pub(crate) fn unix_ms(at: OffsetDateTime) -> i64 {
+pub fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// `at + by`, saturating instead of overflowing (only absurd durations get near it).
-pub(crate) fn later(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
+pub fn later(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
     time::Duration::try_from(by)
         .ok()
         .and_then(|by| at.checked_add(by))
@@ -255,7 +255,7 @@ pub enum Outcome<E> {
 ///
 /// `now` is the request's clock; time spent waiting is added to it.
 pub async fn run_once<F, Fut, E>(
-    table: &IdempotencyTable,
+    table: &impl IdempotencyStore,
     id: &str,
     payload_hash: &str,
     now: OffsetDateTime,
@@ -285,7 +285,7 @@ where
 }
 
 async fn run_locked<F, Fut, E>(
-    table: &IdempotencyTable,
+    table: &impl IdempotencyStore,
     id: &str,
     payload_hash: &str,
     clock: &impl Fn() -> OffsetDateTime,
@@ -335,7 +335,7 @@ enum Waited<E> {
 }
 
 async fn wait_for<E>(
-    table: &IdempotencyTable,
+    table: &impl IdempotencyStore,
     id: &str,
     payload_hash: &str,
     mut record: IdempotencyRecord,
@@ -508,5 +508,63 @@ mod tests {
         ];
         let distinct: std::collections::BTreeSet<_> = hashes.iter().collect();
         assert_eq!(distinct.len(), hashes.len());
+    }
+
+    mod run_once {
+        use super::*;
+        use crate::ordering::testing::InMemoryIdempotency;
+
+        const IN_PROGRESS_FOR: Duration = Duration::from_secs(30);
+
+        fn answer(body: &str) -> StoredResponse {
+            StoredResponse { status: 201, body: body.to_owned() }
+        }
+
+        async fn run(
+            store: &InMemoryIdempotency,
+            hash: &str,
+            result: Result<StoredResponse, &'static str>,
+        ) -> Outcome<&'static str> {
+            run_once(store, "checkout#a#k", hash, NOW, IN_PROGRESS_FOR, WaitPolicy::default(), || async { result })
+                .await
+                .unwrap()
+        }
+
+        #[tokio::test]
+        async fn the_work_runs_once_and_its_answer_is_replayed() {
+            let store = InMemoryIdempotency::default();
+            assert_eq!(run(&store, "h1", Ok(answer("first"))).await, Outcome::Fresh(answer("first")));
+            assert_eq!(run(&store, "h1", Ok(answer("second"))).await, Outcome::Replayed(answer("first")));
+        }
+
+        #[tokio::test]
+        async fn another_body_under_the_same_key_is_refused() {
+            let store = InMemoryIdempotency::default();
+            run(&store, "h1", Ok(answer("first"))).await;
+            assert_eq!(run(&store, "h2", Ok(answer("second"))).await, Outcome::Mismatch);
+        }
+
+        #[tokio::test]
+        async fn a_failure_is_not_kept_so_the_retry_runs_the_work() {
+            let store = InMemoryIdempotency::default();
+            assert_eq!(run(&store, "h1", Err("down")).await, Outcome::Failed("down"));
+            assert_eq!(run(&store, "h1", Ok(answer("retried"))).await, Outcome::Fresh(answer("retried")));
+        }
+
+        #[tokio::test]
+        async fn a_duplicate_of_a_running_request_waits_then_is_told_to_come_back() {
+            let store = InMemoryIdempotency::default();
+            let held = store.lock("checkout#a#k", "h1", NOW, IN_PROGRESS_FOR).await.unwrap();
+            assert_eq!(held, Lock::Acquired);
+            let brief = WaitPolicy { max: Duration::from_millis(150), poll_every: Duration::from_millis(50) };
+            let outcome = run_once(&store, "checkout#a#k", "h1", NOW, IN_PROGRESS_FOR, brief, || async {
+                Ok::<_, &str>(answer("twin"))
+            })
+            .await
+            .unwrap();
+            assert!(
+                matches!(outcome, Outcome::InProgress { retry_after_seconds } if (1..=5).contains(&retry_after_seconds))
+            );
+        }
     }
 }
