@@ -28,7 +28,8 @@ mod tests {
     use crate::accounts::account::Role;
     use crate::accounts::contact::Email;
     use crate::accounts::registration::register;
-    use crate::accounts::testing::{InMemoryAccounts, code_hasher, signup};
+    use crate::accounts::testing::InMemoryAccounts;
+    use crate::accounts::testing::fixtures::{code_hasher, signup};
     use crate::kernel::testing::PublishedEvents;
 
     fn now() -> OffsetDateTime {

@@ -79,7 +79,8 @@ mod tests {
     use crate::accounts::contact::Email;
     use crate::accounts::ports::AccountStore;
     use crate::accounts::registration::register;
-    use crate::accounts::testing::{InMemoryAccounts, PASSWORD, code_hasher, signup};
+    use crate::accounts::testing::InMemoryAccounts;
+    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
     use crate::kernel::testing::PublishedEvents;
 
     const EMAIL: &str = "maryam@example.com";
@@ -103,7 +104,7 @@ mod tests {
         assert_eq!(events.events(), vec![DomainEvent::AccountClosed { account_id: id }]);
         assert!(accounts.contacts(id).await.unwrap().is_none());
         assert_eq!(accounts.closed_at(id), Some(now()));
-        let again = crate::accounts::testing::signup(EMAIL);
+        let again = signup(EMAIL);
         register(&accounts, &PublishedEvents::default(), &code_hasher(), again, None, now()).await.unwrap();
         let new_owner = accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap();
         assert!(new_owner.is_some_and(|owner| owner != id));

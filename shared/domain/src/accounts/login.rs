@@ -78,7 +78,8 @@ mod tests {
 
     use super::*;
     use crate::accounts::registration::register;
-    use crate::accounts::testing::{InMemoryAccounts, PASSWORD, code_hasher, signup};
+    use crate::accounts::testing::InMemoryAccounts;
+    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
     use crate::kernel::testing::{PublishedEvents, RecordedIps};
 
     const EMAIL: &str = "maryam@example.com";

@@ -133,7 +133,8 @@ async fn attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::testing::{InMemoryAccounts, PASSWORD, code_hasher, signup};
+    use crate::accounts::testing::InMemoryAccounts;
+    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
     use crate::kernel::testing::PublishedEvents;
 
     fn now() -> OffsetDateTime {

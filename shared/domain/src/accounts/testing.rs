@@ -3,7 +3,7 @@
 //! closing erases the account and frees its email.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
@@ -40,17 +40,17 @@ pub struct InMemoryAccounts {
 impl InMemoryAccounts {
     /// Gives an account another role, as an operator's grant does.
     pub fn grant(&self, id: AccountId, role: Role) {
-        if let Some(stored) = self.state.lock().unwrap().accounts.get_mut(&id) {
+        if let Some(stored) = self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get_mut(&id) {
             stored.role = role;
         }
     }
 
     pub fn closed_at(&self, id: AccountId) -> Option<OffsetDateTime> {
-        self.state.lock().unwrap().closed.get(&id).copied()
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).closed.get(&id).copied()
     }
 
     pub fn count(&self) -> usize {
-        self.state.lock().unwrap().accounts.len()
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.len()
     }
 
     fn challenge(stored: &mut Stored, kind: ContactKind) -> &mut Option<Challenge> {
@@ -63,7 +63,7 @@ impl InMemoryAccounts {
 
 impl AccountStore for InMemoryAccounts {
     async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = state.emails.get(account.email.as_str()) {
             return Ok(Registration::EmailTaken(*existing));
         }
@@ -81,7 +81,7 @@ impl AccountStore for InMemoryAccounts {
     }
 
     async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.emails.get(account.email.as_str()) == Some(&account.id) {
             state.emails.remove(account.email.as_str());
         }
@@ -90,11 +90,11 @@ impl AccountStore for InMemoryAccounts {
     }
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
-        Ok(self.state.lock().unwrap().emails.get(email.as_str()).copied())
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).emails.get(email.as_str()).copied())
     }
 
     async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
-        Ok(self.state.lock().unwrap().accounts.get(&id).map(|stored| Credentials {
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get(&id).map(|stored| Credentials {
             id,
             role: stored.role,
             password_hash: stored.account.password_hash.clone(),
@@ -102,11 +102,11 @@ impl AccountStore for InMemoryAccounts {
     }
 
     async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
-        Ok(self.state.lock().unwrap().accounts.get(&id).map(|stored| stored.role))
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get(&id).map(|stored| stored.role))
     }
 
     async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
-        Ok(self.state.lock().unwrap().accounts.get(&id).map(|stored| Contacts {
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get(&id).map(|stored| Contacts {
             id,
             full_name: stored.account.full_name.clone(),
             email: stored.account.email.clone(),
@@ -123,7 +123,7 @@ impl AccountStore for InMemoryAccounts {
         kind: ContactKind,
         now: OffsetDateTime,
     ) -> Result<Option<Challenge>, StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
         let Some(challenge) = Self::challenge(stored, kind) else { return Ok(None) };
         if challenge.attempts >= verification::MAX_ATTEMPTS || challenge.expires_at <= now {
@@ -134,7 +134,7 @@ impl AccountStore for InMemoryAccounts {
     }
 
     async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
         let slot = Self::challenge(stored, kind);
         if slot.as_ref().map(|open| &open.hash) != Some(&matched.hash) {
@@ -149,7 +149,7 @@ impl AccountStore for InMemoryAccounts {
     }
 
     async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.closed.contains_key(&id) || state.accounts.remove(&id).is_none() {
             return Ok(false);
         }
@@ -161,7 +161,7 @@ impl AccountStore for InMemoryAccounts {
 
 impl LoginAttempts for InMemoryAccounts {
     async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let attempts = state.login_attempts.entry((email_hash.to_owned(), window.index)).or_default();
         if *attempts >= login_throttle::MAX_ATTEMPTS {
             return Ok(false);
@@ -171,7 +171,7 @@ impl LoginAttempts for InMemoryAccounts {
     }
 
     async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(attempts) = state.login_attempts.get_mut(&(email_hash.to_owned(), window.index)) {
             *attempts = attempts.saturating_sub(1);
         }
@@ -179,25 +179,30 @@ impl LoginAttempts for InMemoryAccounts {
     }
 }
 
-/// A valid signup for `email`, with the password `PASSWORD`.
-pub fn signup(email: &str) -> crate::accounts::account::Signup {
-    use crate::accounts::account::{MarketingConsent, Signup, TermsVersion};
-    use crate::accounts::contact::IranMobile;
-    use crate::accounts::password::Password;
-    use crate::accounts::person::FullName;
-    let email = Email::parse(email).unwrap();
-    Signup {
-        password: Password::parse(PASSWORD, Some(&email)).unwrap(),
-        email,
-        phone: IranMobile::parse("09123456789").unwrap(),
-        full_name: FullName::parse("مریم کاظمی").unwrap(),
-        terms_version: TermsVersion::parse("1404-01").unwrap(),
-        marketing: MarketingConsent::default(),
+/// Fixtures for the use cases' tests in this crate.
+#[cfg(test)]
+pub mod fixtures {
+    use crate::accounts::contact::Email;
+    /// A valid signup for `email`, with the password `PASSWORD`.
+    pub fn signup(email: &str) -> crate::accounts::account::Signup {
+        use crate::accounts::account::{MarketingConsent, Signup, TermsVersion};
+        use crate::accounts::contact::IranMobile;
+        use crate::accounts::password::Password;
+        use crate::accounts::person::FullName;
+        let email = Email::parse(email).unwrap();
+        Signup {
+            password: Password::parse(PASSWORD, Some(&email)).unwrap(),
+            email,
+            phone: IranMobile::parse("09123456789").unwrap(),
+            full_name: FullName::parse("مریم کاظمی").unwrap(),
+            terms_version: TermsVersion::parse("1404-01").unwrap(),
+            marketing: MarketingConsent::default(),
+        }
     }
-}
 
-pub const PASSWORD: &str = "espresso-doppio-42";
+    pub const PASSWORD: &str = "espresso-doppio-42";
 
-pub fn code_hasher() -> crate::accounts::verification::CodeHasher {
-    crate::accounts::verification::CodeHasher::new(&[7; 32]).unwrap()
+    pub fn code_hasher() -> crate::accounts::verification::CodeHasher {
+        crate::accounts::verification::CodeHasher::new(&[7; 32]).unwrap()
+    }
 }

@@ -2,7 +2,7 @@
 //! handed to them and can be told to fail as the real providers do.
 
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
@@ -24,7 +24,7 @@ impl PublishedEvents {
     }
 
     pub fn envelopes(&self) -> Vec<Envelope> {
-        self.envelopes.lock().unwrap().clone()
+        self.envelopes.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn events(&self) -> Vec<DomainEvent> {
@@ -37,7 +37,7 @@ impl EventPublisher for PublishedEvents {
         if self.down {
             return Err(SendError("ServiceUnavailable".into()));
         }
-        self.envelopes.lock().unwrap().push(envelope.clone());
+        self.envelopes.lock().unwrap_or_else(PoisonError::into_inner).push(envelope.clone());
         Ok(())
     }
 }
@@ -55,7 +55,7 @@ impl RecordedIps {
     }
 
     pub fn records(&self) -> Vec<(AccountId, RecordedRequest, IpAddr, OffsetDateTime)> {
-        self.records.lock().unwrap().clone()
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -70,7 +70,7 @@ impl IpRecorder for RecordedIps {
         if self.down {
             return Err(StoreError::Unavailable("ProvisionedThroughputExceededException".into()));
         }
-        self.records.lock().unwrap().push((account, request, ip, now));
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).push((account, request, ip, now));
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! expires or its holder is presumed crashed, and only the holder completes it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -24,7 +24,7 @@ impl IdempotencyStore for InMemoryIdempotency {
         now: OffsetDateTime,
         in_progress_for: Duration,
     ) -> Result<Lock, StoreError> {
-        let mut records = self.records.lock().unwrap();
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = records.get(id)
             && judge(existing, payload_hash, now) != Judgement::Expired
         {
@@ -45,7 +45,7 @@ impl IdempotencyStore for InMemoryIdempotency {
         response: &StoredResponse,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut records = self.records.lock().unwrap();
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         match records.get(id) {
             Some(IdempotencyRecord::InProgress { payload_hash: held, .. }) if held == payload_hash => {
                 let completed = IdempotencyRecord::Completed {
@@ -61,12 +61,12 @@ impl IdempotencyStore for InMemoryIdempotency {
     }
 
     async fn release(&self, id: &str) -> Result<(), StoreError> {
-        self.records.lock().unwrap().remove(id);
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
         Ok(())
     }
 
     async fn get(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self.records.lock().unwrap().get(id).cloned())
+        Ok(self.records.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned())
     }
 
     async fn pause(&self, duration: Duration) -> bool {
