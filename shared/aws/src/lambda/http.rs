@@ -117,11 +117,6 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
 }
 
-/// The answer of a route whose function is not built yet.
-pub async fn not_implemented(_req: Request) -> HttpResult {
-    Err(Problem::not_implemented())
-}
-
 /// The session of an authenticated request, or 401.
 pub async fn authenticate(
     req: &Request,
