@@ -241,7 +241,7 @@ async fn p4_orders_are_found_by_the_keyed_hash_of_a_buyer_code_and_a_moved_seale
     stack.dynamodb().put_item().table_name(&orders).set_item(Some(copy)).send().await.expect("DynamoDB Local answers");
     let moved = store.order(elsewhere).await;
     assert!(
-        matches!(moved, Err(mizan::kernel::store_error::StoreError::Corrupt("buyer_national_code"))),
+        matches!(moved, Err(mizan::kernel::failures::StoreError::Corrupt("buyer_national_code"))),
         "a sealed code does not open in another item: {moved:?}"
     );
     stack

@@ -3,10 +3,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::kernel::clock::now;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::ports::{IpRecorder, RecordedRequest};
 use mizan::kernel::problem::{Problem, Rejection};
-use mizan::kernel::store_error::StoreError;
 use mizan::ordering::catalog::CatalogEntry;
 use mizan::ordering::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
 use mizan::ordering::order::Buyer;

@@ -5,10 +5,10 @@ use aws_lambda_events::sns::SnsEvent;
 use mizan::invoicing::invoice::Invoice;
 use mizan::invoicing::tax_id::TaxIdError;
 use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::kernel::failures::SendError;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::ports::EventPublisher;
-use mizan::kernel::store_error::SendError;
-use mizan::kernel::store_error::StoreError;
 use mizan_aws::dynamodb::invoices::Issuance;
 use time::OffsetDateTime;
 

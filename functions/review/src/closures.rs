@@ -5,7 +5,7 @@ use aws_lambda_events::sns::SnsEvent;
 use mizan::accounts::closure::ANONYMOUS_DISPLAY_NAME;
 use mizan::accounts::ports::AccountStore;
 use mizan::kernel::events::{DomainEvent, Envelope};
-use mizan::kernel::store_error::StoreError;
+use mizan::kernel::failures::StoreError;
 
 use crate::Deps;
 

@@ -29,8 +29,8 @@ use mizan::accounts::person::FullName;
 use mizan::accounts::ports::LoginAttempts;
 use mizan::accounts::ports::{AccountStore, Credentials, Registration};
 use mizan::accounts::verification::{self, Challenge, ContactKind};
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
-use mizan::kernel::store_error::StoreError;
 use mizan::messaging::campaign::AudienceCursor;
 
 #[derive(Debug, Clone)]
@@ -357,8 +357,7 @@ fn account_item(account: &NewAccount) -> Item {
 }
 
 impl AccountStore for AccountsTable {
-    /// Stores a new account and claims its email in one transaction: either both are written
-    /// or, when the email is taken, nothing is.
+    /// One transaction of two conditional puts: the email's guard and the account.
     async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
         let guard = Put::builder()
             .table_name(&self.table)
@@ -403,8 +402,6 @@ impl AccountStore for AccountsTable {
         }
     }
 
-    /// Undoes `register` for an account nobody could have used yet (its verification messages
-    /// could not be sent), so that signing up again starts afresh.
     async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
         let delete = |key: String| {
             Delete::builder()
@@ -440,15 +437,13 @@ impl AccountStore for AccountsTable {
         }))
     }
 
-    /// The account's role as it stands, or `None` once the account is closed: what a session's
-    /// claims are checked against on every authenticated request.
     async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
         let Some(item) = self.get(account_key(id), "#role").await? else { return Ok(None) };
         read_role(&item).map(Some)
     }
 
-    /// The contacts of an account and their verification state — nothing else of it (no
-    /// password hash), so the notification function reads only what it sends with.
+    /// Projected to the contacts (no password hash): the notification function's IAM policy
+    /// allows it these attributes only.
     async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
         let projection =
             "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
@@ -456,10 +451,7 @@ impl AccountStore for AccountsTable {
         read_contacts(&item).map(Some)
     }
 
-    /// Takes one attempt at the open challenge of a contact, returning it as it stands after
-    /// the attempt was counted; `None` when no live challenge is left (used, expired, or out of
-    /// attempts). Counting before judging, in one conditional update, is what makes the limit
-    /// hold under concurrent guesses: each guess uses up an attempt, whatever its outcome.
+    /// One conditional update counts the attempt and returns the challenge as it stands.
     async fn take_attempt(
         &self,
         id: AccountId,
@@ -492,8 +484,7 @@ impl AccountStore for AccountsTable {
         }))
     }
 
-    /// Marks the contact verified and retires the challenge, provided it is still the one that
-    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
+    /// Conditional on the matched challenge's hash still being there.
     async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
         let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
         let updated = self
@@ -510,10 +501,8 @@ impl AccountStore for AccountsTable {
         conditional(updated.map(|_| ()))
     }
 
-    /// Closes an account in one transaction: the account item (profile, contacts, consent and
-    /// its history, credentials) and the email's guard are deleted, and a `CLOSED#` record that
-    /// holds no personal data keeps the fact and the time. `false` when the account was closed
-    /// already (a repeated request).
+    /// One transaction: the account item (profile, contacts, consent and its history,
+    /// credentials) and the email's guard are deleted, and a `CLOSED#` record keeps the time.
     async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-closure: {e}"));
         let account = Delete::builder()
@@ -560,8 +549,6 @@ impl AccountStore for AccountsTable {
 }
 
 impl LoginAttempts for AccountsTable {
-    /// Takes one login attempt for an email (by its keyed hash) in the current window; `false`
-    /// when the window's attempts are used up.
     async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
         let updated = self
             .client
@@ -578,7 +565,6 @@ impl LoginAttempts for AccountsTable {
         conditional(updated.map(|_| ()))
     }
 
-    /// Gives an attempt back after a successful login: only failures use up the window.
     async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
         let updated = self
             .client

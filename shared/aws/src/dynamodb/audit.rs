@@ -18,9 +18,9 @@ use super::{Item, conditional, get_n, get_s, get_time, n, s, time};
 use crate::usecases::audit::{Action, AuditRecord, AuditedSubject, Outcome};
 use crate::usecases::legal_export::SubjectKind;
 use mizan::accounts::account::Role;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::solar_hijri::SolarDate;
-use mizan::kernel::store_error::StoreError;
 
 /// The month the trail began: a listing walks back no further.
 const FIRST_MONTH: Month = Month { year: 2026, month: 1 };

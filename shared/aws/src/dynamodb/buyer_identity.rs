@@ -7,7 +7,7 @@ use super::{Item, get_parsed, get_s, s};
 use crate::kms::sealed_fields::{FieldPlace, FieldSealer};
 use mizan::accounts::contact::PostalCode;
 use mizan::accounts::person::FullName;
-use mizan::kernel::store_error::StoreError;
+use mizan::kernel::failures::StoreError;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
 use mizan::ordering::order::{Buyer, CompanyName};

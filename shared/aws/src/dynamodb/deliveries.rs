@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::{Duration, OffsetDateTime};
 
 use super::{n, s, time};
-use mizan::kernel::store_error::StoreError;
+use mizan::kernel::failures::StoreError;
 
 /// Long enough to outlive every redelivery and retry of an event (SNS retries for hours,
 /// Lambda's async retries for up to six), short enough not to keep a send log forever.

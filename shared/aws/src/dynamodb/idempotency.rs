@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use time::OffsetDateTime;
 
 use super::{Item, get_n, get_s, is_condition_failure, n, s, time};
-use mizan::kernel::store_error::StoreError;
+use mizan::kernel::failures::StoreError;
 use mizan::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, StoredResponse, later, unix_ms};
 use mizan::ordering::ports::IdempotencyStore;
 use mizan::ordering::ports::Lock;
@@ -122,11 +122,8 @@ impl IdempotencyStore for IdempotencyTable {
         Err(StoreError::Failed("idempotency-lock-contended".into()))
     }
 
-    /// Marks the key's request completed with its response, kept for `COMPLETED_RECORD_TTL`.
-    /// Only the holder completes: the record must still be `INPROGRESS` with the same payload
-    /// hash. Returns false when it is not (the lock lapsed and was taken over).
-    ///
-    /// A body over `MAX_STORED_RESPONSE_BYTES` may exceed DynamoDB's item limit and fail as
+    /// Conditional on the record still being `INPROGRESS` with the same payload hash. A body
+    /// over `MAX_STORED_RESPONSE_BYTES` may exceed DynamoDB's item limit and fail as
     /// `StoreError::Failed`; `run_once` does not store such responses.
     async fn complete(
         &self,
@@ -162,7 +159,6 @@ impl IdempotencyStore for IdempotencyTable {
         }
     }
 
-    /// Frees the key after a failed run, so that a retry runs again: failures are never cached.
     /// A completed record is left alone.
     async fn release(&self, id: &str) -> Result<(), StoreError> {
         let deleted = self
@@ -183,8 +179,8 @@ impl IdempotencyStore for IdempotencyTable {
         }
     }
 
-    /// The key's record, read consistently: a duplicate waiting on a running request must see
-    /// its completion as soon as it is written.
+    /// Read consistently: a duplicate waiting on a running request must see its completion as
+    /// soon as it is written.
     async fn get(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let answer = self
             .client

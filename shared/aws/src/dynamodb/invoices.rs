@@ -19,10 +19,10 @@ use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::PostalCode;
 use mizan::invoicing::invoice::{Invoice, InvoiceTotals, VatCertificate};
 use mizan::invoicing::tax_id::TaxId;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::money::Rial;
-use mizan::kernel::store_error::StoreError;
 use mizan::ordering::identity::EconomicCode;
 use mizan::ordering::order::Order;
 

@@ -12,10 +12,10 @@ use aws_sdk_dynamodb::Client;
 use time::{Duration, OffsetDateTime};
 
 use super::{Item, every_page, get_parsed, get_time, s, time};
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ports::IpRecorder;
 use mizan::kernel::ports::RecordedRequest;
-use mizan::kernel::store_error::StoreError;
 
 /// Six months: long enough to follow up abuse or a legal request about a login or an order,
 /// short enough that the store does not hold a history of where its customers have been.

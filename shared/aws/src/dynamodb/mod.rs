@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan::kernel::store_error::StoreError;
+use mizan::kernel::failures::StoreError;
 use time::OffsetDateTime;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;

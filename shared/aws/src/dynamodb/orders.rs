@@ -17,10 +17,10 @@ use super::{Item, buyer_identity, every_page, get_n, get_parsed, get_s, get_time
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::{IranMobile, PostalCode};
 use mizan::accounts::person::FullName;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::ids::ProductId;
-use mizan::kernel::store_error::StoreError;
 use mizan::ordering::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use mizan::ordering::identity::NationalCode;
 use mizan::ordering::order::{Address, Order, OrderStatus, Recipient};

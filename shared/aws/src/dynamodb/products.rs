@@ -12,9 +12,9 @@ use aws_sdk_dynamodb::config::AsyncSleep;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
 
 use super::{Item, every_page, get_n, get_parsed, get_s, n, s};
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
-use mizan::kernel::store_error::StoreError;
 use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
 
 const KEY_PREFIX: &str = "PRODUCT#";

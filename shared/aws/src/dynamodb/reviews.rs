@@ -21,10 +21,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
 use super::{Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::ids::ReviewId;
-use mizan::kernel::store_error::StoreError;
 use mizan::reviewing::review::{
     Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewText, Version, Visibility,
 };

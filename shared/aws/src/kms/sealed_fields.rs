@@ -31,7 +31,7 @@ use aws_sdk_kms::types::DataKeySpec;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use mizan::kernel::store_error::StoreError;
+use mizan::kernel::failures::StoreError;
 
 /// The first part of every sealed value: the layout and algorithm it was written with.
 const FORMAT: &str = "f1";

@@ -3,7 +3,7 @@
 
 use aws_sdk_sqs::Client;
 
-use mizan::kernel::store_error::SendError;
+use mizan::kernel::failures::SendError;
 use mizan::messaging::campaign::CampaignPage;
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use mizan::accounts::contact::Email;
-use mizan::kernel::store_error::SendError;
+use mizan::kernel::failures::SendError;
 
 /// A rendered email: a Persian subject, an HTML part and its plain-text twin.
 pub struct EmailMessage {

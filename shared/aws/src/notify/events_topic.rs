@@ -4,8 +4,8 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use mizan::kernel::events::Envelope;
+use mizan::kernel::failures::SendError;
 use mizan::kernel::ports::EventPublisher;
-use mizan::kernel::store_error::SendError;
 
 #[derive(Debug, Clone)]
 pub struct EventsTopic {

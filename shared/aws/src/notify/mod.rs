@@ -7,7 +7,7 @@ pub mod events_topic;
 pub mod sms;
 
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
-use mizan::kernel::store_error::SendError;
+use mizan::kernel::failures::SendError;
 
 /// Keeps only the provider's error code: its message may quote the recipient.
 pub(crate) fn send_error<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> SendError {

@@ -4,7 +4,7 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use mizan::accounts::contact::IranMobile;
-use mizan::kernel::store_error::SendError;
+use mizan::kernel::failures::SendError;
 
 #[derive(Debug, Clone)]
 pub struct SmsSender {

@@ -9,11 +9,11 @@ use crate::dynamodb::orders::{OrdersTable, Placement, StoredOrder};
 use crate::dynamodb::products::ProductsTable;
 use crate::notify::events_topic::EventsTopic;
 use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::kernel::failures::SendError;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::ids::ProductId;
-use mizan::kernel::store_error::SendError;
-use mizan::kernel::store_error::StoreError;
 use mizan::ordering::order::{Buyer, CartLine, Order, OrderStatus, Recipient};
 use mizan::ordering::pricing::{PricingError, VatSchedule, price_order};
 

@@ -11,11 +11,11 @@ use crate::dynamodb::products::ProductsTable;
 use crate::dynamodb::reviews::ReviewsTable;
 use crate::notify::events_topic::EventsTopic;
 use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan::kernel::failures::SendError;
+use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::ids::ReviewId;
-use mizan::kernel::store_error::SendError;
-use mizan::kernel::store_error::StoreError;
 use mizan::reviewing::review::{Change, Moderation, Rating, Review, ReviewText, Version, Visibility};
 
 /// The stores a review touches, each only as far as it needs (mirroring the IAM policy).

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::accounts::ports::AccountStore;
 use crate::accounts::session::{Claims, SessionKey};
-use crate::kernel::store_error::StoreError;
+use crate::kernel::failures::StoreError;
 
 /// The session of a token, or `None`. Tokens are stateless, so the account is read too: a
 /// closed account's sessions end at once, and so does a session whose role was granted or
@@ -37,7 +37,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_lasts_while_its_account_keeps_the_role_it_was_issued_with() {
+    async fn p4_a_session_lasts_while_its_account_keeps_the_role_it_was_issued_with() {
         let (accounts, sessions) = (InMemoryAccounts::default(), SessionKey::new(&[9; 32]).unwrap());
         register(&accounts, &PublishedEvents::default(), &code_hasher(), signup("m@example.com"), None, now())
             .await

@@ -10,10 +10,10 @@ use crate::accounts::login_throttle::Window;
 use crate::accounts::ports::{AccountStore, LoginAttempts};
 use crate::accounts::verification::CodeHasher;
 use crate::kernel::events::{DomainEvent, Envelope};
+use crate::kernel::failures::SendError;
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 use crate::kernel::ports::EventPublisher;
-use crate::kernel::store_error::SendError;
-use crate::kernel::store_error::StoreError;
 
 /// What a review shows as its author once the account is closed.
 pub const ANONYMOUS_DISPLAY_NAME: &str = "کاربر پیشین";

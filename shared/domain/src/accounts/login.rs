@@ -10,9 +10,9 @@ use crate::accounts::password;
 use crate::accounts::ports::{AccountStore, LoginAttempts};
 use crate::accounts::session::{IssuedSession, SessionKey};
 use crate::accounts::verification::CodeHasher;
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 use crate::kernel::ports::{IpRecorder, RecordedRequest};
-use crate::kernel::store_error::StoreError;
 
 pub enum LoginOutcome {
     Session(IssuedSession),

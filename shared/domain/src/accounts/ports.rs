@@ -8,8 +8,8 @@ use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::Window;
 use crate::accounts::password::PasswordHash;
 use crate::accounts::verification::{Challenge, ContactKind};
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
-use crate::kernel::store_error::StoreError;
 
 /// What storing a new account came to.
 #[derive(Debug, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use crate::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
 use crate::kernel::events::{DomainEvent, Envelope};
+use crate::kernel::failures::SendError;
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 use crate::kernel::ports::EventPublisher;
-use crate::kernel::store_error::SendError;
-use crate::kernel::store_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {

@@ -12,8 +12,8 @@ use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::{self, Window};
 use crate::accounts::ports::{AccountStore, Credentials, LoginAttempts, Registration};
 use crate::accounts::verification::{self, Challenge, ContactKind};
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
-use crate::kernel::store_error::StoreError;
 
 struct Stored {
     account: NewAccount,

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod events;
+pub mod failures;
 pub mod form;
 pub mod ids;
 pub mod money;
@@ -11,7 +12,6 @@ pub mod persian_words;
 pub mod ports;
 pub mod problem;
 pub mod solar_hijri;
-pub mod store_error;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;

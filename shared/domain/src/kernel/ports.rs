@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use crate::kernel::events::Envelope;
+use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::AccountId;
-use crate::kernel::store_error::{SendError, StoreError};
 
 pub trait EventPublisher {
     /// Hands one event to its subscribers. Its id makes a retried publish harmless: consumers

@@ -7,9 +7,9 @@ use std::sync::{Mutex, PoisonError};
 use time::OffsetDateTime;
 
 use crate::kernel::events::{DomainEvent, Envelope};
+use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::AccountId;
 use crate::kernel::ports::{EventPublisher, IpRecorder, RecordedRequest};
-use crate::kernel::store_error::{SendError, StoreError};
 
 /// The events topic: every published envelope, in order; `down` refuses them all.
 #[derive(Default)]

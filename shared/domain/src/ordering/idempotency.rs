@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::kernel::failures::StoreError;
 use crate::kernel::problem::Rejection;
-use crate::kernel::store_error::StoreError;
 use crate::ordering::ports::{IdempotencyStore, Lock};
 
 /// How long a completed request is remembered. A storefront retries within seconds or minutes;

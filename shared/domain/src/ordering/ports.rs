@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::kernel::store_error::StoreError;
+use crate::kernel::failures::StoreError;
 use crate::ordering::idempotency::{IdempotencyRecord, StoredResponse};
 
 /// What trying to take an idempotency key came to.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::kernel::store_error::StoreError;
+use crate::kernel::failures::StoreError;
 use crate::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, Judgement, StoredResponse, judge, later};
 use crate::ordering::ports::{IdempotencyStore, Lock};
 
