@@ -6,9 +6,9 @@ use mizan::accounts::person::FullName;
 use mizan::kernel::form::JsonObject;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::problem::{FieldError, Problem, Rejection};
+use mizan::ordering::checkout::CheckoutRequest;
 use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
 use mizan::ordering::order::{Address, Buyer, CartLine, CompanyName, MAX_LINES, MAX_QUANTITY_PER_LINE, Recipient};
-use mizan_aws::usecases::checkout::CheckoutRequest;
 
 pub fn checkout(body: &JsonObject) -> Result<CheckoutRequest, Problem> {
     let mut errors = Vec::new();

@@ -11,14 +11,14 @@ use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
 use mizan_aws::dynamodb::orders::OrdersTable;
 use mizan_aws::dynamodb::products::ProductsTable;
+use mizan_aws::dynamodb::shop::Shop;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
 use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
-    pub products: ProductsTable,
-    pub orders: OrdersTable,
+    pub shop: Shop,
     pub idempotency: IdempotencyTable,
     pub events: EventsTopic,
     pub sessions: SessionKey,
@@ -34,13 +34,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
-        products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
-        orders: OrdersTable::new(
-            dynamodb.clone(),
-            config::required("ORDERS_TABLE")?,
-            FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?),
-            BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
-        ),
+        shop: Shop {
+            products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
+            orders: OrdersTable::new(
+                dynamodb.clone(),
+                config::required("ORDERS_TABLE")?,
+                FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?),
+                BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+            ),
+        },
         idempotency: IdempotencyTable::new(dynamodb.clone(), config::required("IDEMPOTENCY_TABLE")?),
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),

@@ -25,7 +25,9 @@ use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
+use mizan::ordering::checkout::{Checkout, CheckoutOutcome, CheckoutRequest, place_order};
 use mizan::ordering::identity::{EconomicCode, NationalCode};
+use mizan::ordering::order::StoredOrder;
 use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
 use mizan::ordering::pricing::VatSchedule;
 use mizan_aws::dynamodb::accounts::AccountsTable;
@@ -34,15 +36,15 @@ use mizan_aws::dynamodb::deliveries::DeliveriesTable;
 use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 use mizan_aws::dynamodb::invoices::InvoicesTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
-use mizan_aws::dynamodb::orders::{OrdersTable, PurchaseIndex, StoredOrder};
+use mizan_aws::dynamodb::orders::{OrdersTable, PurchaseIndex};
 use mizan_aws::dynamodb::products::{ProductsTable, product_item};
 use mizan_aws::dynamodb::reviews::ReviewsTable;
+use mizan_aws::dynamodb::shop::Shop;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::notify::email::Mailer;
 use mizan_aws::notify::events_topic::EventsTopic;
 use mizan_aws::notify::sms::SmsSender;
 use mizan_aws::usecases::audit::SubjectKey;
-use mizan_aws::usecases::checkout::{Catalogue, CheckoutOutcome, CheckoutRequest, place_order};
 use time::OffsetDateTime;
 
 /// How many writes fixtures keep in flight: DynamoDB Local on two cores saturates well below this.
@@ -243,13 +245,18 @@ impl Stack {
         Ok(())
     }
 
+    /// The products and orders tables as checkout places orders into them.
+    pub fn shop(&self) -> Shop {
+        Shop { products: self.products.clone(), orders: self.orders.clone() }
+    }
+
     /// Places an order as checkout does (the same domain call), for the functions that read orders.
     pub async fn order(&self, customer: AccountId, lines: &[(ProductId, u32)]) -> Result<StoredOrder> {
         let key = uuid::Uuid::new_v4().to_string();
-        let catalogue =
-            Catalogue { products: &self.products, orders: &self.orders, events: &self.events, vat: &self.vat };
+        let shop = self.shop();
+        let checkout = Checkout { shop: &shop, events: &self.events, vat: &self.vat };
         let request = checkout_request(lines)?;
-        match place_order(&catalogue, customer, &key, &key, request, OffsetDateTime::now_utc()).await? {
+        match place_order(&checkout, customer, &key, &key, request, OffsetDateTime::now_utc()).await? {
             CheckoutOutcome::Placed(order) => Ok(*order),
             other => Err(anyhow!("a bench order was not placed: {other:?}")),
         }

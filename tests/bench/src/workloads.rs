@@ -23,11 +23,11 @@ use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::solar_hijri::tehran_date;
-use mizan::ordering::idempotency::{self, Outcome, StoredResponse, WaitPolicy};
+use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
+use mizan::ordering::idempotency::IdempotencyKey;
 use mizan::reviewing::review::{Rating, ReviewText};
 use mizan_aws::dynamodb::deliveries::Claim;
 use mizan_aws::notify::email::EmailMessage;
-use mizan_aws::usecases::checkout::{Catalogue, CheckoutOutcome, place_order};
 use mizan_aws::usecases::legal_export::{self, Actor, LegalRequest};
 use mizan_aws::usecases::reviewing::{self, PostOutcome, Stores};
 use serde_json::{Value, json};
@@ -194,38 +194,22 @@ pub fn checkout_body(sample: &HttpEvent, lines: &[(ProductId, u32)]) -> Result<V
     Ok(body)
 }
 
-/// What the checkout route does around `place_order`: the idempotency record, then the order read back.
+/// What the checkout route does: the same use case, with the idempotency record, the IP record
+/// and the order read back.
 pub async fn check_out_directly(stack: &Stack, customer: &Customer, lines: &[(ProductId, u32)]) -> Result<()> {
     let key = uuid::Uuid::new_v4().to_string();
-    let record_id = format!("checkout#{}#{key}", customer.id);
-    let catalogue =
-        Catalogue { products: &stack.products, orders: &stack.orders, events: &stack.events, vat: &stack.vat };
-    let request = checkout_request(lines)?;
-    let work = || async {
-        match place_order(&catalogue, customer.id, &key, &key, request, now()).await {
-            Ok(CheckoutOutcome::Placed(order)) => {
-                Ok(StoredResponse { status: 201, body: json!({ "order_id": order.order.id }).to_string() })
-            }
-            Ok(other) => Err(format!("not placed: {other:?}")),
-            Err(error) => Err(error.to_string()),
-        }
+    let call = CheckoutCall {
+        account: customer.id,
+        key: IdempotencyKey::parse(&key).map_err(|error| anyhow!("{error}"))?,
+        payload_hash: key.clone(),
+        source_ip: source_ip(),
+        in_progress_for: Duration::from_secs(10),
     };
-    let outcome = idempotency::run_once(
-        &stack.idempotency,
-        &record_id,
-        &key,
-        now(),
-        Duration::from_secs(10),
-        WaitPolicy::default(),
-        work,
-    )
-    .await?;
-    let Outcome::Fresh(response) = outcome else { bail!("a direct checkout was not placed") };
-    let id = serde_json::from_str::<Value>(&response.body)?["order_id"]
-        .as_str()
-        .and_then(OrderId::parse)
-        .ok_or_else(|| anyhow!("no order id in {}", response.body))?;
-    stack.stored_order(id).await?;
+    let shop = stack.shop();
+    let checkout = Checkout { shop: &shop, events: &stack.events, vat: &stack.vat };
+    checkout::check_out(&checkout, &stack.idempotency, &stack.ip_records, call, checkout_request(lines)?, now())
+        .await
+        .map_err(|problem| anyhow!("a direct checkout was not placed: {}", problem.code))?;
     Ok(())
 }
 

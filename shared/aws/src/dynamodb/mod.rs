@@ -10,6 +10,7 @@ pub mod ip_records;
 pub mod orders;
 pub mod products;
 pub mod reviews;
+pub mod shop;
 
 use std::collections::HashMap;
 

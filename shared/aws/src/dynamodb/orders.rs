@@ -23,7 +23,8 @@ use mizan::kernel::ids::OrderId;
 use mizan::kernel::ids::ProductId;
 use mizan::ordering::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use mizan::ordering::identity::NationalCode;
-use mizan::ordering::order::{Address, Order, OrderStatus, Recipient};
+use mizan::ordering::order::{Address, Order, OrderStatus, Recipient, StoredOrder};
+use mizan::ordering::ports::Placement;
 use mizan::ordering::pricing::{PricedLine, PricedOrder, VatRate};
 
 /// Concurrent orders of one product conflict in DynamoDB; they are retried this often.
@@ -46,23 +47,6 @@ pub struct PurchaseIndex {
     table: String,
 }
 
-/// What placing an order came to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Placement {
-    Placed,
-    /// An order with this id exists already: the same checkout, retried.
-    AlreadyPlaced,
-    /// These products had less stock than the order asked for; nothing was written.
-    OutOfStock(Vec<ProductId>),
-}
-
-/// An order as stored, with its recipient while it is kept.
-#[derive(Debug, Clone)]
-pub struct StoredOrder {
-    pub order: Order,
-    pub recipient: Option<Recipient>,
-}
-
 fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
     key.strip_prefix("ORDER#").and_then(OrderId::parse).ok_or(StoreError::Corrupt("pk"))
 }
@@ -82,7 +66,7 @@ impl OrdersTable {
 
     /// Writes the order, its recipient and the stock reservations (one per line, in line order,
     /// from `ProductsTable::reserve_stock`) in one transaction.
-    pub async fn place(
+    pub(crate) async fn place(
         &self,
         order: &Order,
         recipient: &Recipient,

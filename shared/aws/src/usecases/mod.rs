@@ -2,6 +2,5 @@
 //! once the context has its ports.
 
 pub mod audit;
-pub mod checkout;
 pub mod legal_export;
 pub mod reviewing;

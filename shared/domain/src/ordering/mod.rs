@@ -2,6 +2,7 @@
 
 pub mod buyer_lookup;
 pub mod catalog;
+pub mod checkout;
 pub mod idempotency;
 pub mod identity;
 pub mod order;

@@ -178,6 +178,13 @@ pub struct Recipient {
     pub postal_code: PostalCode,
 }
 
+/// An order as stored, with its recipient while it is kept (P15).
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub recipient: Option<Recipient>,
+}
+
 /// What the customer asked for: products and quantities, nothing about prices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartLine {

@@ -6,7 +6,36 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::kernel::failures::StoreError;
+use crate::kernel::ids::{OrderId, ProductId};
+use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{IdempotencyRecord, StoredResponse};
+use crate::ordering::order::{Order, Recipient, StoredOrder};
+
+/// The products an order is priced from.
+pub trait Catalog {
+    /// The products of these ids that exist, in the order asked; unknown ids are left out.
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError>;
+}
+
+/// What placing an order came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Placement {
+    Placed,
+    /// An order with this id exists already: the same checkout, retried.
+    AlreadyPlaced,
+    /// These products had less stock than the order asked for; nothing was written.
+    OutOfStock(Vec<ProductId>),
+}
+
+/// Where orders are kept.
+pub trait OrderBook {
+    /// Writes the order, its recipient and the stock each line takes all at once, or nothing:
+    /// not if an order of this id exists, nor if any product has less stock than its line asks.
+    async fn place(&self, order: &Order, recipient: &Recipient) -> Result<Placement, StoreError>;
+
+    /// The order with its recipient while it is kept.
+    async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError>;
+}
 
 /// What trying to take an idempotency key came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

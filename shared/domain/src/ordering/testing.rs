@@ -1,5 +1,6 @@
-//! The idempotency table in memory, with its conditions: a key is taken once until its record
-//! expires or its holder is presumed crashed, and only the holder completes it.
+//! The ordering context's tables in memory, with the conditions the use cases rely on: a key is
+//! taken once until its record expires or its holder is presumed crashed, and only the holder
+//! completes it; an order is written with its recipient and its stock all at once or not at all.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -8,8 +9,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::kernel::failures::StoreError;
+use crate::kernel::ids::{OrderId, ProductId};
+use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, Judgement, StoredResponse, judge, later};
-use crate::ordering::ports::{IdempotencyStore, Lock};
+use crate::ordering::order::{Order, Recipient, StoredOrder};
+use crate::ordering::ports::{Catalog, IdempotencyStore, Lock, OrderBook, Placement};
 
 #[derive(Default)]
 pub struct InMemoryIdempotency {
@@ -72,5 +76,83 @@ impl IdempotencyStore for InMemoryIdempotency {
     async fn pause(&self, duration: Duration) -> bool {
         tokio::time::sleep(duration).await;
         true
+    }
+}
+
+/// The products and orders tables.
+#[derive(Default)]
+pub struct InMemoryShop {
+    products: Mutex<HashMap<ProductId, Product>>,
+    orders: Mutex<HashMap<OrderId, StoredOrder>>,
+}
+
+impl InMemoryShop {
+    pub fn with_products(products: impl IntoIterator<Item = Product>) -> Self {
+        let shop = Self::default();
+        shop.products
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(products.into_iter().map(|p| (p.id.clone(), p)));
+        shop
+    }
+
+    pub fn stock_of(&self, id: &ProductId) -> Option<u32> {
+        self.products.lock().unwrap_or_else(PoisonError::into_inner).get(id).map(|product| product.stock)
+    }
+
+    pub fn restock(&self, id: &ProductId, stock: u32) {
+        if let Some(product) = self.products.lock().unwrap_or_else(PoisonError::into_inner).get_mut(id) {
+            product.stock = stock;
+        }
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.orders.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+impl Catalog for InMemoryShop {
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        let products = self.products.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut found: Vec<Product> = Vec::new();
+        for id in ids {
+            if let Some(product) = products.get(id)
+                && !found.iter().any(|known| &known.id == id)
+            {
+                found.push(product.clone());
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl OrderBook for InMemoryShop {
+    async fn place(&self, order: &Order, recipient: &Recipient) -> Result<Placement, StoreError> {
+        let mut products = self.products.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        if orders.contains_key(&order.id) {
+            return Ok(Placement::AlreadyPlaced);
+        }
+        let short: Vec<ProductId> = order
+            .priced
+            .lines
+            .iter()
+            .filter(|line| products.get(&line.product_id).is_none_or(|product| product.stock < line.quantity))
+            .map(|line| line.product_id.clone())
+            .collect();
+        if !short.is_empty() {
+            return Ok(Placement::OutOfStock(short));
+        }
+        for line in &order.priced.lines {
+            if let Some(product) = products.get_mut(&line.product_id) {
+                product.stock -= line.quantity;
+            }
+        }
+        orders.insert(order.id, StoredOrder { order: order.clone(), recipient: Some(recipient.clone()) });
+        Ok(Placement::Placed)
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        Ok(self.orders.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned())
     }
 }

@@ -1,0 +1,40 @@
+//! The shop as checkout sees it: the catalog it prices from, and the orders it places with the
+//! stock they take. An order, its recipient and the stock decrement of each of its lines are one
+//! transaction across the orders and products tables.
+
+use mizan::kernel::failures::StoreError;
+use mizan::kernel::ids::{OrderId, ProductId};
+use mizan::ordering::catalog::Product;
+use mizan::ordering::order::{Order, Recipient, StoredOrder};
+use mizan::ordering::ports::{Catalog, OrderBook, Placement};
+
+use super::orders::OrdersTable;
+use super::products::ProductsTable;
+
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub products: ProductsTable,
+    pub orders: OrdersTable,
+}
+
+impl Catalog for Shop {
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        self.products.get_many(ids).await
+    }
+}
+
+impl OrderBook for Shop {
+    async fn place(&self, order: &Order, recipient: &Recipient) -> Result<Placement, StoreError> {
+        let reservations = order
+            .priced
+            .lines
+            .iter()
+            .map(|line| self.products.reserve_stock(&line.product_id, line.quantity))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.orders.place(order, recipient, reservations).await
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        self.orders.get(id).await
+    }
+}
