@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
+use mizan::ordering::ports::Catalog;
 use mizan_aws::dynamodb::products::{ProductsTable, product_item};
 
 const SEED: &str = include_str!("../infra/seed/products.json");

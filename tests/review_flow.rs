@@ -1,6 +1,7 @@
 //! Reviews end to end: posting with the verified-buyer mark, the public listing without
 //! personal data (P13), staff moderation with history (P10), authors kept (P11), limits.
 
+use mizan::reviewing::ports::ReviewStore;
 use std::collections::HashSet;
 
 use mizan::kernel::ids::AccountId;

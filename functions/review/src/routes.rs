@@ -7,10 +7,12 @@ use mizan::kernel::clock::now;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::ids::ReviewId;
 use mizan::kernel::problem::{FieldError, Problem};
+use mizan::reviewing::moderation;
+use mizan::reviewing::posting::{self, PostOutcome, Stores};
+use mizan::reviewing::review::ReviewError;
 use mizan::reviewing::review::{self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewText, Visibility};
 use mizan_aws::dynamodb::reviews::ListError;
 use mizan_aws::lambda::http::{self, HttpResult};
-use mizan_aws::usecases::reviewing::{self, PostOutcome, ReviewError, Stores};
 use serde_json::{Value, json};
 
 use crate::Deps;
@@ -78,7 +80,7 @@ async fn post(deps: &Deps, req: &Request) -> HttpResult {
         orders: &deps.orders,
         events: &deps.events,
     };
-    match reviewing::post(&stores, session.sub, product, rating, text, http::source_ip(req), now()).await {
+    match posting::post(&stores, session.sub, product, rating, text, http::source_ip(req), now()).await {
         Ok(PostOutcome::Posted(review)) => http::json(StatusCode::CREATED, &public_view(&review)),
         Ok(PostOutcome::UnknownProduct) => Err(Problem::not_found()),
         Ok(PostOutcome::EmailNotVerified) => Err(Problem::email_not_verified()),
@@ -114,7 +116,7 @@ async fn moderate(deps: &Deps, req: &Request) -> HttpResult {
         None => None,
     };
     let Some(moderation) = moderation.filter(|_| errors.is_empty()) else { return Err(Problem::invalid(errors)) };
-    let review = reviewing::moderate(&deps.reviews, id, session.sub, moderation, now())
+    let review = moderation::moderate(&deps.reviews, id, session.sub, moderation, now())
         .await
         .map_err(review_failed)?
         .ok_or_else(Problem::not_found)?;

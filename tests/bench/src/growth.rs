@@ -1,6 +1,7 @@
 //! How time and memory grow with the work: checkouts of more lines, listings over more reviews.
 //! Each point is a fresh process (so its VmHWM is its own), warmed by one invocation, then timed.
 
+use mizan::reviewing::ports::ReviewStore;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};

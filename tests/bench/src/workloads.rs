@@ -25,11 +25,11 @@ use mizan::kernel::ids::ProductId;
 use mizan::kernel::solar_hijri::tehran_date;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
 use mizan::ordering::idempotency::IdempotencyKey;
+use mizan::reviewing::posting::{self, PostOutcome, Stores};
 use mizan::reviewing::review::{Rating, ReviewText};
 use mizan_aws::dynamodb::deliveries::Claim;
 use mizan_aws::notify::email::EmailMessage;
 use mizan_aws::usecases::legal_export::{self, Actor, LegalRequest};
-use mizan_aws::usecases::reviewing::{self, PostOutcome, Stores};
 use serde_json::{Value, json};
 
 use crate::events::{Event, Expect, HttpEvent, Samples};
@@ -413,7 +413,7 @@ async fn post_review(stack: &Stack, author: AccountId, product: &ProductId) -> R
     let rating = Rating::new(5).ok_or_else(|| anyhow!("a rating"))?;
     let text =
         ReviewText::parse("عطر میوه‌ای و اسیدیته روشن؛ برای دمی V60 عالی است.").map_err(|_| anyhow!("a review text"))?;
-    Ok(reviewing::post(&stores, author, product.clone(), rating, text, source_ip(), now()).await?)
+    Ok(posting::post(&stores, author, product.clone(), rating, text, source_ip(), now()).await?)
 }
 
 /// Unsubscribe: the privacy settings (read, change), the unsubscribe page and its one-click POST.

@@ -32,6 +32,7 @@ use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::messaging::campaign::AudienceCursor;
+use mizan::reviewing::ports::Reviewers;
 
 #[derive(Debug, Clone)]
 pub struct AccountsTable {
@@ -75,13 +76,6 @@ fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'sta
 impl AccountsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
-    }
-
-    /// What a review needs of its author: the name it shows as an initial, and whether the
-    /// email is proven. Nothing else: the review function may read these attributes only.
-    pub async fn reviewer(&self, id: AccountId) -> Result<Option<(FullName, bool)>, StoreError> {
-        let Some(item) = self.get(account_key(id), "full_name, email_verified").await? else { return Ok(None) };
-        Ok(Some((get_parsed(&item, "full_name", FullName::parse)?, get_bool(&item, "email_verified")?)))
     }
 
     /// The account's marketing consent, per channel.
@@ -578,5 +572,18 @@ impl LoginAttempts for AccountsTable {
             .send()
             .await;
         conditional(updated.map(|_| ())).map(|_| ())
+    }
+}
+
+impl Reviewers for AccountsTable {
+    /// What a review needs of its author: the name it shows as an initial, and whether the
+    /// email is proven. Nothing else: the review function may read these attributes only.
+    async fn reviewer(&self, id: AccountId) -> Result<Option<(FullName, bool)>, StoreError> {
+        let Some(item) = self.get(account_key(id), "full_name, email_verified").await? else { return Ok(None) };
+        Ok(Some((get_parsed(&item, "full_name", FullName::parse)?, get_bool(&item, "email_verified")?)))
+    }
+
+    async fn is_open(&self, id: AccountId) -> Result<bool, StoreError> {
+        Ok(self.current_role(id).await?.is_some())
     }
 }

@@ -26,6 +26,7 @@ use mizan::ordering::identity::NationalCode;
 use mizan::ordering::order::{Address, Order, OrderStatus, Recipient, StoredOrder};
 use mizan::ordering::ports::Placement;
 use mizan::ordering::pricing::{PricedLine, PricedOrder, VatRate};
+use mizan::reviewing::ports::Purchases;
 
 /// Concurrent orders of one product conflict in DynamoDB; they are retried this often.
 const CONFLICT_RETRIES: u32 = 8;
@@ -224,34 +225,6 @@ impl PurchaseIndex {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
-
-    /// Whether the customer has an order containing the product (the verified-buyer mark). Reads
-    /// the `ByAccount` index only, which carries ids and product ids, nothing personal.
-    pub async fn has_bought(&self, account: AccountId, product: &ProductId) -> Result<bool, StoreError> {
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("ByAccount")
-                .key_condition_expression("account_id = :account")
-                .filter_expression("contains(product_ids, :product)")
-                .expression_attribute_values(":account", s(account.to_string()))
-                .expression_attribute_values(":product", s(product.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| crate::dynamodb::store_error(&e))?;
-            if page.count > 0 {
-                return Ok(true);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(false);
-            }
-        }
-    }
 }
 
 // The item layout of an order, its buyer sealed.
@@ -322,4 +295,34 @@ fn recipient_item(order: &Order, recipient: &Recipient) -> Item {
         ("postal_code".to_owned(), s(recipient.postal_code.as_str())),
         ("expires_at".to_owned(), time(order.recipient_erasure_at())),
     ])
+}
+
+impl Purchases for PurchaseIndex {
+    /// Whether the customer has an order containing the product (the verified-buyer mark). Reads
+    /// the `ByAccount` index only, which carries ids and product ids, nothing personal.
+    async fn has_bought(&self, account: AccountId, product: &ProductId) -> Result<bool, StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("ByAccount")
+                .key_condition_expression("account_id = :account")
+                .filter_expression("contains(product_ids, :product)")
+                .expression_attribute_values(":account", s(account.to_string()))
+                .expression_attribute_values(":product", s(product.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| crate::dynamodb::store_error(&e))?;
+            if page.count > 0 {
+                return Ok(true);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(false);
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
+use mizan::ordering::ports::Catalog;
 
 const KEY_PREFIX: &str = "PRODUCT#";
 /// BatchGetItem's limit of keys per request.
@@ -89,30 +90,6 @@ impl ProductsTable {
         items.iter().map(product_from_item).collect()
     }
 
-    /// The products with these ids, each once, in the order first asked for; an id without a
-    /// product is left out, so the caller compares what it asked with what it got.
-    pub async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
-        // BatchGetItem refuses a request that names the same key twice.
-        let mut wanted: Vec<&ProductId> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if !wanted.contains(&id) {
-                wanted.push(id);
-            }
-        }
-        let mut found = Vec::with_capacity(wanted.len());
-        for chunk in wanted.chunks(BATCH_LIMIT) {
-            let keys = chunk.iter().map(|id| Item::from([("pk".to_owned(), key(id))])).collect();
-            found.extend(self.batch_get(keys).await?);
-        }
-        let mut ordered = Vec::with_capacity(found.len());
-        for id in wanted {
-            if let Some(at) = found.iter().position(|product: &Product| &product.id == id) {
-                ordered.push(found.swap_remove(at));
-            }
-        }
-        Ok(ordered)
-    }
-
     /// One BatchGetItem of at most `BATCH_LIMIT` keys, asking again for the keys DynamoDB left
     /// unprocessed, with exponential backoff, as its documentation requires.
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Product>, StoreError> {
@@ -166,6 +143,32 @@ impl ProductsTable {
             .expression_attribute_values(":q", n(quantity))
             .build()
             .map_err(|_| StoreError::Failed("build-update".into()))
+    }
+}
+
+impl Catalog for ProductsTable {
+    /// The products with these ids, each once, in the order first asked for; an id without a
+    /// product is left out, so the caller compares what it asked with what it got.
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        // BatchGetItem refuses a request that names the same key twice.
+        let mut wanted: Vec<&ProductId> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+        let mut found = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(BATCH_LIMIT) {
+            let keys = chunk.iter().map(|id| Item::from([("pk".to_owned(), key(id))])).collect();
+            found.extend(self.batch_get(keys).await?);
+        }
+        let mut ordered = Vec::with_capacity(found.len());
+        for id in wanted {
+            if let Some(at) = found.iter().position(|product: &Product| &product.id == id) {
+                ordered.push(found.swap_remove(at));
+            }
+        }
+        Ok(ordered)
     }
 }
 

@@ -25,6 +25,7 @@ use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::ids::ReviewId;
+use mizan::reviewing::ports::ReviewStore;
 use mizan::reviewing::review::{
     Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewText, Version, Visibility,
 };
@@ -78,89 +79,6 @@ impl ReviewsTable {
         Self { client, table: table.into() }
     }
 
-    /// Takes one of the customer's posts for this hour; `false` once they are used up.
-    pub async fn take_post_slot(&self, author: AccountId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let hour = now.unix_timestamp().div_euclid(RATE_WINDOW.whole_seconds());
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("RATE#{author}"), &hour.to_string())))
-            .update_expression("ADD posts :one SET expires_at = :forget")
-            .condition_expression("attribute_not_exists(posts) OR posts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(REVIEWS_PER_HOUR))
-            .expression_attribute_values(":forget", time(now + RATE_WINDOW * 2))
-            .send()
-            .await;
-        conditional(updated.map(|_| ()))
-    }
-
-    pub async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(review_key(id), "CURRENT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        answer.item.map(|item| read_review(&item)).transpose()
-    }
-
-    /// Writes a review's new state with the version that made it, on condition that nobody
-    /// changed it since `previous` was read, and moves the product's rating totals by the
-    /// difference. `Ok(false)` when someone did (the caller reads again).
-    pub async fn save(
-        &self,
-        review: &Review,
-        previous: Option<&Review>,
-        version: &Version,
-    ) -> Result<bool, StoreError> {
-        let mut current = Put::builder().table_name(&self.table).set_item(Some(review_item(review)));
-        current = match previous {
-            None => current.condition_expression("attribute_not_exists(pk)"),
-            Some(previous) => current
-                .condition_expression("version = :previous")
-                .expression_attribute_values(":previous", n(previous.version)),
-        };
-        let history = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(version_item(review.id, version)))
-            .condition_expression("attribute_not_exists(pk)");
-        let mut items = vec![
-            TransactWriteItem::builder()
-                .put(current.build().map_err(|_| StoreError::Failed("build-put".into()))?)
-                .build(),
-            TransactWriteItem::builder()
-                .put(history.build().map_err(|_| StoreError::Failed("build-put".into()))?)
-                .build(),
-        ];
-        let counted = |r: &Review| (r.visibility == Visibility::Published).then(|| i64::from(r.rating.stars()));
-        let before = previous.and_then(counted);
-        let after = counted(review);
-        let sum = after.unwrap_or(0) - before.unwrap_or(0);
-        let count = i64::from(after.is_some()) - i64::from(before.is_some());
-        if sum != 0 || count != 0 {
-            let stats = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(stats_key(&review.product), "STATS")))
-                .update_expression("ADD rating_sum :sum, rating_count :count")
-                .expression_attribute_values(":sum", n(sum))
-                .expression_attribute_values(":count", n(count))
-                .build()
-                .map_err(|_| StoreError::Failed("build-update".into()))?;
-            items.push(TransactWriteItem::builder().update(stats).build());
-        }
-        let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
-            Err(error) => Err(crate::dynamodb::store_error(&error)),
-        }
-    }
-
     /// The sum and count of a product's published ratings.
     pub async fn totals(&self, product: &ProductId) -> Result<(u64, u64), StoreError> {
         let answer = self
@@ -200,49 +118,6 @@ impl ReviewsTable {
         let reviews = answer.items().iter().map(read_review).collect::<Result<Vec<_>, _>>()?;
         let next = answer.last_evaluated_key.as_ref().map(encode_cursor);
         Ok(Page { reviews, next })
-    }
-
-    /// The ids of every review an account wrote, published or hidden, from the `ByAuthor`
-    /// index (P3 exports, P11).
-    pub async fn ids_by_author(&self, author: AccountId) -> Result<Vec<ReviewId>, StoreError> {
-        let items = every_page(|start| {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_AUTHOR)
-                .key_condition_expression("author_id = :author")
-                .expression_attribute_values(":author", s(author.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-        })
-        .await?;
-        items
-            .iter()
-            .map(|item| {
-                let key = get_s(item, "pk")?;
-                key.strip_prefix("REVIEW#").and_then(ReviewId::parse).ok_or(StoreError::Corrupt("pk"))
-            })
-            .collect()
-    }
-
-    /// Shows a review under `name` instead of its author's (a closed account): the review stays,
-    /// linked to the account id (P11); its versions are not touched. Nothing when the review is
-    /// gone.
-    pub async fn show_under_name(&self, id: ReviewId, name: &str) -> Result<(), StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(review_key(id), "CURRENT")))
-            // The version moves too, so that a moderation read before this write cannot pass its
-            // version condition and put the author's name back.
-            .update_expression("SET display_name = :name, version = version + :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":name", s(name))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        conditional(updated.map(|_| ())).map(|_| ())
     }
 
     /// Every version of a review, oldest first.
@@ -381,4 +256,127 @@ fn decode_cursor(cursor: &str, product: &ProductId) -> Option<HashMap<String, At
         && seconds.bytes().all(|b| b.is_ascii_digit())
         && ReviewId::parse(tail) == Some(id);
     well_formed.then(|| fields.into_iter().map(|(name, value)| (name, s(value))).collect())
+}
+
+impl ReviewStore for ReviewsTable {
+    /// Takes one of the customer's posts for this hour; `false` once they are used up.
+    async fn take_post_slot(&self, author: AccountId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let hour = now.unix_timestamp().div_euclid(RATE_WINDOW.whole_seconds());
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("RATE#{author}"), &hour.to_string())))
+            .update_expression("ADD posts :one SET expires_at = :forget")
+            .condition_expression("attribute_not_exists(posts) OR posts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(REVIEWS_PER_HOUR))
+            .expression_attribute_values(":forget", time(now + RATE_WINDOW * 2))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
+    async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(review_key(id), "CURRENT")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        answer.item.map(|item| read_review(&item)).transpose()
+    }
+
+    /// Writes a review's new state with the version that made it, on condition that nobody
+    /// changed it since `previous` was read, and moves the product's rating totals by the
+    /// difference. `Ok(false)` when someone did (the caller reads again).
+    async fn save(&self, review: &Review, previous: Option<&Review>, version: &Version) -> Result<bool, StoreError> {
+        let mut current = Put::builder().table_name(&self.table).set_item(Some(review_item(review)));
+        current = match previous {
+            None => current.condition_expression("attribute_not_exists(pk)"),
+            Some(previous) => current
+                .condition_expression("version = :previous")
+                .expression_attribute_values(":previous", n(previous.version)),
+        };
+        let history = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(version_item(review.id, version)))
+            .condition_expression("attribute_not_exists(pk)");
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(current.build().map_err(|_| StoreError::Failed("build-put".into()))?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(history.build().map_err(|_| StoreError::Failed("build-put".into()))?)
+                .build(),
+        ];
+        let counted = |r: &Review| (r.visibility == Visibility::Published).then(|| i64::from(r.rating.stars()));
+        let before = previous.and_then(counted);
+        let after = counted(review);
+        let sum = after.unwrap_or(0) - before.unwrap_or(0);
+        let count = i64::from(after.is_some()) - i64::from(before.is_some());
+        if sum != 0 || count != 0 {
+            let stats = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(stats_key(&review.product), "STATS")))
+                .update_expression("ADD rating_sum :sum, rating_count :count")
+                .expression_attribute_values(":sum", n(sum))
+                .expression_attribute_values(":count", n(count))
+                .build()
+                .map_err(|_| StoreError::Failed("build-update".into()))?;
+            items.push(TransactWriteItem::builder().update(stats).build());
+        }
+        let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
+            Err(error) => Err(crate::dynamodb::store_error(&error)),
+        }
+    }
+
+    /// The ids of every review an account wrote, published or hidden, from the `ByAuthor`
+    /// index (P3 exports, P11).
+    async fn ids_by_author(&self, author: AccountId) -> Result<Vec<ReviewId>, StoreError> {
+        let items = every_page(|start| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_AUTHOR)
+                .key_condition_expression("author_id = :author")
+                .expression_attribute_values(":author", s(author.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+        })
+        .await?;
+        items
+            .iter()
+            .map(|item| {
+                let key = get_s(item, "pk")?;
+                key.strip_prefix("REVIEW#").and_then(ReviewId::parse).ok_or(StoreError::Corrupt("pk"))
+            })
+            .collect()
+    }
+
+    /// Shows a review under `name` instead of its author's (a closed account): the review stays,
+    /// linked to the account id (P11); its versions are not touched. Nothing when the review is
+    /// gone.
+    async fn show_under_name(&self, id: ReviewId, name: &str) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(review_key(id), "CURRENT")))
+            // The version moves too, so that a moderation read before this write cannot pass its
+            // version condition and put the author's name back.
+            .update_expression("SET display_name = :name, version = version + :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":name", s(name))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        conditional(updated.map(|_| ())).map(|_| ())
+    }
 }

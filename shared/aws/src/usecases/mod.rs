@@ -3,4 +3,3 @@
 
 pub mod audit;
 pub mod legal_export;
-pub mod reviewing;

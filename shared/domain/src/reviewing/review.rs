@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::AccountId;
 use crate::kernel::ids::ProductId;
 use crate::kernel::ids::ReviewId;
@@ -135,6 +136,19 @@ pub enum Moderation {
 pub fn average_hundredths(sum: u64, count: u64) -> Option<u64> {
     (count > 0).then(|| (sum * 100 + count / 2) / count)
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] SendError),
+    #[error("the review kept changing under this request")]
+    Contended,
+}
+
+/// How often a save is tried again when the review changed between reading and writing.
+pub const SAVE_ATTEMPTS: usize = 3;
 
 #[cfg(test)]
 mod tests {
