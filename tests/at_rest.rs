@@ -4,6 +4,7 @@
 //! found by a buyer's code through its keyed hash, and a sealed code moved to another item does
 //! not open.
 
+use mizan::invoicing::ports::PlacedOrders;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;

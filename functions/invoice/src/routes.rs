@@ -3,14 +3,15 @@
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
-use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, VatCertificate};
-use mizan::kernel::ids::OrderId;
+use mizan::invoicing::access;
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice};
+use mizan::kernel::clock::now;
+use mizan::kernel::ids::{AccountId, OrderId};
 use mizan::kernel::persian_format::persian_digits;
 use mizan::kernel::problem::Problem;
 use mizan::ordering::order::Buyer;
 use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::{Deps, page};
 
@@ -29,22 +30,16 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
 
 /// The invoice of the caller's order. Someone else's order is as absent as none (404); an
 /// order whose invoice is still being issued says so, with when to ask again.
-async fn owned_invoice(deps: &Deps, req: &Request) -> Result<Invoice, Problem> {
-    let session = http::authenticate(req, &deps.sessions, &deps.accounts, OffsetDateTime::now_utc()).await?;
+/// The customer and the order a request names; a malformed order id names no order.
+async fn customer_and_order(deps: &Deps, req: &Request) -> Result<(AccountId, OrderId), Problem> {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let id = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
-    let Some(id) = id else { return Err(Problem::not_found()) };
-    match deps.invoices.get(id).await? {
-        Some(invoice) if invoice.account == session.sub => Ok(invoice),
-        Some(_) => Err(Problem::not_found()),
-        None => match deps.orders.order(id).await? {
-            Some(order) if order.account == session.sub => Err(Problem::invoice_pending()),
-            _ => Err(Problem::not_found()),
-        },
-    }
+    Ok((session.sub, id.ok_or_else(Problem::not_found)?))
 }
 
 async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
-    let invoice = owned_invoice(deps, req).await?;
+    let (customer, order) = customer_and_order(deps, req).await?;
+    let invoice = access::own_invoice(&deps.invoices, &deps.orders, customer, order).await?;
     if wants_html(req) {
         let html = page::render(&invoice).map_err(|error| {
             tracing::error!(%error, "the invoice page could not be rendered");
@@ -56,10 +51,8 @@ async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
 }
 
 async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
-    let invoice = owned_invoice(deps, req).await?;
-    let certificate =
-        VatCertificate::for_invoice(&invoice, OffsetDateTime::now_utc()).map_err(|_| Problem::not_a_legal_entity())?;
-    let certificate = deps.invoices.certify(&certificate).await?;
+    let (customer, order) = customer_and_order(deps, req).await?;
+    let certificate = access::certify(&deps.invoices, &deps.orders, customer, order, now()).await?;
     http::json(
         StatusCode::OK,
         &json!({

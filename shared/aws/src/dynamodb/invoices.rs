@@ -18,6 +18,7 @@ use super::{Item, buyer_identity, conditional, get_n, get_parsed, get_s, get_tim
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::PostalCode;
 use mizan::invoicing::invoice::{Invoice, InvoiceTotals, VatCertificate};
+use mizan::invoicing::ports::{InvoiceBook, Issuance};
 use mizan::invoicing::tax_id::TaxId;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
@@ -38,14 +39,6 @@ pub struct InvoicesTable {
     fields: FieldSealer,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Issuance {
-    /// Issued now, with this serial.
-    Issued(u64),
-    /// The order had its invoice already: nothing was numbered.
-    AlreadyIssued,
-}
-
 fn invoice_key(order: OrderId) -> String {
     format!("INVOICE#{order}")
 }
@@ -59,9 +52,69 @@ impl InvoicesTable {
         Self { client, table: table.into(), fields }
     }
 
-    /// Issues the order's invoice, once, with the next serial. `make` builds the invoice for a
-    /// serial (its tax id depends on it).
-    pub async fn issue<E>(
+    async fn last_serial(&self) -> Result<u64, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(COUNTER_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        match answer.item {
+            Some(item) => get_n(&item, "value"),
+            None => Ok(0),
+        }
+    }
+}
+
+// The item layout of an invoice, its buyer sealed.
+impl InvoicesTable {
+    async fn invoice_item(&self, invoice: &Invoice) -> Result<Item, StoreError> {
+        let lines = serde_json::to_string(&invoice.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
+        let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
+        let mut item = Item::from([
+            ("pk".to_owned(), s(invoice_key(invoice.order_id))),
+            ("order_id".to_owned(), s(invoice.order_id.to_string())),
+            ("account_id".to_owned(), s(invoice.account.to_string())),
+            ("serial".to_owned(), n(invoice.serial)),
+            ("tax_id".to_owned(), s(invoice.tax_id.as_str())),
+            ("issued_at".to_owned(), time(invoice.issued_at)),
+            ("seller_name".to_owned(), s(&invoice.seller_name)),
+            ("seller_economic_code".to_owned(), s(invoice.seller_economic_code.as_str())),
+            ("seller_address".to_owned(), s(&invoice.seller_address)),
+            ("seller_postal_code".to_owned(), s(invoice.seller_postal_code.as_str())),
+            ("lines".to_owned(), s(lines)),
+            ("totals".to_owned(), s(totals)),
+        ]);
+        buyer_identity::write(&self.fields, &invoice_key(invoice.order_id), &invoice.buyer, &mut item).await?;
+        Ok(item)
+    }
+
+    async fn read_invoice(&self, order: OrderId, item: &Item) -> Result<Invoice, StoreError> {
+        Ok(Invoice {
+            order_id: order,
+            account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
+            serial: get_n(item, "serial")?,
+            tax_id: get_parsed(item, "tax_id", TaxId::parse)?,
+            issued_at: get_time(item, "issued_at")?,
+            seller_name: get_s(item, "seller_name")?.to_owned(),
+            seller_economic_code: get_parsed(item, "seller_economic_code", EconomicCode::parse)?,
+            seller_address: get_s(item, "seller_address")?.to_owned(),
+            seller_postal_code: get_parsed(item, "seller_postal_code", PostalCode::parse)?,
+            buyer: buyer_identity::read(&self.fields, &invoice_key(order), item).await?,
+            lines: serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?,
+            totals: serde_json::from_str::<InvoiceTotals>(get_s(item, "totals")?)
+                .map_err(|_| StoreError::Corrupt("totals"))?,
+        })
+    }
+}
+
+impl InvoiceBook for InvoicesTable {
+    /// Reads the counter, then one transaction moves it on by one and writes the invoice, on
+    /// condition the counter is unchanged and the order has no invoice.
+    async fn issue<E>(
         &self,
         order: &Order,
         make: impl Fn(u64) -> Result<Invoice, E>,
@@ -131,23 +184,7 @@ impl InvoicesTable {
         Err(StoreError::Unavailable("invoice-counter-contention".into()))
     }
 
-    async fn last_serial(&self) -> Result<u64, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(COUNTER_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        match answer.item {
-            Some(item) => get_n(&item, "value"),
-            None => Ok(0),
-        }
-    }
-
-    pub async fn get(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
+    async fn get(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
         let answer = self
             .client
             .get_item()
@@ -163,8 +200,7 @@ impl InvoicesTable {
         }
     }
 
-    /// Stores the certificate unless the order has one; either way returns the one that stands.
-    pub async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError> {
+    async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError> {
         let written = self
             .client
             .put_item()
@@ -199,48 +235,6 @@ impl InvoicesTable {
             issued_at: get_time(&item, "issued_at")?,
             vat: Rial::new(get_n(&item, "vat")?),
             total: Rial::new(get_n(&item, "total")?),
-        })
-    }
-}
-
-// The item layout of an invoice, its buyer sealed.
-impl InvoicesTable {
-    async fn invoice_item(&self, invoice: &Invoice) -> Result<Item, StoreError> {
-        let lines = serde_json::to_string(&invoice.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
-        let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
-        let mut item = Item::from([
-            ("pk".to_owned(), s(invoice_key(invoice.order_id))),
-            ("order_id".to_owned(), s(invoice.order_id.to_string())),
-            ("account_id".to_owned(), s(invoice.account.to_string())),
-            ("serial".to_owned(), n(invoice.serial)),
-            ("tax_id".to_owned(), s(invoice.tax_id.as_str())),
-            ("issued_at".to_owned(), time(invoice.issued_at)),
-            ("seller_name".to_owned(), s(&invoice.seller_name)),
-            ("seller_economic_code".to_owned(), s(invoice.seller_economic_code.as_str())),
-            ("seller_address".to_owned(), s(&invoice.seller_address)),
-            ("seller_postal_code".to_owned(), s(invoice.seller_postal_code.as_str())),
-            ("lines".to_owned(), s(lines)),
-            ("totals".to_owned(), s(totals)),
-        ]);
-        buyer_identity::write(&self.fields, &invoice_key(invoice.order_id), &invoice.buyer, &mut item).await?;
-        Ok(item)
-    }
-
-    async fn read_invoice(&self, order: OrderId, item: &Item) -> Result<Invoice, StoreError> {
-        Ok(Invoice {
-            order_id: order,
-            account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
-            serial: get_n(item, "serial")?,
-            tax_id: get_parsed(item, "tax_id", TaxId::parse)?,
-            issued_at: get_time(item, "issued_at")?,
-            seller_name: get_s(item, "seller_name")?.to_owned(),
-            seller_economic_code: get_parsed(item, "seller_economic_code", EconomicCode::parse)?,
-            seller_address: get_s(item, "seller_address")?.to_owned(),
-            seller_postal_code: get_parsed(item, "seller_postal_code", PostalCode::parse)?,
-            buyer: buyer_identity::read(&self.fields, &invoice_key(order), item).await?,
-            lines: serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?,
-            totals: serde_json::from_str::<InvoiceTotals>(get_s(item, "totals")?)
-                .map_err(|_| StoreError::Corrupt("totals"))?,
         })
     }
 }

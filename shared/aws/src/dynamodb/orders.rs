@@ -17,6 +17,7 @@ use super::{Item, buyer_identity, every_page, get_n, get_parsed, get_s, get_time
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::{IranMobile, PostalCode};
 use mizan::accounts::person::FullName;
+use mizan::invoicing::ports::PlacedOrders;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
@@ -172,23 +173,6 @@ impl OrdersTable {
         self.order_ids_of_buyer_code(&self.lookup.national_code(code)).await
     }
 
-    /// The order alone, without its recipient: what invoicing needs, and no more (P15).
-    pub async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(order_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        match answer.item {
-            Some(item) => Ok(Some(self.read_order(id, &item).await?)),
-            None => Ok(None),
-        }
-    }
-
     /// The order with its recipient, while the recipient is kept.
     pub async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
         let Some(order) = self.order(id).await? else { return Ok(None) };
@@ -323,6 +307,25 @@ impl Purchases for PurchaseIndex {
             if start.is_none() {
                 return Ok(false);
             }
+        }
+    }
+}
+
+impl PlacedOrders for OrdersTable {
+    /// The order alone, without its recipient: what invoicing needs, and no more (P15).
+    async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(order_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        match answer.item {
+            Some(item) => Ok(Some(self.read_order(id, &item).await?)),
+            None => Ok(None),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! subject's and would need a request of its own (by the customer id the document names).
 
 use mizan::accounts::ports::AccountStore;
+use mizan::invoicing::ports::InvoiceBook;
 use mizan::reviewing::ports::ReviewStore;
 use std::net::IpAddr;
 

@@ -1,0 +1,87 @@
+//! A customer's own invoices and VAT certificates (P8, P13): another customer's invoice is as
+//! absent as one that never existed.
+
+use time::OffsetDateTime;
+
+use crate::invoicing::invoice::{Invoice, VatCertificate};
+use crate::invoicing::ports::{InvoiceBook, PlacedOrders};
+use crate::kernel::ids::{AccountId, OrderId};
+use crate::kernel::problem::Problem;
+
+/// The invoice of the customer's order; `invoice-pending` while their order awaits it.
+pub async fn own_invoice(
+    invoices: &impl InvoiceBook,
+    orders: &impl PlacedOrders,
+    customer: AccountId,
+    order: OrderId,
+) -> Result<Invoice, Problem> {
+    match invoices.get(order).await? {
+        Some(invoice) if invoice.account == customer => Ok(invoice),
+        Some(_) => Err(Problem::not_found()),
+        None => match orders.order(order).await? {
+            Some(placed) if placed.account == customer => Err(Problem::invoice_pending()),
+            _ => Err(Problem::not_found()),
+        },
+    }
+}
+
+/// The VAT certificate of a legal-entity buyer's invoice: issued once, the same one after.
+pub async fn certify(
+    invoices: &impl InvoiceBook,
+    orders: &impl PlacedOrders,
+    customer: AccountId,
+    order: OrderId,
+    now: OffsetDateTime,
+) -> Result<VatCertificate, Problem> {
+    let invoice = own_invoice(invoices, orders, customer, order).await?;
+    let certificate = VatCertificate::for_invoice(&invoice, now).map_err(|_| Problem::not_a_legal_entity())?;
+    Ok(invoices.certify(&certificate).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoicing::issuance::issue;
+    use crate::invoicing::testing::fixtures::{legal, natural, now, order, seller};
+    use crate::invoicing::testing::{InMemoryInvoices, PlacedOrderList};
+    use crate::kernel::testing::PublishedEvents;
+    use crate::ordering::order::Buyer;
+
+    async fn issued(buyer: Buyer) -> (PlacedOrderList, InMemoryInvoices, AccountId, OrderId) {
+        let (orders, invoices) = (PlacedOrderList::default(), InMemoryInvoices::default());
+        let customer = AccountId::new();
+        let placed = order(customer, buyer);
+        orders.add(placed.clone());
+        issue(&orders, &invoices, &PublishedEvents::default(), &seller(), placed.id, now()).await.unwrap();
+        (orders, invoices, customer, placed.id)
+    }
+
+    #[tokio::test]
+    async fn p13_an_invoice_is_its_buyers_alone() {
+        let (orders, invoices, customer, id) = issued(natural()).await;
+        assert_eq!(own_invoice(&invoices, &orders, customer, id).await.unwrap().order_id, id);
+        let stranger = own_invoice(&invoices, &orders, AccountId::new(), id).await.unwrap_err();
+        assert_eq!(stranger.code, "not-found");
+    }
+
+    #[tokio::test]
+    async fn an_order_awaiting_its_invoice_says_so_to_its_owner_only() {
+        let (orders, invoices) = (PlacedOrderList::default(), InMemoryInvoices::default());
+        let customer = AccountId::new();
+        let placed = order(customer, natural());
+        orders.add(placed.clone());
+        assert_eq!(own_invoice(&invoices, &orders, customer, placed.id).await.unwrap_err().code, "invoice-pending");
+        assert_eq!(own_invoice(&invoices, &orders, AccountId::new(), placed.id).await.unwrap_err().code, "not-found");
+    }
+
+    #[tokio::test]
+    async fn p8_a_vat_certificate_is_for_legal_entities_and_issued_once() {
+        let (orders, invoices, customer, id) = issued(legal()).await;
+        let first = certify(&invoices, &orders, customer, id, now()).await.unwrap();
+        let later = certify(&invoices, &orders, customer, id, now() + time::Duration::DAY).await.unwrap();
+        assert_eq!(first, later);
+        let (orders, invoices, customer, id) = issued(natural()).await;
+        let refused = certify(&invoices, &orders, customer, id, now()).await.unwrap_err();
+        assert_eq!(refused.code, "not-a-legal-entity");
+    }
+}

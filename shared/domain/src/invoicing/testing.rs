@@ -1,0 +1,133 @@
+//! The invoices table and the orders it reads, in memory: serials without gaps, one invoice and
+//! one certificate per order.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::invoicing::invoice::{Invoice, VatCertificate};
+use crate::invoicing::ports::{InvoiceBook, Issuance, PlacedOrders};
+use crate::kernel::failures::StoreError;
+use crate::kernel::ids::OrderId;
+use crate::ordering::order::Order;
+
+#[derive(Default)]
+pub struct InMemoryInvoices {
+    invoices: Mutex<HashMap<OrderId, Invoice>>,
+    certificates: Mutex<HashMap<OrderId, VatCertificate>>,
+}
+
+impl InMemoryInvoices {
+    pub fn serials(&self) -> Vec<u64> {
+        let mut serials: Vec<u64> =
+            self.invoices.lock().unwrap_or_else(PoisonError::into_inner).values().map(|i| i.serial).collect();
+        serials.sort_unstable();
+        serials
+    }
+}
+
+impl InvoiceBook for InMemoryInvoices {
+    async fn issue<E>(
+        &self,
+        order: &Order,
+        make: impl Fn(u64) -> Result<Invoice, E>,
+    ) -> Result<Result<Issuance, E>, StoreError> {
+        let mut invoices = self.invoices.lock().unwrap_or_else(PoisonError::into_inner);
+        if invoices.contains_key(&order.id) {
+            return Ok(Ok(Issuance::AlreadyIssued));
+        }
+        let serial = invoices.values().map(|invoice| invoice.serial).max().unwrap_or(0) + 1;
+        let invoice = match make(serial) {
+            Ok(invoice) => invoice,
+            Err(error) => return Ok(Err(error)),
+        };
+        invoices.insert(order.id, invoice);
+        Ok(Ok(Issuance::Issued(serial)))
+    }
+
+    async fn get(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
+        Ok(self.invoices.lock().unwrap_or_else(PoisonError::into_inner).get(&order).cloned())
+    }
+
+    async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError> {
+        let mut certificates = self.certificates.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(certificates.entry(certificate.order_id).or_insert_with(|| certificate.clone()).clone())
+    }
+}
+
+/// Placed orders, by id.
+#[derive(Default)]
+pub struct PlacedOrderList(Mutex<HashMap<OrderId, Order>>);
+
+impl PlacedOrderList {
+    pub fn add(&self, order: Order) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(order.id, order);
+    }
+}
+
+impl PlacedOrders for PlacedOrderList {
+    async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned())
+    }
+}
+
+/// A seller, and orders of a natural or a legal-entity buyer.
+#[cfg(test)]
+pub mod fixtures {
+    use time::OffsetDateTime;
+
+    use crate::accounts::contact::PostalCode;
+    use crate::accounts::person::FullName;
+    use crate::invoicing::invoice::Seller;
+    use crate::invoicing::tax_id::MemoryId;
+    use crate::kernel::ids::{AccountId, OrderId};
+    use crate::ordering::catalog::Product;
+    use crate::ordering::identity::{EconomicCode, LegalId, NationalCode};
+    use crate::ordering::order::{Buyer, CompanyName, Order, OrderStatus};
+    use crate::ordering::pricing::{VatSchedule, price_order};
+
+    const SEED: &str = include_str!("../../../../infra/seed/products.json");
+    const RATES: &str = r#"[{"from":"2024-03-20T00:00:00+03:30","percent":10,"source":"قانون بودجه ۱۴۰۳"}]"#;
+
+    pub fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    pub fn seller() -> Seller {
+        Seller {
+            name: "قهوه میزان".to_owned(),
+            economic_code: EconomicCode::parse("10380284790").unwrap(),
+            address: "تهران، خیابان ولیعصر، پلاک ۱".to_owned(),
+            postal_code: PostalCode::parse("1968913456").unwrap(),
+            memory_id: MemoryId::parse("DEF5GH").unwrap(),
+        }
+    }
+
+    pub fn natural() -> Buyer {
+        Buyer::Natural {
+            full_name: FullName::parse("مریم کاظمی").unwrap(),
+            national_code: NationalCode::parse("0076229645").unwrap(),
+        }
+    }
+
+    pub fn legal() -> Buyer {
+        let id = LegalId::parse("10380284790").unwrap();
+        let name = CompanyName::parse("شرکت قهوه‌گستر").unwrap();
+        Buyer::legal(name, EconomicCode::parse("10380284790").unwrap(), id, PostalCode::parse("1968913456").unwrap())
+            .unwrap()
+    }
+
+    /// An order of two of the seed catalog's first product.
+    pub fn order(account: AccountId, buyer: Buyer) -> Order {
+        let product = serde_json::from_str::<Vec<Product>>(SEED).unwrap().remove(0);
+        let priced = price_order(&[(product, 2)], &VatSchedule::from_json(RATES).unwrap(), now()).unwrap();
+        Order {
+            id: OrderId::for_checkout(account, &uuid::Uuid::new_v4().to_string()),
+            request_hash: "a-request-hash".to_owned(),
+            account,
+            buyer,
+            priced,
+            status: OrderStatus::Placed,
+            placed_at: now(),
+        }
+    }
+}
