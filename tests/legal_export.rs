@@ -463,10 +463,10 @@ async fn p3_malformed_requests_answer_field_problems_and_disclose_nothing() {
 /// not exist), answers the audit failure and no document — the route turns it into a 503.
 #[tokio::test]
 async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
+    use mizan::privacy::legal_export::{Actor, ExportError, LegalRequest, Stores};
     use mizan_aws::dynamodb::{accounts::AccountsTable, audit::AuditTable, invoices::InvoicesTable};
     use mizan_aws::dynamodb::{ip_records::IpRecordsTable, reviews::ReviewsTable};
     use mizan_aws::kms::sealed_fields::FieldSealer;
-    use mizan_aws::usecases::legal_export::{Actor, ExportError, LegalRequest, Stores};
 
     let stack = Stack::connect().await;
     let (customer, _) = stack.signed_in_customer().await;
@@ -494,13 +494,13 @@ async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
     };
     let now = time::OffsetDateTime::now_utc();
     let request = LegalRequest::parse(&body, mizan::kernel::solar_hijri::tehran_date(now)).expect("a valid request");
-    let key = mizan_aws::usecases::audit::SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap();
+    let key = mizan::privacy::audit::SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap();
     let actor = Actor {
         id: mizan::kernel::ids::AccountId::new(),
         role: mizan::accounts::account::Role::Legal,
         source_ip: None,
     };
-    let outcome = mizan_aws::usecases::legal_export::export(&stores, &key, &request, actor, now).await;
+    let outcome = stores.export(&key, &request, actor, now).await;
     assert!(matches!(outcome, Err(ExportError::Audit(_))), "no audit record, no document");
 }
 

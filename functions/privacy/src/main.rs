@@ -5,6 +5,7 @@ mod routes;
 
 use mizan::accounts::session::SessionKey;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
+use mizan::privacy::audit::SubjectKey;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::audit::AuditTable;
 use mizan_aws::dynamodb::invoices::InvoicesTable;
@@ -13,7 +14,6 @@ use mizan_aws::dynamodb::orders::OrdersTable;
 use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
-use mizan_aws::usecases::audit::SubjectKey;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {

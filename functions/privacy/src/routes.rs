@@ -4,20 +4,18 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::account::Role;
 use mizan::kernel::clock::now;
-use mizan::kernel::problem::{FieldError, Problem};
+use mizan::kernel::paging::PageRequest;
+use mizan::kernel::problem::Problem;
 use mizan::kernel::solar_hijri::tehran_date;
-use mizan_aws::dynamodb::audit::AuditListError;
+use mizan::privacy::audit::{self, AUDIT_PAGES, Action};
+use mizan::privacy::legal_export::{self, Actor, ExportError, LegalRequest, RequestParts, Stores};
 use mizan_aws::lambda::http::{self, HttpResult};
-use mizan_aws::usecases::audit::{self, Action};
-use mizan_aws::usecases::legal_export::{self, Actor, ExportError, LegalRequest, RequestParts, Stores};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::Deps;
 
 const EXPORTS: &str = "/admin/legal-exports";
-const DEFAULT_PAGE_SIZE: u32 = 20;
-const MAX_PAGE_SIZE: u32 = 100;
 
 pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
     let path = req.raw_http_path();
@@ -52,7 +50,7 @@ async fn export(deps: &Deps, req: &Request) -> HttpResult {
         ip_records: &deps.ip_records,
         audit: &deps.audit,
     };
-    match legal_export::export(&stores, &deps.subject_key, &request, actor, now).await {
+    match stores.export(&deps.subject_key, &request, actor, now).await {
         Ok(export) => http::json(StatusCode::OK, &export.document),
         Err(ExportError::Store(error)) => Err(error.into()),
         Err(ExportError::Audit(error)) => {
@@ -71,23 +69,13 @@ async fn listing(deps: &Deps, req: &Request) -> HttpResult {
         return refuse(deps, actor, Action::List, RequestParts::default(), now).await;
     }
     let query = req.query_string_parameters_ref();
-    let limit = match query.and_then(|q| q.first("limit")) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-            Problem::invalid(vec![FieldError::new("limit", "out-of-range", "تعداد در هر صفحه باید بین ۱ تا ۱۰۰ باشد.")])
-        })?,
-    };
-    let cursor = query.and_then(|q| q.first("cursor"));
-    let page = deps.audit.list(limit, cursor, now).await.map_err(|error| match error {
-        AuditListError::BadCursor => {
-            Problem::invalid(vec![FieldError::new("cursor", "cursor-invalid", "نشانگر صفحه معتبر نیست.")])
-        }
-        AuditListError::Store(error) => error.into(),
-    })?;
+    let asked =
+        PageRequest::parse(query.and_then(|q| q.first("limit")), query.and_then(|q| q.first("cursor")), AUDIT_PAGES)?;
+    let page = deps.audit.list(asked, now).await?;
     http::json(
         StatusCode::OK,
         &json!({
-            "records": page.records.iter().map(audit::view).collect::<Vec<_>>(),
+            "records": page.items.iter().map(audit::view).collect::<Vec<_>>(),
             "next_cursor": page.next,
         }),
     )

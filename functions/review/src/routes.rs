@@ -6,18 +6,17 @@ use mizan::accounts::account::Role;
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::ids::ReviewId;
+use mizan::kernel::paging::PageRequest;
 use mizan::kernel::problem::{FieldError, Problem};
+use mizan::privacy::ports::ReviewHistory;
 use mizan::reviewing::moderation;
 use mizan::reviewing::posting::{self, PostOutcome, Stores};
 use mizan::reviewing::review::ReviewError;
-use mizan::reviewing::review::{self, Change, MAX_PAGE_SIZE, Moderation, Rating, Review, ReviewText, Visibility};
-use mizan_aws::dynamodb::reviews::ListError;
+use mizan::reviewing::review::{self, Change, Moderation, REVIEW_PAGES, Rating, Review, ReviewText, Visibility};
 use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::{Value, json};
 
 use crate::Deps;
-
-const DEFAULT_PAGE_SIZE: u32 = 20;
 
 pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
     let path = req.raw_http_path();
@@ -38,19 +37,9 @@ async fn listing(deps: &Deps, req: &Request) -> HttpResult {
     let product =
         path_param(req, "product_id").and_then(|id| ProductId::parse(&id).ok()).ok_or_else(Problem::not_found)?;
     let query = req.query_string_parameters_ref();
-    let limit = match query.and_then(|q| q.first("limit")) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-            Problem::invalid(vec![FieldError::new("limit", "out-of-range", "تعداد در هر صفحه باید بین ۱ تا ۵۰ باشد.")])
-        })?,
-    };
-    let cursor = query.and_then(|q| q.first("cursor"));
-    let page = deps.reviews.list(&product, limit, cursor).await.map_err(|error| match error {
-        ListError::BadCursor => {
-            Problem::invalid(vec![FieldError::new("cursor", "cursor-invalid", "نشانگر صفحه معتبر نیست.")])
-        }
-        ListError::Store(error) => error.into(),
-    })?;
+    let asked =
+        PageRequest::parse(query.and_then(|q| q.first("limit")), query.and_then(|q| q.first("cursor")), REVIEW_PAGES)?;
+    let page = deps.reviews.list(&product, asked).await?;
     let (sum, count) = deps.reviews.totals(&product).await?;
     http::json(
         StatusCode::OK,
@@ -58,7 +47,7 @@ async fn listing(deps: &Deps, req: &Request) -> HttpResult {
             "product_id": product.as_str(),
             "review_count": count,
             "average_rating": review::average_hundredths(sum, count).map(|h| h as f64 / 100.0),
-            "reviews": page.reviews.iter().map(public_view).collect::<Vec<_>>(),
+            "reviews": page.items.iter().map(public_view).collect::<Vec<_>>(),
             "next_cursor": page.next,
         }),
     )

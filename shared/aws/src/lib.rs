@@ -5,4 +5,3 @@ pub mod dynamodb;
 pub mod kms;
 pub mod lambda;
 pub mod notify;
-pub mod usecases;

@@ -30,6 +30,7 @@ use mizan::ordering::identity::{EconomicCode, NationalCode};
 use mizan::ordering::order::StoredOrder;
 use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
 use mizan::ordering::pricing::VatSchedule;
+use mizan::privacy::audit::SubjectKey;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::audit::AuditTable;
 use mizan_aws::dynamodb::deliveries::DeliveriesTable;
@@ -44,7 +45,6 @@ use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::notify::email::Mailer;
 use mizan_aws::notify::events_topic::EventsTopic;
 use mizan_aws::notify::sms::SmsSender;
-use mizan_aws::usecases::audit::SubjectKey;
 use time::OffsetDateTime;
 
 /// How many writes fixtures keep in flight: DynamoDB Local on two cores saturates well below this.

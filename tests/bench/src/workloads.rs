@@ -24,14 +24,15 @@ use mizan::kernel::form::JsonObject;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::ids::ProductId;
+use mizan::kernel::paging::PageRequest;
 use mizan::kernel::solar_hijri::tehran_date;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
 use mizan::ordering::idempotency::IdempotencyKey;
+use mizan::privacy::legal_export::{self, Actor, LegalRequest};
 use mizan::reviewing::posting::{self, PostOutcome, Stores};
 use mizan::reviewing::review::{Rating, ReviewText};
 use mizan_aws::dynamodb::deliveries::Claim;
 use mizan_aws::notify::email::EmailMessage;
-use mizan_aws::usecases::legal_export::{self, Actor, LegalRequest};
 use serde_json::{Value, json};
 
 use crate::events::{Event, Expect, HttpEvent, Samples};
@@ -391,7 +392,11 @@ impl Direct for ReviewWork<'_> {
     async fn direct(&mut self, i: usize) -> Result<&'static str> {
         let stack = self.stack;
         if i.is_multiple_of(2) {
-            stack.reviews.list(&self.product, 5, None).await.map_err(|_| anyhow!("listing reviews"))?;
+            stack
+                .reviews
+                .list(&self.product, PageRequest { limit: 5, cursor: None })
+                .await
+                .map_err(|_| anyhow!("listing reviews"))?;
             stack.reviews.totals(&self.product).await?;
             return Ok("GET /products/{id}/reviews");
         }
@@ -636,7 +641,7 @@ impl<'a> PrivacyWork<'a> {
             audit: &stack.audit,
         };
         let actor = Actor { id: self.legal.id, role: Role::Legal, source_ip: source_ip() };
-        Ok(legal_export::export(&stores, &stack.subject_key, &request, actor, at).await?.document)
+        Ok(stores.export(&stack.subject_key, &request, actor, at).await?.document)
     }
 }
 
@@ -666,9 +671,9 @@ impl Direct for PrivacyWork<'_> {
             self.export_directly().await?;
             return Ok("POST /admin/legal-exports");
         }
-        let page = self.stack.audit.list(AUDIT_PAGE, None, now()).await?;
-        if page.records.len() < AUDIT_PAGE as usize {
-            bail!("the audit trail's first page has {} records", page.records.len());
+        let page = self.stack.audit.list(PageRequest { limit: AUDIT_PAGE, cursor: None }, now()).await?;
+        if page.items.len() < AUDIT_PAGE as usize {
+            bail!("the audit trail's first page has {} records", page.items.len());
         }
         Ok("GET /admin/legal-exports")
     }

@@ -18,7 +18,6 @@ use time::OffsetDateTime;
 use super::{
     Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
-use crate::usecases::legal_export::{AccountRecord, ConsentChange};
 use mizan::accounts::account::{Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
@@ -32,6 +31,8 @@ use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::messaging::campaign::AudienceCursor;
+use mizan::privacy::legal_export::{AccountRecord, ConsentChange};
+use mizan::privacy::ports::AccountRecords;
 use mizan::reviewing::ports::Reviewers;
 
 #[derive(Debug, Clone)]
@@ -195,82 +196,6 @@ impl AccountsTable {
             None => None,
         };
         Ok((ids, next))
-    }
-
-    /// What a legal export discloses of an account (P3): everything but its credentials. The
-    /// projection names each attribute, so the password hash and the verification hashes are
-    /// never read (the privacy function's IAM policy allows these attributes only).
-    pub async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        let projection = "account_id, #role, full_name, email, email_verified, phone, phone_verified, \
-                          marketing_email, marketing_sms, terms_version, terms_accepted_at, terms_source_ip, \
-                          created_at, consent_history";
-        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
-        let optional = |name: &'static str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
-        let flag = |name: &'static str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
-        let terms = match (optional("terms_version"), item.contains_key("terms_accepted_at")) {
-            (Some(version), true) => Some(TermsAcceptance {
-                version: TermsVersion::parse(version).map_err(|_| StoreError::Corrupt("terms_version"))?,
-                accepted_at: get_time(&item, "terms_accepted_at")?,
-                source_ip: optional("terms_source_ip").and_then(|ip| ip.parse().ok()),
-            }),
-            _ => None,
-        };
-        let consent_history = match item.get("consent_history") {
-            None => Vec::new(),
-            Some(value) => value
-                .as_l()
-                .map_err(|_| StoreError::Corrupt("consent_history"))?
-                .iter()
-                .map(read_consent_change)
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        Ok(Some(AccountRecord {
-            id,
-            role: Some(read_role(&item)?),
-            // Erased when an account is closed: what is gone is not disclosed.
-            full_name: optional("full_name")
-                .map(FullName::parse)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("full_name"))?,
-            email: optional("email").map(Email::parse).transpose().map_err(|_| StoreError::Corrupt("email"))?,
-            email_verified: flag("email_verified"),
-            phone: optional("phone").map(IranMobile::parse).transpose().map_err(|_| StoreError::Corrupt("phone"))?,
-            phone_verified: flag("phone_verified"),
-            marketing: MarketingConsent { email: flag("marketing_email"), sms: flag("marketing_sms") },
-            terms,
-            created_at: item.contains_key("created_at").then(|| get_time(&item, "created_at")).transpose()?,
-            consent_history,
-            closed_at: None,
-        }))
-    }
-
-    /// When the account was closed, if it was: all that is left of it in this table.
-    pub async fn closed_at(&self, id: AccountId) -> Result<Option<OffsetDateTime>, StoreError> {
-        let Some(item) = self.get(closed_key(id), "closed_at").await? else { return Ok(None) };
-        get_time(&item, "closed_at").map(Some)
-    }
-
-    /// The accounts whose phone is this one. There is no guard item per phone (a phone is not
-    /// unique to one account, and another copy of it would be one more place it lives), so
-    /// this reads the accounts table through: legal requests are rare, and the read is of this
-    /// one table, projected to ids.
-    pub async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
-        let items = every_page(|start| {
-            self.client
-                .scan()
-                .table_name(&self.table)
-                .projection_expression("account_id, phone")
-                .filter_expression("phone = :phone AND begins_with(pk, :account)")
-                .expression_attribute_values(":phone", s(phone.as_e164()))
-                .expression_attribute_values(":account", s("ACCOUNT#"))
-                .set_exclusive_start_key(start)
-                .send()
-        })
-        .await?;
-        items
-            .iter()
-            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
-            .collect()
     }
 
     async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
@@ -585,5 +510,83 @@ impl Reviewers for AccountsTable {
 
     async fn is_open(&self, id: AccountId) -> Result<bool, StoreError> {
         Ok(self.current_role(id).await?.is_some())
+    }
+}
+
+impl AccountRecords for AccountsTable {
+    /// The accounts whose phone is this one. There is no guard item per phone (a phone is not
+    /// unique to one account, and another copy of it would be one more place it lives), so
+    /// this reads the accounts table through: legal requests are rare, and the read is of this
+    /// one table, projected to ids.
+    async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
+        let items = every_page(|start| {
+            self.client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("account_id, phone")
+                .filter_expression("phone = :phone AND begins_with(pk, :account)")
+                .expression_attribute_values(":phone", s(phone.as_e164()))
+                .expression_attribute_values(":account", s("ACCOUNT#"))
+                .set_exclusive_start_key(start)
+                .send()
+        })
+        .await?;
+        items
+            .iter()
+            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
+            .collect()
+    }
+
+    /// What a legal export discloses of an account (P3): everything but its credentials. The
+    /// projection names each attribute, so the password hash and the verification hashes are
+    /// never read (the privacy function's IAM policy allows these attributes only).
+    async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let projection = "account_id, #role, full_name, email, email_verified, phone, phone_verified, \
+                          marketing_email, marketing_sms, terms_version, terms_accepted_at, terms_source_ip, \
+                          created_at, consent_history";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        let optional = |name: &'static str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+        let flag = |name: &'static str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
+        let terms = match (optional("terms_version"), item.contains_key("terms_accepted_at")) {
+            (Some(version), true) => Some(TermsAcceptance {
+                version: TermsVersion::parse(version).map_err(|_| StoreError::Corrupt("terms_version"))?,
+                accepted_at: get_time(&item, "terms_accepted_at")?,
+                source_ip: optional("terms_source_ip").and_then(|ip| ip.parse().ok()),
+            }),
+            _ => None,
+        };
+        let consent_history = match item.get("consent_history") {
+            None => Vec::new(),
+            Some(value) => value
+                .as_l()
+                .map_err(|_| StoreError::Corrupt("consent_history"))?
+                .iter()
+                .map(read_consent_change)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(Some(AccountRecord {
+            id,
+            role: Some(read_role(&item)?),
+            // Erased when an account is closed: what is gone is not disclosed.
+            full_name: optional("full_name")
+                .map(FullName::parse)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("full_name"))?,
+            email: optional("email").map(Email::parse).transpose().map_err(|_| StoreError::Corrupt("email"))?,
+            email_verified: flag("email_verified"),
+            phone: optional("phone").map(IranMobile::parse).transpose().map_err(|_| StoreError::Corrupt("phone"))?,
+            phone_verified: flag("phone_verified"),
+            marketing: MarketingConsent { email: flag("marketing_email"), sms: flag("marketing_sms") },
+            terms,
+            created_at: item.contains_key("created_at").then(|| get_time(&item, "created_at")).transpose()?,
+            consent_history,
+            closed_at: None,
+        }))
+    }
+
+    /// When the account was closed, if it was: all that is left of it in this table.
+    async fn closed_at(&self, id: AccountId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let Some(item) = self.get(closed_key(id), "closed_at").await? else { return Ok(None) };
+        get_time(&item, "closed_at").map(Some)
     }
 }

@@ -15,12 +15,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
 use super::{Item, conditional, get_n, get_s, get_time, n, s, time};
-use crate::usecases::audit::{Action, AuditRecord, AuditedSubject, Outcome};
-use crate::usecases::legal_export::SubjectKind;
 use mizan::accounts::account::Role;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
+use mizan::kernel::paging::{ListError, Page, PageRequest};
 use mizan::kernel::solar_hijri::SolarDate;
+use mizan::privacy::audit::{Action, AuditRecord, AuditedSubject, Outcome};
+use mizan::privacy::ports::AuditTrail;
+use mizan::privacy::subject::SubjectKind;
 
 /// The month the trail began: a listing walks back no further.
 const FIRST_MONTH: Month = Month { year: 2026, month: 1 };
@@ -29,21 +31,6 @@ const FIRST_MONTH: Month = Month { year: 2026, month: 1 };
 pub struct AuditTable {
     client: Client,
     table: String,
-}
-
-/// A page of the trail, newest first, and where the next one starts.
-#[derive(Debug)]
-pub struct AuditPage {
-    pub records: Vec<AuditRecord>,
-    pub next: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuditListError {
-    #[error("the cursor is not one this listing gave out")]
-    BadCursor,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,33 +85,12 @@ impl AuditTable {
         Self { client, table: table.into() }
     }
 
-    /// Appends a record. A record is never overwritten: its key is new, and the put says so.
-    pub async fn append(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(record_item(record)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match conditional(written.map(|_| ()))? {
-            true => Ok(()),
-            // A random id met an existing one: not a write to retry blindly.
-            false => Err(StoreError::Failed("audit-record-exists".into())),
-        }
-    }
-
-    /// Records newest first, `limit` at a time, from the month of `now` back to the first.
-    pub async fn list(
-        &self,
-        limit: u32,
-        cursor: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<AuditPage, AuditListError> {
-        let (mut month, mut before) = match cursor {
+    /// Records newest first, a page at a time, from the month of `now` back to the first.
+    pub async fn list(&self, asked: PageRequest<'_>, now: OffsetDateTime) -> Result<Page<AuditRecord>, ListError> {
+        let limit = asked.limit;
+        let (mut month, mut before) = match asked.cursor {
             Some(cursor) => {
-                let (month, sk) = decode_cursor(cursor, Month::of(now)).ok_or(AuditListError::BadCursor)?;
+                let (month, sk) = decode_cursor(cursor, Month::of(now)).ok_or(ListError::BadCursor)?;
                 (month, Some(sk))
             }
             None => (Month::of(now), None),
@@ -168,7 +134,7 @@ impl AuditTable {
             (true, Some((month, sk))) => Some(encode_cursor(month, &sk)),
             _ => None,
         };
-        Ok(AuditPage { records, next })
+        Ok(Page { items: records, next })
     }
 }
 
@@ -291,6 +257,25 @@ fn read_record(item: &Item) -> Result<AuditRecord, StoreError> {
         accounts,
         categories,
     })
+}
+
+impl AuditTrail for AuditTable {
+    /// Appends a record. A record is never overwritten: its key is new, and the put says so.
+    async fn append(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(record_item(record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match conditional(written.map(|_| ()))? {
+            true => Ok(()),
+            // A random id met an existing one: not a write to retry blindly.
+            false => Err(StoreError::Failed("audit-record-exists".into())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,19 +15,12 @@ use super::{Item, every_page, get_parsed, get_time, s, time};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ports::IpRecorder;
-use mizan::kernel::ports::RecordedRequest;
+use mizan::kernel::ports::{IpRecord, RecordedRequest};
+use mizan::privacy::ports::IpHistory;
 
 /// Six months: long enough to follow up abuse or a legal request about a login or an order,
 /// short enough that the store does not hold a history of where its customers have been.
 pub const KEEP_FOR: Duration = Duration::days(183);
-
-/// One recorded request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpRecord {
-    pub at: OffsetDateTime,
-    pub request: RecordedRequest,
-    pub ip: IpAddr,
-}
 
 #[derive(Debug, Clone)]
 pub struct IpRecordsTable {
@@ -42,24 +35,6 @@ fn partition(account: AccountId) -> String {
 impl IpRecordsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
-    }
-
-    /// Every record of an account still kept, oldest first. TTL deletes late (up to days), so
-    /// records past their time are left out here: they are not disclosed beyond their period.
-    pub async fn of_account(&self, account: AccountId, now: OffsetDateTime) -> Result<Vec<IpRecord>, StoreError> {
-        let items = every_page(|start| {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .filter_expression("expires_at > :now")
-                .expression_attribute_values(":pk", s(partition(account)))
-                .expression_attribute_values(":now", time(now))
-                .set_exclusive_start_key(start)
-                .send()
-        })
-        .await?;
-        items.iter().map(read).collect()
     }
 }
 
@@ -94,5 +69,25 @@ impl IpRecorder for IpRecordsTable {
             .await
             .map_err(|e| crate::dynamodb::store_error(&e))?;
         Ok(())
+    }
+}
+
+impl IpHistory for IpRecordsTable {
+    /// Every record of an account still kept, oldest first. TTL deletes late (up to days), so
+    /// records past their time are left out here: they are not disclosed beyond their period.
+    async fn of_account(&self, account: AccountId, now: OffsetDateTime) -> Result<Vec<IpRecord>, StoreError> {
+        let items = every_page(|start| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .filter_expression("expires_at > :now")
+                .expression_attribute_values(":pk", s(partition(account)))
+                .expression_attribute_values(":now", time(now))
+                .set_exclusive_start_key(start)
+                .send()
+        })
+        .await?;
+        items.iter().map(read).collect()
     }
 }

@@ -27,6 +27,7 @@ use mizan::ordering::identity::NationalCode;
 use mizan::ordering::order::{Address, Order, OrderStatus, Recipient, StoredOrder};
 use mizan::ordering::ports::Placement;
 use mizan::ordering::pricing::{PricedLine, PricedOrder, VatRate};
+use mizan::privacy::ports::OrderRecords;
 use mizan::reviewing::ports::Purchases;
 
 /// Concurrent orders of one product conflict in DynamoDB; they are retried this often.
@@ -149,28 +150,6 @@ impl OrdersTable {
         })
         .await?;
         items.iter().map(|item| order_id_of_key(get_s(item, "pk")?)).collect()
-    }
-
-    /// The ids of a customer's orders, oldest first, from the `ByAccount` index (P3 exports).
-    pub async fn order_ids_of(&self, account: AccountId) -> Result<Vec<OrderId>, StoreError> {
-        let items = every_page(|start| {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name("ByAccount")
-                .key_condition_expression("account_id = :account")
-                .expression_attribute_values(":account", s(account.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-        })
-        .await?;
-        items.iter().map(|item| order_id_of_key(get_s(item, "pk")?)).collect()
-    }
-
-    /// The ids of the orders whose buyer carries this national code (P3 exports): by its keyed
-    /// hash, through the `ByBuyerCode` index; the code itself is stored sealed (P4).
-    pub async fn orders_with_buyer_code(&self, code: &NationalCode) -> Result<Vec<OrderId>, StoreError> {
-        self.order_ids_of_buyer_code(&self.lookup.national_code(code)).await
     }
 
     /// The order with its recipient, while the recipient is kept.
@@ -327,5 +306,33 @@ impl PlacedOrders for OrdersTable {
             Some(item) => Ok(Some(self.read_order(id, &item).await?)),
             None => Ok(None),
         }
+    }
+}
+
+impl OrderRecords for OrdersTable {
+    /// The ids of the orders whose buyer carries this national code (P3 exports): by its keyed
+    /// hash, through the `ByBuyerCode` index; the code itself is stored sealed (P4).
+    async fn orders_with_buyer_code(&self, code: &NationalCode) -> Result<Vec<OrderId>, StoreError> {
+        self.order_ids_of_buyer_code(&self.lookup.national_code(code)).await
+    }
+
+    /// The ids of a customer's orders, oldest first, from the `ByAccount` index (P3 exports).
+    async fn order_ids_of(&self, account: AccountId) -> Result<Vec<OrderId>, StoreError> {
+        let items = every_page(|start| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name("ByAccount")
+                .key_condition_expression("account_id = :account")
+                .expression_attribute_values(":account", s(account.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+        })
+        .await?;
+        items.iter().map(|item| order_id_of_key(get_s(item, "pk")?)).collect()
+    }
+
+    async fn with_recipient(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        self.get(id).await
     }
 }

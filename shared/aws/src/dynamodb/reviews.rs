@@ -25,6 +25,8 @@ use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::ids::ReviewId;
+use mizan::kernel::paging::{ListError, Page, PageRequest};
+use mizan::privacy::ports::ReviewHistory;
 use mizan::reviewing::ports::ReviewStore;
 use mizan::reviewing::review::{
     Change, RATE_WINDOW, REVIEWS_PER_HOUR, Rating, Review, ReviewText, Version, Visibility,
@@ -38,21 +40,6 @@ const BY_AUTHOR: &str = "ByAuthor";
 pub struct ReviewsTable {
     client: Client,
     table: String,
-}
-
-/// A page of published reviews, newest first, and where the next one starts.
-#[derive(Debug)]
-pub struct Page {
-    pub reviews: Vec<Review>,
-    pub next: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    #[error("the cursor is not one this listing gave out")]
-    BadCursor,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 fn review_key(id: ReviewId) -> String {
@@ -95,10 +82,10 @@ impl ReviewsTable {
         }
     }
 
-    /// Published reviews of a product, newest first, `limit` at a time. The cursor is the
-    /// opaque position after the last review of the previous page.
-    pub async fn list(&self, product: &ProductId, limit: u32, cursor: Option<&str>) -> Result<Page, ListError> {
-        let start = match cursor {
+    /// Published reviews of a product, newest first, a page at a time. The cursor is the opaque
+    /// position after the last review of the previous page.
+    pub async fn list(&self, product: &ProductId, asked: PageRequest<'_>) -> Result<Page<Review>, ListError> {
+        let start = match asked.cursor {
             Some(cursor) => Some(decode_cursor(cursor, product).ok_or(ListError::BadCursor)?),
             None => None,
         };
@@ -110,30 +97,14 @@ impl ReviewsTable {
             .key_condition_expression("listed_product = :product")
             .expression_attribute_values(":product", s(product.as_str()))
             .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .limit(i32::try_from(asked.limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| crate::dynamodb::store_error(&e))?;
         let reviews = answer.items().iter().map(read_review).collect::<Result<Vec<_>, _>>()?;
         let next = answer.last_evaluated_key.as_ref().map(encode_cursor);
-        Ok(Page { reviews, next })
-    }
-
-    /// Every version of a review, oldest first.
-    pub async fn history(&self, id: ReviewId) -> Result<Vec<Version>, StoreError> {
-        let answer = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :version)")
-            .expression_attribute_values(":pk", s(review_key(id)))
-            .expression_attribute_values(":version", s("V#"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        answer.items().iter().map(read_version).collect()
+        Ok(Page { items: reviews, next })
     }
 }
 
@@ -378,5 +349,23 @@ impl ReviewStore for ReviewsTable {
             .send()
             .await;
         conditional(updated.map(|_| ())).map(|_| ())
+    }
+}
+
+impl ReviewHistory for ReviewsTable {
+    /// Every version of a review, oldest first.
+    async fn history(&self, id: ReviewId) -> Result<Vec<Version>, StoreError> {
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :version)")
+            .expression_attribute_values(":pk", s(review_key(id)))
+            .expression_attribute_values(":version", s("V#"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        answer.items().iter().map(read_version).collect()
     }
 }

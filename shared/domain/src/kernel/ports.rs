@@ -35,6 +35,14 @@ impl RecordedRequest {
     }
 }
 
+/// One recorded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpRecord {
+    pub at: OffsetDateTime,
+    pub request: RecordedRequest,
+    pub ip: IpAddr,
+}
+
 pub trait IpRecorder {
     async fn record(
         &self,

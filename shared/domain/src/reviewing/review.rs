@@ -14,6 +14,7 @@ use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::AccountId;
 use crate::kernel::ids::ProductId;
 use crate::kernel::ids::ReviewId;
+use crate::kernel::paging::PageSizes;
 use crate::kernel::problem::Rejection;
 use crate::kernel::text::{TextBoundsError, bounded_text};
 
@@ -23,8 +24,9 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 /// too few for a spam run.
 pub const REVIEWS_PER_HOUR: u32 = 5;
 pub const RATE_WINDOW: Duration = Duration::HOUR;
-/// Listing pages hold at most this many reviews.
-pub const MAX_PAGE_SIZE: u32 = 50;
+/// Listing pages hold at most 50 reviews.
+pub const REVIEW_PAGES: PageSizes =
+    PageSizes { max: 50, out_of_range: "تعداد در هر صفحه باید بین ۱ تا ۵۰ باشد." };
 
 /// A rating from one to five stars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

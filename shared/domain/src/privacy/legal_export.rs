@@ -9,36 +9,32 @@
 //! someone else (a relative buying on the subject's behalf), so its profile is not the
 //! subject's and would need a request of its own (by the customer id the document names).
 
-use mizan::accounts::ports::AccountStore;
-use mizan::invoicing::ports::InvoiceBook;
-use mizan::reviewing::ports::ReviewStore;
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::dynamodb::accounts::AccountsTable;
-use crate::dynamodb::audit::AuditTable;
-use crate::dynamodb::invoices::InvoicesTable;
-use crate::dynamodb::ip_records::IpRecordsTable;
-use crate::dynamodb::orders::OrdersTable;
-use crate::dynamodb::reviews::ReviewsTable;
-use crate::usecases::audit::{Action, AuditRecord, AuditedSubject, Outcome, SubjectKey};
-use mizan::accounts::account::{MarketingConsent, Role, TermsAcceptance};
-use mizan::accounts::contact::{Email, IranMobile};
-use mizan::accounts::person::FullName;
-use mizan::invoicing::invoice::Invoice;
-use mizan::kernel::clock::timestamp;
-use mizan::kernel::failures::StoreError;
-use mizan::kernel::form::JsonObject;
-use mizan::kernel::ids::AccountId;
-use mizan::kernel::ids::OrderId;
-use mizan::kernel::problem::{FieldError, Rejection};
-use mizan::kernel::solar_hijri::SolarDate;
-use mizan::kernel::text::{ascii_digits, normalize_text};
-use mizan::ordering::identity::NationalCode;
-use mizan::ordering::order::{Buyer, Order, Recipient};
-use mizan::reviewing::review::{Change, Review, Version, Visibility};
+use crate::accounts::account::{MarketingConsent, Role, TermsAcceptance};
+use crate::accounts::contact::{Email, IranMobile};
+use crate::accounts::person::FullName;
+use crate::accounts::ports::AccountStore;
+use crate::invoicing::invoice::Invoice;
+use crate::invoicing::ports::InvoiceBook;
+use crate::kernel::clock::timestamp;
+use crate::kernel::failures::StoreError;
+use crate::kernel::form::JsonObject;
+use crate::kernel::ids::{AccountId, OrderId};
+use crate::kernel::ports::IpRecord;
+use crate::kernel::problem::{FieldError, Rejection};
+use crate::kernel::solar_hijri::SolarDate;
+use crate::kernel::text::{ascii_digits, normalize_text};
+use crate::ordering::identity::NationalCode;
+use crate::ordering::order::{Buyer, Order, Recipient};
+use crate::privacy::audit::{Action, AuditRecord, AuditedSubject, Outcome, SubjectKey};
+use crate::privacy::ports::{AccountRecords, AuditTrail, IpHistory, OrderRecords, ReviewHistory};
+use crate::privacy::subject::{Subject, SubjectKind};
+use crate::reviewing::ports::ReviewStore;
+use crate::reviewing::review::{Change, Review, Version, Visibility};
 
 const MAX_AUTHORITY_CHARS: usize = 200;
 const MAX_REFERENCE_CHARS: usize = 64;
@@ -184,85 +180,6 @@ pub fn parse_request_date(input: &str, today: SolarDate) -> Result<SolarDate, Re
     Ok(date)
 }
 
-/// Whose data is asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
-    Customer(AccountId),
-    Email(Email),
-    Phone(IranMobile),
-    NationalCode(NationalCode),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubjectKind {
-    CustomerId,
-    Email,
-    Phone,
-    NationalCode,
-}
-
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CustomerId => "customer_id",
-            Self::Email => "email",
-            Self::Phone => "phone",
-            Self::NationalCode => "national_code",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::CustomerId, Self::Email, Self::Phone, Self::NationalCode].into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl Subject {
-    pub fn kind(&self) -> SubjectKind {
-        match self {
-            Self::Customer(_) => SubjectKind::CustomerId,
-            Self::Email(_) => SubjectKind::Email,
-            Self::Phone(_) => SubjectKind::Phone,
-            Self::NationalCode(_) => SubjectKind::NationalCode,
-        }
-    }
-
-    /// The value in its canonical form: for the document (the authority named it) and for the
-    /// keyed hash of the audit — never for a log.
-    pub fn canonical(&self) -> String {
-        match self {
-            Self::Customer(id) => id.to_string(),
-            Self::Email(email) => email.as_str().to_owned(),
-            Self::Phone(phone) => phone.as_e164().to_owned(),
-            Self::NationalCode(code) => code.as_str().to_owned(),
-        }
-    }
-
-    /// A form that lets an auditor tell subjects apart at a glance without reading them: an
-    /// account id is an opaque id already; the others keep a first or last character or two.
-    pub fn masked(&self) -> String {
-        let stars = |n: usize| "*".repeat(n);
-        match self {
-            Self::Customer(id) => id.to_string(),
-            Self::Email(email) => {
-                let first: String = email.local_part().chars().take(1).collect();
-                let tld = email.domain().rsplit('.').next().unwrap_or_default();
-                format!("{first}***@***.{tld}")
-            }
-            Self::Phone(phone) => {
-                let e164 = phone.as_e164();
-                format!("{}{}{}", &e164[..4], stars(e164.len() - 6), &e164[e164.len() - 2..])
-            }
-            Self::NationalCode(code) => format!("{}{}", stars(8), &code.as_str()[8..]),
-        }
-    }
-}
-
-impl std::fmt::Display for SubjectKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A legal request that passed every rule.
 #[derive(Debug, Clone)]
 pub struct LegalRequest {
@@ -403,7 +320,7 @@ pub struct AccountHoldings {
     pub orders: Vec<OrderHoldings>,
     pub reviews: Vec<ReviewHoldings>,
     /// Logins and orders with their addresses, while kept (P14).
-    pub ip_records: Vec<crate::dynamodb::ip_records::IpRecord>,
+    pub ip_records: Vec<IpRecord>,
 }
 
 /// Everything found about a subject.
@@ -684,13 +601,13 @@ pub fn document(request: &LegalRequest, holdings: &Holdings, audit_id: &str, now
 // ---------------------------------------------------------------------------------------------
 
 /// The stores an export reads, and the audit trail it writes (mirroring the IAM policy).
-pub struct Stores<'a> {
-    pub accounts: &'a AccountsTable,
-    pub orders: &'a OrdersTable,
-    pub invoices: &'a InvoicesTable,
-    pub reviews: &'a ReviewsTable,
-    pub ip_records: &'a IpRecordsTable,
-    pub audit: &'a AuditTable,
+pub struct Stores<'a, A, O, I, R, P, T> {
+    pub accounts: &'a A,
+    pub orders: &'a O,
+    pub invoices: &'a I,
+    pub reviews: &'a R,
+    pub ip_records: &'a P,
+    pub audit: &'a T,
 }
 
 /// Who asks, as the audit records them.
@@ -717,89 +634,99 @@ pub struct Export {
     pub document: Value,
 }
 
-/// Everything the store holds about the subject.
-pub async fn gather(stores: &Stores<'_>, subject: &Subject) -> Result<Holdings, StoreError> {
-    let mut holdings = Holdings::default();
-    let accounts = match subject {
-        Subject::Customer(id) => vec![*id],
-        Subject::Email(email) => stores.accounts.account_id_for(email).await?.into_iter().collect(),
-        Subject::Phone(phone) => stores.accounts.account_ids_for_phone(phone).await?,
-        Subject::NationalCode(code) => {
-            for order in stores.orders.orders_with_buyer_code(code).await? {
-                holdings.buyer_orders.push(order_holdings(stores, order).await?);
-            }
-            Vec::new()
-        }
-    };
-    for id in accounts {
-        // A closed account's orders, invoices, reviews and IP records are still disclosed.
-        let account = match stores.accounts.legal_record(id).await? {
-            Some(account) => account,
-            None => match stores.accounts.closed_at(id).await? {
-                Some(closed_at) => AccountRecord::closed(id, closed_at),
-                None => continue,
-            },
-        };
-        let mut orders = Vec::new();
-        for order in stores.orders.order_ids_of(id).await? {
-            orders.push(order_holdings(stores, order).await?);
-        }
-        let mut reviews = Vec::new();
-        for review in stores.reviews.ids_by_author(id).await? {
-            let Some(current) = stores.reviews.get(review).await? else { continue };
-            reviews.push(ReviewHoldings { history: stores.reviews.history(review).await?, review: current });
-        }
-        let ip_records = stores.ip_records.of_account(id, OffsetDateTime::now_utc()).await?;
-        holdings.accounts.push(AccountHoldings { account, orders, reviews, ip_records });
-    }
-    Ok(holdings)
-}
-
-async fn order_holdings(stores: &Stores<'_>, id: OrderId) -> Result<OrderHoldings, StoreError> {
-    let stored = stores.orders.get(id).await?.ok_or(StoreError::Corrupt("order listed but missing"))?;
-    let invoice = stores.invoices.get(id).await?;
-    Ok(OrderHoldings { order: stored.order, recipient: stored.recipient, invoice })
-}
-
 fn audited_subject(key: &SubjectKey, subject: &Subject) -> AuditedSubject {
     AuditedSubject { kind: subject.kind(), fingerprint: key.fingerprint(subject), masked: subject.masked() }
 }
 
-/// Answers a legal request: gathers, writes the audit record, and only then hands the
-/// document back. An export whose audit record fails discloses nothing.
-pub async fn export(
-    stores: &Stores<'_>,
-    key: &SubjectKey,
-    request: &LegalRequest,
-    actor: Actor,
-    now: OffsetDateTime,
-) -> Result<Export, ExportError> {
-    let holdings = gather(stores, &request.subject).await?;
-    let record = AuditRecord {
-        id: uuid::Uuid::new_v4(),
-        at: now,
-        actor: actor.id,
-        actor_role: actor.role,
-        source_ip: actor.source_ip,
-        action: Action::Export,
-        outcome: Outcome::Disclosed,
-        authority: Some(request.authority.as_str().to_owned()),
-        reference: Some(request.reference.as_str().to_owned()),
-        request_date: Some(request.date),
-        subject: Some(audited_subject(key, &request.subject)),
-        accounts: holdings.account_ids(),
-        categories: holdings.counts().into_iter().map(|(c, n)| (c.as_str().to_owned(), n)).collect(),
-    };
-    stores.audit.append(&record).await.map_err(ExportError::Audit)?;
-    let audit_id = record.id.to_string();
-    tracing::info!(audit_id, actor = %actor.id, subject_kind = %request.subject.kind(), "legal export disclosed");
-    Ok(Export { document: document(request, &holdings, &audit_id, now), audit_id })
+impl<A, O, I, R, P, T> Stores<'_, A, O, I, R, P, T>
+where
+    A: AccountStore + AccountRecords,
+    O: OrderRecords,
+    I: InvoiceBook,
+    R: ReviewStore + ReviewHistory,
+    P: IpHistory,
+    T: AuditTrail,
+{
+    /// Everything the store holds about the subject.
+    pub async fn gather(&self, subject: &Subject, now: OffsetDateTime) -> Result<Holdings, StoreError> {
+        let mut holdings = Holdings::default();
+        let accounts = match subject {
+            Subject::Customer(id) => vec![*id],
+            Subject::Email(email) => self.accounts.account_id_for(email).await?.into_iter().collect(),
+            Subject::Phone(phone) => self.accounts.account_ids_for_phone(phone).await?,
+            Subject::NationalCode(code) => {
+                for order in self.orders.orders_with_buyer_code(code).await? {
+                    holdings.buyer_orders.push(self.order_holdings(order).await?);
+                }
+                Vec::new()
+            }
+        };
+        for id in accounts {
+            // A closed account's orders, invoices, reviews and IP records are still disclosed.
+            let account = match self.accounts.legal_record(id).await? {
+                Some(account) => account,
+                None => match self.accounts.closed_at(id).await? {
+                    Some(closed_at) => AccountRecord::closed(id, closed_at),
+                    None => continue,
+                },
+            };
+            let mut orders = Vec::new();
+            for order in self.orders.order_ids_of(id).await? {
+                orders.push(self.order_holdings(order).await?);
+            }
+            let mut reviews = Vec::new();
+            for review in self.reviews.ids_by_author(id).await? {
+                let Some(current) = self.reviews.get(review).await? else { continue };
+                reviews.push(ReviewHoldings { history: self.reviews.history(review).await?, review: current });
+            }
+            let ip_records = self.ip_records.of_account(id, now).await?;
+            holdings.accounts.push(AccountHoldings { account, orders, reviews, ip_records });
+        }
+        Ok(holdings)
+    }
+
+    async fn order_holdings(&self, id: OrderId) -> Result<OrderHoldings, StoreError> {
+        let stored = self.orders.with_recipient(id).await?.ok_or(StoreError::Corrupt("order listed but missing"))?;
+        let invoice = self.invoices.get(id).await?;
+        Ok(OrderHoldings { order: stored.order, recipient: stored.recipient, invoice })
+    }
+
+    /// Answers a legal request: gathers, writes the audit record, and only then hands the
+    /// document back. An export whose audit record fails discloses nothing.
+    pub async fn export(
+        &self,
+        key: &SubjectKey,
+        request: &LegalRequest,
+        actor: Actor,
+        now: OffsetDateTime,
+    ) -> Result<Export, ExportError> {
+        let holdings = self.gather(&request.subject, now).await?;
+        let record = AuditRecord {
+            id: uuid::Uuid::new_v4(),
+            at: now,
+            actor: actor.id,
+            actor_role: actor.role,
+            source_ip: actor.source_ip,
+            action: Action::Export,
+            outcome: Outcome::Disclosed,
+            authority: Some(request.authority.as_str().to_owned()),
+            reference: Some(request.reference.as_str().to_owned()),
+            request_date: Some(request.date),
+            subject: Some(audited_subject(key, &request.subject)),
+            accounts: holdings.account_ids(),
+            categories: holdings.counts().into_iter().map(|(c, n)| (c.as_str().to_owned(), n)).collect(),
+        };
+        self.audit.append(&record).await.map_err(ExportError::Audit)?;
+        let audit_id = record.id.to_string();
+        tracing::info!(audit_id, actor = %actor.id, subject_kind = %request.subject.kind(), "legal export disclosed");
+        Ok(Export { document: document(request, &holdings, &audit_id, now), audit_id })
+    }
 }
 
 /// Records a refused attempt (a caller without the legal role): who, when, what was asked —
 /// the subject by kind, keyed hash and masked form only.
 pub async fn audit_refusal(
-    audit: &AuditTable,
+    audit: &impl AuditTrail,
     key: &SubjectKey,
     actor: Actor,
     action: Action,

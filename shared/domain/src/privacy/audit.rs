@@ -18,11 +18,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::usecases::legal_export::{Subject, SubjectKind};
-use mizan::accounts::account::Role;
-use mizan::kernel::clock::timestamp;
-use mizan::kernel::ids::AccountId;
-use mizan::kernel::solar_hijri::SolarDate;
+use crate::accounts::account::Role;
+use crate::kernel::clock::timestamp;
+use crate::kernel::ids::AccountId;
+use crate::kernel::paging::PageSizes;
+use crate::kernel::solar_hijri::SolarDate;
+use crate::privacy::subject::{Subject, SubjectKind};
 
 /// Which legal route was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,10 +151,14 @@ pub fn view(record: &AuditRecord) -> Value {
     })
 }
 
+/// The trail's listing pages hold at most 100 records.
+pub const AUDIT_PAGES: PageSizes =
+    PageSizes { max: 100, out_of_range: "تعداد در هر صفحه باید بین ۱ تا ۱۰۰ باشد." };
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mizan::accounts::contact::{Email, IranMobile};
+    use crate::accounts::contact::{Email, IranMobile};
 
     fn key() -> SubjectKey {
         SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap()
