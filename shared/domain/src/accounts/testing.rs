@@ -49,6 +49,11 @@ impl InMemoryAccounts {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).closed.get(&id).copied()
     }
 
+    /// Every open account as it was registered.
+    pub fn all(&self) -> Vec<NewAccount> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.values().map(|s| s.account.clone()).collect()
+    }
+
     pub fn count(&self) -> usize {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.len()
     }

@@ -106,6 +106,10 @@ impl InMemoryShop {
         }
     }
 
+    pub fn all_orders(&self) -> Vec<StoredOrder> {
+        self.orders.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
     pub fn order_count(&self) -> usize {
         self.orders.lock().unwrap_or_else(PoisonError::into_inner).len()
     }

@@ -753,6 +753,185 @@ pub async fn audit_refusal(
     Ok(record.id.to_string())
 }
 
+/// The legal export over the other contexts' fakes: a customer who signed up, ordered, reviewed
+/// and logged in, then was asked about.
+#[cfg(test)]
+mod workflow_tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::accounts::registration::register;
+    use crate::accounts::testing::InMemoryAccounts;
+    use crate::accounts::testing::fixtures::{code_hasher, signup};
+    use crate::invoicing::testing::InMemoryInvoices;
+    use crate::kernel::ports::{IpRecorder, RecordedRequest};
+    use crate::kernel::testing::{PublishedEvents, RecordedIps};
+    use crate::ordering::catalog::Product;
+    use crate::ordering::checkout::{Checkout, CheckoutRequest, place_order};
+    use crate::ordering::order::{Address, CartLine};
+    use crate::ordering::pricing::VatSchedule;
+    use crate::ordering::testing::InMemoryShop;
+    use crate::privacy::testing::RecordedAudit;
+    use crate::reviewing::testing::InMemoryReviews;
+
+    const SEED: &str = include_str!("../../../../infra/seed/products.json");
+    const RATES: &str = r#"[{"from":"2024-03-20T00:00:00+03:30","percent":10,"source":"قانون بودجه ۱۴۰۳"}]"#;
+    const EMAIL: &str = "maryam@example.com";
+    const CODE: &str = "0076229645";
+    const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 20));
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    #[derive(Default)]
+    struct Store {
+        accounts: InMemoryAccounts,
+        shop: InMemoryShop,
+        invoices: InMemoryInvoices,
+        reviews: InMemoryReviews,
+        ips: RecordedIps,
+    }
+
+    impl Store {
+        /// A customer who signed up from `IP`, ordered once as a natural buyer and logged in.
+        async fn with_customer() -> (Self, AccountId) {
+            let product = serde_json::from_str::<Vec<Product>>(SEED).unwrap().remove(0);
+            let store = Self { shop: InMemoryShop::with_products([product.clone()]), ..Self::default() };
+            register(&store.accounts, &PublishedEvents::default(), &code_hasher(), signup(EMAIL), Some(IP), now())
+                .await
+                .unwrap();
+            let id = store.accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
+            let vat = VatSchedule::from_json(RATES).unwrap();
+            let checkout = Checkout { shop: &store.shop, events: &PublishedEvents::default(), vat: &vat };
+            let request = CheckoutRequest {
+                cart: vec![CartLine { product_id: product.id, quantity: 1 }],
+                buyer: Buyer::Natural {
+                    full_name: FullName::parse("مریم کاظمی").unwrap(),
+                    national_code: NationalCode::parse(CODE).unwrap(),
+                },
+                recipient: Recipient {
+                    name: FullName::parse("رضا احمدی").unwrap(),
+                    phone: IranMobile::parse("09121112233").unwrap(),
+                    address: Address::parse("تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲").unwrap(),
+                    postal_code: crate::accounts::contact::PostalCode::parse("1968913456").unwrap(),
+                },
+            };
+            place_order(&checkout, id, "k1", "h1", request, now()).await.unwrap();
+            store.ips.record(id, RecordedRequest::Login, IP, now()).await.unwrap();
+            (store, id)
+        }
+
+        fn stores<'a, T>(
+            &'a self,
+            audit: &'a T,
+        ) -> Stores<'a, InMemoryAccounts, InMemoryShop, InMemoryInvoices, InMemoryReviews, RecordedIps, T> {
+            Stores {
+                accounts: &self.accounts,
+                orders: &self.shop,
+                invoices: &self.invoices,
+                reviews: &self.reviews,
+                ip_records: &self.ips,
+                audit,
+            }
+        }
+    }
+
+    fn request(kind: &str, value: &str) -> LegalRequest {
+        let body = json!({
+            "authority": "دادسرای عمومی و انقلاب ناحیه ۲ تهران",
+            "reference": "۱۴۰۵/۱۲۳۴۵/ب",
+            "date": "۱۴۰۵/۰۹/۰۱",
+            "subject": { "kind": kind, "value": value },
+        });
+        let Value::Object(map) = body else { unreachable!("an object") };
+        LegalRequest::parse(&JsonObject::new(map), SolarDate::new(1405, 10, 1).unwrap()).unwrap()
+    }
+
+    fn key() -> SubjectKey {
+        SubjectKey::new(b"a-test-key-of-thirty-two-bytes!!").unwrap()
+    }
+
+    fn legal_staff() -> Actor {
+        Actor { id: AccountId::new(), role: Role::Legal, source_ip: Some(IP) }
+    }
+
+    #[tokio::test]
+    async fn p3_an_export_by_email_discloses_the_account_its_order_with_recipient_and_its_addresses() {
+        let ((store, id), audit) = (Store::with_customer().await, RecordedAudit::default());
+        let export = store.stores(&audit).export(&key(), &request("email", EMAIL), legal_staff(), now()).await.unwrap();
+        let records = audit.records();
+        assert_eq!(records.len(), 1, "audited before it was answered");
+        assert_eq!(records[0].id.to_string(), export.audit_id);
+        assert_eq!(records[0].accounts, [id]);
+        assert_eq!(export.document["accounts"][0]["orders"][0]["recipient"]["postal_code"], "1968913456");
+        let ips: Vec<&str> = export.document["ip_addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["recorded_with"].as_str().unwrap())
+            .collect();
+        assert_eq!(ips, ["terms-acceptance", "login"], "P14: signup's and the login's address");
+    }
+
+    #[tokio::test]
+    async fn p3_p4_the_audit_names_the_subject_by_keyed_hash_and_mask_never_in_clear() {
+        let ((store, _), audit) = (Store::with_customer().await, RecordedAudit::default());
+        store.stores(&audit).export(&key(), &request("email", EMAIL), legal_staff(), now()).await.unwrap();
+        let subject = audit.records()[0].subject.clone().unwrap();
+        assert_eq!(subject.masked, "m***@***.com");
+        assert_eq!(subject.fingerprint, key().fingerprint(&Subject::Email(Email::parse(EMAIL).unwrap())));
+        assert!(!format!("{:?}", audit.records()).contains(EMAIL));
+    }
+
+    #[tokio::test]
+    async fn p3_a_national_code_finds_the_orders_that_carry_it_and_names_no_account() {
+        let ((store, _), audit) = (Store::with_customer().await, RecordedAudit::default());
+        let export =
+            store.stores(&audit).export(&key(), &request("national_code", CODE), legal_staff(), now()).await.unwrap();
+        assert_eq!(export.document["orders_by_buyer_code"].as_array().map(Vec::len), Some(1));
+        assert_eq!(export.document["accounts"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[tokio::test]
+    async fn p3_an_export_whose_audit_cannot_be_written_discloses_nothing() {
+        let ((store, _), audit) = (Store::with_customer().await, RecordedAudit::down());
+        let outcome = store.stores(&audit).export(&key(), &request("email", EMAIL), legal_staff(), now()).await;
+        assert!(matches!(outcome, Err(ExportError::Audit(_))));
+    }
+
+    #[tokio::test]
+    async fn p3_a_closed_account_is_still_disclosed_by_id_without_its_erased_profile() {
+        let ((store, id), audit) = (Store::with_customer().await, RecordedAudit::default());
+        crate::accounts::ports::AccountStore::close(&store.accounts, id, &Email::parse(EMAIL).unwrap(), now())
+            .await
+            .unwrap();
+        let export = store
+            .stores(&audit)
+            .export(&key(), &request("customer_id", &id.to_string()), legal_staff(), now())
+            .await
+            .unwrap();
+        let account = &export.document["accounts"][0];
+        assert_eq!(account["orders"].as_array().map(Vec::len), Some(1), "orders stay (tax law)");
+        assert!(account["profile"]["email"].is_null() && account["profile"]["full_name"].is_null());
+        assert_eq!(account["closed_at"], timestamp(now()));
+    }
+
+    #[tokio::test]
+    async fn p3_a_refused_attempt_is_audited_with_what_could_be_read() {
+        let audit = RecordedAudit::default();
+        let body = json!({ "authority": "دادگاه", "subject": { "kind": "email", "value": EMAIL } });
+        let Value::Object(map) = body else { unreachable!("an object") };
+        let asked = LegalRequest::parts(&JsonObject::new(map), SolarDate::new(1405, 10, 1).unwrap());
+        let customer = Actor { id: AccountId::new(), role: Role::Customer, source_ip: None };
+        audit_refusal(&audit, &key(), customer, Action::Export, asked, now()).await.unwrap();
+        let record = &audit.records()[0];
+        assert_eq!((record.outcome, record.actor), (Outcome::Refused, customer.id));
+        assert_eq!(record.subject.as_ref().map(|s| s.masked.as_str()), Some("m***@***.com"));
+        assert!(record.accounts.is_empty());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

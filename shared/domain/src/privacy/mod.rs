@@ -6,3 +6,5 @@ pub mod legal_export;
 pub mod ports;
 pub mod retention;
 pub mod subject;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
