@@ -1,12 +1,12 @@
 //! The notification function: subscribed to the events topic, it sends what each event calls for.
 
 mod handler;
+mod messenger;
 mod templates;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use mizan::accounts::consent::Channel;
-use mizan::accounts::consent::{Unsubscribe, UnsubscribeKeys};
-use mizan::kernel::ids::AccountId;
+use messenger::TemplatedMessages;
+use mizan::accounts::consent::UnsubscribeKeys;
 use mizan::messaging::campaign::{CampaignRates, SendsPerSecond};
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::deliveries::DeliveriesTable;
@@ -19,23 +19,9 @@ use mizan_aws::notify::sms::SmsSender;
 pub struct Deps {
     pub accounts: AccountsTable,
     pub deliveries: DeliveriesTable,
-    pub mailer: Mailer,
-    pub sms: SmsSender,
-    /// Where links in messages point (STOREFRONT_URL), without a trailing slash.
-    pub storefront_url: String,
-    /// The public HTTPS address of the API (PUBLIC_API_URL): unsubscribe links point there.
-    pub api_url: String,
-    pub unsubscribe_keys: UnsubscribeKeys,
+    pub messenger: TemplatedMessages,
     pub campaign_pages: CampaignPagesQueue,
     pub campaign_rates: CampaignRates,
-}
-
-impl Deps {
-    /// The one-click link of a marketing message (P7).
-    pub fn unsubscribe_link(&self, account: AccountId, channel: Channel) -> String {
-        let grant = Unsubscribe { account, channel, issued_at: time::OffsetDateTime::now_utc() };
-        format!("{}/unsubscribe?token={}", self.api_url, self.unsubscribe_keys.issue(grant))
-    }
 }
 
 #[tokio::main]
@@ -46,11 +32,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         deliveries: DeliveriesTable::new(dynamodb, config::required("DELIVERIES_TABLE")?),
-        mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?),
-        sms: SmsSender::new(aws_sdk_sns::Client::new(&aws)),
-        storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
-        api_url: config::required("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
-        unsubscribe_keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
+        messenger: TemplatedMessages {
+            mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?),
+            sms: SmsSender::new(aws_sdk_sns::Client::new(&aws)),
+            storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
+            api_url: config::required("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
+            unsubscribe_keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
+        },
         campaign_pages: CampaignPagesQueue::new(
             aws_sdk_sqs::Client::new(&aws),
             config::required("CAMPAIGN_PAGES_QUEUE_URL")?,

@@ -7,6 +7,7 @@ use mizan::accounts::ports::AccountStore;
 use mizan::invoicing::ports::InvoiceBook;
 use mizan::invoicing::ports::PlacedOrders;
 use mizan::kernel::ports::EventPublisher;
+use mizan::messaging::ports::Deliveries;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -26,12 +27,12 @@ use mizan::kernel::ids::OrderId;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::paging::PageRequest;
 use mizan::kernel::solar_hijri::tehran_date;
+use mizan::messaging::ports::Claim;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
 use mizan::ordering::idempotency::IdempotencyKey;
 use mizan::privacy::legal_export::{self, Actor, LegalRequest};
 use mizan::reviewing::posting::{self, PostOutcome, Stores};
 use mizan::reviewing::review::{Rating, ReviewText};
-use mizan_aws::dynamodb::deliveries::Claim;
 use mizan_aws::notify::email::EmailMessage;
 use serde_json::{Value, json};
 

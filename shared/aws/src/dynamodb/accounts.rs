@@ -31,6 +31,7 @@ use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::messaging::campaign::AudienceCursor;
+use mizan::messaging::ports::CampaignAudience;
 use mizan::privacy::legal_export::{AccountRecord, ConsentChange};
 use mizan::privacy::ports::AccountRecords;
 use mizan::reviewing::ports::Reviewers;
@@ -157,45 +158,6 @@ impl AccountsTable {
             }
         }
         Err(StoreError::Unavailable("consent-contention".into()))
-    }
-
-    /// One page of the accounts a campaign may reach (consent on for some channel, as far as the
-    /// eventually consistent `ByCampaignAudience` index knows); and where the next page starts.
-    /// The index is sparse: it holds consenting accounts only, so a campaign reads as many pages
-    /// as it has recipients, whatever else the table holds (`mizan::messaging::campaign`).
-    pub async fn audience(
-        &self,
-        start: Option<&AudienceCursor>,
-        limit: u32,
-    ) -> Result<(Vec<AccountId>, Option<AudienceCursor>), StoreError> {
-        let start = start.map(|cursor| {
-            Item::from([("pk".to_owned(), s(cursor.key())), (CAMPAIGN_AUDIENCE.to_owned(), s(CAMPAIGN_AUDIENCE_VALUE))])
-        });
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_CAMPAIGN_AUDIENCE)
-            .key_condition_expression("#audience = :audience")
-            .expression_attribute_names("#audience", CAMPAIGN_AUDIENCE)
-            .expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        let ids = page
-            .items()
-            .iter()
-            .map(|item| {
-                get_s(item, "pk")?.strip_prefix("ACCOUNT#").and_then(AccountId::parse).ok_or(StoreError::Corrupt("pk"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = match page.last_evaluated_key {
-            Some(key) => Some(AudienceCursor::from_key(get_s(&key, "pk")?.to_owned())),
-            None => None,
-        };
-        Ok((ids, next))
     }
 
     async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
@@ -588,5 +550,46 @@ impl AccountRecords for AccountsTable {
     async fn closed_at(&self, id: AccountId) -> Result<Option<OffsetDateTime>, StoreError> {
         let Some(item) = self.get(closed_key(id), "closed_at").await? else { return Ok(None) };
         get_time(&item, "closed_at").map(Some)
+    }
+}
+
+impl CampaignAudience for AccountsTable {
+    /// One page of the accounts a campaign may reach (consent on for some channel, as far as the
+    /// eventually consistent `ByCampaignAudience` index knows); and where the next page starts.
+    /// The index is sparse: it holds consenting accounts only, so a campaign reads as many pages
+    /// as it has recipients, whatever else the table holds (`mizan::messaging::campaign`).
+    async fn audience(
+        &self,
+        start: Option<&AudienceCursor>,
+        limit: u32,
+    ) -> Result<(Vec<AccountId>, Option<AudienceCursor>), StoreError> {
+        let start = start.map(|cursor| {
+            Item::from([("pk".to_owned(), s(cursor.key())), (CAMPAIGN_AUDIENCE.to_owned(), s(CAMPAIGN_AUDIENCE_VALUE))])
+        });
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_CAMPAIGN_AUDIENCE)
+            .key_condition_expression("#audience = :audience")
+            .expression_attribute_names("#audience", CAMPAIGN_AUDIENCE)
+            .expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        let ids = page
+            .items()
+            .iter()
+            .map(|item| {
+                get_s(item, "pk")?.strip_prefix("ACCOUNT#").and_then(AccountId::parse).ok_or(StoreError::Corrupt("pk"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match page.last_evaluated_key {
+            Some(key) => Some(AudienceCursor::from_key(get_s(&key, "pk")?.to_owned())),
+            None => None,
+        };
+        Ok((ids, next))
     }
 }

@@ -13,15 +13,11 @@ use time::{Duration, OffsetDateTime};
 
 use super::{n, s, time};
 use mizan::kernel::failures::StoreError;
+use mizan::messaging::ports::{Claim, Deliveries, STALE_CLAIM};
 
 /// Long enough to outlive every redelivery and retry of an event (SNS retries for hours,
 /// Lambda's async retries for up to six), short enough not to keep a send log forever.
 const KEEP_FOR: Duration = Duration::days(30);
-/// A claim older than this belongs to a run that died mid-send (the function's timeout is 10 s):
-/// the message is sent again. Choosing a possible duplicate over silence, since a lost
-/// verification message locks a customer out; a crash between the provider's acceptance and
-/// `mark_sent` is the one case that sends twice.
-const STALE_CLAIM: Duration = Duration::minutes(1);
 
 /// The record of a finished campaign, beside its deliveries.
 pub const CAMPAIGN_DELIVERED: &str = "delivered";
@@ -32,18 +28,6 @@ pub struct DeliveriesTable {
     table: String,
 }
 
-/// What claiming a delivery came to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Claim {
-    /// This run must send it.
-    Granted,
-    /// It went out already: nothing to do.
-    Sent,
-    /// Another run is sending it right now (or died doing so, less than `STALE_CLAIM` ago): this
-    /// run must neither send it nor report it done.
-    InFlight,
-}
-
 fn key(event_id: uuid::Uuid, delivery: &str) -> String {
     format!("DELIVERY#{event_id}#{delivery}")
 }
@@ -52,8 +36,10 @@ impl DeliveriesTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
+}
 
-    pub async fn claim(&self, event_id: uuid::Uuid, delivery: &str, now: OffsetDateTime) -> Result<Claim, StoreError> {
+impl Deliveries for DeliveriesTable {
+    async fn claim(&self, event_id: uuid::Uuid, delivery: &str, now: OffsetDateTime) -> Result<Claim, StoreError> {
         let written = self
             .client
             .put_item()
@@ -81,7 +67,7 @@ impl DeliveriesTable {
         }
     }
 
-    pub async fn mark_sent(&self, event_id: uuid::Uuid, delivery: &str, message_id: &str) -> Result<(), StoreError> {
+    async fn mark_sent(&self, event_id: uuid::Uuid, delivery: &str, message_id: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -99,7 +85,7 @@ impl DeliveriesTable {
 
     /// Records that the last page of a campaign went out: an operator (or a test) can see that
     /// a campaign has finished, and after how many pages.
-    pub async fn record_campaign_delivered(
+    async fn record_campaign_delivered(
         &self,
         event_id: uuid::Uuid,
         pages: u32,
@@ -120,7 +106,7 @@ impl DeliveriesTable {
     }
 
     /// Gives a claim back after a failed send, so the retry of the event sends it.
-    pub async fn release(&self, event_id: uuid::Uuid, delivery: &str) -> Result<(), StoreError> {
+    async fn release(&self, event_id: uuid::Uuid, delivery: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

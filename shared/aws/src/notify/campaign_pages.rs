@@ -5,6 +5,7 @@ use aws_sdk_sqs::Client;
 
 use mizan::kernel::failures::SendError;
 use mizan::messaging::campaign::CampaignPage;
+use mizan::messaging::ports::CampaignQueue;
 
 #[derive(Debug, Clone)]
 pub struct CampaignPagesQueue {
@@ -16,10 +17,12 @@ impl CampaignPagesQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
         Self { client, url: url.into() }
     }
+}
 
+impl CampaignQueue for CampaignPagesQueue {
     /// Queues a page; the message body is the page itself. It carries the campaign's text and a
     /// table key, no customer's contacts. Returns the queue's message id.
-    pub async fn hand_on(&self, page: &CampaignPage) -> Result<String, SendError> {
+    async fn hand_on(&self, page: &CampaignPage) -> Result<String, SendError> {
         let body = serde_json::to_string(page).map_err(|_| SendError("serialise-page".into()))?;
         let sent = self
             .client

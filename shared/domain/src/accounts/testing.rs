@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
-use crate::accounts::account::{Contacts, NewAccount, Role};
+use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::{self, Window};
 use crate::accounts::ports::{AccountStore, Credentials, LoginAttempts, Registration};
@@ -47,6 +47,20 @@ impl InMemoryAccounts {
 
     pub fn closed_at(&self, id: AccountId) -> Option<OffsetDateTime> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).closed.get(&id).copied()
+    }
+
+    /// Marks both contacts proven, as verification does.
+    pub fn verify_contacts(&self, id: AccountId) {
+        if let Some(stored) = self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get_mut(&id) {
+            (stored.email_verified, stored.phone_verified) = (true, true);
+        }
+    }
+
+    /// Sets the account's marketing consent, as the privacy settings do.
+    pub fn consent(&self, id: AccountId, marketing: MarketingConsent) {
+        if let Some(stored) = self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get_mut(&id) {
+            stored.account.marketing = marketing;
+        }
     }
 
     /// Every open account as it was registered.
