@@ -62,6 +62,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         seller,
     };
-    mizan_aws::lambda::http::serve_with_events(|req| routes::handle(&deps, req), |event| issuance::handle(&deps, event))
-        .await
+    mizan_aws::lambda::triggers::serve_with_events(
+        |req| routes::handle(&deps, req),
+        |event| issuance::handle(&deps, event),
+    )
+    .await
 }

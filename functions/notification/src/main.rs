@@ -4,7 +4,6 @@ mod handler;
 mod messenger;
 mod templates;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use messenger::TemplatedMessages;
 use mizan::accounts::consent::UnsubscribeKeys;
 use mizan::messaging::campaign::{CampaignRates, SendsPerSecond};
@@ -48,7 +47,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             sms: rate("CAMPAIGN_SMS_PER_SECOND")?,
         },
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler::handle(&deps, event.payload))).await
+    mizan_aws::lambda::triggers::serve_messages(|messages| handler::handle(&deps, messages)).await
 }
 
 fn rate(name: &'static str) -> Result<SendsPerSecond, lambda_runtime::Error> {

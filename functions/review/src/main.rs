@@ -37,6 +37,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
     };
-    mizan_aws::lambda::http::serve_with_events(|req| routes::handle(&deps, req), |event| closures::handle(&deps, event))
-        .await
+    mizan_aws::lambda::triggers::serve_with_events(
+        |req| routes::handle(&deps, req),
+        |event| closures::handle(&deps, event),
+    )
+    .await
 }
