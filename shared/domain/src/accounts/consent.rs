@@ -76,12 +76,6 @@ pub struct UnsubscribeKeys {
     verifying: Vec<(String, Hmac<Sha256>)>,
 }
 
-impl std::fmt::Debug for UnsubscribeKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UnsubscribeKeys(***)")
-    }
-}
-
 impl UnsubscribeKeys {
     /// `id:secret,id:secret…`, the signing key first.
     pub fn parse(setting: &str) -> Result<Self, KeysError> {
@@ -137,6 +131,8 @@ impl UnsubscribeKeys {
         fields.next().is_none().then_some(Unsubscribe { account, channel, issued_at })
     }
 }
+
+crate::kernel::newtype::redacted_debug!(UnsubscribeKeys);
 
 #[cfg(test)]
 mod tests {

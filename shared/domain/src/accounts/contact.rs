@@ -2,8 +2,6 @@
 //!
 //! All three are personal data: they redact themselves in `Debug` and none implements `Display`.
 
-use std::fmt;
-
 use crate::kernel::problem::Rejection;
 use crate::kernel::text::code_digits;
 
@@ -123,12 +121,6 @@ fn is_label(label: &str) -> bool {
         && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-impl fmt::Debug for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Email(***)")
-    }
-}
-
 /// An Iranian mobile number, kept in E.164 (`+989xxxxxxxxx`), the form SNS sends to.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IranMobile(String);
@@ -188,12 +180,6 @@ impl IranMobile {
     }
 }
 
-impl fmt::Debug for IranMobile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IranMobile(***)")
-    }
-}
-
 /// A 10-digit Iranian postal code. The community pattern some validators use is not an official
 /// rule, so only the shape is enforced.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -248,11 +234,7 @@ impl PostalCode {
     }
 }
 
-impl fmt::Debug for PostalCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PostalCode(***)")
-    }
-}
+crate::kernel::newtype::redacted_debug!(Email, IranMobile, PostalCode);
 
 #[cfg(test)]
 mod tests {

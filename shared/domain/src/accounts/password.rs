@@ -4,7 +4,6 @@
 //! A password is kept exactly as typed: no trimming, no case folding, no Unicode normalisation,
 //! so what verifies is what the customer chose.
 
-use std::fmt;
 use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
@@ -147,12 +146,6 @@ impl Password {
     }
 }
 
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
-
 /// Argon2id, m = 19456 KiB, t = 2, p = 1: OWASP's minimum, and the argon2 crate's defaults.
 fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
@@ -193,12 +186,6 @@ impl PasswordHash {
     }
 }
 
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(***)")
-    }
-}
-
 /// Hash of a random password nobody knows, made on first use.
 static DUMMY_HASH: LazyLock<Option<PasswordHash>> = LazyLock::new(|| {
     let mut secret = [0u8; 32];
@@ -213,6 +200,8 @@ static DUMMY_HASH: LazyLock<Option<PasswordHash>> = LazyLock::new(|| {
 pub fn verify_against_dummy(candidate: &str) {
     std::hint::black_box(DUMMY_HASH.as_ref().map(|dummy| dummy.verify(candidate)));
 }
+
+crate::kernel::newtype::redacted_debug!(Password, PasswordHash);
 
 #[cfg(test)]
 mod tests {

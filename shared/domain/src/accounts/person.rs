@@ -1,7 +1,5 @@
 //! A customer's name, as they write it.
 
-use std::fmt;
-
 use crate::kernel::problem::Rejection;
 use crate::kernel::text::normalize_text;
 
@@ -101,11 +99,7 @@ fn is_forbidden_control(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-impl fmt::Debug for FullName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FullName(***)")
-    }
-}
+crate::kernel::newtype::redacted_debug!(FullName);
 
 #[cfg(test)]
 mod tests {

@@ -28,12 +28,6 @@ pub enum SessionKeyError {
 #[derive(Clone)]
 pub struct SessionKey(Hmac<Sha256>);
 
-impl std::fmt::Debug for SessionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionKey(***)")
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: AccountId,
@@ -98,6 +92,8 @@ impl SessionKey {
         mac.finalize().into_bytes().to_vec()
     }
 }
+
+crate::kernel::newtype::redacted_debug!(SessionKey);
 
 #[cfg(test)]
 mod tests {

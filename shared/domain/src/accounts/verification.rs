@@ -23,12 +23,6 @@ pub const MAX_ATTEMPTS: u32 = 5;
 #[derive(Clone)]
 pub struct CodeHasher(Hmac<Sha256>);
 
-impl std::fmt::Debug for CodeHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CodeHasher(***)")
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("the code hash key must be at least 32 bytes")]
 pub struct CodeHashKeyTooShort;
@@ -132,6 +126,8 @@ impl Challenge {
         subtle::ConstantTimeEq::ct_eq(self.hash.as_bytes(), candidate_hash.as_bytes()).into()
     }
 }
+
+crate::kernel::newtype::redacted_debug!(CodeHasher);
 
 #[cfg(test)]
 mod tests {

@@ -9,9 +9,6 @@
 //! Those decimal widths are tighter than the hex ones, so they set the limits: a day up to
 //! 999,999 (the year 4707) and a serial up to 999,999,999,999.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -119,31 +116,7 @@ impl MemoryId {
     }
 }
 
-impl FromStr for MemoryId {
-    type Err = MemoryIdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        MemoryId::parse(s)
-    }
-}
-
-impl TryFrom<String> for MemoryId {
-    type Error = MemoryIdError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        MemoryId::parse(&s)
-    }
-}
-
-impl From<MemoryId> for String {
-    fn from(id: MemoryId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for MemoryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
+crate::kernel::newtype::text_code!(MemoryId, MemoryIdError);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaxIdError {
@@ -230,31 +203,7 @@ impl TaxId {
     }
 }
 
-impl FromStr for TaxId {
-    type Err = TaxIdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaxId::parse(s)
-    }
-}
-
-impl TryFrom<String> for TaxId {
-    type Error = TaxIdError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        TaxId::parse(&s)
-    }
-}
-
-impl From<TaxId> for String {
-    fn from(id: TaxId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for TaxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
+crate::kernel::newtype::text_code!(TaxId, TaxIdError);
 
 #[cfg(test)]
 mod tests {

@@ -122,25 +122,7 @@ impl ProductId {
     }
 }
 
-impl TryFrom<String> for ProductId {
-    type Error = ProductIdError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ProductId> for String {
-    fn from(id: ProductId) -> Self {
-        id.0
-    }
-}
-
-impl std::fmt::Display for ProductId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::kernel::newtype::text_code!(ProductId, ProductIdError);
 
 /// A UUID (version 8) from SHA-256 over a purpose and the parts, each separated so that
 /// different splits of the same text never collide.

@@ -7,6 +7,7 @@ pub mod failures;
 pub mod form;
 pub mod ids;
 pub mod money;
+pub mod newtype;
 pub mod paging;
 pub mod persian_format;
 pub mod persian_words;

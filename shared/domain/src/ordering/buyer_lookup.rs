@@ -21,12 +21,6 @@ const PURPOSE: &[u8] = b"buyer-identity-lookup\0";
 #[derive(Clone)]
 pub struct BuyerLookupKey(Hmac<Sha256>);
 
-impl std::fmt::Debug for BuyerLookupKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BuyerLookupKey(***)")
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("the buyer lookup key must be at least 32 bytes")]
 pub struct BuyerLookupKeyTooShort;
@@ -73,6 +67,8 @@ impl BuyerLookupKey {
         BuyerCodeHash(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 }
+
+crate::kernel::newtype::redacted_debug!(BuyerLookupKey);
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,6 @@
 //! VAT class) besides what the shop shows; the storefront gets a `CatalogEntry`, which leaves out
 //! the tax fields and publishes only whether a product is in stock, not how many are left.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::ids::ProductId;
@@ -49,25 +47,7 @@ impl GoodsId {
     }
 }
 
-impl TryFrom<String> for GoodsId {
-    type Error = GoodsIdError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<GoodsId> for String {
-    fn from(id: GoodsId) -> Self {
-        id.0
-    }
-}
-
-impl fmt::Display for GoodsId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::kernel::newtype::text_code!(GoodsId, GoodsIdError);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

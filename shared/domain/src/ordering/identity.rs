@@ -6,8 +6,6 @@
 //! number. A person's codes are personal data and a company's may belong to a sole trader, so all
 //! three redact themselves in `Debug` and none implements `Display`.
 
-use std::fmt;
-
 use crate::kernel::problem::Rejection;
 use crate::kernel::text::code_digits;
 
@@ -87,12 +85,6 @@ impl NationalCode {
     /// Always ten ASCII digits, zero-padded.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Debug for NationalCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("NationalCode(***)")
     }
 }
 
@@ -177,12 +169,6 @@ impl LegalId {
     /// Always eleven ASCII digits.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Debug for LegalId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LegalId(***)")
     }
 }
 
@@ -300,12 +286,6 @@ impl EconomicCode {
     }
 }
 
-impl fmt::Debug for EconomicCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EconomicCode(***)")
-    }
-}
-
 /// The digit values of a string of ASCII digits; `None` if anything else is in it.
 fn digits_of(code: &str) -> Option<Vec<u8>> {
     code.bytes().map(|b| b.is_ascii_digit().then(|| b - b'0')).collect()
@@ -319,6 +299,8 @@ fn to_string(digits: &[u8]) -> String {
 fn has_zero_serial(digits: &[u8]) -> bool {
     digits.get(3..=8).is_some_and(|serial| serial.iter().all(|&d| d == 0))
 }
+
+crate::kernel::newtype::redacted_debug!(NationalCode, LegalId, EconomicCode);
 
 #[cfg(test)]
 mod tests {

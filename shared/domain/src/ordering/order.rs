@@ -53,19 +53,6 @@ impl Address {
     }
 }
 
-impl std::fmt::Debug for Address {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Address(***)")
-    }
-}
-
-// Redacted like every name: a sole trader's registered name is a person's name.
-impl std::fmt::Debug for CompanyName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CompanyName(***)")
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid company name: {0}")]
 pub struct CompanyNameError(TextBoundsError);
@@ -227,6 +214,9 @@ impl Order {
         self.placed_at + RECIPIENT_MAX_RETENTION
     }
 }
+
+// Redacted like every name: a sole trader's registered name is a person's name.
+crate::kernel::newtype::redacted_debug!(Address, CompanyName);
 
 #[cfg(test)]
 mod tests {

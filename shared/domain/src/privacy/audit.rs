@@ -105,12 +105,6 @@ pub struct SubjectKeyError;
 #[derive(Clone)]
 pub struct SubjectKey(Hmac<Sha256>);
 
-impl std::fmt::Debug for SubjectKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SubjectKey(***)")
-    }
-}
-
 impl SubjectKey {
     pub fn new(secret: &[u8]) -> Result<Self, SubjectKeyError> {
         if secret.len() < 32 {
@@ -154,6 +148,8 @@ pub fn view(record: &AuditRecord) -> Value {
 /// The trail's listing pages hold at most 100 records.
 pub const AUDIT_PAGES: PageSizes =
     PageSizes { max: 100, out_of_range: "تعداد در هر صفحه باید بین ۱ تا ۱۰۰ باشد." };
+
+crate::kernel::newtype::redacted_debug!(SubjectKey);
 
 #[cfg(test)]
 mod tests {
