@@ -7,6 +7,7 @@ use mizan::kernel::ids::OrderId;
 use mizan::kernel::problem::{Problem, Rejection};
 use mizan::ordering::catalog::CatalogEntry;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
+use mizan::ordering::customer_orders;
 use mizan::ordering::idempotency::{self, IdempotencyKey};
 use mizan::ordering::order::{Buyer, StoredOrder};
 use mizan_aws::lambda::http::{self, HttpResult};
@@ -53,15 +54,10 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
 async fn order(deps: &Deps, req: &Request) -> HttpResult {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let id = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
-    let stored = match id {
-        Some(id) => deps.shop.orders.get(id).await?,
-        None => None,
-    };
+    let Some(id) = id else { return Err(Problem::not_found()) };
     // Someone else's order is as absent as one that never existed: 404, not 403.
-    match stored {
-        Some(stored) if stored.order.account == session.sub => http::json(StatusCode::OK, &order_view(&stored)),
-        _ => Err(Problem::not_found()),
-    }
+    let stored = customer_orders::own_order(&deps.shop, session.sub, id).await?.ok_or_else(Problem::not_found)?;
+    http::json(StatusCode::OK, &order_view(&stored))
 }
 
 fn idempotency_key(req: &Request) -> Result<IdempotencyKey, Problem> {

@@ -5,6 +5,8 @@ use lambda_http::{Request, RequestExt};
 use mizan::accounts::account::MarketingConsent;
 use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
+use mizan::accounts::ports::ConsentStore;
+use mizan::accounts::preferences::{self, Unsubscribed};
 use mizan::kernel::clock::now;
 use mizan::kernel::problem::Problem;
 use mizan_aws::lambda::http::{self, HttpResult};
@@ -47,15 +49,8 @@ async fn change_preferences(deps: &Deps, req: &Request) -> HttpResult {
         ]
     });
     let Some(wanted) = wanted.filter(|_| errors.is_empty()) else { return Err(Problem::invalid(errors)) };
-    for (channel, on) in wanted {
-        if let Some(on) = on {
-            deps.accounts
-                .set_marketing(session.sub, channel, on, Source::Settings, now())
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
-        }
-    }
-    preferences(deps, req).await
+    let consent = preferences::change(&deps.accounts, session.sub, wanted, now()).await?;
+    http::json(StatusCode::OK, &consent_view(consent.ok_or_else(Problem::unauthorized)?))
 }
 
 fn token(req: &Request) -> Option<String> {
@@ -73,11 +68,11 @@ fn confirm(deps: &Deps, req: &Request) -> lambda_http::Response<lambda_http::Bod
 /// RFC 8058 one-click (or the page's button): no cookies, no login; the token is the authority.
 /// Answers 200 without redirecting; repeating it is harmless.
 async fn unsubscribe(deps: &Deps, req: &Request) -> HttpResult {
-    let grant = token(req).and_then(|token| deps.keys.verify(&token));
-    let Some(grant) = grant else { return Ok(page::render(Page::InvalidLink)) };
+    let Some(token) = token(req) else { return Ok(page::render(Page::InvalidLink)) };
     let from_page = req.query_string_parameters_ref().and_then(|query| query.first("source")) == Some("page");
     let source = if from_page { Source::Link } else { Source::OneClick };
-    // A closed account has nothing left to stop: the answer is the same.
-    deps.accounts.set_marketing(grant.account, grant.channel, false, source, now()).await?;
-    Ok(page::render(Page::Done { channel: grant.channel.as_str() }))
+    match preferences::unsubscribe(&deps.accounts, &deps.keys, &token, source, now()).await? {
+        Unsubscribed::Stopped(channel) => Ok(page::render(Page::Done { channel: channel.as_str() })),
+        Unsubscribed::InvalidLink => Ok(page::render(Page::InvalidLink)),
+    }
 }

@@ -4,6 +4,7 @@
 //! function makes, without the runtime, the event decoding and the answer encoding.
 
 use mizan::accounts::ports::AccountStore;
+use mizan::accounts::ports::ConsentStore;
 use mizan::invoicing::ports::InvoiceBook;
 use mizan::invoicing::ports::PlacedOrders;
 use mizan::kernel::ports::EventPublisher;

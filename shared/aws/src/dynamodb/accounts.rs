@@ -25,6 +25,7 @@ use mizan::accounts::contact::{Email, IranMobile};
 use mizan::accounts::login_throttle::{self, Window};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
+use mizan::accounts::ports::ConsentStore;
 use mizan::accounts::ports::LoginAttempts;
 use mizan::accounts::ports::{AccountStore, Credentials, Registration};
 use mizan::accounts::verification::{self, Challenge, ContactKind};
@@ -78,86 +79,6 @@ fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'sta
 impl AccountsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
-    }
-
-    /// The account's marketing consent, per channel.
-    pub async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError> {
-        let Some(item) = self.get(account_key(id), "marketing_email, marketing_sms").await? else { return Ok(None) };
-        Ok(Some(MarketingConsent {
-            email: get_bool(&item, "marketing_email")?,
-            sms: get_bool(&item, "marketing_sms")?,
-        }))
-    }
-
-    /// Turns marketing on one channel on or off, recording the change (channel, old → new,
-    /// source, time) on the account in the same write (P7). `None` when there is no such
-    /// account; the consent as it stands afterwards otherwise. Setting what is already set
-    /// records nothing.
-    pub async fn set_marketing(
-        &self,
-        id: AccountId,
-        channel: Channel,
-        on: bool,
-        source: Source,
-        now: OffsetDateTime,
-    ) -> Result<Option<MarketingConsent>, StoreError> {
-        let attribute = match channel {
-            Channel::Email => "marketing_email",
-            Channel::Sms => "marketing_sms",
-        };
-        for _ in 0..3 {
-            let Some(mut consent) = self.marketing(id).await? else { return Ok(None) };
-            let before = consent;
-            let current = match channel {
-                Channel::Email => &mut consent.email,
-                Channel::Sms => &mut consent.sms,
-            };
-            if *current == on {
-                return Ok(Some(consent));
-            }
-            *current = on;
-            // In the campaign audience while either channel is on; the whole consent is the
-            // condition, so a concurrent change of the other channel cannot leave it wrong.
-            let audience = if consent.email || consent.sms {
-                format!(", {CAMPAIGN_AUDIENCE} = :audience")
-            } else {
-                format!(" REMOVE {CAMPAIGN_AUDIENCE}")
-            };
-            let change = AttributeValue::M(
-                [
-                    ("channel".to_owned(), s(channel.as_str())),
-                    ("old".to_owned(), AttributeValue::Bool(!on)),
-                    ("new".to_owned(), AttributeValue::Bool(on)),
-                    ("source".to_owned(), s(source.as_str())),
-                    ("at".to_owned(), time(now)),
-                ]
-                .into(),
-            );
-            let mut update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(account_key(id)))
-                .update_expression(format!(
-                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), \
-                     :change){audience}"
-                ))
-                .condition_expression("marketing_email = :email_before AND marketing_sms = :sms_before")
-                .expression_attribute_values(":new", AttributeValue::Bool(on))
-                .expression_attribute_values(":email_before", AttributeValue::Bool(before.email))
-                .expression_attribute_values(":sms_before", AttributeValue::Bool(before.sms))
-                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                .expression_attribute_values(":change", AttributeValue::L(vec![change]));
-            if consent.email || consent.sms {
-                update = update.expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE));
-            }
-            let updated = update.send().await;
-            if conditional(updated.map(|_| ()))? {
-                tracing::info!(account = %id, channel = channel.as_str(), on, source = source.as_str(), "marketing consent changed");
-                return Ok(Some(consent));
-            }
-        }
-        Err(StoreError::Unavailable("consent-contention".into()))
     }
 
     async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
@@ -591,5 +512,87 @@ impl CampaignAudience for AccountsTable {
             None => None,
         };
         Ok((ids, next))
+    }
+}
+
+impl ConsentStore for AccountsTable {
+    /// The account's marketing consent, per channel.
+    async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError> {
+        let Some(item) = self.get(account_key(id), "marketing_email, marketing_sms").await? else { return Ok(None) };
+        Ok(Some(MarketingConsent {
+            email: get_bool(&item, "marketing_email")?,
+            sms: get_bool(&item, "marketing_sms")?,
+        }))
+    }
+
+    /// Turns marketing on one channel on or off, recording the change (channel, old → new,
+    /// source, time) on the account in the same write (P7). `None` when there is no such
+    /// account; the consent as it stands afterwards otherwise. Setting what is already set
+    /// records nothing.
+    async fn set_marketing(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        on: bool,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<Option<MarketingConsent>, StoreError> {
+        let attribute = match channel {
+            Channel::Email => "marketing_email",
+            Channel::Sms => "marketing_sms",
+        };
+        for _ in 0..3 {
+            let Some(mut consent) = self.marketing(id).await? else { return Ok(None) };
+            let before = consent;
+            let current = match channel {
+                Channel::Email => &mut consent.email,
+                Channel::Sms => &mut consent.sms,
+            };
+            if *current == on {
+                return Ok(Some(consent));
+            }
+            *current = on;
+            // In the campaign audience while either channel is on; the whole consent is the
+            // condition, so a concurrent change of the other channel cannot leave it wrong.
+            let audience = if consent.email || consent.sms {
+                format!(", {CAMPAIGN_AUDIENCE} = :audience")
+            } else {
+                format!(" REMOVE {CAMPAIGN_AUDIENCE}")
+            };
+            let change = AttributeValue::M(
+                [
+                    ("channel".to_owned(), s(channel.as_str())),
+                    ("old".to_owned(), AttributeValue::Bool(!on)),
+                    ("new".to_owned(), AttributeValue::Bool(on)),
+                    ("source".to_owned(), s(source.as_str())),
+                    ("at".to_owned(), time(now)),
+                ]
+                .into(),
+            );
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(account_key(id)))
+                .update_expression(format!(
+                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), \
+                     :change){audience}"
+                ))
+                .condition_expression("marketing_email = :email_before AND marketing_sms = :sms_before")
+                .expression_attribute_values(":new", AttributeValue::Bool(on))
+                .expression_attribute_values(":email_before", AttributeValue::Bool(before.email))
+                .expression_attribute_values(":sms_before", AttributeValue::Bool(before.sms))
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":change", AttributeValue::L(vec![change]));
+            if consent.email || consent.sms {
+                update = update.expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE));
+            }
+            let updated = update.send().await;
+            if conditional(updated.map(|_| ()))? {
+                tracing::info!(account = %id, channel = channel.as_str(), on, source = source.as_str(), "marketing consent changed");
+                return Ok(Some(consent));
+            }
+        }
+        Err(StoreError::Unavailable("consent-contention".into()))
     }
 }

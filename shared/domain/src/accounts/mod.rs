@@ -11,6 +11,7 @@ pub mod login_throttle;
 pub mod password;
 pub mod person;
 pub mod ports;
+pub mod preferences;
 pub mod registration;
 pub mod session;
 #[cfg(any(test, feature = "testing"))]

@@ -3,7 +3,8 @@
 
 use time::OffsetDateTime;
 
-use crate::accounts::account::{Contacts, NewAccount, Role};
+use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
+use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::Window;
 use crate::accounts::password::PasswordHash;
@@ -73,4 +74,21 @@ pub trait LoginAttempts {
 
     /// Gives an attempt back after a success: only failures use up the window.
     async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError>;
+}
+
+/// Marketing consent, per channel, with the record of every change (P6, P7).
+pub trait ConsentStore {
+    async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError>;
+
+    /// Turns one channel on or off and records the change (channel, old → new, source, time) in
+    /// the same write; setting what is set records nothing. The consent as it stands after, or
+    /// `None` when there is no such account.
+    async fn set_marketing(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        on: bool,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<Option<MarketingConsent>, StoreError>;
 }

@@ -8,9 +8,10 @@ use std::sync::{Mutex, PoisonError};
 use time::OffsetDateTime;
 
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
+use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::{self, Window};
-use crate::accounts::ports::{AccountStore, Credentials, LoginAttempts, Registration};
+use crate::accounts::ports::{AccountStore, ConsentStore, Credentials, LoginAttempts, Registration};
 use crate::accounts::verification::{self, Challenge, ContactKind};
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
@@ -195,6 +196,29 @@ impl LoginAttempts for InMemoryAccounts {
             *attempts = attempts.saturating_sub(1);
         }
         Ok(())
+    }
+}
+
+impl ConsentStore for InMemoryAccounts {
+    async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError> {
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get(&id).map(|s| s.account.marketing))
+    }
+
+    async fn set_marketing(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        on: bool,
+        _source: Source,
+        _now: OffsetDateTime,
+    ) -> Result<Option<MarketingConsent>, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
+        match channel {
+            Channel::Email => stored.account.marketing.email = on,
+            Channel::Sms => stored.account.marketing.sms = on,
+        }
+        Ok(Some(stored.account.marketing))
     }
 }
 

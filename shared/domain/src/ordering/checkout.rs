@@ -192,10 +192,8 @@ where
         .ok()
         .and_then(|body| body["order_id"].as_str().and_then(OrderId::parse))
         .ok_or(StoreError::Corrupt("order_id"))?;
-    match checkout.shop.get(id).await? {
-        Some(stored) if stored.order.account == account => Ok(stored),
-        _ => Err(StoreError::Corrupt("order").into()),
-    }
+    let stored = crate::ordering::customer_orders::own_order(checkout.shop, account, id).await?;
+    stored.ok_or_else(|| StoreError::Corrupt("order").into())
 }
 
 /// At the edge a failed checkout is the store's fault, never the customer's; the details go to

@@ -3,6 +3,7 @@
 pub mod buyer_lookup;
 pub mod catalog;
 pub mod checkout;
+pub mod customer_orders;
 pub mod idempotency;
 pub mod identity;
 pub mod order;
