@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan::ordering::idempotency::{
-    IdempotencyRecord, Judgement, Outcome, StoredResponse, WaitPolicy, judge, payload_hash_json, run_once,
-};
+use mizan::ordering::idempotency::{IdempotencyRecord, Judgement, StoredResponse, judge, payload_hash_json};
+use mizan::ordering::idempotent::{Outcome, WaitPolicy, run_once};
 use mizan::ordering::ports::Lock;
 use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 

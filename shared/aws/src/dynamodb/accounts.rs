@@ -33,7 +33,7 @@ use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::messaging::campaign::AudienceCursor;
 use mizan::messaging::ports::CampaignAudience;
-use mizan::privacy::legal_export::{AccountRecord, ConsentChange};
+use mizan::privacy::account_record::{AccountRecord, ConsentChange};
 use mizan::privacy::ports::AccountRecords;
 use mizan::reviewing::ports::Reviewers;
 

@@ -12,7 +12,6 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde_json::Value;
 
-use mizan::accounts::authentication;
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::session::{Claims, SessionKey};
 pub use mizan::kernel::form::JsonObject;
@@ -125,5 +124,62 @@ pub async fn authenticate(
     now: time::OffsetDateTime,
 ) -> Result<Claims, Problem> {
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
-    authentication::authenticate(sessions, accounts, token, now).await?.ok_or_else(Problem::unauthorized)
+    let claims = sessions.verify(token, now).map_err(|_| Problem::unauthorized())?;
+    if claims.holds_for(accounts.current_role(claims.sub).await?) { Ok(claims) } else { Err(Problem::unauthorized()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::http::header::AUTHORIZATION;
+    use mizan::accounts::account::{MarketingConsent, Role, Signup, TermsVersion};
+    use mizan::accounts::contact::{Email, IranMobile};
+    use mizan::accounts::password::Password;
+    use mizan::accounts::person::FullName;
+    use mizan::accounts::registration::register;
+    use mizan::accounts::testing::InMemoryAccounts;
+    use mizan::accounts::verification::CodeHasher;
+    use mizan::kernel::testing::PublishedEvents;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn with_token(token: &str) -> Request {
+        let mut req = Request::new(Body::Empty);
+        req.headers_mut().insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        req
+    }
+
+    #[tokio::test]
+    async fn p4_a_session_lasts_while_its_account_keeps_the_role_it_was_issued_with() {
+        let (accounts, sessions) = (InMemoryAccounts::default(), SessionKey::new(&[9; 32]).unwrap());
+        let email = Email::parse("m@example.com").unwrap();
+        let signup = Signup {
+            password: Password::parse("espresso-doppio-42", Some(&email)).unwrap(),
+            email: email.clone(),
+            phone: IranMobile::parse("09123456789").unwrap(),
+            full_name: FullName::parse("مریم کاظمی").unwrap(),
+            terms_version: TermsVersion::parse("1404-01").unwrap(),
+            marketing: MarketingConsent::default(),
+        };
+        let codes = CodeHasher::new(&[7; 32]).unwrap();
+        register(&accounts, &PublishedEvents::default(), &codes, signup, None, now()).await.unwrap();
+        let id = accounts.account_id_for(&email).await.unwrap().unwrap();
+        let token = sessions.issue(id, Role::Customer, now()).token;
+        let claims = authenticate(&with_token(&token), &sessions, &accounts, now()).await.unwrap();
+        assert_eq!(claims.sub, id);
+        assert!(authenticate(&with_token("v1.forged.token"), &sessions, &accounts, now()).await.is_err());
+        assert!(authenticate(&Request::new(Body::Empty), &sessions, &accounts, now()).await.is_err());
+
+        accounts.grant(id, Role::Staff);
+        assert!(authenticate(&with_token(&token), &sessions, &accounts, now()).await.is_err());
+        let staff = sessions.issue(id, Role::Staff, now()).token;
+        assert!(authenticate(&with_token(&staff), &sessions, &accounts, now()).await.is_ok());
+
+        accounts.close(id, &email, now()).await.unwrap();
+        assert!(authenticate(&with_token(&staff), &sessions, &accounts, now()).await.is_err());
+    }
 }

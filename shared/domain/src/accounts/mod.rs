@@ -2,7 +2,6 @@
 //! close their account (P2, P5, P6, P7, P9, P12).
 
 pub mod account;
-pub mod authentication;
 pub mod closure;
 pub mod consent;
 pub mod contact;

@@ -36,6 +36,16 @@ pub struct Claims {
     pub exp: i64,
 }
 
+impl Claims {
+    /// Whether the session still holds for its account as it stands now (`None` once closed):
+    /// tokens are stateless, so a closed account's sessions end at once, and so does a session
+    /// whose role was granted or withdrawn since it was issued (signing in again gives the new
+    /// one).
+    pub fn holds_for(&self, current_role: Option<Role>) -> bool {
+        current_role == Some(self.role)
+    }
+}
+
 /// A freshly issued token and when it stops working.
 pub struct IssuedSession {
     pub token: String,

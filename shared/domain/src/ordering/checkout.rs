@@ -13,7 +13,8 @@ use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::{AccountId, OrderId, ProductId};
 use crate::kernel::ports::{EventPublisher, IpRecorder, RecordedRequest};
 use crate::kernel::problem::Problem;
-use crate::ordering::idempotency::{self, IdempotencyKey, Outcome, StoredResponse, WaitPolicy};
+use crate::ordering::idempotency::{IdempotencyKey, StoredResponse};
+use crate::ordering::idempotent::{self, Outcome, WaitPolicy};
 use crate::ordering::order::{Buyer, CartLine, Order, OrderStatus, Recipient, StoredOrder, unknown_product};
 use crate::ordering::ports::{Catalog, IdempotencyStore, OrderBook, Placement};
 use crate::ordering::pricing::{PricingError, VatSchedule, price_order};
@@ -173,7 +174,7 @@ where
             CheckoutOutcome::KeyReused => Err(Problem::idempotency_key_reused()),
         }
     };
-    let outcome = idempotency::run_once(
+    let outcome = idempotent::run_once(
         idempotency,
         &record_id,
         &call.payload_hash,

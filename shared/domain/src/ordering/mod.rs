@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod customer_orders;
 pub mod idempotency;
+pub mod idempotent;
 pub mod identity;
 pub mod order;
 pub mod ports;

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::accounts::account::{MarketingConsent, Role, TermsAcceptance};
+use crate::accounts::account::{Role, TermsAcceptance};
 use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::person::FullName;
 use crate::accounts::ports::AccountStore;
@@ -30,6 +30,7 @@ use crate::kernel::solar_hijri::SolarDate;
 use crate::kernel::text::{ascii_digits, normalize_text};
 use crate::ordering::identity::NationalCode;
 use crate::ordering::order::{Buyer, Order, Recipient};
+use crate::privacy::account_record::AccountRecord;
 use crate::privacy::audit::{Action, AuditRecord, AuditedSubject, Outcome, SubjectKey};
 use crate::privacy::ports::{AccountRecords, AuditTrail, IpHistory, OrderRecords, ReviewHistory};
 use crate::privacy::subject::{Subject, SubjectKind};
@@ -248,57 +249,6 @@ fn read_parts(body: &JsonObject, today: SolarDate) -> (RequestParts, Vec<FieldEr
 // ---------------------------------------------------------------------------------------------
 // What the store holds
 // ---------------------------------------------------------------------------------------------
-
-/// One change of marketing consent, as recorded on the account (P7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsentChange {
-    pub channel: String,
-    pub old: bool,
-    pub new: bool,
-    pub source: String,
-    pub at: OffsetDateTime,
-}
-
-/// An account as the export reads it: everything but credentials (the password hash and the
-/// verification hashes are no information about the person, and would only arm whoever holds
-/// the document). Contacts are optional: a closed account has them erased.
-#[derive(Debug, Clone)]
-pub struct AccountRecord {
-    pub id: AccountId,
-    /// `None` for a closed account: its role went with it.
-    pub role: Option<Role>,
-    pub full_name: Option<FullName>,
-    pub email: Option<Email>,
-    pub email_verified: bool,
-    pub phone: Option<IranMobile>,
-    pub phone_verified: bool,
-    pub marketing: MarketingConsent,
-    pub terms: Option<TermsAcceptance>,
-    pub created_at: Option<OffsetDateTime>,
-    pub consent_history: Vec<ConsentChange>,
-    /// Set once the account is closed: then nothing else of the record is left.
-    pub closed_at: Option<OffsetDateTime>,
-}
-
-impl AccountRecord {
-    /// What is left of a closed account: its id and when it was closed.
-    pub fn closed(id: AccountId, closed_at: OffsetDateTime) -> Self {
-        Self {
-            id,
-            role: None,
-            full_name: None,
-            email: None,
-            email_verified: false,
-            phone: None,
-            phone_verified: false,
-            marketing: MarketingConsent::default(),
-            terms: None,
-            created_at: None,
-            consent_history: Vec::new(),
-            closed_at: Some(closed_at),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct OrderHoldings {

@@ -1,6 +1,7 @@
 //! Privacy: legal requests and their audit trail, and how long each kind of data is kept (P3,
 //! P14, P15).
 
+pub mod account_record;
 pub mod audit;
 pub mod legal_export;
 pub mod ports;

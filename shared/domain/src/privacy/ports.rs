@@ -9,8 +9,8 @@ use crate::kernel::ids::{AccountId, OrderId, ReviewId};
 use crate::kernel::ports::IpRecord;
 use crate::ordering::identity::NationalCode;
 use crate::ordering::order::StoredOrder;
+use crate::privacy::account_record::AccountRecord;
 use crate::privacy::audit::AuditRecord;
-use crate::privacy::legal_export::AccountRecord;
 use crate::reviewing::review::Version;
 
 /// An account as a legal export discloses it, and the lookups only such an export makes.
