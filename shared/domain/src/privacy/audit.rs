@@ -186,4 +186,10 @@ mod tests {
             assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
         }
     }
+
+    #[test]
+    fn the_trails_page_bound_is_told_in_persian_digits() {
+        let bound = crate::kernel::persian_format::persian_digits(&AUDIT_PAGES.max.to_string());
+        assert!(AUDIT_PAGES.out_of_range.contains(&bound));
+    }
 }

@@ -189,4 +189,10 @@ mod tests {
         assert_eq!(average_hundredths(14, 3), Some(467));
         assert_eq!(average_hundredths(10, 2), Some(500));
     }
+
+    #[test]
+    fn the_listings_page_bound_is_told_in_persian_digits() {
+        let bound = crate::kernel::persian_format::persian_digits(&REVIEW_PAGES.max.to_string());
+        assert!(REVIEW_PAGES.out_of_range.contains(&bound));
+    }
 }
