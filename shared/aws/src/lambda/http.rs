@@ -131,15 +131,14 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use lambda_http::http::header::AUTHORIZATION;
-    use mizan::accounts::account::{MarketingConsent, Role, Signup, TermsVersion};
+    use mizan::accounts::account::{MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
     use mizan::accounts::contact::{Email, IranMobile};
-    use mizan::accounts::password::Password;
+    use mizan::accounts::password::PasswordHash;
     use mizan::accounts::person::FullName;
-    use mizan::accounts::registration::register;
     use mizan::accounts::testing::InMemoryAccounts;
-    use mizan::accounts::verification::CodeHasher;
-    use mizan::kernel::testing::PublishedEvents;
-    use time::OffsetDateTime;
+    use mizan::accounts::verification::Challenge;
+    use mizan::kernel::ids::AccountId;
+    use time::{Duration, OffsetDateTime};
 
     use super::*;
 
@@ -157,17 +156,25 @@ mod tests {
     async fn p4_a_session_lasts_while_its_account_keeps_the_role_it_was_issued_with() {
         let (accounts, sessions) = (InMemoryAccounts::default(), SessionKey::new(&[9; 32]).unwrap());
         let email = Email::parse("m@example.com").unwrap();
-        let signup = Signup {
-            password: Password::parse("espresso-doppio-42", Some(&email)).unwrap(),
+        let id = AccountId::new();
+        let challenge = Challenge::new(String::new(), now(), Duration::HOUR);
+        let account = NewAccount {
+            id,
             email: email.clone(),
             phone: IranMobile::parse("09123456789").unwrap(),
             full_name: FullName::parse("مریم کاظمی").unwrap(),
-            terms_version: TermsVersion::parse("1404-01").unwrap(),
+            password_hash: PasswordHash::from_phc(String::new()),
+            terms: TermsAcceptance {
+                version: TermsVersion::parse("1404-01").unwrap(),
+                accepted_at: now(),
+                source_ip: None,
+            },
             marketing: MarketingConsent::default(),
+            email_challenge: challenge.clone(),
+            phone_challenge: challenge,
+            created_at: now(),
         };
-        let codes = CodeHasher::new(&[7; 32]).unwrap();
-        register(&accounts, &PublishedEvents::default(), &codes, signup, None, now()).await.unwrap();
-        let id = accounts.account_id_for(&email).await.unwrap().unwrap();
+        accounts.register(&account).await.unwrap();
         let token = sessions.issue(id, Role::Customer, now()).token;
         let claims = authenticate(&with_token(&token), &sessions, &accounts, now()).await.unwrap();
         assert_eq!(claims.sub, id);
