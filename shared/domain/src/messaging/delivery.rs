@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::accounts::account::Contacts;
 use crate::accounts::consent::Channel;
 use crate::accounts::ports::AccountStore;
+use crate::kernel::clock::Running;
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::{SendError, StoreError};
 use crate::messaging::campaign::{CampaignPace, CampaignPage, CampaignRates};
@@ -49,15 +50,16 @@ where
     /// The messages one event calls for, to its account's contacts as they are now; a campaign's
     /// first page handed on.
     pub async fn deliver(&self, envelope: &Envelope, now: OffsetDateTime) -> Result<(), DeliveryError> {
+        let clock = Running::from(now);
         let Some(account) = envelope.event.account_id() else {
             // A campaign is too large for one invocation: its pages go through the queue.
-            return self.hand_on(&CampaignPage::first(envelope.clone()), now).await;
+            return self.hand_on(&CampaignPage::first(envelope.clone()), &clock).await;
         };
         let Some(contacts) = self.accounts.contacts(account).await? else {
             tracing::info!(event = %envelope.event_id, %account, "the account no longer exists; nothing to send");
             return Ok(());
         };
-        self.deliver_to(envelope, &contacts, None, now).await
+        self.deliver_to(envelope, &contacts, None, &clock).await
     }
 
     /// One page of a campaign: its consenting accounts at the providers' pace, then the next page
@@ -69,12 +71,15 @@ where
     /// and the next page handed on, then the invocation fails so that the page is retried (what was
     /// sent is skipped) and, after its retries, lands in the dead-letter queue to be replayed.
     pub async fn deliver_page(&self, page: &CampaignPage, now: OffsetDateTime) -> Result<(), DeliveryError> {
+        // Sending a page takes a while at the providers' pace: each claim is stamped when it is
+        // made, so that its staleness counts from then.
+        let clock = Running::from(now);
         let (audience, next) = self.accounts.audience(page.start.as_ref(), self.rates.page_size()).await?;
         let mut pace = self.rates.pace();
         let mut first_failure = None;
         for account in audience {
             let delivered = match self.accounts.contacts(account).await {
-                Ok(Some(contacts)) => self.deliver_to(&page.campaign, &contacts, Some(&mut pace), now).await,
+                Ok(Some(contacts)) => self.deliver_to(&page.campaign, &contacts, Some(&mut pace), &clock).await,
                 Ok(None) => Ok(()),
                 Err(error) => Err(error.into()),
             };
@@ -85,9 +90,9 @@ where
         }
         let event_id = page.campaign.event_id;
         match next {
-            Some(start) => self.hand_on(&page.next(start), now).await?,
+            Some(start) => self.hand_on(&page.next(start), &clock).await?,
             None if first_failure.is_none() => {
-                self.deliveries.record_campaign_delivered(event_id, page.number, now).await?;
+                self.deliveries.record_campaign_delivered(event_id, page.number, clock.now()).await?;
                 tracing::info!(event = %event_id, pages = page.number, "campaign delivered");
             }
             None => {}
@@ -96,8 +101,9 @@ where
     }
 
     /// Queues a page, once per campaign and page number.
-    async fn hand_on(&self, page: &CampaignPage, now: OffsetDateTime) -> Result<(), DeliveryError> {
-        self.once(page.campaign.event_id, &page.hand_on_key(), now, async { Ok(self.pages.hand_on(page).await?) }).await
+    async fn hand_on(&self, page: &CampaignPage, clock: &Running) -> Result<(), DeliveryError> {
+        self.once(page.campaign.event_id, &page.hand_on_key(), clock, async { Ok(self.pages.hand_on(page).await?) })
+            .await
     }
 
     async fn deliver_to(
@@ -105,7 +111,7 @@ where
         envelope: &Envelope,
         contacts: &Contacts,
         mut pace: Option<&mut CampaignPace>,
-        now: OffsetDateTime,
+        clock: &Running,
     ) -> Result<(), DeliveryError> {
         for message in notifications::messages_for(&envelope.event, contacts) {
             let channel = message.channel();
@@ -117,7 +123,7 @@ where
             }
             let recipient = format!("{}#{}", channel.as_str(), contacts.id);
             let paced = pace.as_deref_mut();
-            self.once(envelope.event_id, &recipient, now, async move {
+            self.once(envelope.event_id, &recipient, clock, async move {
                 if let Some(pace) = paced {
                     pace.wait_turn(channel).await;
                 }
@@ -134,10 +140,10 @@ where
         &self,
         event_id: uuid::Uuid,
         delivery: &str,
-        now: OffsetDateTime,
+        clock: &Running,
         send: impl Future<Output = Result<String, DeliveryError>>,
     ) -> Result<(), DeliveryError> {
-        match self.deliveries.claim(event_id, delivery, now).await? {
+        match self.deliveries.claim(event_id, delivery, clock.now()).await? {
             Claim::Granted => {}
             Claim::Sent => {
                 tracing::info!(event = %event_id, delivery = kind(delivery), "already done; skipped");
