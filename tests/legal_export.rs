@@ -23,7 +23,7 @@ async fn with_role(stack: &Stack, role: &str) -> (String, String) {
 
 async fn person_with_role(stack: &Stack, role: &str) -> (mizan_e2e::Customer, String, String) {
     let (customer, _) = stack.signed_in_customer().await;
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = mizan_e2e::repo_root();
     let granted = std::process::Command::new(repo.join(".local/venv/bin/python"))
         .arg(repo.join("infra/ops/grant-staff"))
         .args([customer.email.as_str(), "--role", role])
@@ -513,7 +513,7 @@ async fn p3_the_operator_command_writes_the_document_and_prints_only_the_audit_i
     let (subject, bearer) = stack.signed_in_customer().await;
     let subject_id = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
     let (legal, _, legal_id) = person_with_role(&stack, "legal").await;
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = mizan_e2e::repo_root();
     let out =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("legal-export-{}.json", uuid::Uuid::new_v4()));
     let run = std::process::Command::new(repo.join(".local/venv/bin/python"))
@@ -592,7 +592,7 @@ fn strings(value: Option<&Yaml>) -> Vec<String> {
 /// privacy function is explicitly denied the rest.
 #[test]
 fn p3_the_template_lets_no_function_edit_or_delete_audit_records() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    let path = mizan_e2e::repo_root().join("infra/template.yaml");
     let template: Yaml = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let resources = field(&template, "Resources").and_then(Yaml::as_mapping).unwrap();
     assert!(resources.contains_key("AuditTable"), "the template has an AuditTable");

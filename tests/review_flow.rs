@@ -22,7 +22,7 @@ async fn patch_as(stack: &Stack, bearer: Option<&str>, path: &str, body: &Value)
 /// A signed-in staff member, made so with the operator command the README documents.
 async fn staff(stack: &Stack) -> (String, String) {
     let (customer, _) = stack.signed_in_customer().await;
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = mizan_e2e::repo_root();
     let python = repo.join(".local/venv/bin/python");
     let granted = std::process::Command::new(python)
         .arg(repo.join("infra/ops/grant-staff"))

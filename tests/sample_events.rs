@@ -20,7 +20,7 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(900);
 const PROBLEM_TYPE_BASE: &str = "https://mizancoffee.ir/problems/";
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    mizan_e2e::repo_root()
 }
 
 struct Sample {

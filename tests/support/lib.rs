@@ -479,6 +479,14 @@ pub fn sms_code(text: &str) -> String {
         .expect("the SMS has a six-digit code")
 }
 
+/// The checkout the tests run in. Read when the test runs (cargo sets the variable then too), not
+/// when it is compiled: a test binary that a shared target cache built for another clone of the
+/// repository must still read this clone's files.
+pub fn repo_root() -> std::path::PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    std::path::PathBuf::from(manifest_dir).join("..")
+}
+
 /// Reading the repository's YAML documents: the SAM template and the OpenAPI contract.
 pub mod template {
     use std::path::PathBuf;
@@ -486,7 +494,7 @@ pub mod template {
     use serde_yaml::Value as Yaml;
 
     pub fn repo_file(relative: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+        crate::repo_root().join(relative)
     }
 
     pub fn read(relative: &str) -> String {

@@ -141,7 +141,10 @@ async fn measure<W: Direct>(options: &Options, binaries: &Binaries, report: &mut
 #[tokio::main]
 async fn main() -> Result<()> {
     let options = Options::parse()?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    // At run time (cargo run sets it), not compile time: the shared target cache may hold a
+    // binary built from another clone.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let root = Path::new(&manifest_dir).join("../..").canonicalize()?;
     let state_dir = PathBuf::from(
         std::env::var("MIZAN_STATE_DIR").context("MIZAN_STATE_DIR is not set: run the benchmark with `infra/bench`")?,
     );
