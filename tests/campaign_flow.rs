@@ -191,7 +191,7 @@ async fn p7_a_campaign_of_many_pages_reaches_every_consenting_customer_exactly_o
                 phone_challenge: challenge("phone"),
                 created_at: now,
             };
-            accounts.register(&account).await.expect("registered");
+            accounts.register(&account, &[]).await.expect("registered");
             assert!(
                 accounts.confirm(account.id, ContactKind::Email, &account.email_challenge).await.expect("confirmed")
             );

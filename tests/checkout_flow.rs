@@ -270,9 +270,9 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
     use mizan::ordering::checkout::{Checkout, CheckoutOutcome, CheckoutRequest, place_order};
     use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
     use mizan::ordering::pricing::VatSchedule;
+    use mizan_aws::dynamodb::outbox::OutboxTable;
     use mizan_aws::dynamodb::products::ProductsTable;
     use mizan_aws::dynamodb::shop::Shop;
-    use mizan_aws::notify::events_topic::EventsTopic;
 
     let stack = Stack::connect().await;
     let (customer, bearer) = stack.signed_in_customer().await;
@@ -283,13 +283,12 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
     // table whose 12% starts before today, as a future budget law might.
     let old_config =
         VatSchedule::from_json(r#"[{"from":"2020-01-01T00:00:00+03:30","percent":12,"source":"آزمون"}]"#).unwrap();
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let shop = Shop {
         products: ProductsTable::new(stack.dynamodb().clone(), &stack.products_table),
         orders: stack.orders_store().await,
+        outbox: OutboxTable::new(stack.dynamodb().clone(), std::env::var("OUTBOX_TABLE").unwrap()),
     };
-    let events = EventsTopic::new(aws_sdk_sns::Client::new(&aws), std::env::var("EVENTS_TOPIC_ARN").unwrap());
-    let store = Checkout { shop: &shop, events: &events, vat: &old_config };
+    let store = Checkout { shop: &shop, vat: &old_config };
     let request = CheckoutRequest {
         cart: vec![CartLine { product_id: product.clone(), quantity: 1 }],
         buyer: Buyer::Natural {

@@ -235,7 +235,7 @@ async fn pagination_returns_every_review_exactly_once() {
             at: base,
             change: Change::ByAuthor { source_ip: None },
         };
-        assert!(reviews.save(&review, None, &version).await.unwrap());
+        assert!(reviews.save(&review, None, &version, &[]).await.unwrap());
         written.insert(review.id.to_string());
     }
     let mut seen = Vec::new();

@@ -6,8 +6,17 @@ provision.py listed every trigger in $MIZAN_STATE_DIR/subscriptions.json:
     JSON body SQS receives from an SNS subscription) is wrapped in the event Lambda delivers for
     SNS (`{"Records": [{"EventSource": "aws:sns", ..., "Sns": {...}}]}`, one record per event);
   * "sqs": the template's own queue, read as Lambda's event source mapping reads it: up to
-    batch_size messages in one event (`{"Records": [{"eventSource": "aws:sqs", "body": ...}]}`).
-This relay long-polls each queue and POSTs the event to cargo-lambda's Invoke API:
+    batch_size messages in one event (`{"Records": [{"eventSource": "aws:sqs", "body": ...}]}`);
+  * "dynamodb": a table's stream, read from DynamoDB Local's own Streams API (DescribeTable ->
+    LatestStreamArn, DescribeStream -> shards, GetShardIterator, GetRecords) as Lambda's event
+    source mapping reads it: records that pass the mapping's filters, in order, up to batch_size
+    in one event (`{"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {...}}]}`). A batch
+    item failure resumes the shard from that record; a function error retries the batch (halved
+    each time when the mapping bisects); past the mapping's retry or age bound the batch's
+    description goes to its on-failure queue, as Lambda sends it. Each shard's checkpoint is
+    kept in STATE_DIR/checkpoints/, written after a batch is done: a relay killed between
+    invoking and checkpointing delivers that batch again on restart, as Lambda may.
+This relay long-polls each queue and stream and POSTs the event to cargo-lambda's Invoke API:
     http://127.0.0.1:<watch port>/2015-03-31/functions/<binary>/invocations
 A message is deleted once the function succeeded; otherwise it becomes visible again after a
 short delay and is retried, and after its queue's maxReceiveCount it moves to the dead-letter queue.
@@ -26,13 +35,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 RETRY_DELAY_SECONDS = 2      # a failed delivery is retried after this long
 INVOKE_TIMEOUT_SECONDS = 600  # the first invocation may wait for cargo-lambda to compile
 POLL_SECONDS = 5             # long-poll wait; also bounds how long shutdown takes
+
+# A paused DynamoDB Local or moto must make a call fail, not hang the relay: long enough for a
+# long poll (POLL_SECONDS), short enough to notice.
+CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=POLL_SECONDS + 5, retries={"max_attempts": 2})
 
 stopping = threading.Event()
 
@@ -177,22 +192,235 @@ def relay_sns(sqs, api_url, subscription):
                 retry_later(sqs, queue_url, [message])
 
 
+STREAM_IDLE_SECONDS = 0.25   # Lambda polls a shard four times a second
+SHARDS_REFRESH_SECONDS = 5   # how often new shards (a stream rolls over to children) are looked for
+
+
+def matches(pattern, value):
+    """Lambda's event filtering, for the patterns our template uses: nested objects whose leaves
+    list the accepted values. Anything richer is refused when the relay starts."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(matches(p, value.get(k)) for k, p in pattern.items())
+    return value in pattern
+
+
+def check_filter(pattern):
+    if isinstance(pattern, dict):
+        for inner in pattern.values():
+            check_filter(inner)
+    elif not (isinstance(pattern, list) and all(isinstance(v, (str, int, float)) for v in pattern)):
+        raise SystemExit(f"event_relay: filter {pattern!r} needs a richer matcher; teach matches()")
+
+
+def stream_record(record, stream_arn):
+    """A record as Lambda hands it on: GetRecords' record with the stream's ARN, its creation time
+    in epoch seconds."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if created is not None and hasattr(created, "timestamp"):
+        change["ApproximateCreationDateTime"] = created.timestamp()
+    return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": change,
+            "eventSourceARN": stream_arn}
+
+
+def created_at(record):
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    return created if isinstance(created, (int, float)) else time.time()
+
+
+class Checkpoints:
+    """The last sequence number done per shard, in a file that survives the relay."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.done = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.done = {}
+
+    def get(self, shard):
+        return self.done.get(shard)
+
+    def set(self, shard, sequence_number):
+        self.done[shard] = sequence_number
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.done), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def invoke_stream(api_url, function, batch, report_failures):
+    """(None, None) on success; (reason, first failed sequence number or None for the whole batch)."""
+    request = urllib.request.Request(
+        f"{api_url}/2015-03-31/functions/{function}/invocations",
+        data=json.dumps({"Records": batch}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+            body = response.read()
+            if response.headers.get("X-Amz-Function-Error"):
+                return f"function error ({response.headers['X-Amz-Function-Error']})", None
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}", None
+    except (urllib.error.URLError, OSError) as error:
+        return f"invoke unreachable ({type(error).__name__})", None
+    if not report_failures:
+        return None, None
+    try:
+        failures = (json.loads(body or b"null") or {}).get("batchItemFailures") or []
+    except (ValueError, AttributeError):
+        return "unreadable batch response", None
+    sequences = [batch_record["dynamodb"]["SequenceNumber"] for batch_record in batch]
+    failed = [f.get("itemIdentifier") for f in failures]
+    if not failed:
+        return None, None
+    # As Lambda: resume from the lowest reported record; an identifier not in the batch fails it all.
+    known = [sequences.index(item) for item in failed if item in sequences]
+    if len(known) < len(failed):
+        return "batch item failure names no record of the batch", None
+    return "batch item failure", sequences[min(known)]
+
+
+def on_failure(sqs, subscription, shard, stream_arn, batch, attempts, condition):
+    """What Lambda sends a stream mapping's on-failure destination: the batch's place, not its data."""
+    message = {
+        "requestContext": {"requestId": str(uuid.uuid4()), "condition": condition,
+                           "approximateInvokeCount": attempts,
+                           "functionArn": f"local:function:{subscription['function']}"},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at(batch[0]))),
+            "approximateArrivalOfLastRecord": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at(batch[-1]))),
+            "batchSize": len(batch),
+            "streamArn": stream_arn,
+        },
+    }
+    if subscription.get("on_failure_queue_url"):
+        sqs.send_message(QueueUrl=subscription["on_failure_queue_url"], MessageBody=json.dumps(message))
+        log(f"stream {shard} -> {subscription['function']}: {len(batch)} record(s) sent to the on-failure queue ({condition})")
+    else:
+        log(f"stream {shard} -> {subscription['function']}: {len(batch)} record(s) discarded ({condition})")
+
+
+def relay_shard(dynamodb, sqs, api_url, subscription, stream_arn, shard, checkpoints, until):
+    """Reads one shard until it ends (True), or until the clock passes `until` with nothing
+    pending or the relay stops (False: it resumes from its checkpoint next time)."""
+    function = subscription["function"]
+    done = checkpoints.get(shard)
+    iterator = dynamodb.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard,
+        **({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": done} if done else
+           {"ShardIteratorType": subscription["starting_position"]}))["ShardIterator"]
+    pending = []        # records read and not yet done, in order
+    size = subscription["batch_size"]
+    attempts = 0
+    while not stopping.is_set():
+        if iterator and len(pending) < subscription["batch_size"]:
+            answer = dynamodb.get_records(ShardIterator=iterator, Limit=subscription["batch_size"])
+            iterator = answer.get("NextShardIterator")
+            for record in answer.get("Records", []):
+                record = stream_record(record, stream_arn)
+                if not subscription["filters"] or any(matches(f, record) for f in subscription["filters"]):
+                    pending.append(record)
+                elif not pending:
+                    checkpoints.set(shard, record["dynamodb"]["SequenceNumber"])  # filtered out: done
+        if not pending:
+            if iterator is None:
+                return True
+            if time.monotonic() > until:
+                return False
+            stopping.wait(STREAM_IDLE_SECONDS)
+            continue
+        batch = pending[:size]
+        started = time.monotonic()
+        failure, resume_at = invoke_stream(api_url, function, batch, subscription["report_batch_item_failures"])
+        took = int((time.monotonic() - started) * 1000)
+        if failure is None:
+            checkpoints.set(shard, batch[-1]["dynamodb"]["SequenceNumber"])
+            del pending[:len(batch)]
+            log(f"stream {shard} -> {function}: {len(batch)} record(s) delivered in {took} ms")
+            size, attempts = subscription["batch_size"], 0
+            continue
+        attempts += 1
+        if resume_at is not None:
+            position = [r["dynamodb"]["SequenceNumber"] for r in batch].index(resume_at)
+            if position:
+                checkpoints.set(shard, batch[position - 1]["dynamodb"]["SequenceNumber"])
+                del pending[:position]
+                batch = pending[:size]
+        log(f"stream {shard} -> {function}: failed: {failure} (attempt {attempts}); retrying")
+        too_old = (subscription["maximum_record_age_seconds"] >= 0
+                   and time.time() - created_at(batch[0]) > subscription["maximum_record_age_seconds"])
+        exhausted = 0 <= subscription["maximum_retry_attempts"] < attempts
+        if too_old or exhausted:
+            on_failure(sqs, subscription, shard, stream_arn, batch, attempts,
+                       "RecordAgeExceeded" if too_old else "RetryAttemptsExhausted")
+            checkpoints.set(shard, batch[-1]["dynamodb"]["SequenceNumber"])
+            del pending[:len(batch)]
+            size, attempts = subscription["batch_size"], 0
+            continue
+        if subscription["bisect"] and resume_at is None and len(batch) > 1:
+            size = max(1, len(batch) // 2)
+        stopping.wait(RETRY_DELAY_SECONDS / 2)
+    return False
+
+
+def relay_dynamodb(_sqs, api_url, subscription):
+    """One stream, shard after shard (a child only once its parent is finished), as one event
+    source mapping with a parallelization factor of 1."""
+    dynamodb = boto3.client("dynamodbstreams", config=CLIENT_CONFIG)
+    tables = boto3.client("dynamodb", config=CLIENT_CONFIG)
+    sqs = boto3.client("sqs", config=CLIENT_CONFIG)
+    for pattern in subscription["filters"]:
+        check_filter(pattern)
+    state = Path(os.environ["MIZAN_STATE_DIR"])
+    while not stopping.is_set():
+        try:
+            stream_arn = tables.describe_table(TableName=subscription["table"])["Table"]["LatestStreamArn"]
+            # Per stream: a stack started afresh has a new stream, which starts from its beginning.
+            label = stream_arn.rsplit("/", 1)[-1].replace(":", "-")
+            checkpoints = Checkpoints(state / "checkpoints" / f"{subscription['table']}-{label}.json")
+            finished = set(checkpoints.get("finished-shards") or [])
+            shards = dynamodb.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+            known = {shard["ShardId"] for shard in shards}
+            ready = [shard["ShardId"] for shard in shards if shard["ShardId"] not in finished
+                     and (shard.get("ParentShardId") in finished or shard.get("ParentShardId") not in known)]
+            for shard in ready:
+                until = time.monotonic() + SHARDS_REFRESH_SECONDS
+                if relay_shard(dynamodb, sqs, api_url, subscription, stream_arn, shard, checkpoints, until):
+                    finished.add(shard)
+                    checkpoints.set("finished-shards", sorted(finished))
+            if not ready:
+                stopping.wait(STREAM_IDLE_SECONDS)
+        except Exception as error:  # DynamoDB Local paused or restarting: try again shortly
+            if not stopping.is_set():
+                log(f"stream {subscription['table']}: read failed ({type(error).__name__}); retrying")
+                stopping.wait(1)
+
+
 def main():
     state = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ["MIZAN_STATE_DIR"])
     api_url = os.environ["MIZAN_API_URL"].rstrip("/")
     subscriptions = json.loads((state / "subscriptions.json").read_text(encoding="utf-8"))
-    sqs = boto3.client("sqs")
+    sqs = boto3.client("sqs", config=CLIENT_CONFIG)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
-    relays = {"sns": relay_sns, "sqs": relay_sqs}
+    relays = {"sns": relay_sns, "sqs": relay_sqs, "dynamodb": relay_dynamodb}
     threads = [threading.Thread(target=relays[sub["source"]], args=(sqs, api_url, sub), daemon=True)
                for sub in subscriptions]
     for thread in threads:
         thread.start()
     log(f"relaying {len(threads)} subscription(s) to {api_url}: "
-        + ", ".join(f"{(s.get('topic_arn') or s['queue_arn']).rsplit(':', 1)[-1]} -> {s['function']}"
+        + ", ".join(f"{(s.get('topic_arn') or s.get('queue_arn') or s['table']).rsplit(':', 1)[-1]} -> {s['function']}"
                     for s in subscriptions))
     while not stopping.is_set():
         stopping.wait(1)

@@ -14,14 +14,16 @@ and moto:
     names it (a stack started again finds its key by that alias and keeps it, so what was
     sealed still opens); the key policy is not mirrored, moto does not enforce one;
   * for every function with an SNS event: an SQS queue subscribed to that topic, with a local
-    dead-letter queue (maxReceiveCount 3), which infra/local/event_relay.py delivers from; and
-    for every function with an SQS event, the relay polls the template's queue itself.
+    dead-letter queue (maxReceiveCount 3), which infra/local/event_relay.py delivers from; for
+    every function with an SQS event, the relay polls the template's queue itself; and for every
+    function with a DynamoDB stream event, the relay reads the table's stream from DynamoDB
+    Local with the event source mapping's settings.
 It writes, in MIZAN_STATE_DIR:
   * env: `export` lines for the SDK (credentials, region, per-service endpoints), every function
     environment variable of the template resolved locally, and MIZAN_API_URL, MIZAN_MOTO_URL,
     MIZAN_STATE_DIR;
-  * subscriptions.json: the relay's list of queues, the function each one feeds, and whether its
-    messages are SNS notifications or the function's own SQS messages.
+  * subscriptions.json: the relay's list of queues and streams, the function each one feeds, and
+    whether its messages are SNS notifications, the function's own SQS messages or stream records.
 Inputs (environment): MIZAN_STATE_DIR, MIZAN_DYNAMODB_PORT, MIZAN_MOTO_PORT, MIZAN_WATCH_PORT.
 """
 
@@ -242,6 +244,32 @@ def create_queues(sqs, resources, local_refs, local_atts):
             sqs.set_queue_attributes(QueueUrl=local_refs[logical_id], Attributes=attributes)
 
 
+def stream_subscription(logical_id, binary, event_name, props, local_refs):
+    """A DynamoDB stream trigger, with the event source mapping's settings the local stream relay
+    honours as Lambda does (batch size, filters, partial batch responses, bisection, bounded
+    retries, the on-failure queue)."""
+    stream = props["Stream"]
+    if not (isinstance(stream, dict) and "Fn::GetAtt" in stream and stream["Fn::GetAtt"][1] == "StreamArn"):
+        raise SystemExit(f"provision: {logical_id}.{event_name}: Stream must be !GetAtt <table>.StreamArn")
+    on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    failure_queue = on_failure["Fn::GetAtt"][0] if on_failure else None
+    return {
+        "source": "dynamodb",
+        "function": binary,
+        "function_logical_id": logical_id,
+        "event": event_name,
+        "table": stream["Fn::GetAtt"][0],
+        "starting_position": props["StartingPosition"],
+        "batch_size": int(props.get("BatchSize", 100)),
+        "filters": [json.loads(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", [])],
+        "report_batch_item_failures": "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        "bisect": bool(props.get("BisectBatchOnFunctionError", False)),
+        "maximum_retry_attempts": int(props.get("MaximumRetryAttempts", -1)),
+        "maximum_record_age_seconds": int(props.get("MaximumRecordAgeInSeconds", -1)),
+        "on_failure_queue_url": local_refs[failure_queue] if failure_queue else None,
+    }
+
+
 def create_kms_keys(kms, resources, resolver, local_refs, local_atts):
     """Every AWS::KMS::Key of the template in moto, found again by its alias if provisioned
     before; !Ref gives the key id and !GetAtt Arn its ARN, as on AWS."""
@@ -355,10 +383,14 @@ def main():
         props = resource.get("Properties") or {}
         binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
         for event_name, event in (props.get("Events") or {}).items():
-            if event.get("Type") not in ("SNS", "SQS"):
+            if event.get("Type") not in ("SNS", "SQS", "DynamoDB"):
                 continue
             if not binary:
                 raise SystemExit(f"provision: {logical_id} has no Metadata.BuildProperties.Binary")
+            if event["Type"] == "DynamoDB":
+                subscriptions.append(stream_subscription(logical_id, binary, event_name,
+                                                         event["Properties"], local_refs))
+                continue
             if event["Type"] == "SQS":
                 # The template's own queue: the relay polls it as Lambda's event source mapping would.
                 queue_arn = resolver.value(event["Properties"]["Queue"])
@@ -421,6 +453,7 @@ def main():
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{dynamodb_port}",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://127.0.0.1:{dynamodb_port}",
         "AWS_ENDPOINT_URL_SNS": moto_url,
         "AWS_ENDPOINT_URL_SESV2": moto_url,
         "AWS_ENDPOINT_URL_SQS": moto_url,

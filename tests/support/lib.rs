@@ -380,6 +380,34 @@ impl Stack {
     }
 }
 
+/// A service of the local stack paused (SIGSTOP) until the guard is dropped (SIGCONT), even when
+/// the test fails: it stops answering, as a provider that hangs. By the PID the stack saved.
+pub struct Paused {
+    pid: String,
+}
+
+impl Paused {
+    /// `service`: `moto` or `dynamodb`.
+    pub fn pause(service: &str) -> Self {
+        let state = std::env::var("MIZAN_STATE_DIR").expect("MIZAN_STATE_DIR (run the tests with infra/test)");
+        let saved = std::fs::read_to_string(format!("{state}/{service}.pid")).expect("the service's saved PID");
+        let pid = saved.lines().next().unwrap_or_default().to_owned();
+        signal("-STOP", &pid);
+        Self { pid }
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        signal("-CONT", &self.pid);
+    }
+}
+
+fn signal(which: &str, pid: &str) {
+    let sent = std::process::Command::new("kill").args([which, pid]).status().expect("kill runs");
+    assert!(sent.success(), "kill {which} {pid} failed");
+}
+
 async fn wait_for<T, F, Fut>(mut read: F, done: impl Fn(&T) -> bool, what: &str) -> T
 where
     F: FnMut() -> Fut,

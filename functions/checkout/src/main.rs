@@ -10,17 +10,16 @@ use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
 use mizan_aws::dynamodb::orders::OrdersTable;
+use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::dynamodb::products::ProductsTable;
 use mizan_aws::dynamodb::shop::Shop;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
-use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub shop: Shop,
     pub idempotency: IdempotencyTable,
-    pub events: EventsTopic,
     pub sessions: SessionKey,
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
@@ -42,9 +41,9 @@ async fn main() -> Result<(), lambda_http::Error> {
                 FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?),
                 BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
             ),
+            outbox: OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?),
         },
         idempotency: IdempotencyTable::new(dynamodb.clone(), config::required("IDEMPOTENCY_TABLE")?),
-        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,

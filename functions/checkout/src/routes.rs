@@ -46,7 +46,7 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
         source_ip: http::source_ip(req),
         in_progress_for: remaining_time(req),
     };
-    let store = Checkout { shop: &deps.shop, events: &deps.events, vat: &deps.vat };
+    let store = Checkout { shop: &deps.shop, vat: &deps.vat };
     let placed = checkout::check_out(&store, &deps.idempotency, &deps.ip_records, call, request, now()).await?;
     http::json(StatusCode::CREATED, &order_view(&placed))
 }

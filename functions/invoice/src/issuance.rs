@@ -12,7 +12,7 @@ pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed> {
     for envelope in events {
         // The subscription delivers OrderPlaced only; anything else is not this function's.
         if let DomainEvent::OrderPlaced { order_id, .. } = envelope.event {
-            issuance::issue(&deps.orders, &deps.invoices, &deps.events, &deps.seller, order_id, now()).await?;
+            issuance::issue(&deps.orders, &deps.invoices, &deps.seller, order_id, now()).await?;
         }
     }
     Ok(())

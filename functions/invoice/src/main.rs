@@ -14,15 +14,14 @@ use mizan::ordering::identity::EconomicCode;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::invoices::InvoicesTable;
 use mizan_aws::dynamodb::orders::OrdersTable;
+use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
-use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub invoices: InvoicesTable,
     pub orders: OrdersTable,
-    pub events: EventsTopic,
     pub sessions: SessionKey,
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
@@ -50,14 +49,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     // One sealer for both tables: they share its data keys, and so its KMS calls.
     let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?);
     let deps = Deps {
-        invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?, fields.clone()),
+        invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?, fields.clone())
+            .with_outbox(OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?)),
         orders: OrdersTable::new(
             dynamodb.clone(),
             config::required("ORDERS_TABLE")?,
             fields,
             BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
         ),
-        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         seller,

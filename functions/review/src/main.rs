@@ -7,10 +7,10 @@ mod routes;
 use mizan::accounts::session::SessionKey;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::orders::PurchaseIndex;
+use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::dynamodb::products::ProductsTable;
 use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_aws::lambda::config;
-use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -20,7 +20,6 @@ pub struct Deps {
     pub accounts: AccountsTable,
     /// Read through the by-account index only, for the verified-buyer mark.
     pub orders: PurchaseIndex,
-    pub events: EventsTopic,
     pub sessions: SessionKey,
 }
 
@@ -30,11 +29,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
-        reviews: ReviewsTable::new(dynamodb.clone(), config::required("REVIEWS_TABLE")?),
+        reviews: ReviewsTable::new(dynamodb.clone(), config::required("REVIEWS_TABLE")?)
+            .with_outbox(OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?)),
         products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         orders: PurchaseIndex::new(dynamodb, config::required("ORDERS_TABLE")?),
-        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
     };
     mizan_aws::lambda::triggers::serve_with_events(

@@ -62,13 +62,8 @@ async fn post(deps: &Deps, req: &Request) -> HttpResult {
     let rating = body.required_integer("rating", 1..=5, &mut errors).and_then(Rating::new);
     let text = body.parsed("text", ReviewText::parse, &mut errors);
     let (Some(rating), Some(text)) = (rating, text) else { return Err(Problem::invalid(errors)) };
-    let stores = Stores {
-        reviews: &deps.reviews,
-        products: &deps.products,
-        accounts: &deps.accounts,
-        orders: &deps.orders,
-        events: &deps.events,
-    };
+    let stores =
+        Stores { reviews: &deps.reviews, products: &deps.products, accounts: &deps.accounts, orders: &deps.orders };
     match posting::post(&stores, session.sub, product, rating, text, http::source_ip(req), now()).await {
         Ok(PostOutcome::Posted(review)) => http::json(StatusCode::CREATED, &public_view(&review)),
         Ok(PostOutcome::UnknownProduct) => Err(Problem::not_found()),
@@ -163,10 +158,6 @@ fn visibility(visibility: Visibility) -> &'static str {
 fn review_failed(error: ReviewError) -> Problem {
     match error {
         ReviewError::Store(error) => error.into(),
-        ReviewError::Publish(error) => {
-            tracing::error!(%error, "a review was saved but its event was not published");
-            Problem::unavailable()
-        }
         ReviewError::Contended => Problem::unavailable(),
     }
 }

@@ -7,13 +7,14 @@ use mizan::accounts::session::SessionKey;
 use mizan::accounts::verification::CodeHasher;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
+use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::lambda::config;
-use mizan_aws::notify::events_topic::EventsTopic;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub accounts: AccountsTable,
-    pub events: EventsTopic,
+    /// Events that report no change of their own (a notice) are kept here directly.
+    pub outbox: OutboxTable,
     pub sessions: SessionKey,
     pub codes: CodeHasher,
     pub ip_records: IpRecordsTable,
@@ -28,10 +29,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let outbox = OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?);
     let deps = Deps {
-        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?).with_outbox(outbox.clone()),
         ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
-        events: EventsTopic::new(aws_sdk_sns::Client::new(&aws), config::required("EVENTS_TOPIC_ARN")?),
+        outbox,
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,
     };

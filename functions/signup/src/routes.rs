@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::accounts::closure::{self, ClosureError, ClosureOutcome};
+use mizan::accounts::closure::{self, ClosureOutcome};
 use mizan::accounts::login::{self, LoginOutcome};
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::registration::{self, RegistrationError};
@@ -32,14 +32,10 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
 
 async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
     let signup = forms::signup(&http::json_object(req)?)?;
-    registration::register(&deps.accounts, &deps.events, &deps.codes, signup, http::source_ip(req), now())
+    registration::register(&deps.accounts, &deps.outbox, &deps.codes, signup, http::source_ip(req), now())
         .await
         .map_err(|error| match error {
             RegistrationError::Store(error) => error.into(),
-            RegistrationError::Publish(error) => {
-                tracing::error!(%error, "signup could not queue its verification messages");
-                Problem::unavailable()
-            }
             RegistrationError::Hashing(error) => {
                 tracing::error!(%error, "signup could not hash a password");
                 Problem::internal()
@@ -108,15 +104,7 @@ async fn me(deps: &Deps, req: &Request) -> HttpResult {
 async fn close_account(deps: &Deps, req: &Request) -> HttpResult {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
     let password = forms::closure(&http::json_object(req)?)?;
-    let outcome = closure::close(&deps.accounts, &deps.events, &deps.codes, session.sub, &password, now())
-        .await
-        .map_err(|error| match error {
-            ClosureError::Store(error) => Problem::from(error),
-            ClosureError::Publish(error) => {
-                tracing::error!(%error, "the closure could not be announced; nothing was erased");
-                Problem::unavailable()
-            }
-        })?;
+    let outcome = closure::close(&deps.accounts, &deps.codes, session.sub, &password, now()).await?;
     match outcome {
         ClosureOutcome::Closed => http::json(StatusCode::OK, &json!({ "status": "closed" })),
         ClosureOutcome::AlreadyClosed => Err(Problem::unauthorized()),

@@ -141,7 +141,7 @@ async fn seed_reviews(stack: &Stack, product: &ProductId, count: usize) -> Resul
                     at,
                     change: Change::ByAuthor { source_ip: None },
                 };
-                if !stack.reviews.save(&review, None, &version).await? {
+                if !stack.reviews.save(&review, None, &version, &[]).await? {
                     bail!("a seeded review collided");
                 }
                 Ok(())

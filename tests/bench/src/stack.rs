@@ -38,12 +38,12 @@ use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 use mizan_aws::dynamodb::invoices::InvoicesTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
 use mizan_aws::dynamodb::orders::{OrdersTable, PurchaseIndex};
+use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::dynamodb::products::{ProductsTable, product_item};
 use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_aws::dynamodb::shop::Shop;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::notify::email::Mailer;
-use mizan_aws::notify::events_topic::EventsTopic;
 use mizan_aws::notify::sms::SmsSender;
 use time::OffsetDateTime;
 
@@ -75,7 +75,7 @@ pub struct Stack {
     pub ip_records: IpRecordsTable,
     pub audit: AuditTable,
     pub subject_key: SubjectKey,
-    pub events: EventsTopic,
+    pub outbox: OutboxTable,
     pub mailer: Mailer,
     pub sms: SmsSender,
     pub sessions: SessionKey,
@@ -92,6 +92,7 @@ impl Stack {
         let aws = mizan_aws::lambda::config::aws().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sns = aws_sdk_sns::Client::new(&aws);
+        let outbox = OutboxTable::new(dynamodb.clone(), setting("OUTBOX_TABLE")?);
         let products_table = setting("PRODUCTS_TABLE")?;
         let accounts_table = setting("ACCOUNTS_TABLE")?;
         let seller = Seller {
@@ -106,7 +107,7 @@ impl Stack {
         let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), setting("FIELD_KEY_ID")?);
         let password = Password::parse("Mizan-Bench-Passw0rd", None).map_err(|_| anyhow!("the bench password"))?;
         Ok(Self {
-            accounts: AccountsTable::new(dynamodb.clone(), &accounts_table),
+            accounts: AccountsTable::new(dynamodb.clone(), &accounts_table).with_outbox(outbox.clone()),
             products: ProductsTable::new(dynamodb.clone(), &products_table),
             orders: OrdersTable::new(
                 dynamodb.clone(),
@@ -116,14 +117,15 @@ impl Stack {
             ),
             purchases: PurchaseIndex::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
             idempotency: IdempotencyTable::new(dynamodb.clone(), setting("IDEMPOTENCY_TABLE")?),
-            invoices: InvoicesTable::new(dynamodb.clone(), setting("INVOICES_TABLE")?, fields),
-            reviews: ReviewsTable::new(dynamodb.clone(), setting("REVIEWS_TABLE")?),
+            invoices: InvoicesTable::new(dynamodb.clone(), setting("INVOICES_TABLE")?, fields)
+                .with_outbox(outbox.clone()),
+            reviews: ReviewsTable::new(dynamodb.clone(), setting("REVIEWS_TABLE")?).with_outbox(outbox.clone()),
             deliveries: DeliveriesTable::new(dynamodb.clone(), setting("DELIVERIES_TABLE")?),
             ip_records: IpRecordsTable::new(dynamodb.clone(), setting("IP_RECORDS_TABLE")?),
             audit: AuditTable::new(dynamodb.clone(), setting("AUDIT_TABLE")?),
             subject_key: SubjectKey::new(setting("AUDIT_SUBJECT_KEY")?.as_bytes())
                 .map_err(|_| anyhow!("AUDIT_SUBJECT_KEY is too short"))?,
-            events: EventsTopic::new(sns.clone(), setting("EVENTS_TOPIC_ARN")?),
+            outbox,
             mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), setting("SENDER_EMAIL")?),
             sms: SmsSender::new(sns),
             sessions: SessionKey::new(setting("SESSION_SIGNING_KEY")?.as_bytes())?,
@@ -171,7 +173,7 @@ impl Stack {
             phone_challenge: phone_challenge.clone(),
             created_at: now,
         };
-        match self.accounts.register(&account).await? {
+        match self.accounts.register(&account, &[]).await? {
             Registration::Created => {}
             Registration::EmailTaken(_) => return Err(anyhow!("a fresh bench email was taken")),
         }
@@ -247,14 +249,14 @@ impl Stack {
 
     /// The products and orders tables as checkout places orders into them.
     pub fn shop(&self) -> Shop {
-        Shop { products: self.products.clone(), orders: self.orders.clone() }
+        Shop { products: self.products.clone(), orders: self.orders.clone(), outbox: self.outbox.clone() }
     }
 
     /// Places an order as checkout does (the same domain call), for the functions that read orders.
     pub async fn order(&self, customer: AccountId, lines: &[(ProductId, u32)]) -> Result<StoredOrder> {
         let key = uuid::Uuid::new_v4().to_string();
         let shop = self.shop();
-        let checkout = Checkout { shop: &shop, events: &self.events, vat: &self.vat };
+        let checkout = Checkout { shop: &shop, vat: &self.vat };
         let request = checkout_request(lines)?;
         match place_order(&checkout, customer, &key, &key, request, OffsetDateTime::now_utc()).await? {
             CheckoutOutcome::Placed(order) => Ok(*order),

@@ -6,8 +6,6 @@
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::ports::ConsentStore;
 use mizan::invoicing::ports::InvoiceBook;
-use mizan::invoicing::ports::PlacedOrders;
-use mizan::kernel::ports::EventPublisher;
 use mizan::messaging::ports::Deliveries;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -19,7 +17,6 @@ use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::{Source, Unsubscribe};
 use mizan::accounts::password::Password;
 use mizan::accounts::person::FullName;
-use mizan::invoicing::invoice::Invoice;
 use mizan::kernel::clock::now;
 use mizan::kernel::events::{DomainEvent, Envelope};
 use mizan::kernel::form::JsonObject;
@@ -145,7 +142,7 @@ impl Direct for SignupWork<'_> {
         };
         mizan::accounts::registration::register(
             &stack.accounts,
-            &stack.events,
+            &stack.outbox,
             &stack.codes,
             signup,
             source_ip(),
@@ -211,7 +208,7 @@ pub async fn check_out_directly(stack: &Stack, customer: &Customer, lines: &[(Pr
         in_progress_for: Duration::from_secs(10),
     };
     let shop = stack.shop();
-    let checkout = Checkout { shop: &shop, events: &stack.events, vat: &stack.vat };
+    let checkout = Checkout { shop: &shop, vat: &stack.vat };
     checkout::check_out(&checkout, &stack.idempotency, &stack.ip_records, call, checkout_request(lines)?, now())
         .await
         .map_err(|problem| anyhow!("a direct checkout was not placed: {}", problem.code))?;
@@ -331,11 +328,7 @@ impl Direct for InvoiceWork<'_> {
             return Ok("GET /orders/{order_id}/invoice");
         }
         let id = self.fresh_order().await?.id;
-        let order = stack.orders.order(id).await?.ok_or_else(|| anyhow!("order {id} is missing"))?;
-        let at = now();
-        stack.invoices.issue(&order, |serial| Invoice::issue(&order, &stack.seller, serial, at)).await??;
-        let issued = DomainEvent::InvoiceIssued { order_id: id, account_id: order.account };
-        stack.events.publish(&Envelope::once_per(&format!("invoice-issued#{id}"), issued, at)).await?;
+        mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, id, now()).await?;
         self.issued = Some(id);
         Ok("SNS OrderPlaced")
     }
@@ -417,7 +410,6 @@ async fn post_review(stack: &Stack, author: AccountId, product: &ProductId) -> R
         products: &stack.products,
         accounts: &stack.accounts,
         orders: &stack.purchases,
-        events: &stack.events,
     };
     let rating = Rating::new(5).ok_or_else(|| anyhow!("a rating"))?;
     let text =
@@ -593,8 +585,7 @@ impl<'a> PrivacyWork<'a> {
         let product = stack.product(10).await?;
         let customer = stack.customer(MarketingConsent { email: true, sms: false }).await?;
         let order = stack.order(customer.id, &[(product.clone(), 1)]).await?.order;
-        let at = now();
-        stack.invoices.issue(&order, |serial| Invoice::issue(&order, &stack.seller, serial, at)).await??;
+        mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, order.id, now()).await?;
         match post_review(stack, customer.id, &product).await? {
             PostOutcome::Posted(_) => {}
             other => bail!("the privacy customer's review was not posted: {other:?}"),

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::{
 };
 use time::OffsetDateTime;
 
+use super::outbox::{self, OutboxTable};
 use super::{
     Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
@@ -29,6 +30,7 @@ use mizan::accounts::ports::ConsentStore;
 use mizan::accounts::ports::LoginAttempts;
 use mizan::accounts::ports::{AccountStore, Credentials, Registration};
 use mizan::accounts::verification::{self, Challenge, ContactKind};
+use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::messaging::campaign::AudienceCursor;
@@ -41,6 +43,7 @@ use mizan::reviewing::ports::Reviewers;
 pub struct AccountsTable {
     client: Client,
     table: String,
+    outbox: Option<OutboxTable>,
 }
 
 fn account_key(id: AccountId) -> String {
@@ -78,7 +81,12 @@ fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'sta
 
 impl AccountsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), outbox: None }
+    }
+
+    /// The table as signup uses it: registering and closing keep their events in `outbox`.
+    pub fn with_outbox(self, outbox: OutboxTable) -> Self {
+        Self { outbox: Some(outbox), ..self }
     }
 
     async fn get(&self, key: String, projection: &str) -> Result<Option<Item>, StoreError> {
@@ -159,8 +167,10 @@ fn account_item(account: &NewAccount) -> Item {
 }
 
 impl AccountStore for AccountsTable {
-    /// One transaction of two conditional puts: the email's guard and the account.
-    async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
+    /// One transaction of two conditional puts, the email's guard and the account, and the
+    /// events that announce it.
+    async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError> {
+        let announcements = outbox::puts(self.outbox.as_ref(), announced)?;
         let guard = Put::builder()
             .table_name(&self.table)
             .item("pk", s(email_key(&account.email)))
@@ -175,13 +185,11 @@ impl AccountStore for AccountsTable {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|_| StoreError::Failed("build-put".into()))?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(guard).build())
-            .transact_items(TransactWriteItem::builder().put(record).build())
-            .send()
-            .await;
+        // The guard comes first: its cancellation reason is read by position below.
+        let mut items =
+            vec![TransactWriteItem::builder().put(guard).build(), TransactWriteItem::builder().put(record).build()];
+        items.extend(announcements);
+        let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match written {
             Ok(_) => Ok(Registration::Created),
             Err(error) => {
@@ -202,26 +210,6 @@ impl AccountStore for AccountsTable {
                 existing.map(Registration::EmailTaken).ok_or(StoreError::Unavailable("transaction-conflict".into()))
             }
         }
-    }
-
-    async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
-        let delete = |key: String| {
-            Delete::builder()
-                .table_name(&self.table)
-                .key("pk", s(key))
-                .condition_expression("account_id = :id")
-                .expression_attribute_values(":id", s(account.id.to_string()))
-                .build()
-                .map_err(|_| StoreError::Failed("build-delete".into()))
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete(email_key(&account.email))?).build())
-            .transact_items(TransactWriteItem::builder().delete(delete(account_key(account.id))?).build())
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        Ok(())
     }
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
@@ -304,8 +292,16 @@ impl AccountStore for AccountsTable {
     }
 
     /// One transaction: the account item (profile, contacts, consent and its history,
-    /// credentials) and the email's guard are deleted, and a `CLOSED#` record keeps the time.
-    async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+    /// credentials) and the email's guard are deleted, a `CLOSED#` record keeps the time, and the
+    /// outbox keeps the event.
+    async fn close(
+        &self,
+        id: AccountId,
+        email: &Email,
+        now: OffsetDateTime,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError> {
+        let announcement = outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?;
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-closure: {e}"));
         let account = Delete::builder()
             .table_name(&self.table)
@@ -328,14 +324,13 @@ impl AccountStore for AccountsTable {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build)?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(account).build())
-            .transact_items(TransactWriteItem::builder().delete(guard).build())
-            .transact_items(TransactWriteItem::builder().put(record).build())
-            .send()
-            .await;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(account).build(),
+            TransactWriteItem::builder().delete(guard).build(),
+            TransactWriteItem::builder().put(record).build(),
+        ];
+        items.extend(announcement);
+        let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match written {
             Ok(_) => Ok(true),
             Err(error) => match error.as_service_error() {

@@ -14,12 +14,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
+use super::outbox::{self, OutboxTable};
 use super::{Item, buyer_identity, conditional, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::PostalCode;
 use mizan::invoicing::invoice::{Invoice, InvoiceTotals, VatCertificate};
 use mizan::invoicing::ports::{InvoiceBook, Issuance};
 use mizan::invoicing::tax_id::TaxId;
+use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
@@ -37,6 +39,7 @@ pub struct InvoicesTable {
     client: Client,
     table: String,
     fields: FieldSealer,
+    outbox: Option<OutboxTable>,
 }
 
 fn invoice_key(order: OrderId) -> String {
@@ -49,7 +52,12 @@ fn certificate_key(order: OrderId) -> String {
 
 impl InvoicesTable {
     pub fn new(client: Client, table: impl Into<String>, fields: FieldSealer) -> Self {
-        Self { client, table: table.into(), fields }
+        Self { client, table: table.into(), fields, outbox: None }
+    }
+
+    /// The table as the invoice function uses it: issuing keeps its event in `outbox`.
+    pub fn with_outbox(self, outbox: OutboxTable) -> Self {
+        Self { outbox: Some(outbox), ..self }
     }
 
     async fn last_serial(&self) -> Result<u64, StoreError> {
@@ -112,13 +120,15 @@ impl InvoicesTable {
 }
 
 impl InvoiceBook for InvoicesTable {
-    /// Reads the counter, then one transaction moves it on by one and writes the invoice, on
-    /// condition the counter is unchanged and the order has no invoice.
+    /// Reads the counter, then one transaction moves it on by one and writes the invoice and its
+    /// event, on condition the counter is unchanged and the order has no invoice.
     async fn issue<E>(
         &self,
         order: &Order,
         make: impl Fn(u64) -> Result<Invoice, E>,
+        announced: &Envelope,
     ) -> Result<Result<Issuance, E>, StoreError> {
+        let announcement = outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?;
         if self.get(order.id).await?.is_some() {
             return Ok(Ok(Issuance::AlreadyIssued));
         }
@@ -150,13 +160,12 @@ impl InvoiceBook for InvoicesTable {
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(|_| StoreError::Failed("build-put".into()))?;
-            let written = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(counter).build())
-                .transact_items(TransactWriteItem::builder().put(document).build())
-                .send()
-                .await;
+            let mut items = vec![
+                TransactWriteItem::builder().update(counter).build(),
+                TransactWriteItem::builder().put(document).build(),
+            ];
+            items.extend(announcement.iter().cloned());
+            let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
             let error = match written {
                 Ok(_) => return Ok(Ok(Issuance::Issued(serial))),
                 Err(error) => error,

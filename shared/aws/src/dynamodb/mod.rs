@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod ip_records;
 pub mod orders;
+pub mod outbox;
 pub mod products;
 pub mod reviews;
 pub mod shop;

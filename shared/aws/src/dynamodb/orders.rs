@@ -67,13 +67,15 @@ impl OrdersTable {
         Self { client, table: table.into(), fields, lookup }
     }
 
-    /// Writes the order, its recipient and the stock reservations (one per line, in line order,
-    /// from `ProductsTable::reserve_stock`) in one transaction.
+    /// Writes the order, its recipient, the stock reservations (one per line, in line order,
+    /// from `ProductsTable::reserve_stock`) and the order's event (from `OutboxTable::put`) in
+    /// one transaction.
     pub(crate) async fn place(
         &self,
         order: &Order,
         recipient: &Recipient,
         reservations: Vec<Update>,
+        announcement: TransactWriteItem,
     ) -> Result<Placement, StoreError> {
         let order_put = Put::builder()
             .table_name(&self.table)
@@ -92,6 +94,8 @@ impl OrdersTable {
             TransactWriteItem::builder().put(recipient_put).build(),
         ];
         items.extend(reservations.into_iter().map(|update| TransactWriteItem::builder().update(update).build()));
+        // Last, so that the reasons above are read by position.
+        items.push(announcement);
 
         let mut attempt = 0;
         loop {

@@ -20,7 +20,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
+use super::outbox::{self, OutboxTable};
 use super::{Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, n, s, time};
+use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::ProductId;
@@ -40,6 +42,7 @@ const BY_AUTHOR: &str = "ByAuthor";
 pub struct ReviewsTable {
     client: Client,
     table: String,
+    outbox: Option<OutboxTable>,
 }
 
 fn review_key(id: ReviewId) -> String {
@@ -63,7 +66,12 @@ fn visibility_name(visibility: Visibility) -> &'static str {
 
 impl ReviewsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), outbox: None }
+    }
+
+    /// The table as the review function uses it: saves keep their events in `outbox`.
+    pub fn with_outbox(self, outbox: OutboxTable) -> Self {
+        Self { outbox: Some(outbox), ..self }
     }
 
     /// The sum and count of a product's published ratings.
@@ -261,10 +269,17 @@ impl ReviewStore for ReviewsTable {
         answer.item.map(|item| read_review(&item)).transpose()
     }
 
-    /// Writes a review's new state with the version that made it, on condition that nobody
-    /// changed it since `previous` was read, and moves the product's rating totals by the
-    /// difference. `Ok(false)` when someone did (the caller reads again).
-    async fn save(&self, review: &Review, previous: Option<&Review>, version: &Version) -> Result<bool, StoreError> {
+    /// Writes a review's new state with the version that made it and the events that announce
+    /// it, on condition that nobody changed it since `previous` was read, and moves the
+    /// product's rating totals by the difference. `Ok(false)` when someone did (the caller reads
+    /// again).
+    async fn save(
+        &self,
+        review: &Review,
+        previous: Option<&Review>,
+        version: &Version,
+        announced: &[Envelope],
+    ) -> Result<bool, StoreError> {
         let mut current = Put::builder().table_name(&self.table).set_item(Some(review_item(review)));
         current = match previous {
             None => current.condition_expression("attribute_not_exists(pk)"),
@@ -300,6 +315,7 @@ impl ReviewStore for ReviewsTable {
                 .map_err(|_| StoreError::Failed("build-update".into()))?;
             items.push(TransactWriteItem::builder().update(stats).build());
         }
+        items.extend(outbox::puts(self.outbox.as_ref(), announced)?);
         let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match written {
             Ok(_) => Ok(true),

@@ -1,5 +1,9 @@
 //! Configuration from the environment, read once per cold start.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
 /// A setting the function cannot run without. The error names the variable, never its value.
 #[derive(Debug, thiserror::Error)]
 #[error("the environment variable {0} is missing or empty")]
@@ -9,8 +13,16 @@ pub fn required(name: &'static str) -> Result<String, MissingSetting> {
     std::env::var(name).ok().filter(|value| !value.is_empty()).ok_or(MissingSetting(name))
 }
 
+/// How long one attempt of a call may take, and the call with its retries: a provider that
+/// stops answering makes the call fail in time for the function to say so (503, or a batch item
+/// failure) before Lambda's own timeout (10 s for the HTTP functions) cuts it off silently.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+const CALL_TIMEOUT: Duration = Duration::from_secs(9);
+
 /// The AWS configuration: region, credentials and per-service endpoints from the standard
 /// variables (`AWS_ENDPOINT_URL_DYNAMODB`, …), so the same binary runs on AWS and locally.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let timeouts =
+        TimeoutConfig::builder().operation_attempt_timeout(ATTEMPT_TIMEOUT).operation_timeout(CALL_TIMEOUT).build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }

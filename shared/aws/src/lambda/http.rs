@@ -137,6 +137,7 @@ mod tests {
     use mizan::accounts::person::FullName;
     use mizan::accounts::testing::InMemoryAccounts;
     use mizan::accounts::verification::Challenge;
+    use mizan::kernel::events::{DomainEvent, Envelope};
     use mizan::kernel::ids::AccountId;
     use time::{Duration, OffsetDateTime};
 
@@ -174,7 +175,7 @@ mod tests {
             phone_challenge: challenge,
             created_at: now(),
         };
-        accounts.register(&account).await.unwrap();
+        accounts.register(&account, &[]).await.unwrap();
         let token = sessions.issue(id, Role::Customer, now()).token;
         let claims = authenticate(&with_token(&token), &sessions, &accounts, now()).await.unwrap();
         assert_eq!(claims.sub, id);
@@ -186,7 +187,8 @@ mod tests {
         let staff = sessions.issue(id, Role::Staff, now()).token;
         assert!(authenticate(&with_token(&staff), &sessions, &accounts, now()).await.is_ok());
 
-        accounts.close(id, &email, now()).await.unwrap();
+        let closed = Envelope::new(DomainEvent::AccountClosed { account_id: id }, now());
+        accounts.close(id, &email, now(), &closed).await.unwrap();
         assert!(authenticate(&with_token(&staff), &sessions, &accounts, now()).await.is_err());
     }
 }

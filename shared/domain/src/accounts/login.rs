@@ -80,7 +80,7 @@ mod tests {
     use crate::accounts::registration::register;
     use crate::accounts::testing::InMemoryAccounts;
     use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
-    use crate::kernel::testing::{PublishedEvents, RecordedIps};
+    use crate::kernel::testing::RecordedIps;
 
     const EMAIL: &str = "maryam@example.com";
     const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
@@ -95,7 +95,7 @@ mod tests {
 
     async fn with_account() -> InMemoryAccounts {
         let accounts = InMemoryAccounts::default();
-        register(&accounts, &PublishedEvents::default(), &code_hasher(), signup(EMAIL), None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), signup(EMAIL), None, now()).await.unwrap();
         accounts
     }
 

@@ -9,6 +9,7 @@ use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::Window;
 use crate::accounts::password::PasswordHash;
 use crate::accounts::verification::{Challenge, ContactKind};
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 
@@ -28,13 +29,9 @@ pub struct Credentials {
 }
 
 pub trait AccountStore {
-    /// Stores a new account and claims its email at once: either both are written or, when the
-    /// email is taken, nothing is.
-    async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError>;
-
-    /// Undoes `register` for an account nobody could have used yet (its verification messages
-    /// could not be sent), so that signing up again starts afresh.
-    async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError>;
+    /// Stores a new account, claims its email and keeps the events that announce it, at once:
+    /// either all are written or, when the email is taken, nothing is.
+    async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError>;
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError>;
 
@@ -62,9 +59,16 @@ pub trait AccountStore {
     /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
     async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError>;
 
-    /// Erases the account and frees its email at once, keeping only that and when it was
-    /// closed. `false` when it was closed already.
-    async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Erases the account, frees its email and keeps the event that announces the closure, at
+    /// once, keeping only that and when it was closed. `false` (and nothing written) when it was
+    /// closed already.
+    async fn close(
+        &self,
+        id: AccountId,
+        email: &Email,
+        now: OffsetDateTime,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The login throttle's counters, per keyed hash of an email and window.

@@ -12,17 +12,14 @@ use crate::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
 use crate::kernel::events::{DomainEvent, Envelope};
-use crate::kernel::failures::SendError;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
-use crate::kernel::ports::EventPublisher;
+use crate::kernel::ports::Outbox;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the verification messages could not be queued: {0}")]
-    Publish(#[from] SendError),
     #[error(transparent)]
     Hashing(#[from] HashingFailed),
 }
@@ -32,7 +29,7 @@ pub enum RegistrationError {
 /// which emails have accounts; the password is hashed in both, so neither does the timing.
 pub async fn register(
     accounts: &impl AccountStore,
-    events: &impl EventPublisher,
+    events: &impl Outbox,
     codes: &CodeHasher,
     signup: Signup,
     source_ip: Option<IpAddr>,
@@ -53,31 +50,24 @@ pub async fn register(
         phone_challenge: Challenge::new(sms_code.hash(codes), now, SMS_CODE_LIFETIME),
         created_at: now,
     };
-    match accounts.register(&account).await? {
-        Registration::Created => {
-            let verification = [
-                DomainEvent::EmailVerificationRequested { account_id: id, token: email_token.to_text() },
-                DomainEvent::PhoneVerificationRequested { account_id: id, code: sms_code.as_str().to_owned() },
-            ];
-            for event in verification {
-                if let Err(error) = events.publish(&Envelope::new(event, now)).await {
-                    // Without its messages the account could never be verified; removing it lets
-                    // the customer simply sign up again.
-                    if let Err(undo) = accounts.unregister(&account).await {
-                        tracing::error!(account = %id, error = %undo, "could not remove an account whose verification failed to queue");
-                    }
-                    return Err(error.into());
-                }
-            }
-            tracing::info!(account = %id, "account registered");
-        }
+    // The messages that let the customer prove both contacts are kept with the account itself:
+    // an account is never stored without them, whatever happens to the topic afterwards.
+    let verification = [
+        Envelope::new(DomainEvent::EmailVerificationRequested { account_id: id, token: email_token.to_text() }, now),
+        Envelope::new(
+            DomainEvent::PhoneVerificationRequested { account_id: id, code: sms_code.as_str().to_owned() },
+            now,
+        ),
+    ];
+    match accounts.register(&account, &verification).await? {
+        Registration::Created => tracing::info!(account = %id, "account registered"),
         Registration::EmailTaken(existing) => {
             // At most one notice a day per account: repeated signups cannot flood its owner.
             let notice = DomainEvent::SignupAttemptedOnExistingAccount { account_id: existing };
             let once_a_day = format!("signup-notice#{existing}#{}", now.date());
-            if let Err(error) = events.publish(&Envelope::once_per(&once_a_day, notice, now)).await {
+            if let Err(error) = events.keep(&Envelope::once_per(&once_a_day, notice, now)).await {
                 // The notice is a courtesy; failing the request would reveal the account.
-                tracing::warn!(account = %existing, %error, "could not queue the existing-account notice");
+                tracing::warn!(account = %existing, %error, "could not keep the existing-account notice");
             }
             tracing::info!(account = %existing, "signup with a registered email; nothing changed");
         }
@@ -135,18 +125,18 @@ mod tests {
     use super::*;
     use crate::accounts::testing::InMemoryAccounts;
     use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
-    use crate::kernel::testing::PublishedEvents;
+    use crate::kernel::testing::OutboxEvents;
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
     }
 
-    async fn registered(accounts: &InMemoryAccounts, events: &PublishedEvents, email: &str) -> AccountId {
-        register(accounts, events, &code_hasher(), signup(email), None, now()).await.unwrap();
+    async fn registered(accounts: &InMemoryAccounts, email: &str) -> AccountId {
+        register(accounts, &accounts.outbox, &code_hasher(), signup(email), None, now()).await.unwrap();
         accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap()
     }
 
-    fn sms_code(events: &PublishedEvents) -> String {
+    fn sms_code(events: &OutboxEvents) -> String {
         events
             .events()
             .into_iter()
@@ -159,9 +149,9 @@ mod tests {
 
     #[tokio::test]
     async fn p2_a_signup_stores_the_account_and_asks_to_verify_both_contacts() {
-        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
-        let id = registered(&accounts, &events, "maryam@example.com").await;
-        let published = events.events();
+        let accounts = InMemoryAccounts::default();
+        let id = registered(&accounts, "maryam@example.com").await;
+        let published = accounts.outbox.events();
         assert_eq!(published.len(), 2);
         assert!(matches!(published[0], DomainEvent::EmailVerificationRequested { account_id, .. } if account_id == id));
         assert!(matches!(published[1], DomainEvent::PhoneVerificationRequested { account_id, .. } if account_id == id));
@@ -171,33 +161,35 @@ mod tests {
 
     #[tokio::test]
     async fn p9_a_signup_with_a_registered_email_changes_nothing_and_only_tells_the_owner() {
-        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
-        let owner = registered(&accounts, &events, "maryam@example.com").await;
+        let accounts = InMemoryAccounts::default();
+        let owner = registered(&accounts, "maryam@example.com").await;
         let mut again = signup("maryam@example.com");
         again.password = crate::accounts::password::Password::parse("another-secret-77", None).unwrap();
-        register(&accounts, &events, &code_hasher(), again, None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), again, None, now()).await.unwrap();
         assert_eq!(accounts.count(), 1);
-        assert_eq!(events.events().last(), Some(&DomainEvent::SignupAttemptedOnExistingAccount { account_id: owner }));
+        assert_eq!(
+            accounts.outbox.events().last(),
+            Some(&DomainEvent::SignupAttemptedOnExistingAccount { account_id: owner })
+        );
         assert!(accounts.credentials(owner).await.unwrap().unwrap().password_hash.verify(PASSWORD));
     }
 
     #[tokio::test]
-    async fn a_signup_whose_messages_cannot_be_queued_leaves_no_account_behind() {
-        let accounts = InMemoryAccounts::default();
-        let outcome =
-            register(&accounts, &PublishedEvents::down(), &code_hasher(), signup("a@example.com"), None, now()).await;
-        assert!(matches!(outcome, Err(RegistrationError::Publish(_))));
+    async fn a_signup_whose_messages_cannot_be_kept_leaves_no_account_behind() {
+        let mut accounts = InMemoryAccounts::default();
+        accounts.outbox = OutboxEvents::down();
+        let outcome = register(&accounts, &accounts.outbox, &code_hasher(), signup("a@example.com"), None, now()).await;
+        assert!(matches!(outcome, Err(RegistrationError::Store(_))));
         assert_eq!(accounts.count(), 0);
-        registered(&accounts, &PublishedEvents::default(), "a@example.com").await;
-        assert_eq!(accounts.count(), 1);
+        assert!(accounts.account_id_for(&Email::parse("a@example.com").unwrap()).await.unwrap().is_none());
     }
 
     #[tokio::test]
     async fn p2_the_sms_code_proves_the_phone_once() {
-        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
-        let id = registered(&accounts, &events, "maryam@example.com").await;
+        let accounts = InMemoryAccounts::default();
+        let id = registered(&accounts, "maryam@example.com").await;
         let email = Email::parse("maryam@example.com").unwrap();
-        let code = sms_code(&events);
+        let code = sms_code(&accounts.outbox);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         assert!(!verify_phone(&accounts, &code_hasher(), &email, wrong, now()).await.unwrap());
         assert!(verify_phone(&accounts, &code_hasher(), &email, &code, now()).await.unwrap());
@@ -207,10 +199,10 @@ mod tests {
 
     #[tokio::test]
     async fn p2_five_wrong_codes_kill_the_phone_challenge() {
-        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
-        registered(&accounts, &events, "maryam@example.com").await;
+        let accounts = InMemoryAccounts::default();
+        registered(&accounts, "maryam@example.com").await;
         let email = Email::parse("maryam@example.com").unwrap();
-        let code = sms_code(&events);
+        let code = sms_code(&accounts.outbox);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..crate::accounts::verification::MAX_ATTEMPTS {
             assert!(!verify_phone(&accounts, &code_hasher(), &email, wrong, now()).await.unwrap());
@@ -220,9 +212,10 @@ mod tests {
 
     #[tokio::test]
     async fn p2_the_email_link_proves_the_email_until_it_expires() {
-        let (accounts, events) = (InMemoryAccounts::default(), PublishedEvents::default());
-        let id = registered(&accounts, &events, "maryam@example.com").await;
-        let Some(DomainEvent::EmailVerificationRequested { token, .. }) = events.events().into_iter().next() else {
+        let accounts = InMemoryAccounts::default();
+        let id = registered(&accounts, "maryam@example.com").await;
+        let Some(DomainEvent::EmailVerificationRequested { token, .. }) = accounts.outbox.events().into_iter().next()
+        else {
             panic!("no verification email was asked for");
         };
         let late = now() + EMAIL_TOKEN_LIFETIME;

@@ -13,8 +13,10 @@ use crate::accounts::contact::Email;
 use crate::accounts::login_throttle::{self, Window};
 use crate::accounts::ports::{AccountStore, ConsentStore, Credentials, LoginAttempts, Registration};
 use crate::accounts::verification::{self, Challenge, ContactKind};
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
+use crate::kernel::testing::OutboxEvents;
 
 struct Stored {
     account: NewAccount,
@@ -36,6 +38,9 @@ struct State {
 #[derive(Default)]
 pub struct InMemoryAccounts {
     state: Mutex<State>,
+    /// The events registering and closing keep, as the outbox table would; signup's notices
+    /// can be kept here too.
+    pub outbox: OutboxEvents,
 }
 
 impl InMemoryAccounts {
@@ -82,11 +87,13 @@ impl InMemoryAccounts {
 }
 
 impl AccountStore for InMemoryAccounts {
-    async fn register(&self, account: &NewAccount) -> Result<Registration, StoreError> {
+    async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = state.emails.get(account.email.as_str()) {
             return Ok(Registration::EmailTaken(*existing));
         }
+        self.outbox.writable()?;
+        self.outbox.add(announced);
         state.emails.insert(account.email.as_str().to_owned(), account.id);
         let stored = Stored {
             account: account.clone(),
@@ -98,15 +105,6 @@ impl AccountStore for InMemoryAccounts {
         };
         state.accounts.insert(account.id, stored);
         Ok(Registration::Created)
-    }
-
-    async fn unregister(&self, account: &NewAccount) -> Result<(), StoreError> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.emails.get(account.email.as_str()) == Some(&account.id) {
-            state.emails.remove(account.email.as_str());
-        }
-        state.accounts.remove(&account.id);
-        Ok(())
     }
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
@@ -168,11 +166,20 @@ impl AccountStore for InMemoryAccounts {
         Ok(true)
     }
 
-    async fn close(&self, id: AccountId, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn close(
+        &self,
+        id: AccountId,
+        email: &Email,
+        now: OffsetDateTime,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.closed.contains_key(&id) || state.accounts.remove(&id).is_none() {
+        if state.closed.contains_key(&id) || !state.accounts.contains_key(&id) {
             return Ok(false);
         }
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
+        state.accounts.remove(&id);
         state.emails.remove(email.as_str());
         state.closed.insert(id, now);
         Ok(true)

@@ -44,7 +44,6 @@ mod tests {
     use crate::invoicing::issuance::issue;
     use crate::invoicing::testing::fixtures::{legal, natural, now, order, seller};
     use crate::invoicing::testing::{InMemoryInvoices, PlacedOrderList};
-    use crate::kernel::testing::PublishedEvents;
     use crate::ordering::order::Buyer;
 
     async fn issued(buyer: Buyer) -> (PlacedOrderList, InMemoryInvoices, AccountId, OrderId) {
@@ -52,7 +51,7 @@ mod tests {
         let customer = AccountId::new();
         let placed = order(customer, buyer);
         orders.add(placed.clone());
-        issue(&orders, &invoices, &PublishedEvents::default(), &seller(), placed.id, now()).await.unwrap();
+        issue(&orders, &invoices, &seller(), placed.id, now()).await.unwrap();
         (orders, invoices, customer, placed.id)
     }
 

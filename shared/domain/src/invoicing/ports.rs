@@ -2,6 +2,7 @@
 //! are issued from. Implemented in `mizan-aws`; `invoicing::testing` keeps them in memory.
 
 use crate::invoicing::invoice::{Invoice, VatCertificate};
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
 use crate::ordering::order::Order;
@@ -18,11 +19,13 @@ pub enum Issuance {
 pub trait InvoiceBook {
     /// Issues the order's invoice, once, under the next serial without gaps: `make` builds the
     /// invoice for the serial offered (its tax id depends on it), and a serial is used only if
-    /// its invoice is written, together with the counter, and the order had none.
+    /// its invoice is written, together with the counter and the event that announces it, and
+    /// the order had none.
     async fn issue<E>(
         &self,
         order: &Order,
         make: impl Fn(u64) -> Result<Invoice, E>,
+        announced: &Envelope,
     ) -> Result<Result<Issuance, E>, StoreError>;
 
     async fn get(&self, order: OrderId) -> Result<Option<Invoice>, StoreError>;

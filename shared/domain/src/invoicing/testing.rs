@@ -6,14 +6,17 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::invoicing::invoice::{Invoice, VatCertificate};
 use crate::invoicing::ports::{InvoiceBook, Issuance, PlacedOrders};
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
+use crate::kernel::testing::OutboxEvents;
 use crate::ordering::order::Order;
 
 #[derive(Default)]
 pub struct InMemoryInvoices {
     invoices: Mutex<HashMap<OrderId, Invoice>>,
     certificates: Mutex<HashMap<OrderId, VatCertificate>>,
+    pub outbox: OutboxEvents,
 }
 
 impl InMemoryInvoices {
@@ -30,6 +33,7 @@ impl InvoiceBook for InMemoryInvoices {
         &self,
         order: &Order,
         make: impl Fn(u64) -> Result<Invoice, E>,
+        announced: &Envelope,
     ) -> Result<Result<Issuance, E>, StoreError> {
         let mut invoices = self.invoices.lock().unwrap_or_else(PoisonError::into_inner);
         if invoices.contains_key(&order.id) {
@@ -40,6 +44,8 @@ impl InvoiceBook for InMemoryInvoices {
             Ok(invoice) => invoice,
             Err(error) => return Ok(Err(error)),
         };
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
         invoices.insert(order.id, invoice);
         Ok(Ok(Issuance::Issued(serial)))
     }

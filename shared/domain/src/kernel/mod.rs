@@ -1,5 +1,5 @@
 //! What every context shares: ids, money, text, problems and forms, Persian numbers, words and
-//! dates, and the domain events with their envelope.
+//! dates, the domain events with their envelope, and relaying them from the outbox.
 
 pub mod clock;
 pub mod events;
@@ -13,6 +13,7 @@ pub mod persian_format;
 pub mod persian_words;
 pub mod ports;
 pub mod problem;
+pub mod relay;
 pub mod solar_hijri;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

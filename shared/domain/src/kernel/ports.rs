@@ -1,5 +1,5 @@
-//! The ports every context uses: publishing a domain event, and recording where a request came
-//! from (P14).
+//! The ports every context uses: keeping a domain event in the outbox, publishing it from there,
+//! and recording where a request came from (P14).
 
 use std::net::IpAddr;
 
@@ -9,6 +9,16 @@ use crate::kernel::events::Envelope;
 use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::AccountId;
 
+/// Where domain events wait for the relay that publishes them. An event that reports a change is
+/// written by the store of that change, in the change's own transaction (the write ports take it
+/// along); this port is for events that report nothing else, such as a notice.
+pub trait Outbox {
+    /// Keeps one event for publishing. Keeping an event whose id is already kept changes nothing.
+    async fn keep(&self, envelope: &Envelope) -> Result<(), StoreError>;
+}
+
+/// The events topic, which only the relay publishes to: nothing publishes an event that is not
+/// already kept in the outbox.
 pub trait EventPublisher {
     /// Hands one event to its subscribers. Its id makes a retried publish harmless: consumers
     /// act once per id.

@@ -9,16 +9,18 @@ use time::OffsetDateTime;
 use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::failures::{SendError, StoreError};
 use crate::kernel::ids::AccountId;
-use crate::kernel::ports::{EventPublisher, IpRecorder, RecordedRequest};
+use crate::kernel::ports::{EventPublisher, IpRecorder, Outbox, RecordedRequest};
 
-/// The events topic: every published envelope, in order; `down` refuses them all.
+/// The outbox: every event kept, in order (an id kept twice is kept once); `down` refuses them
+/// all. The in-memory stores keep the events of their writes here, as the tables do in the
+/// outbox table within the write's transaction.
 #[derive(Default)]
-pub struct PublishedEvents {
+pub struct OutboxEvents {
     envelopes: Mutex<Vec<Envelope>>,
     pub down: bool,
 }
 
-impl PublishedEvents {
+impl OutboxEvents {
     pub fn down() -> Self {
         Self { down: true, ..Self::default() }
     }
@@ -30,14 +32,65 @@ impl PublishedEvents {
     pub fn events(&self) -> Vec<DomainEvent> {
         self.envelopes().into_iter().map(|envelope| envelope.event).collect()
     }
+
+    /// Fails as the outbox table would when it cannot be written: a store checks this before it
+    /// changes anything, so that its write and its events happen together or not at all.
+    pub fn writable(&self) -> Result<(), StoreError> {
+        if self.down {
+            return Err(StoreError::Unavailable("ServiceUnavailable".into()));
+        }
+        Ok(())
+    }
+
+    /// Keeps events once per id, after [`Self::writable`] said yes.
+    pub fn add(&self, envelopes: &[Envelope]) {
+        let mut kept = self.envelopes.lock().unwrap_or_else(PoisonError::into_inner);
+        for envelope in envelopes {
+            if !kept.iter().any(|old| old.event_id == envelope.event_id) {
+                kept.push(envelope.clone());
+            }
+        }
+    }
 }
 
-impl EventPublisher for PublishedEvents {
+impl Outbox for OutboxEvents {
+    async fn keep(&self, envelope: &Envelope) -> Result<(), StoreError> {
+        self.writable()?;
+        self.add(std::slice::from_ref(envelope));
+        Ok(())
+    }
+}
+
+/// The events topic: every published envelope, in order; it refuses every publish once it has
+/// taken `accepts` of them.
+pub struct Topic {
+    published: Mutex<Vec<Envelope>>,
+    accepts: usize,
+}
+
+impl Default for Topic {
+    fn default() -> Self {
+        Self { published: Mutex::default(), accepts: usize::MAX }
+    }
+}
+
+impl Topic {
+    pub fn failing_after(accepts: usize) -> Self {
+        Self { accepts, ..Self::default() }
+    }
+
+    pub fn published(&self) -> Vec<Envelope> {
+        self.published.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl EventPublisher for Topic {
     async fn publish(&self, envelope: &Envelope) -> Result<(), SendError> {
-        if self.down {
+        let mut published = self.published.lock().unwrap_or_else(PoisonError::into_inner);
+        if published.len() >= self.accepts {
             return Err(SendError("ServiceUnavailable".into()));
         }
-        self.envelopes.lock().unwrap_or_else(PoisonError::into_inner).push(envelope.clone());
+        published.push(envelope.clone());
         Ok(())
     }
 }

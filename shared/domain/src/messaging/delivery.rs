@@ -193,7 +193,6 @@ mod tests {
     use crate::kernel::events::DomainEvent;
     use crate::kernel::ids::{AccountId, OrderId};
     use crate::kernel::money::Rial;
-    use crate::kernel::testing::PublishedEvents;
     use crate::messaging::campaign::SendsPerSecond;
     use crate::messaging::ports::STALE_CLAIM;
     use crate::messaging::testing::{InMemoryDeliveries, QueuedPages, SentMessages};
@@ -234,9 +233,7 @@ mod tests {
         }
 
         async fn customer(&self, email: &str, verified: bool, marketing: MarketingConsent) -> AccountId {
-            register(&self.accounts, &PublishedEvents::default(), &code_hasher(), signup(email), None, now())
-                .await
-                .unwrap();
+            register(&self.accounts, &self.accounts.outbox, &code_hasher(), signup(email), None, now()).await.unwrap();
             let id = self.accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap();
             if verified {
                 self.accounts.verify_contacts(id);

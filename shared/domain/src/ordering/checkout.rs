@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::kernel::events::{DomainEvent, Envelope};
-use crate::kernel::failures::{SendError, StoreError};
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{AccountId, OrderId, ProductId};
-use crate::kernel::ports::{EventPublisher, IpRecorder, RecordedRequest};
+use crate::kernel::ports::{IpRecorder, RecordedRequest};
 use crate::kernel::problem::Problem;
 use crate::ordering::idempotency::{IdempotencyKey, StoredResponse};
 use crate::ordering::idempotent::{self, Outcome, WaitPolicy};
@@ -43,26 +43,21 @@ pub enum CheckoutError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Pricing(#[from] PricingError),
-    /// The order is stored but its event was not published; a retry with the same key
-    /// publishes it (same event id, so nothing happens twice).
-    #[error("the order event could not be published: {0}")]
-    Publish(#[from] SendError),
     /// An order id derived for this customer belongs to another: cannot happen short of a
     /// SHA-256 collision, but a stored order is never handed to someone else on faith.
     #[error("an existing order with this id belongs to another account")]
     Foreign,
 }
 
-/// What placing an order needs: the shop (its catalog and its orders), the events topic and the
-/// VAT table.
-pub struct Checkout<'a, S, E> {
+/// What placing an order needs: the shop (its catalog and its orders, which keep the order's
+/// event with it) and the VAT table.
+pub struct Checkout<'a, S> {
     pub shop: &'a S,
-    pub events: &'a E,
     pub vat: &'a VatSchedule,
 }
 
-pub async fn place_order<S: Catalog + OrderBook, E: EventPublisher>(
-    store: &Checkout<'_, S, E>,
+pub async fn place_order<S: Catalog + OrderBook>(
+    store: &Checkout<'_, S>,
     account: AccountId,
     idempotency_key: &str,
     request_hash: &str,
@@ -96,7 +91,10 @@ pub async fn place_order<S: Catalog + OrderBook, E: EventPublisher>(
         status: OrderStatus::Placed,
         placed_at: now,
     };
-    let stored = match store.shop.place(&order, &request.recipient).await? {
+    let placed = DomainEvent::OrderPlaced { order_id: id, account_id: account, total: order.priced.total };
+    // Kept with the order, in its transaction: announced exactly when it is placed.
+    let announced = Envelope::once_per(&format!("order-placed#{id}"), placed, now);
+    let stored = match store.shop.place(&order, &request.recipient, &announced).await? {
         Placement::Placed => {
             tracing::info!(order = %id, %account, lines = order.priced.lines.len(), "order placed");
             StoredOrder { order, recipient: Some(request.recipient) }
@@ -114,11 +112,6 @@ pub async fn place_order<S: Catalog + OrderBook, E: EventPublisher>(
         }
         Placement::OutOfStock(products) => return Ok(CheckoutOutcome::OutOfStock(products)),
     };
-
-    let placed = DomainEvent::OrderPlaced { order_id: id, account_id: account, total: stored.order.priced.total };
-    // The same event id for every retry: its effects (messages, the invoice) happen once.
-    let event = Envelope::once_per(&format!("order-placed#{id}"), placed, stored.order.placed_at);
-    store.events.publish(&event).await?;
     Ok(CheckoutOutcome::Placed(Box::new(stored)))
 }
 
@@ -138,8 +131,8 @@ pub struct CheckoutCall {
 /// back), its source address is recorded (P14), and the order is read back afresh for the
 /// answer. Only the order's id is kept with the idempotency record: the order itself, with its
 /// recipient (P15), stays in the order book.
-pub async fn check_out<S, E>(
-    checkout: &Checkout<'_, S, E>,
+pub async fn check_out<S>(
+    checkout: &Checkout<'_, S>,
     idempotency: &impl IdempotencyStore,
     ip_records: &impl IpRecorder,
     call: CheckoutCall,
@@ -148,7 +141,6 @@ pub async fn check_out<S, E>(
 ) -> Result<StoredOrder, Problem>
 where
     S: Catalog + OrderBook,
-    E: EventPublisher,
 {
     let account = call.account;
     let record_id = format!("checkout#{account}#{}", call.key.as_str());
@@ -203,10 +195,6 @@ impl From<CheckoutError> for Problem {
     fn from(error: CheckoutError) -> Self {
         match error {
             CheckoutError::Store(error) => error.into(),
-            CheckoutError::Publish(error) => {
-                tracing::error!(%error, "an order was stored but its event was not published; a retry publishes it");
-                Problem::unavailable()
-            }
             CheckoutError::Pricing(error) => {
                 tracing::error!(%error, "an order could not be priced");
                 Problem::internal()
@@ -227,7 +215,7 @@ mod tests {
     use crate::accounts::contact::{IranMobile, PostalCode};
     use crate::accounts::person::FullName;
     use crate::kernel::money::Rial;
-    use crate::kernel::testing::{PublishedEvents, RecordedIps};
+    use crate::kernel::testing::{OutboxEvents, RecordedIps};
     use crate::ordering::catalog::Product;
     use crate::ordering::identity::NationalCode;
     use crate::ordering::order::Address;
@@ -266,7 +254,6 @@ mod tests {
 
     struct World {
         shop: InMemoryShop,
-        events: PublishedEvents,
         vat: VatSchedule,
         idempotency: InMemoryIdempotency,
         ips: RecordedIps,
@@ -277,7 +264,6 @@ mod tests {
         fn with(product: Product) -> Self {
             Self {
                 shop: InMemoryShop::with_products([product]),
-                events: PublishedEvents::default(),
                 vat: VatSchedule::from_json(RATES).unwrap(),
                 idempotency: InMemoryIdempotency::default(),
                 ips: RecordedIps::default(),
@@ -285,8 +271,8 @@ mod tests {
             }
         }
 
-        fn checkout(&self) -> Checkout<'_, InMemoryShop, PublishedEvents> {
-            Checkout { shop: &self.shop, events: &self.events, vat: &self.vat }
+        fn checkout(&self) -> Checkout<'_, InMemoryShop> {
+            Checkout { shop: &self.shop, vat: &self.vat }
         }
 
         async fn place(&self, key: &str, hash: &str, request: CheckoutRequest) -> CheckoutOutcome {
@@ -322,7 +308,7 @@ mod tests {
             account_id: world.account,
             total: placed.order.priced.total,
         };
-        assert_eq!(world.events.events(), vec![announced]);
+        assert_eq!(world.shop.outbox.events(), vec![announced]);
     }
 
     #[tokio::test]
@@ -332,7 +318,7 @@ mod tests {
         let outcome = world.place("k1", "h1", request(&ghost, 1)).await;
         assert!(matches!(outcome, CheckoutOutcome::UnknownProducts(lines) if lines == [0]));
         assert_eq!(world.shop.order_count(), 0);
-        assert!(world.events.events().is_empty());
+        assert!(world.shop.outbox.events().is_empty());
     }
 
     #[tokio::test]
@@ -343,22 +329,33 @@ mod tests {
         assert!(matches!(outcome, CheckoutOutcome::OutOfStock(short) if short == [kenya.id.clone()]));
         assert_eq!(world.shop.stock_of(&kenya.id), Some(1));
         assert_eq!(world.shop.order_count(), 0);
-        assert!(world.events.events().is_empty());
+        assert!(world.shop.outbox.events().is_empty());
     }
 
     #[tokio::test]
-    async fn a_retried_checkout_is_the_same_order_and_announces_it_under_the_same_id() {
+    async fn a_retried_checkout_is_the_same_order_and_announces_it_once() {
         let kenya = product(5);
         let world = World::with(kenya.clone());
         let CheckoutOutcome::Placed(first) = world.place("k1", "h1", request(&kenya.id, 1)).await else { panic!() };
         let CheckoutOutcome::Placed(again) = world.place("k1", "h1", request(&kenya.id, 1)).await else { panic!() };
         assert_eq!(first.order.id, again.order.id);
         assert_eq!(world.shop.stock_of(&kenya.id), Some(4), "the stock is taken once");
-        let ids: Vec<_> = world.events.envelopes().into_iter().map(|envelope| envelope.event_id).collect();
-        assert_eq!(ids.len(), 2);
-        assert_eq!(ids[0], ids[1], "a republished event keeps its id, so its effects happen once");
+        assert_eq!(world.shop.outbox.envelopes().len(), 1, "the retry found the order placed and kept no event");
         let reused = world.place("k1", "another-body", request(&kenya.id, 1)).await;
         assert!(matches!(reused, CheckoutOutcome::KeyReused));
+    }
+
+    #[tokio::test]
+    async fn an_order_whose_event_cannot_be_kept_is_not_placed() {
+        let kenya = product(5);
+        let mut world = World::with(kenya.clone());
+        world.shop.outbox = OutboxEvents::down();
+        let refused = world.check_out("k1", "h1", request(&kenya.id, 1)).await.unwrap_err();
+        assert_eq!(refused.status, 503);
+        assert_eq!(world.shop.order_count(), 0);
+        assert_eq!(world.shop.stock_of(&kenya.id), Some(5), "no stock is taken");
+        world.shop.outbox.down = false;
+        assert!(world.check_out("k1", "h1", request(&kenya.id, 1)).await.is_ok(), "the key was released for the retry");
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{OrderId, ProductId};
 use crate::ordering::catalog::Product;
@@ -29,9 +30,10 @@ pub enum Placement {
 
 /// Where orders are kept.
 pub trait OrderBook {
-    /// Writes the order, its recipient and the stock each line takes all at once, or nothing:
-    /// not if an order of this id exists, nor if any product has less stock than its line asks.
-    async fn place(&self, order: &Order, recipient: &Recipient) -> Result<Placement, StoreError>;
+    /// Writes the order, its recipient, the stock each line takes and the event that announces
+    /// the order all at once, or nothing: not if an order of this id exists, nor if any product
+    /// has less stock than its line asks.
+    async fn place(&self, order: &Order, recipient: &Recipient, announced: &Envelope) -> Result<Placement, StoreError>;
 
     /// The order with its recipient while it is kept.
     async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError>;

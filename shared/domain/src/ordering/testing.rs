@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{OrderId, ProductId};
+use crate::kernel::testing::OutboxEvents;
 use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, Judgement, StoredResponse, judge, later};
 use crate::ordering::order::{Order, Recipient, StoredOrder};
@@ -79,11 +81,12 @@ impl IdempotencyStore for InMemoryIdempotency {
     }
 }
 
-/// The products and orders tables.
+/// The products and orders tables, and the outbox their orders' events are kept in.
 #[derive(Default)]
 pub struct InMemoryShop {
     products: Mutex<HashMap<ProductId, Product>>,
     orders: Mutex<HashMap<OrderId, StoredOrder>>,
+    pub outbox: OutboxEvents,
 }
 
 impl InMemoryShop {
@@ -131,7 +134,7 @@ impl Catalog for InMemoryShop {
 }
 
 impl OrderBook for InMemoryShop {
-    async fn place(&self, order: &Order, recipient: &Recipient) -> Result<Placement, StoreError> {
+    async fn place(&self, order: &Order, recipient: &Recipient, announced: &Envelope) -> Result<Placement, StoreError> {
         let mut products = self.products.lock().unwrap_or_else(PoisonError::into_inner);
         let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
         if orders.contains_key(&order.id) {
@@ -147,6 +150,8 @@ impl OrderBook for InMemoryShop {
         if !short.is_empty() {
             return Ok(Placement::OutOfStock(short));
         }
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
         for line in &order.priced.lines {
             if let Some(product) = products.get_mut(&line.product_id) {
                 product.stock -= line.quantity;

@@ -715,7 +715,7 @@ mod workflow_tests {
     use crate::accounts::testing::fixtures::{code_hasher, signup};
     use crate::invoicing::testing::InMemoryInvoices;
     use crate::kernel::ports::{IpRecorder, RecordedRequest};
-    use crate::kernel::testing::{PublishedEvents, RecordedIps};
+    use crate::kernel::testing::RecordedIps;
     use crate::ordering::catalog::Product;
     use crate::ordering::checkout::{Checkout, CheckoutRequest, place_order};
     use crate::ordering::order::{Address, CartLine};
@@ -748,12 +748,12 @@ mod workflow_tests {
         async fn with_customer() -> (Self, AccountId) {
             let product = serde_json::from_str::<Vec<Product>>(SEED).unwrap().remove(0);
             let store = Self { shop: InMemoryShop::with_products([product.clone()]), ..Self::default() };
-            register(&store.accounts, &PublishedEvents::default(), &code_hasher(), signup(EMAIL), Some(IP), now())
+            register(&store.accounts, &store.accounts.outbox, &code_hasher(), signup(EMAIL), Some(IP), now())
                 .await
                 .unwrap();
             let id = store.accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
             let vat = VatSchedule::from_json(RATES).unwrap();
-            let checkout = Checkout { shop: &store.shop, events: &PublishedEvents::default(), vat: &vat };
+            let checkout = Checkout { shop: &store.shop, vat: &vat };
             let request = CheckoutRequest {
                 cart: vec![CartLine { product_id: product.id, quantity: 1 }],
                 buyer: Buyer::Natural {
@@ -853,7 +853,11 @@ mod workflow_tests {
     #[tokio::test]
     async fn p3_a_closed_account_is_still_disclosed_by_id_without_its_erased_profile() {
         let ((store, id), audit) = (Store::with_customer().await, RecordedAudit::default());
-        crate::accounts::ports::AccountStore::close(&store.accounts, id, &Email::parse(EMAIL).unwrap(), now())
+        let closed = crate::kernel::events::Envelope::new(
+            crate::kernel::events::DomainEvent::AccountClosed { account_id: id },
+            now(),
+        );
+        crate::accounts::ports::AccountStore::close(&store.accounts, id, &Email::parse(EMAIL).unwrap(), now(), &closed)
             .await
             .unwrap();
         let export = store

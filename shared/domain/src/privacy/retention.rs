@@ -66,6 +66,12 @@ pub const REGISTER: &[ItemKind] = &[
     ),
     kind("IdempotencyTable", "checkout#*#**", None, Kept::ByTtl { period: "24 hours (a checkout's retries)" }),
     kind("InvoicesTable", "COUNTER#invoice", None, Kept::NoPersonalData),
+    kind(
+        "OutboxTable",
+        "*",
+        None,
+        Kept::ByTtl { period: "15 days (the relay's stream and its failure queue, for redriving)" },
+    ),
     kind("InvoicesTable", "INVOICE#*", None, Kept::Documented(TAX_LAW)),
     kind("InvoicesTable", "CERTIFICATE#*", None, Kept::Documented(TAX_LAW)),
     kind(

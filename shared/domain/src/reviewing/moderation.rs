@@ -40,7 +40,7 @@ pub async fn moderate(
             at: now,
             change: Change::ByStaff { staff, reason },
         };
-        if reviews.save(&review, Some(&previous), &version).await? {
+        if reviews.save(&review, Some(&previous), &version, &[]).await? {
             tracing::info!(review = %id, %staff, version = review.version, "review moderated");
             return Ok(Some(review));
         }

@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::accounts::person::FullName;
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{AccountId, ProductId, ReviewId};
 use crate::reviewing::review::{Review, Version};
@@ -15,9 +16,15 @@ pub trait ReviewStore {
 
     async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError>;
 
-    /// Writes the review and its new version at once, provided the review is still `previous`
-    /// (absent for a first post): `false` when it changed meanwhile.
-    async fn save(&self, review: &Review, previous: Option<&Review>, version: &Version) -> Result<bool, StoreError>;
+    /// Writes the review, its new version and the events that announce it at once, provided the
+    /// review is still `previous` (absent for a first post): `false` when it changed meanwhile.
+    async fn save(
+        &self,
+        review: &Review,
+        previous: Option<&Review>,
+        version: &Version,
+        announced: &[Envelope],
+    ) -> Result<bool, StoreError>;
 
     /// Every review of an author, hidden or not.
     async fn ids_by_author(&self, author: AccountId) -> Result<Vec<ReviewId>, StoreError>;

@@ -7,18 +7,16 @@ use time::OffsetDateTime;
 
 use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::ids::{AccountId, ProductId, ReviewId};
-use crate::kernel::ports::EventPublisher;
 use crate::ordering::ports::Catalog;
 use crate::reviewing::ports::{Purchases, ReviewStore, Reviewers};
 use crate::reviewing::review::{Change, Rating, Review, ReviewError, ReviewText, SAVE_ATTEMPTS, Version, Visibility};
 
 /// What posting a review touches, each only as far as it needs (mirroring the IAM policy).
-pub struct Stores<'a, R, C, A, P, E> {
+pub struct Stores<'a, R, C, A, P> {
     pub reviews: &'a R,
     pub products: &'a C,
     pub accounts: &'a A,
     pub orders: &'a P,
-    pub events: &'a E,
 }
 
 #[derive(Debug)]
@@ -33,8 +31,8 @@ pub enum PostOutcome {
 
 /// Posts the author's review of a product, or replaces their earlier one (whose version stays
 /// in the history) — unless staff moderated it.
-pub async fn post<R, C, A, P, E>(
-    stores: &Stores<'_, R, C, A, P, E>,
+pub async fn post<R, C, A, P>(
+    stores: &Stores<'_, R, C, A, P>,
     author: AccountId,
     product: ProductId,
     rating: Rating,
@@ -47,7 +45,6 @@ where
     C: Catalog,
     A: Reviewers,
     P: Purchases,
-    E: EventPublisher,
 {
     if stores.products.get_many(std::slice::from_ref(&product)).await?.is_empty() {
         return Ok(PostOutcome::UnknownProduct);
@@ -90,11 +87,10 @@ where
             at: now,
             change: Change::ByAuthor { source_ip },
         };
-        if stores.reviews.save(&review, previous.as_ref(), &version).await? {
-            let posted = DomainEvent::ReviewPosted { review_id: id, product_id: product.clone(), account_id: author };
-            // One id per version: a retried publish of the same version has its effects once.
-            let event = Envelope::once_per(&format!("review-posted#{id}#{}", review.version), posted, now);
-            stores.events.publish(&event).await?;
+        let posted = DomainEvent::ReviewPosted { review_id: id, product_id: product.clone(), account_id: author };
+        // One id per version: the version is announced with the save that makes it.
+        let announced = Envelope::once_per(&format!("review-posted#{id}#{}", review.version), posted, now);
+        if stores.reviews.save(&review, previous.as_ref(), &version, &[announced]).await? {
             tracing::info!(review = %id, version = review.version, "review posted");
             return Ok(PostOutcome::Posted(Box::new(review)));
         }
@@ -124,7 +120,7 @@ mod tests {
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].change, Change::ByAuthor { source_ip: Some(IP) });
         assert!(matches!(
-            world.events.events()[..],
+            world.reviews.outbox.events()[..],
             [DomainEvent::ReviewPosted { review_id, account_id, .. }] if review_id == review.id && account_id == author
         ));
     }
@@ -148,7 +144,7 @@ mod tests {
         assert!(matches!(world.post(AccountId::new(), &product, 4, "خوب بود").await, PostOutcome::EmailNotVerified));
         let ghost = ProductId::parse("no-such-coffee").unwrap();
         assert!(matches!(world.post(verified, &ghost, 4, "خوب بود").await, PostOutcome::UnknownProduct));
-        assert!(world.events.events().is_empty());
+        assert!(world.reviews.outbox.events().is_empty());
     }
 
     #[tokio::test]

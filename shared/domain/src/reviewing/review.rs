@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::kernel::failures::{SendError, StoreError};
+use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 use crate::kernel::ids::ProductId;
 use crate::kernel::ids::ReviewId;
@@ -143,8 +143,6 @@ pub fn average_hundredths(sum: u64, count: u64) -> Option<u64> {
 pub enum ReviewError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Publish(#[from] SendError),
     #[error("the review kept changing under this request")]
     Contended,
 }

@@ -7,8 +7,10 @@ use std::sync::{Mutex, PoisonError};
 use time::OffsetDateTime;
 
 use crate::accounts::person::FullName;
+use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{AccountId, ProductId, ReviewId};
+use crate::kernel::testing::OutboxEvents;
 use crate::reviewing::ports::{Purchases, ReviewStore, Reviewers};
 use crate::reviewing::review::{RATE_WINDOW, REVIEWS_PER_HOUR, Review, Version};
 
@@ -16,6 +18,7 @@ use crate::reviewing::review::{RATE_WINDOW, REVIEWS_PER_HOUR, Review, Version};
 pub struct InMemoryReviews {
     reviews: Mutex<HashMap<ReviewId, (Review, Vec<Version>)>>,
     posts: Mutex<HashMap<(AccountId, i64), u32>>,
+    pub outbox: OutboxEvents,
 }
 
 impl InMemoryReviews {
@@ -40,12 +43,20 @@ impl ReviewStore for InMemoryReviews {
         Ok(self.reviews.lock().unwrap_or_else(PoisonError::into_inner).get(&id).map(|(review, _)| review.clone()))
     }
 
-    async fn save(&self, review: &Review, previous: Option<&Review>, version: &Version) -> Result<bool, StoreError> {
+    async fn save(
+        &self,
+        review: &Review,
+        previous: Option<&Review>,
+        version: &Version,
+        announced: &[Envelope],
+    ) -> Result<bool, StoreError> {
         let mut reviews = self.reviews.lock().unwrap_or_else(PoisonError::into_inner);
         let current = reviews.get(&review.id).map(|(stored, _)| stored.version);
         if current != previous.map(|p| p.version) {
             return Ok(false);
         }
+        self.outbox.writable()?;
+        self.outbox.add(announced);
         let mut history = reviews.remove(&review.id).map(|(_, history)| history).unwrap_or_default();
         history.push(version.clone());
         reviews.insert(review.id, (review.clone(), history));
@@ -118,7 +129,6 @@ pub mod fixtures {
 
     use super::{InMemoryReviews, KnownPurchases, KnownReviewers};
     use crate::kernel::ids::{AccountId, ProductId};
-    use crate::kernel::testing::PublishedEvents;
     use crate::ordering::catalog::Product;
     use crate::ordering::testing::InMemoryShop;
     use crate::reviewing::posting::{self, PostOutcome, Stores};
@@ -141,7 +151,6 @@ pub mod fixtures {
         pub shop: InMemoryShop,
         pub reviewers: KnownReviewers,
         pub purchases: KnownPurchases,
-        pub events: PublishedEvents,
     }
 
     impl World {
@@ -161,7 +170,6 @@ pub mod fixtures {
                 products: &self.shop,
                 accounts: &self.reviewers,
                 orders: &self.purchases,
-                events: &self.events,
             };
             let rating = Rating::new(stars).unwrap();
             posting::post(&stores, author, product.clone(), rating, text(words), Some(IP), now()).await.unwrap()

@@ -1,0 +1,93 @@
+//! The outbox table: every domain event, written in the same transaction as the change it
+//! reports. Its stream (new images) drives the relay function, which publishes each event to the
+//! events topic; so an event is published if and only if its change was committed, whatever the
+//! topic was doing at the time.
+//!
+//! Items (partition key `event_id`): `type` (the topic's `type` attribute), `occurred_at` (epoch
+//! seconds), `envelope` (the event as the topic carries it, JSON) and `expires_at` (TTL). The
+//! relay only reads the stream, so an item's expiry is set when it is written: long enough for
+//! the stream (24 hours) and, should the relay give up on a record, for an operator to redrive
+//! it from the relay's on-failure queue (14 days) — `infra/ops/redrive`.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use mizan::kernel::events::Envelope;
+use mizan::kernel::failures::StoreError;
+use mizan::kernel::ports::Outbox;
+use time::Duration;
+
+use super::{Item, conditional, n, s, time};
+
+/// How long an event stays in the outbox: the on-failure queue's retention and a day to spare.
+pub const KEPT_FOR: Duration = Duration::days(15);
+
+#[derive(Debug, Clone)]
+pub struct OutboxTable {
+    client: Client,
+    table: String,
+}
+
+impl OutboxTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The write that keeps `envelope`, for the transaction of the change it reports. It has no
+    /// condition of its own: the change's conditions decide whether the transaction happens.
+    pub(crate) fn put(&self, envelope: &Envelope) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item(envelope)?))
+            .build()
+            .map_err(|_| StoreError::Failed("build-put".into()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// The writes that keep `envelopes` in the outbox a table was given with `with_outbox`. A table
+/// built without one refuses to write events rather than lose them.
+pub(crate) fn puts(outbox: Option<&OutboxTable>, envelopes: &[Envelope]) -> Result<Vec<TransactWriteItem>, StoreError> {
+    if envelopes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let outbox = outbox.ok_or(StoreError::Failed("built-without-outbox".into()))?;
+    envelopes.iter().map(|envelope| outbox.put(envelope)).collect()
+}
+
+impl Outbox for OutboxTable {
+    async fn keep(&self, envelope: &Envelope) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(envelope)?))
+            // A second put would be a MODIFY in the stream, which the relay does not take; the
+            // condition keeps the first one as it was.
+            .condition_expression("attribute_not_exists(event_id)")
+            .send()
+            .await;
+        conditional(put.map(|_| ())).map(|_| ())
+    }
+}
+
+fn item(envelope: &Envelope) -> Result<Item, StoreError> {
+    let json = serde_json::to_string(envelope).map_err(|_| StoreError::Failed("encode-event".into()))?;
+    Ok(Item::from([
+        ("event_id".to_owned(), s(envelope.event_id.to_string())),
+        ("type".to_owned(), s(envelope.event.type_name())),
+        ("occurred_at".to_owned(), time(envelope.occurred_at)),
+        ("envelope".to_owned(), s(json)),
+        ("expires_at".to_owned(), n((envelope.occurred_at + KEPT_FOR).unix_timestamp())),
+    ]))
+}
+
+/// The event in an outbox item's image, as the table's stream delivers it; `None` for an image
+/// that is not an outbox item.
+pub fn envelope_in_image(image: serde_dynamo::Item) -> Option<Envelope> {
+    #[derive(serde::Deserialize)]
+    struct Image {
+        envelope: String,
+    }
+    let image: Image = serde_dynamo::from_item(image).ok()?;
+    serde_json::from_str(&image.envelope).ok()
+}

@@ -1,0 +1,189 @@
+//! Events that are never lost: every change keeps its event in the outbox table in the same
+//! transaction, and only the relay (the outbox's stream in, the events topic out) publishes.
+//! A topic that is down delays events; it neither fails the customer's request nor loses them.
+
+use std::time::{Duration, Instant};
+
+use mizan_e2e::template::{field, read_yaml};
+use mizan_e2e::{Paused, Stack};
+use serde_json::{Value, json};
+use serde_yaml::Value as Yaml;
+
+fn order(product: &str) -> Value {
+    json!({
+        "items": [{ "product_id": product, "quantity": 1 }],
+        "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645" },
+        "shipping": {
+            "recipient_name": "مریم کاظمی",
+            "recipient_phone": "09121112233",
+            "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲",
+            "postal_code": "1968913456"
+        }
+    })
+}
+
+fn confirmations(emails: &[(String, String)]) -> usize {
+    emails.iter().filter(|(subject, _)| subject.ends_with("ثبت شد")).count()
+}
+
+/// The local stream relay's failed deliveries to the relay function so far.
+fn relay_failures() -> usize {
+    let state = std::env::var("MIZAN_STATE_DIR").expect("MIZAN_STATE_DIR");
+    let log = std::fs::read_to_string(format!("{state}/relay.log")).unwrap_or_default();
+    log.lines().filter(|line| line.contains("-> relay: failed")).count()
+}
+
+#[tokio::test]
+async fn with_the_topic_down_checkout_answers_201_and_the_confirmation_follows_once_it_is_back() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(3_000_000, 10).await;
+    // A first order while everything is up: the functions are warm and checkout holds a data
+    // key for the buyer's sealed fields (KMS lives in the same moto that is about to stop).
+    let first =
+        stack.post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str())).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    stack.await_emails(&customer.email, 2).await;
+    let failures_before = relay_failures();
+
+    let second = {
+        // moto (SNS, SES, SQS) stops answering: every publish hangs and times out.
+        let _down = Paused::pause("moto");
+        let started = Instant::now();
+        let answer = stack
+            .post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str()))
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        assert!(started.elapsed() < Duration::from_secs(5), "checkout waited for the topic: {:?}", started.elapsed());
+        // Long enough for the relay to try, time out and report the event as failed.
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while relay_failures() == failures_before {
+            assert!(Instant::now() < deadline, "the relay never failed to publish while the topic was down");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        answer
+    };
+    assert_eq!(stack.stock_of(&product).await, 8, "both orders took their stock");
+
+    // No client retry: the relay publishes the kept event once the topic answers again.
+    let emails = stack.await_emails(&customer.email, 3).await;
+    let total = second.body["total"].as_u64().expect("a total");
+    let digits = total.to_string();
+    let shown: Vec<&str> =
+        digits.as_bytes().rchunks(3).rev().map(|group| std::str::from_utf8(group).unwrap()).collect();
+    let shown = shown.join(",");
+    assert!(emails.iter().any(|(subject, body)| subject.ends_with("ثبت شد") && body.contains(&shown)), "{shown}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(confirmations(&stack.emails_to(&customer.email).await), 2, "one confirmation per order, none twice");
+}
+
+/// The template: the outbox's stream drives the relay with bounded, bisecting retries and an
+/// on-failure queue; only the relay may publish to the events topic, and it may do nothing else.
+#[test]
+fn only_the_relay_publishes_events_and_it_reads_only_the_outbox_stream() {
+    let template = read_yaml("infra/template.yaml");
+    let resources = field(&template, "Resources").and_then(Yaml::as_mapping).expect("Resources");
+    let text = |value: &Yaml| serde_json::to_string(&serde_json::to_value(value).unwrap()).unwrap();
+
+    let relay = field(&template, "Resources").and_then(|r| field(r, "RelayFunction")).expect("RelayFunction");
+    let stream = field(relay, "Properties").and_then(|p| field(p, "Events")).and_then(|e| field(e, "Outbox")).unwrap();
+    let mapping = field(stream, "Properties").unwrap();
+    assert_eq!(field(stream, "Type").and_then(Yaml::as_str), Some("DynamoDB"));
+    assert!(text(field(mapping, "Stream").unwrap()).contains("OutboxTable"));
+    assert_eq!(text(field(mapping, "FunctionResponseTypes").unwrap()), r#"["ReportBatchItemFailures"]"#);
+    assert_eq!(field(mapping, "BisectBatchOnFunctionError").and_then(Yaml::as_bool), Some(true));
+    assert!(field(mapping, "MaximumRetryAttempts").and_then(Yaml::as_i64).is_some_and(|n| n >= 0), "bounded retries");
+    assert!(text(field(mapping, "DestinationConfig").unwrap()).contains("RelayFailureQueue"));
+    assert!(text(field(mapping, "FilterCriteria").unwrap()).contains("INSERT"));
+
+    let role = field(&template, "Resources").and_then(|r| field(r, "RelayRole")).unwrap();
+    let statements = text(field(role, "Properties").and_then(|p| field(p, "Policies")).unwrap());
+    let actions: Vec<Value> = serde_json::from_str::<Value>(&statements).unwrap()[0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|statement| json!([statement["Action"], statement["Resource"]]))
+        .collect();
+    let allowed = |action: &str, resource: &str| {
+        actions.iter().any(|pair| pair[0].to_string().contains(action) && pair[1].to_string().contains(resource))
+    };
+    assert!(allowed("dynamodb:GetRecords", "OutboxTable") && allowed("sns:Publish", "EventsTopic"));
+    assert!(allowed("sqs:SendMessage", "RelayFailureQueue"));
+    assert_eq!(actions.len(), 3, "the relay may read its stream, publish and hand on failures, nothing more");
+    assert!(!statements.contains("\"*\""), "no wildcard resource");
+
+    let publishers: Vec<&str> = resources
+        .iter()
+        .filter(|(name, resource)| {
+            field(resource, "Type").and_then(Yaml::as_str) == Some("AWS::Serverless::Function")
+                && name.as_str() != Some("RelayFunction")
+        })
+        .filter(|(_, resource)| {
+            let policies =
+                field(resource, "Properties").and_then(|p| field(p, "Policies")).map(text).unwrap_or_default();
+            let statements: Value = serde_json::from_str(&policies).unwrap_or(Value::Null);
+            statements.pointer("/0/Statement").and_then(Value::as_array).into_iter().flatten().any(|statement| {
+                statement["Effect"] == "Allow"
+                    && statement["Action"].to_string().contains("sns:Publish")
+                    && statement["Resource"].to_string().contains("EventsTopic")
+            })
+        })
+        .filter_map(|(name, _)| name.as_str())
+        .collect();
+    assert!(publishers.is_empty(), "only the relay publishes to the events topic, not {publishers:?}");
+}
+
+/// Every dead-letter and failure queue, and the relay's lag, raise an alarm on the operations
+/// topic.
+#[test]
+fn every_dead_letter_and_failure_queue_alarms_the_operators() {
+    let template = read_yaml("infra/template.yaml");
+    let resources = field(&template, "Resources").and_then(Yaml::as_mapping).expect("Resources");
+    let text = |value: &Yaml| serde_json::to_string(&serde_json::to_value(value).unwrap()).unwrap();
+    let alarms: Vec<String> = resources
+        .values()
+        .filter(|r| field(r, "Type").and_then(Yaml::as_str) == Some("AWS::CloudWatch::Alarm"))
+        .map(|r| text(field(r, "Properties").unwrap()))
+        .collect();
+    let all = text(&Yaml::Mapping(resources.clone()));
+    let queues = resources
+        .iter()
+        .filter(|(_, r)| field(r, "Type").and_then(Yaml::as_str) == Some("AWS::SQS::Queue"))
+        .map(|(name, _)| name.as_str().unwrap_or_default().to_owned())
+        .filter(|name| name.ends_with("DeadLetterQueue") || name.ends_with("FailureQueue"));
+    let mut watched = 0;
+    for queue in queues {
+        assert!(all.contains(&format!("{queue}.Arn")), "{queue} is a dead-letter queue nothing uses");
+        let alarm = alarms.iter().find(|alarm| alarm.contains(&format!("\"{queue}.QueueName\"")));
+        let alarm = alarm.unwrap_or_else(|| panic!("no alarm watches {queue}"));
+        assert!(alarm.contains("ApproximateNumberOfMessagesVisible") && alarm.contains("OperationsTopic"));
+        watched += 1;
+    }
+    assert_eq!(
+        watched, 5,
+        "the dead-letter queues of notification, campaign pages, review, invoice, and the relay's failures"
+    );
+    assert!(alarms.iter().any(|alarm| alarm.contains("IteratorAge") && alarm.contains("RelayFunction")));
+}
+
+/// A grep, kept: no function but the relay holds the events topic; every other one keeps its
+/// events in the outbox.
+#[test]
+fn no_function_but_the_relay_publishes_to_the_events_topic() {
+    let functions = mizan_e2e::repo_root().join("functions");
+    for entry in std::fs::read_dir(&functions).expect("functions/") {
+        let crate_dir = entry.expect("an entry").path();
+        if crate_dir.file_name().is_some_and(|name| name == "relay") {
+            continue;
+        }
+        for file in std::fs::read_dir(crate_dir.join("src")).expect("src/") {
+            let path = file.expect("a file").path();
+            let code = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                !code.contains("EventsTopic") && !code.contains("EventPublisher"),
+                "{} publishes events itself",
+                path.display()
+            );
+        }
+    }
+}
