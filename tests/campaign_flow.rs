@@ -243,3 +243,27 @@ async fn audience_size(stack: &Stack) -> usize {
         }
     }
 }
+
+/// The operator's command keeps the campaign in the outbox like any other event; the relay
+/// publishes it, and it reaches a consenting customer.
+#[tokio::test]
+async fn p6_a_campaign_published_with_the_operator_command_goes_out_through_the_outbox() {
+    let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;
+    let stack = Stack::connect().await;
+    let willing = customer(&stack, true, true).await;
+    let repo = mizan_e2e::repo_root();
+    let text = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("campaign-{}.txt", uuid::Uuid::new_v4()));
+    std::fs::write(&text, "برشته‌کاری تازهٔ کلمبیا رسید.").expect("the campaign text is written");
+    let subject = format!("کلمبیا {}", uuid::Uuid::new_v4().simple());
+    let published = std::process::Command::new(repo.join(".local/venv/bin/python"))
+        .arg(repo.join("infra/ops/publish-campaign"))
+        .args([subject.as_str(), text.to_str().expect("a UTF-8 path")])
+        .output()
+        .expect("publish-campaign runs");
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    let printed = String::from_utf8_lossy(&published.stdout);
+    let event_id = printed.trim().rsplit(' ').next().expect("the event id is printed").to_owned();
+    stack.await_campaign(&event_id).await;
+    // Marketing mail is the only raw MIME a customer gets.
+    assert_eq!(stack.raw_emails_to(&willing.email).await.len(), 1, "the campaign arrived once");
+}

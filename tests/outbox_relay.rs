@@ -187,3 +187,85 @@ fn no_function_but_the_relay_publishes_to_the_events_topic() {
         }
     }
 }
+
+/// Runs an operator command of `infra/ops/` with the stack's environment; its standard output.
+fn ops(command: &str, args: &[&str]) -> String {
+    let repo = mizan_e2e::repo_root();
+    let ran = std::process::Command::new(repo.join(".local/venv/bin/python"))
+        .arg(repo.join("infra/ops").join(command))
+        .args(args)
+        .output()
+        .expect("the operator command runs");
+    assert!(ran.status.success(), "{command} {args:?}: {}", String::from_utf8_lossy(&ran.stderr));
+    String::from_utf8_lossy(&ran.stdout).into_owned()
+}
+
+async fn send_to(queue: &str, body: &Value) {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let url =
+        sqs.get_queue_url().queue_name(queue).send().await.expect("the queue exists").queue_url.unwrap_or_default();
+    sqs.send_message().queue_url(url).message_body(body.to_string()).send().await.expect("sent");
+}
+
+/// A batch the relay gave up on names its place in the stream, not its events: redriving reads
+/// them back (here from the outbox table, as once the stream no longer holds them) and publishes
+/// them; the queue is empty afterwards.
+#[tokio::test]
+async fn an_operator_redrives_a_failed_relay_batch_from_the_outbox() {
+    let stack = Stack::connect().await;
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let now = time::OffsetDateTime::now_utc();
+    let envelope = json!({
+        "event_id": event_id, "occurred_at": now.format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "type": "SignupAttemptedOnExistingAccount", "account_id": uuid::Uuid::new_v4()
+    });
+    let outbox = std::env::var("OUTBOX_TABLE").expect("OUTBOX_TABLE");
+    let attribute = |text: String| aws_sdk_dynamodb::types::AttributeValue::S(text);
+    let number = |n: i64| aws_sdk_dynamodb::types::AttributeValue::N(n.to_string());
+    stack
+        .dynamodb()
+        .put_item()
+        .table_name(&outbox)
+        .item("event_id", attribute(event_id.clone()))
+        .item("type", attribute("SignupAttemptedOnExistingAccount".into()))
+        .item("occurred_at", number(now.unix_timestamp()))
+        .item("envelope", attribute(envelope.to_string()))
+        .item("expires_at", number(now.unix_timestamp() + 3600))
+        .send()
+        .await
+        .expect("kept");
+    let at = now.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let failure = json!({
+        "requestContext": { "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 101 },
+        "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000000000000000000-gone", "startSequenceNumber": "000000000000000000001",
+            "endSequenceNumber": "000000000000000000002",
+            "approximateArrivalOfFirstRecord": at, "approximateArrivalOfLastRecord": at, "batchSize": 1,
+            "streamArn": format!("arn:aws:dynamodb:us-east-1:000000000000:table/{outbox}/stream/gone")
+        }
+    });
+    send_to("RelayFailureQueue", &failure).await;
+
+    let listed = ops("redrive", &["relay-failures"]);
+    assert!(listed.contains("batch of 1") && listed.contains("listed 1"), "{listed}");
+    let redriven = ops("redrive", &["relay-failures", "--apply"]);
+    assert!(redriven.contains(&format!("published SignupAttemptedOnExistingAccount {event_id}")), "{redriven}");
+    assert!(ops("redrive", &["relay-failures"]).contains("listed 0"), "the queue is empty once redriven");
+}
+
+/// A subscriber's dead letter is published again (every subscriber acts once per event id).
+#[tokio::test]
+async fn an_operator_lists_and_redrives_a_dead_lettered_event() {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let event = json!({
+        "event_id": event_id, "occurred_at": "2026-12-01T10:00:00Z", "type": "AccountClosed",
+        "account_id": uuid::Uuid::new_v4()
+    });
+    send_to("ReviewDeadLetterQueue", &mizan_e2e::sns_event(&event)).await;
+    let listed = ops("redrive", &["review"]);
+    assert!(listed.contains(&format!("AccountClosed {event_id}")), "{listed}");
+    assert!(!listed.contains("account_id"), "bodies are not printed");
+    ops("redrive", &["review", "--apply"]);
+    assert!(!ops("redrive", &["review"]).contains(&event_id), "redriven and gone");
+}
