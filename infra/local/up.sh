@@ -3,7 +3,8 @@
 #
 #   local_up <profile>    install tools, start DynamoDB Local + moto (provisioned from the
 #                         template), build the workspace, export the stack's env, start
-#                         `cargo lambda watch` and the SNS relay, wait for watch, warm every function.
+#                         `cargo lambda watch` and the local triggers (stream, SNS, SQS), wait for
+#                         watch, warm every function.
 # After it: the env of .local/state/<profile>/env is exported, plus MIZAN_FUNCTION_LOG (the
 # functions' output) and CARGO_TARGET_DIR (default $HOME/.cache/mizan-coffee/target: outlives
 # clean clones, so a fresh checkout does not rebuild every dependency).
