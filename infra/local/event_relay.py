@@ -42,7 +42,10 @@ import boto3
 from botocore.config import Config
 
 RETRY_DELAY_SECONDS = 2      # a failed delivery is retried after this long
-INVOKE_TIMEOUT_SECONDS = 600  # the first invocation may wait for cargo-lambda to compile
+# Beyond the function's own timeout: a function killed mid-invocation never answers (its caller
+# times out, as on Lambda), and the delivery is retried. A first invocation that waits for
+# cargo-lambda to compile the function times out too, and is retried once it runs.
+INVOKE_MARGIN_SECONDS = 20
 POLL_SECONDS = 5             # long-poll wait; also bounds how long shutdown takes
 
 # A paused DynamoDB Local or moto must make a call fail, not hang the relay: long enough for a
@@ -100,7 +103,11 @@ def sqs_event(messages, queue_arn):
     }
 
 
-def invoke(api_url, function, event):
+def invoke_timeout(subscription):
+    return subscription.get("timeout_seconds", 10) + INVOKE_MARGIN_SECONDS
+
+
+def invoke(api_url, function, event, timeout):
     """Returns None on success, else a short reason (never the function's output)."""
     request = urllib.request.Request(
         f"{api_url}/2015-03-31/functions/{function}/invocations",
@@ -109,7 +116,7 @@ def invoke(api_url, function, event):
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
             if response.headers.get("X-Amz-Function-Error"):
                 return f"function error ({response.headers['X-Amz-Function-Error']})"
@@ -153,7 +160,8 @@ def relay_sqs(sqs, api_url, subscription):
         attempt = messages[0].get("Attributes", {}).get("ApproximateReceiveCount", "?")
         ids = ",".join(m["MessageId"] for m in messages)
         started = time.monotonic()
-        failure = invoke(api_url, function, sqs_event(messages, subscription["queue_arn"]))
+        failure = invoke(api_url, function, sqs_event(messages, subscription["queue_arn"]),
+                         invoke_timeout(subscription))
         took = int((time.monotonic() - started) * 1000)
         if failure is None:
             for message in messages:
@@ -181,7 +189,7 @@ def relay_sns(sqs, api_url, subscription):
                     "left for the dead-letter queue")
                 continue
             started = time.monotonic()
-            failure = invoke(api_url, function, event)
+            failure = invoke(api_url, function, event, invoke_timeout(subscription))
             took = int((time.monotonic() - started) * 1000)
             if failure is None:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
@@ -228,6 +236,19 @@ def created_at(record):
     return created if isinstance(created, (int, float)) else time.time()
 
 
+def crash_before_checkpoint():
+    """Fault injection (infra/chaos): when STATE_DIR/chaos/crash-before-checkpoint exists, die
+    right after a batch was relayed and before its checkpoint is written, as a poller may; the
+    keeper starts the relay again, which delivers that batch a second time."""
+    trigger = Path(os.environ["MIZAN_STATE_DIR"]) / "chaos" / "crash-before-checkpoint"
+    try:
+        trigger.unlink()
+    except FileNotFoundError:
+        return
+    log("chaos: dying between relaying a batch and checkpointing it")
+    os._exit(137)
+
+
 class Checkpoints:
     """The last sequence number done per shard, in a file that survives the relay."""
 
@@ -249,14 +270,14 @@ class Checkpoints:
         tmp.replace(self.path)
 
 
-def invoke_stream(api_url, function, batch, report_failures):
+def invoke_stream(api_url, function, batch, report_failures, timeout):
     """(None, None) on success; (reason, first failed sequence number or None for the whole batch)."""
     request = urllib.request.Request(
         f"{api_url}/2015-03-31/functions/{function}/invocations",
         data=json.dumps({"Records": batch}).encode(),
         headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
             if response.headers.get("X-Amz-Function-Error"):
                 return f"function error ({response.headers['X-Amz-Function-Error']})", None
@@ -340,9 +361,11 @@ def relay_shard(dynamodb, sqs, api_url, subscription, stream_arn, shard, checkpo
             continue
         batch = pending[:size]
         started = time.monotonic()
-        failure, resume_at = invoke_stream(api_url, function, batch, subscription["report_batch_item_failures"])
+        failure, resume_at = invoke_stream(api_url, function, batch, subscription["report_batch_item_failures"],
+                                           invoke_timeout(subscription))
         took = int((time.monotonic() - started) * 1000)
         if failure is None:
+            crash_before_checkpoint()
             checkpoints.set(shard, batch[-1]["dynamodb"]["SequenceNumber"])
             del pending[:len(batch)]
             log(f"stream {shard} -> {function}: {len(batch)} record(s) delivered in {took} ms")

@@ -296,24 +296,29 @@ def create_kms_keys(kms, resources, resolver, local_refs, local_atts):
         local_atts[(logical_id, "Arn")] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 
 
+def product_item(product):
+    """A product of the catalog in the layout of shared/aws/src/dynamodb/products.rs (product_item)."""
+    item = {
+        "pk": {"S": f"PRODUCT#{product['id']}"},
+        "name_fa": {"S": product["name_fa"]},
+        "kind": {"S": product["kind"]},
+        "unit_code": {"N": str(product["unit_code"])},
+        "price": {"N": str(product["price"])},
+        "vat_class": {"S": product["vat_class"]},
+        "goods_id": {"S": product["goods_id"]},
+        "stock": {"N": str(product["stock"])},
+    }
+    if product["weight_grams"] is not None:
+        item["weight_grams"] = {"N": str(product["weight_grams"])}
+    return item
+
+
 def seed_products(dynamodb, table, path=PRODUCTS_SEED):
-    """Loads the seed catalog in the layout of shared/aws/src/dynamodb/products.rs (product_item)."""
+    """Loads the seed catalog."""
     for product in json.loads(path.read_text(encoding="utf-8")):
-        item = {
-            "pk": {"S": f"PRODUCT#{product['id']}"},
-            "name_fa": {"S": product["name_fa"]},
-            "kind": {"S": product["kind"]},
-            "unit_code": {"N": str(product["unit_code"])},
-            "price": {"N": str(product["price"])},
-            "vat_class": {"S": product["vat_class"]},
-            "goods_id": {"S": product["goods_id"]},
-            "stock": {"N": str(product["stock"])},
-        }
-        if product["weight_grams"] is not None:
-            item["weight_grams"] = {"N": str(product["weight_grams"])}
         try:
             # Provisioning a running stack again keeps the stock its orders left.
-            dynamodb.put_item(TableName=table, Item=item,
+            dynamodb.put_item(TableName=table, Item=product_item(product),
                               ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -442,6 +447,12 @@ def main():
                 "queue_url": queue_url,
                 "dead_letter_queue_url": dlq_url,
             })
+
+    # How long each function may run (the template's Timeout): the relay waits that long for it.
+    default_timeout = int((template.get("Globals", {}).get("Function") or {}).get("Timeout", 3))
+    for subscription in subscriptions:
+        props = resources[subscription["function_logical_id"]].get("Properties") or {}
+        subscription["timeout_seconds"] = int(props.get("Timeout", default_timeout))
 
     state.mkdir(parents=True, exist_ok=True)
     (state / "subscriptions.json").write_text(json.dumps(subscriptions, indent=2) + "\n",

@@ -72,15 +72,19 @@ local_up() {
   # function under a running test (watch answers 500 while it restarts). `infra/run` keeps
   # reloading on change, which is what a developer wants.
   local reload=()
-  [ "$UP_PROFILE" = test ] && reload=(--ignore-changes)
+  [ "$UP_PROFILE" = run ] || reload=(--ignore-changes)
   (cd "$UP_ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$watch_port" "${reload[@]}") \
       > "$MIZAN_FUNCTION_LOG" 2>&1 < /dev/null 8>&- &
   printf '%s\n%s\n' "$!" "watch -A 127.0.0.1 -P $watch_port" > "$state/watch.pid"
   : > "$state/watch.pgid"
 
-  "$UP_LOCAL/venv/bin/python" "$UP_ROOT/infra/local/event_relay.py" "$state" \
-      > "$state/relay.log" 2>&1 < /dev/null 8>&- &
-  printf '%s\n%s\n' "$!" "event_relay.py" > "$state/relay.pid"
+  # The keeper runs the event relay (the local triggers) and starts it again should it die; on
+  # stacks whose watch does not rebuild on change it also brings killed function processes back.
+  local keep=()
+  [ "$UP_PROFILE" = run ] || keep=(--functions)
+  "$UP_LOCAL/venv/bin/python" "$UP_ROOT/infra/local/keeper.py" "$state" "${keep[@]}" \
+      > "$state/keeper.log" 2>&1 < /dev/null 8>&- &
+  printf '%s\n%s\n' "$!" "keeper.py" > "$state/keeper.pid"
 
   t=$(date +%s)
   local deadline=$((SECONDS + 60))

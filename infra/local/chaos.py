@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Storefront journeys under injected faults, then a reckoning: nothing lost, nothing doubled.
+
+Run by infra/chaos (its own stack) and, briefly, by infra/test (the test stack, once its tests
+are done). Needs the stack's environment (MIZAN_API_URL, MIZAN_MOTO_URL, MIZAN_STATE_DIR, the
+tables' names, AWS_ENDPOINT_URL_*).
+
+Each journey is what a careful storefront does: sign up, read the verification email and SMS,
+verify both, log in, check out under one Idempotency-Key; a timeout, a 5xx or a 409 (the same
+checkout still running) is retried with backoff, the checkout always under its key. Meanwhile
+faults are injected, each kind at least once, then at random:
+  moto-paused       moto (SNS, SES, SQS, KMS) stops answering for a few seconds (SIGSTOP/SIGCONT)
+  dynamodb-paused   DynamoDB Local stops answering for a few seconds
+  function-killed   a function process is killed (SIGKILL), mid-request or not; the keeper
+                    starts it again, as Lambda replaces a crashed environment
+  relay-killed      the event relay dies after relaying a stream batch and before checkpointing
+                    it (infra/local/event_relay.py's crash_before_checkpoint), so the batch is
+                    delivered twice
+When the journeys are done and the faults stop, the stack drains, and the reckoning compares:
+orders accepted (201) with orders stored; every event kept in the outbox with the events
+published; confirmations (exactly one per order); invoices (exactly one per order, serials
+without gaps); stock taken with stock sold; and counts the 5xx answers and timeouts seen. It
+prints a table and exits 1 on any mismatch.
+
+  chaos.py [--journeys N] [--concurrency C] [--seed S] [--drain-seconds D]
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provision import product_item  # noqa: E402
+
+REQUEST_TIMEOUT = 30          # API Gateway gives up after 29 s
+ATTEMPTS = 15                 # per step; backoff 0.5 s doubling to 8 s
+MESSAGE_WAIT = 240            # for a verification message, faults included
+CONFIRMED = "ثبت شد"          # the order confirmation's subject ends so
+FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-killed"]
+KILLABLE = ["signup", "checkout", "invoice", "notification", "relay"]
+
+API = os.environ["MIZAN_API_URL"].rstrip("/")
+MOTO = os.environ["MIZAN_MOTO_URL"].rstrip("/")
+STATE = Path(os.environ["MIZAN_STATE_DIR"])
+AWS = Config(connect_timeout=3, read_timeout=20, retries={"max_attempts": 10})
+
+
+def log(line):
+    print(f"{time.strftime('%H:%M:%S')} chaos: {line}", file=sys.stderr, flush=True)
+
+
+class Tally:
+    """What the journeys saw, shared by the threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.statuses = Counter()
+        self.timeouts = 0
+
+    def saw(self, status):
+        with self.lock:
+            if status is None:
+                self.timeouts += 1
+            else:
+                self.statuses[status] += 1
+
+
+TALLY = Tally()
+
+
+def call(method, path, body=None, bearer=None, key=None):
+    """(status or None on timeout / no answer, parsed body)."""
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    if key:
+        headers["Idempotency-Key"] = key
+    request = urllib.request.Request(f"{API}{path}", method=method, headers=headers,
+                                     data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except (urllib.error.URLError, OSError):
+        TALLY.saw(None)
+        return None, None
+    TALLY.saw(status)
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, None
+
+
+def retried(step, method, path, body=None, bearer=None, key=None, done=(200, 201, 202)):
+    """Calls until an answer that is not a timeout, a 5xx or a 409; (status, body, retried?)."""
+    delay = 0.5
+    for attempt in range(ATTEMPTS):
+        status, answer = call(method, path, body, bearer, key)
+        if status is not None and status < 500 and status != 409:
+            return status, answer, attempt > 0
+        time.sleep(delay + random.random() * delay)
+        delay = min(delay * 2, 8)
+    raise RuntimeError(f"{step}: no answer after {ATTEMPTS} attempts (last {status})")
+
+
+class Mailbox:
+    """moto's sent email and SMS, read in one place for every journey (a page of moto's dump a
+    second), indexed by recipient."""
+
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.emails, self.sms = {}, {}
+        self.stopping = False
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while not self.stopping:
+            try:
+                with urllib.request.urlopen(f"{MOTO}/moto-api/data.json", timeout=10) as response:
+                    data = json.loads(response.read())
+            except (urllib.error.URLError, OSError, ValueError):
+                time.sleep(1)
+                continue
+            emails, sms = {}, {}
+            for message in data.get("ses", {}).get("Message", []):
+                for to in message.get("destinations", {}).get("ToAddresses", []):
+                    emails.setdefault(to, []).append((message.get("subject", ""), json.dumps(message.get("body"))))
+            for message in data.get("sns", {}).get("SMS", []):
+                sms.setdefault(message.get("phone_number"), []).append(message.get("message", ""))
+            with self.lock:
+                self.emails, self.sms, self.topic = emails, sms, data.get("sns", {}).get("Topic", [])
+                self.lock.notify_all()
+            time.sleep(1)
+
+    def wait(self, pick, seconds=MESSAGE_WAIT):
+        deadline = time.monotonic() + seconds
+        with self.lock:
+            while True:
+                found = pick(self)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("a message did not arrive")
+                self.lock.wait(left)
+
+
+def token_in(body):
+    start = body.find("token=")
+    if start < 0:
+        return None
+    rest = body[start + len("token="):]
+    return "".join(c for c in iter_while(rest, lambda c: c.isascii() and (c.isalnum() or c in ".-_")))
+
+
+def iter_while(text, keep):
+    for c in text:
+        if not keep(c):
+            return
+        yield c
+
+
+def code_in(text):
+    for i in range(len(text) - 5):
+        if text[i:i + 6].isdigit() and text[i:i + 6].isascii():
+            return text[i:i + 6]
+    return None
+
+
+def journey(index, mailbox, product, seed):
+    rng = random.Random(seed * 100_003 + index)
+    tag = uuid.UUID(int=rng.getrandbits(128)).hex[:12]
+    digits = f"{rng.randrange(10**7):07d}"
+    if digits.endswith("99"):  # moto's carrier opts numbers ending in 99 out of SMS
+        digits = digits[:-2] + "42"
+    email, phone, password = f"chaos-{tag}@example.com", f"+98912{digits}", f"Chaos-{tag}-roast"
+    record = {"email": email, "order_id": None, "quantity": 1 + index % 3, "error": None}
+    try:
+        retried("signup", "POST", "/signup", {
+            "email": email, "phone": f"0912{digits}", "password": password, "full_name": "مریم کاظمی",
+            "accept_terms": True, "terms_version": "1404-01", "marketing": {"email": False, "sms": False}})
+        token = mailbox.wait(lambda box: next((t for _, b in reversed(box.emails.get(email, []))
+                                               if (t := token_in(b))), None))
+        code = mailbox.wait(lambda box: next((c for m in reversed(box.sms.get(phone, [])) if (c := code_in(m))), None))
+        status, _, again = retried("verify email", "POST", "/verify/email", {"token": token})
+        if status != 200 and not again:
+            raise RuntimeError(f"verify email: {status}")
+        status, _, again = retried("verify phone", "POST", "/verify/phone", {"email": email, "code": code})
+        if status != 200 and not again:
+            raise RuntimeError(f"verify phone: {status}")
+        status, session, _ = retried("login", "POST", "/sessions", {"email": email, "password": password})
+        if status != 201:
+            raise RuntimeError(f"login: {status}")
+        key = str(uuid.UUID(int=rng.getrandbits(128)))
+        order = {
+            "items": [{"product_id": product, "quantity": record["quantity"]}],
+            "buyer": {"type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645"},
+            "shipping": {"recipient_name": "مریم کاظمی", "recipient_phone": "09121112233",
+                         "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲", "postal_code": "1968913456"},
+        }
+        status, placed, _ = retried("checkout", "POST", "/checkout", order, bearer=session["token"], key=key)
+        if status != 201:
+            raise RuntimeError(f"checkout: {status} {placed and placed.get('code')}")
+        record["order_id"] = placed["order_id"]
+    except Exception as error:  # the journey is reported, not the run's end
+        record["error"] = str(error)
+    return record
+
+
+class Faults:
+    """Injects faults until stopped: each kind once first (in a random order), then at random."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.counts = Counter()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        watch_port = API.rsplit(":", 1)[-1]
+        self.runtime_prefix = f"AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:{watch_port}/.rt/".encode()
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+
+    def run(self):
+        # The relay's crash needs traffic on the stream: it goes first, while journeys run.
+        first = [kind for kind in FAULT_KINDS if kind != "relay-killed"]
+        self.rng.shuffle(first)
+        first.append("relay-killed")
+        while not self.stopping.wait(self.rng.uniform(2, 6)):
+            kind = first.pop() if first else self.rng.choice(FAULT_KINDS)
+            try:
+                if getattr(self, kind.replace("-", "_"))():
+                    self.counts[kind] += 1
+            except Exception as error:
+                log(f"{kind}: could not inject ({error})")
+
+    def pid(self, name):
+        return int((STATE / f"{name}.pid").read_text().split()[0])
+
+    def paused(self, name, low, high):
+        pid = self.pid(name)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.stopping.wait(self.rng.uniform(low, high))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return True
+
+    def moto_paused(self):
+        return self.paused("moto", 2, 6)
+
+    def dynamodb_paused(self):
+        return self.paused("dynamodb", 1, 4)
+
+    def function_killed(self):
+        name = self.rng.choice(KILLABLE)
+        for entry in Path("/proc").iterdir():
+            try:
+                if not entry.name.isdigit() or os.path.basename(os.readlink(entry / "exe")) != name:
+                    continue
+                if self.runtime_prefix + name.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def relay_killed(self):
+        trigger = STATE / "chaos" / "crash-before-checkpoint"
+        trigger.parent.mkdir(exist_ok=True)
+        trigger.touch()
+        deadline = time.monotonic() + 30
+        while trigger.exists() and time.monotonic() < deadline and not self.stopping.is_set():
+            time.sleep(0.2)
+        if trigger.exists():  # no batch came by: disarm, so it does not fire during the drain
+            trigger.unlink(missing_ok=True)
+            return False
+        return True
+
+
+def scan(dynamodb, table, **kwargs):
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True, **kwargs):
+        yield from page.get("Items", [])
+
+
+def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
+    dynamodb = boto3.client("dynamodb", config=AWS)
+    orders_table, invoices_table = os.environ["ORDERS_TABLE"], os.environ["INVOICES_TABLE"]
+    outbox_table, products_table = os.environ["OUTBOX_TABLE"], os.environ["PRODUCTS_TABLE"]
+    accepted = {j["order_id"]: j for j in journeys if j["order_id"]}
+
+    def invoices():
+        return {item["pk"]["S"][len("INVOICE#"):]: int(item["serial"]["N"])
+                for item in scan(dynamodb, invoices_table, FilterExpression="begins_with(pk, :p)",
+                                 ExpressionAttributeValues={":p": {"S": "INVOICE#"}})}
+
+    def confirmations():
+        with mailbox.lock:
+            return {j["email"]: sum(1 for subject, _ in mailbox.emails.get(j["email"], []) if subject.endswith(CONFIRMED))
+                    for j in accepted.values()}
+
+    def published():
+        with mailbox.lock:
+            topic = next((t for t in mailbox.topic if t.get("arn", "").endswith(":EventsTopic")), {})
+            return Counter(json.loads(n[1]).get("event_id") for n in topic.get("sent_notifications", []))
+
+    # Drain: until every accepted order has its confirmation and invoice and every kept event
+    # was published, or the time is up (then the table shows what is missing).
+    deadline = time.monotonic() + drain_seconds
+    while time.monotonic() < deadline:
+        kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
+        done_invoices, sent, out = invoices(), confirmations(), published()
+        if (all(o in done_invoices for o in accepted) and all(n >= 1 for n in sent.values())
+                and kept <= set(out)):
+            break
+        time.sleep(2)
+    time.sleep(5)  # anything doubled arrives late: give it the chance to show
+
+    stored = {}
+    for item in scan(dynamodb, orders_table, FilterExpression="contains(product_ids, :p)",
+                     ExpressionAttributeValues={":p": {"S": product}}):
+        if item["pk"]["S"].count("#") == 1:
+            lines = json.loads(item["lines"]["S"])
+            stored[item["pk"]["S"][len("ORDER#"):]] = sum(l["quantity"] for l in lines if l["product_id"] == product)
+    kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
+    out = published()
+    all_invoices = invoices()
+    serials = sorted(all_invoices.values())
+    sent = confirmations()
+    left = int(dynamodb.get_item(TableName=products_table, Key={"pk": {"S": f"PRODUCT#{product}"}},
+                                 ConsistentRead=True)["Item"]["stock"]["N"])
+    sold = sum(stored.values())
+    rows = [
+        ("orders accepted (201) = orders stored", len(accepted), len(stored), set(accepted) == set(stored)),
+        ("events kept in the outbox, all published", len(kept), len(kept & set(out)), kept <= set(out)),
+        ("confirmations: orders with exactly one", len(accepted), sum(1 for n in sent.values() if n == 1),
+         all(n == 1 for n in sent.values())),
+        ("invoices: orders with exactly one", len(accepted), sum(1 for o in accepted if o in all_invoices),
+         all(o in all_invoices for o in accepted)),
+        ("invoice serials: 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
+         serials == list(range(1, len(serials) + 1))),
+        ("stock taken = stock sold", stock - left, sold, stock - left == sold),
+    ]
+    failed_journeys = [j for j in journeys if j["error"]]
+    print()
+    print("| check | expected | found | |")
+    print("|---|---:|---:|---|")
+    for name, expected, found, ok in rows:
+        print(f"| {name} | {expected} | {found} | {'ok' if ok else 'MISMATCH'} |")
+    print()
+    print(f"journeys: {len(journeys)}, completed {len(journeys) - len(failed_journeys)}, "
+          f"gave up {len(failed_journeys)}")
+    for j in failed_journeys[:5]:
+        print(f"  gave up: {j['error']}")
+    print(f"events published: {sum(out.values())} deliveries of {len(out)} events "
+          f"({sum(n - 1 for n in out.values() if n > 1)} redelivered, harmless by event id)")
+    server_errors = sum(n for status, n in TALLY.statuses.items() if status >= 500)
+    print(f"answers: {dict(sorted(TALLY.statuses.items()))}; 5xx seen: {server_errors}; "
+          f"no answer within {REQUEST_TIMEOUT} s: {TALLY.timeouts}")
+    print(f"faults injected: {dict(sorted(faults.counts.items()))}")
+    return all(ok for *_, ok in rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--journeys", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--drain-seconds", type=int, default=300)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    log(f"{args.journeys} journeys, {args.concurrency} at a time, seed {args.seed}")
+
+    product = f"chaos-{uuid.uuid4().hex[:8]}"
+    stock = 3 * args.journeys
+    boto3.client("dynamodb", config=AWS).put_item(TableName=os.environ["PRODUCTS_TABLE"], Item=product_item({
+        "id": product, "name_fa": "قهوهٔ آزمون آشوب", "kind": "beans", "unit_code": 1628, "price": 1_500_000,
+        "vat_class": "standard", "goods_id": "2720000118401", "stock": stock, "weight_grams": 250}))
+
+    mailbox = Mailbox()
+    faults = Faults(rng)
+    faults.start()
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        journeys = list(pool.map(lambda i: journey(i, mailbox, product, args.seed), range(args.journeys)))
+    # A short run may end before every kind of fault had its turn: the rest are injected now.
+    deadline = time.monotonic() + 90
+    while any(not faults.counts[kind] for kind in FAULT_KINDS) and time.monotonic() < deadline:
+        time.sleep(1)
+    faults.stop()
+    log(f"journeys done in {time.monotonic() - started:.0f} s; faults stopped; draining")
+    missing = [kind for kind in FAULT_KINDS if not faults.counts[kind]]
+    ok = reckon(journeys, product, stock, mailbox, faults, args.drain_seconds)
+    if missing:
+        print(f"fault kinds never injected: {missing}")
+    sys.exit(0 if ok and not missing else 1)
+
+
+if __name__ == "__main__":
+    main()
