@@ -371,6 +371,14 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
           f"gave up {len(failed_journeys)}")
     for j in failed_journeys[:5]:
         print(f"  gave up: {j['error']}")
+    # What did not add up, by name (chaos customers and orders are made up: nothing personal).
+    for email, n in sorted(sent.items()):
+        if n != 1:
+            print(f"  {email}: {n} confirmations")
+    for order in sorted(set(accepted) ^ set(stored)):
+        print(f"  order {order}: {'accepted, not stored' if order in accepted else 'stored, never accepted'}")
+    for event in sorted(kept - set(out)):
+        print(f"  event {event}: kept, never published")
     print(f"events published: {sum(out.values())} deliveries of {len(out)} events "
           f"({sum(n - 1 for n in out.values() if n > 1)} redelivered, harmless by event id)")
     server_errors = sum(n for status, n in TALLY.statuses.items() if status >= 500)

@@ -28,12 +28,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let sending = config::for_sending(&aws);
     let deps = Deps {
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         deliveries: DeliveriesTable::new(dynamodb, config::required("DELIVERIES_TABLE")?),
         messenger: TemplatedMessages {
-            mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?),
-            sms: SmsSender::new(aws_sdk_sns::Client::new(&aws)),
+            mailer: Mailer::new(aws_sdk_sesv2::Client::new(&sending), config::required("SENDER_EMAIL")?),
+            sms: SmsSender::new(aws_sdk_sns::Client::new(&sending)),
             storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
             api_url: config::required("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
             unsubscribe_keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
 /// A setting the function cannot run without. The error names the variable, never its value.
@@ -25,4 +26,18 @@ pub async fn aws() -> aws_config::SdkConfig {
     let timeouts =
         TimeoutConfig::builder().operation_attempt_timeout(ATTEMPT_TIMEOUT).operation_timeout(CALL_TIMEOUT).build();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+/// How long one email or SMS may take to hand over: long enough that a provider that is merely
+/// slow is waited for rather than given up on with the outcome unknown.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The configuration for calls that send something and cannot be repeated safely (an email, an
+/// SMS): one attempt, given time. An SDK retry after a timeout sends a second copy whenever the
+/// first in fact went out; a send that failed is retried by its delivery's claim instead
+/// (`messaging::delivery`), which knows what was already sent.
+pub fn for_sending(aws: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    let timeouts =
+        TimeoutConfig::builder().operation_attempt_timeout(SEND_TIMEOUT).operation_timeout(SEND_TIMEOUT).build();
+    aws.to_builder().retry_config(RetryConfig::disabled()).timeout_config(timeouts).build()
 }
