@@ -3,8 +3,10 @@
 //! events topic; so an event is published if and only if its change was committed, whatever the
 //! topic was doing at the time.
 //!
-//! Items (partition key `event_id`): `type` (the topic's `type` attribute), `occurred_at` (epoch
-//! seconds), `envelope` (the event as the topic carries it, JSON) and `expires_at` (TTL). The
+//! Items (partition key `event_id`): `envelope` (the event as the topic carries it, JSON),
+//! `occurred_at` (epoch seconds: the envelope's own time as a number, so that an operator can
+//! find the events of a failed batch by time without reading every envelope) and `expires_at`
+//! (TTL). The
 //! relay only reads the stream, so an item's expiry is set when it is written: long enough for
 //! the stream (24 hours) and, should the relay give up on a record, for an operator to redrive
 //! it from the relay's on-failure queue (14 days) — `infra/ops/redrive`.
@@ -17,6 +19,9 @@ use mizan::kernel::ports::Outbox;
 use time::Duration;
 
 use super::{Item, conditional, n, s, time};
+
+/// The attribute that holds the event: written here, read back from the stream by the relay.
+const ENVELOPE: &str = "envelope";
 
 /// How long an event stays in the outbox: the on-failure queue's retention and a day to spare.
 pub const KEPT_FOR: Duration = Duration::days(15);
@@ -74,9 +79,8 @@ fn item(envelope: &Envelope) -> Result<Item, StoreError> {
     let json = serde_json::to_string(envelope).map_err(|_| StoreError::Failed("encode-event".into()))?;
     Ok(Item::from([
         ("event_id".to_owned(), s(envelope.event_id.to_string())),
-        ("type".to_owned(), s(envelope.event.type_name())),
         ("occurred_at".to_owned(), time(envelope.occurred_at)),
-        ("envelope".to_owned(), s(json)),
+        (ENVELOPE.to_owned(), s(json)),
         ("expires_at".to_owned(), n((envelope.occurred_at + KEPT_FOR).unix_timestamp())),
     ]))
 }
@@ -84,10 +88,40 @@ fn item(envelope: &Envelope) -> Result<Item, StoreError> {
 /// The event in an outbox item's image, as the table's stream delivers it; `None` for an image
 /// that is not an outbox item.
 pub fn envelope_in_image(image: serde_dynamo::Item) -> Option<Envelope> {
-    #[derive(serde::Deserialize)]
-    struct Image {
-        envelope: String,
+    let json: String = serde_dynamo::from_attribute_value(image.into_inner().remove(ENVELOPE)?).ok()?;
+    serde_json::from_str(&json).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use mizan::kernel::events::DomainEvent;
+    use mizan::kernel::ids::AccountId;
+
+    use super::*;
+
+    #[test]
+    fn the_relay_reads_back_the_event_an_item_keeps() {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let envelope = Envelope::new(DomainEvent::AccountClosed { account_id: AccountId::new() }, now);
+        let written = item(&envelope).unwrap();
+        // The stream delivers the item as written, in DynamoDB's JSON.
+        let image: std::collections::HashMap<String, serde_dynamo::AttributeValue> = written
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    aws_sdk_dynamodb::types::AttributeValue::S(text) => serde_dynamo::AttributeValue::S(text),
+                    aws_sdk_dynamodb::types::AttributeValue::N(number) => serde_dynamo::AttributeValue::N(number),
+                    other => panic!("an outbox item holds strings and numbers only, not {other:?}"),
+                };
+                (name, value)
+            })
+            .collect();
+        assert_eq!(envelope_in_image(image.into()), Some(envelope));
     }
-    let image: Image = serde_dynamo::from_item(image).ok()?;
-    serde_json::from_str(&image.envelope).ok()
+
+    #[test]
+    fn an_image_that_is_not_an_outbox_item_reads_as_nothing() {
+        let image = std::collections::HashMap::from([("pk".to_owned(), serde_dynamo::AttributeValue::S("x".into()))]);
+        assert_eq!(envelope_in_image(image.into()), None);
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! Events name accounts by id only; the notification function looks contacts up itself, so
 //! addresses and phone numbers never travel through SNS (P4). The one secret an event carries
-//! is a verification token or code, which exists nowhere else in clear.
+//! is a verification token or code: in clear only in its message and in the outbox table, which
+//! no function reads (they may only add to it; the relay reads its stream) and which forgets it
+//! with the event (15 days), long after the token (24 h) or code (15 min) stopped working.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
