@@ -3,19 +3,8 @@
 //! email is free again; orders stay (tax law). And a session whose role changed ends too.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan_e2e::Stack;
+use mizan_e2e::{Stack, checkout_body, natural_buyer};
 use serde_json::json;
-
-fn order(product: &str) -> serde_json::Value {
-    json!({
-        "items": [{ "product_id": product, "quantity": 1 }],
-        "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645" },
-        "shipping": {
-            "recipient_name": "مریم کاظمی", "recipient_phone": "09121112233",
-            "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲", "postal_code": "1968913456"
-        }
-    })
-}
 
 async fn account_item(stack: &Stack, key: String) -> Option<std::collections::HashMap<String, AttributeValue>> {
     stack
@@ -36,8 +25,7 @@ async fn p7_p12_a_closed_account_ends_its_sessions_and_erases_profile_and_contac
     let (customer, bearer) = stack.signed_in_customer().await;
     let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().expect("an id").to_owned();
     let product = stack.add_product(1_000_000, 5).await;
-    let placed =
-        stack.post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str())).await;
+    let placed = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, natural_buyer())).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use mizan::kernel::ids::OrderId;
 use mizan::ordering::identity::{LegalId, NationalCode};
-use mizan_e2e::Stack;
+use mizan_e2e::{Stack, checkout_body};
 use serde_json::{Value, json};
 
 /// A valid national code nobody else in the test run uses (one random body in ten has a valid
@@ -42,14 +42,6 @@ fn persian(digits: &str) -> String {
     digits.chars().map(|c| c.to_digit(10).and_then(|d| char::from_u32(0x06F0 + d)).unwrap_or(c)).collect()
 }
 
-fn order(product: &str, buyer: Value) -> Value {
-    json!({
-        "items": [{ "product_id": product, "quantity": 1 }],
-        "buyer": buyer,
-        "shipping": { "recipient_name": "مریم کاظمی", "recipient_phone": "09121112233", "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲", "postal_code": "1968913456" }
-    })
-}
-
 fn natural(code: &NationalCode) -> Value {
     json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": code.as_str() })
 }
@@ -59,7 +51,7 @@ fn legal(id: &LegalId) -> Value {
 }
 
 async fn place(stack: &Stack, bearer: &str, body: &Value) -> String {
-    let placed = stack.post_as("/checkout", bearer, Some(&uuid::Uuid::new_v4().to_string()), body).await;
+    let placed = stack.check_out(bearer, body).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     placed.body["order_id"].as_str().expect("an order id").to_owned()
 }
@@ -170,8 +162,8 @@ async fn p4_a_raw_scan_of_every_table_shows_no_national_code_economic_code_or_na
     let national_code = fresh_national_code();
     let national_id = fresh_national_id();
 
-    let natural_order = place(&stack, &bearer, &order(product.as_str(), natural(&national_code))).await;
-    let legal_order = place(&stack, &bearer, &order(product.as_str(), legal(&national_id))).await;
+    let natural_order = place(&stack, &bearer, &checkout_body(product.as_str(), 1, natural(&national_code))).await;
+    let legal_order = place(&stack, &bearer, &checkout_body(product.as_str(), 1, legal(&national_id))).await;
 
     // The owner still sees the codes where the API showed them: on the official invoice.
     let invoice = stack.await_invoice(&bearer, &natural_order).await;
@@ -204,9 +196,9 @@ async fn p4_orders_are_found_by_the_keyed_hash_of_a_buyer_code_and_a_moved_seale
     let product = stack.add_product(2_000_000, 10).await;
     let national_code = fresh_national_code();
     let national_id = fresh_national_id();
-    let first = place(&stack, &bearer, &order(product.as_str(), natural(&national_code))).await;
-    let second = place(&stack, &bearer, &order(product.as_str(), natural(&national_code))).await;
-    let company = place(&stack, &bearer, &order(product.as_str(), legal(&national_id))).await;
+    let first = place(&stack, &bearer, &checkout_body(product.as_str(), 1, natural(&national_code))).await;
+    let second = place(&stack, &bearer, &checkout_body(product.as_str(), 1, natural(&national_code))).await;
+    let company = place(&stack, &bearer, &checkout_body(product.as_str(), 1, legal(&national_id))).await;
 
     let store = stack.orders_store().await;
     let lookup = stack.buyer_lookup_key();

@@ -4,25 +4,12 @@
 use std::collections::HashSet;
 
 use futures::future::join_all;
-use mizan_e2e::Stack;
+use mizan_e2e::{Stack, checkout_body};
 use serde_json::{Value, json};
 
 fn natural_buyer() -> Value {
     // Persian digits are accepted everywhere.
     json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": "۰۰۷۶۲۲۹۶۴۵" })
-}
-
-fn shipping() -> Value {
-    json!({
-        "recipient_name": "مریم کاظمی",
-        "recipient_phone": "09121112233",
-        "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲",
-        "postal_code": "1968913456"
-    })
-}
-
-fn order(product: &str, quantity: i64, buyer: Value) -> Value {
-    json!({ "items": [{ "product_id": product, "quantity": quantity }], "buyer": buyer, "shipping": shipping() })
 }
 
 fn key() -> String {
@@ -52,7 +39,8 @@ async fn p2_p4_p8_a_natural_person_checks_out_reads_the_order_and_gets_confirmat
     let (customer, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(12_345_675, 10).await;
 
-    let placed = stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 2, natural_buyer())).await;
+    let placed =
+        stack.post_as("/checkout", &bearer, Some(&key()), &checkout_body(product.as_str(), 2, natural_buyer())).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     // Server-side prices: 2 × 12,345,675 = 24,691,350; VAT 10% = 2,469,135 (rounded half up per line).
     assert_eq!(placed.body["subtotal"], 24_691_350);
@@ -83,13 +71,15 @@ async fn p8_a_legal_entity_checks_out_with_matching_codes_only() {
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(5_000_000, 10).await;
     let company = |economic_code: &str| json!({ "type": "legal", "company_name": "شرکت قهوه‌پردازان پارس", "economic_code": economic_code, "national_id": "10380284790", "postal_code": "1435734561" });
-    let placed =
-        stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, company("10380284790"))).await;
+    let placed = stack
+        .post_as("/checkout", &bearer, Some(&key()), &checkout_body(product.as_str(), 1, company("10380284790")))
+        .await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     assert_eq!(placed.body["buyer"]["type"], "legal");
 
-    let mismatch =
-        stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, company("10840096498"))).await;
+    let mismatch = stack
+        .post_as("/checkout", &bearer, Some(&key()), &checkout_body(product.as_str(), 1, company("10840096498")))
+        .await;
     assert_eq!(mismatch.status, 400);
     assert!(mismatch.field_codes().contains(&("buyer.economic_code".into(), "economic-code-mismatch".into())));
     assert_eq!(stack.stock_of(&product).await, 9);
@@ -150,7 +140,8 @@ async fn another_customer_cannot_see_my_order() {
     let (_, mine) = stack.signed_in_customer().await;
     let (_, theirs) = stack.signed_in_customer().await;
     let product = stack.add_product(1_000_000, 5).await;
-    let placed = stack.post_as("/checkout", &mine, Some(&key()), &order(product.as_str(), 1, natural_buyer())).await;
+    let placed =
+        stack.post_as("/checkout", &mine, Some(&key()), &checkout_body(product.as_str(), 1, natural_buyer())).await;
     let path = format!("/orders/{}", placed.body["order_id"].as_str().unwrap());
     assert_eq!(stack.get(&path, Some(&theirs)).await.status, 404);
     assert_eq!(stack.get(&path, None).await.status, 401);
@@ -162,7 +153,7 @@ async fn thirty_concurrent_checkouts_of_seven_in_stock_sell_exactly_seven() {
     let stack = Stack::connect().await;
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(2_000_000, 7).await;
-    let body = order(product.as_str(), 1, natural_buyer());
+    let body = checkout_body(product.as_str(), 1, natural_buyer());
     let keys: Vec<String> = (0..30).map(|_| key()).collect();
     let answers = join_all(keys.iter().map(|key| stack.post_as("/checkout", &bearer, Some(key), &body))).await;
     let placed = answers.iter().filter(|a| a.status == 201).count();
@@ -181,7 +172,7 @@ async fn twenty_concurrent_requests_with_one_key_make_one_order() {
     let stack = Stack::connect().await;
     let (customer, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(4_000_000, 50).await;
-    let body = order(product.as_str(), 1, natural_buyer());
+    let body = checkout_body(product.as_str(), 1, natural_buyer());
     let key = key();
     let answers = join_all((0..20).map(|_| stack.post_as("/checkout", &bearer, Some(&key), &body))).await;
     let orders: HashSet<String> = answers
@@ -198,7 +189,8 @@ async fn twenty_concurrent_requests_with_one_key_make_one_order() {
 
     let replay = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
     assert_eq!(replay.body["order_id"].as_str(), orders.iter().next().map(String::as_str));
-    let other = stack.post_as("/checkout", &bearer, Some(&key), &order(product.as_str(), 2, natural_buyer())).await;
+    let other =
+        stack.post_as("/checkout", &bearer, Some(&key), &checkout_body(product.as_str(), 2, natural_buyer())).await;
     assert_eq!((other.status, other.body["code"].as_str()), (422, Some("idempotency-key-reused")));
 
     // One confirmation (its subject says the order was placed), and no more after a pause.
@@ -215,12 +207,17 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(1_500_000, 5).await;
     let id = product.as_str();
-    let with_buyer = |buyer: Value| order(id, 1, buyer);
+    let with_buyer = |buyer: Value| checkout_body(id, 1, buyer);
+    let with_items = |items: Value| {
+        let mut body = checkout_body(id, 1, natural_buyer());
+        body["items"] = items;
+        body
+    };
     let cases: Vec<(Value, &str)> = vec![
-        (order("no-such-coffee", 1, natural_buyer()), "items[0].product_id"),
-        (order(id, 0, natural_buyer()), "items[0].quantity"),
-        (order(id, -3, natural_buyer()), "items[0].quantity"),
-        (order(id, 1_000_000, natural_buyer()), "items[0].quantity"),
+        (checkout_body("no-such-coffee", 1, natural_buyer()), "items[0].product_id"),
+        (checkout_body(id, 0, natural_buyer()), "items[0].quantity"),
+        (checkout_body(id, -3, natural_buyer()), "items[0].quantity"),
+        (checkout_body(id, 1_000_000, natural_buyer()), "items[0].quantity"),
         (
             with_buyer(json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229646" })),
             "buyer.national_code",
@@ -232,14 +229,11 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
             "buyer.national_id",
         ),
         (with_buyer(json!({ "type": "alien" })), "buyer.type"),
-        (json!({ "items": "many", "buyer": natural_buyer(), "shipping": shipping() }), "items"),
-        (
-            json!({ "items": [{ "product_id": id, "quantity": "2" }], "buyer": natural_buyer(), "shipping": shipping() }),
-            "items[0].quantity",
-        ),
+        (with_items(json!("many")), "items"),
+        (with_items(json!([{ "product_id": id, "quantity": "2" }])), "items[0].quantity"),
         (json!({ "items": [{ "product_id": id, "quantity": 1 }], "buyer": natural_buyer() }), "shipping"),
         (
-            json!({ "items": [{ "product_id": id, "quantity": 1 }, { "product_id": id, "quantity": 1 }], "buyer": natural_buyer(), "shipping": shipping() }),
+            with_items(json!([{ "product_id": id, "quantity": 1 }, { "product_id": id, "quantity": 1 }])),
             "items[1].product_id",
         ),
     ];
@@ -252,7 +246,7 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
         assert!(answer.field_codes().iter().any(|(f, _)| f == field), "{field} in {:?}", answer.field_codes());
         keys.push(key);
     }
-    let missing_key = stack.post_as("/checkout", &bearer, None, &order(id, 1, natural_buyer())).await;
+    let missing_key = stack.post_as("/checkout", &bearer, None, &checkout_body(id, 1, natural_buyer())).await;
     assert_eq!(missing_key.status, 400);
     assert!(missing_key.field_codes().iter().any(|(f, c)| f == "Idempotency-Key" && c == "idempotency-key-missing"));
     let not_json = stack.post_text_as("/checkout", &bearer, &key(), "{oops").await;
@@ -313,7 +307,8 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
     assert_eq!(read.status, 200, "{}", read.body);
     assert_eq!(read.body["lines"][0]["vat_basis_points"], 1200);
     assert_eq!(read.body["vat"], 120_001, "12% of 1,000,005 = 120,000.6, rounded half up");
-    let fresh = stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, natural_buyer())).await;
+    let fresh =
+        stack.post_as("/checkout", &bearer, Some(&key()), &checkout_body(product.as_str(), 1, natural_buyer())).await;
     assert_eq!(
         (fresh.body["lines"][0]["vat_basis_points"].as_u64(), fresh.body["vat"].as_u64()),
         (Some(1000), Some(100_001))
@@ -326,7 +321,7 @@ async fn a_key_stays_bound_to_its_order_after_its_idempotency_record_is_gone() {
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(2_500_000, 10).await;
     let key = key();
-    let body = order(product.as_str(), 1, natural_buyer());
+    let body = checkout_body(product.as_str(), 1, natural_buyer());
     let first = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
     assert_eq!(first.status, 201, "{}", first.body);
 
@@ -341,7 +336,8 @@ async fn a_key_stays_bound_to_its_order_after_its_idempotency_record_is_gone() {
         .await
         .unwrap();
 
-    let other = stack.post_as("/checkout", &bearer, Some(&key), &order(product.as_str(), 3, natural_buyer())).await;
+    let other =
+        stack.post_as("/checkout", &bearer, Some(&key), &checkout_body(product.as_str(), 3, natural_buyer())).await;
     assert_eq!((other.status, other.body["code"].as_str()), (422, Some("idempotency-key-reused")));
     let again = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
     assert_eq!((again.status, &again.body["order_id"]), (201, &first.body["order_id"]));
@@ -356,7 +352,8 @@ async fn p14_logins_and_orders_record_where_they_came_from_for_a_limited_time() 
     let (_, bearer) = stack.signed_in_customer().await;
     let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().expect("an id").to_owned();
     let product = stack.add_product(500_000, 3).await;
-    let placed = stack.post_as("/checkout", &bearer, Some(&key()), &order(product.as_str(), 1, natural_buyer())).await;
+    let placed =
+        stack.post_as("/checkout", &bearer, Some(&key()), &checkout_body(product.as_str(), 1, natural_buyer())).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
 
     let table = std::env::var("IP_RECORDS_TABLE").expect("run through infra/test");

@@ -6,23 +6,11 @@ use std::collections::HashSet;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use mizan::invoicing::tax_id::TaxId;
-use mizan_e2e::Stack;
+use mizan_e2e::{Stack, checkout_body, natural_buyer};
 use serde_json::{Value, json};
-
-fn natural_buyer() -> Value {
-    json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645" })
-}
 
 fn legal_buyer() -> Value {
     json!({ "type": "legal", "company_name": "شرکت قهوه‌پردازان پارس", "economic_code": "10380284790", "national_id": "10380284790", "postal_code": "1435734561" })
-}
-
-fn order(product: &str, buyer: Value) -> Value {
-    json!({
-        "items": [{ "product_id": product, "quantity": 1 }],
-        "buyer": buyer,
-        "shipping": { "recipient_name": "مریم کاظمی", "recipient_phone": "09121112233", "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲", "postal_code": "1968913456" }
-    })
 }
 
 async fn counter(stack: &Stack) -> u64 {
@@ -89,7 +77,7 @@ async fn p8_fifty_concurrent_orders_get_fifty_invoices_with_gapless_serials_even
     let (_, bearer) = stack.signed_in_customer().await;
     let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
     let product = stack.add_product(3_250_000, 100).await;
-    let body = order(product.as_str(), natural_buyer());
+    let body = checkout_body(product.as_str(), 1, natural_buyer());
     let keys: Vec<String> = (0..50).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let placed = join_all(keys.iter().map(|key| stack.post_as("/checkout", &bearer, Some(key), &body))).await;
     let orders: Vec<String> = placed
@@ -132,9 +120,7 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
     let (_, stranger) = stack.signed_in_customer().await;
     let product = stack.add_product(10_000_000, 10).await;
 
-    let legal = stack
-        .post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str(), legal_buyer()))
-        .await;
+    let legal = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, legal_buyer())).await;
     let legal_id = legal.body["order_id"].as_str().unwrap().to_owned();
     let invoice = stack.await_invoice(&bearer, &legal_id).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
@@ -154,14 +140,7 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
         404
     );
 
-    let natural = stack
-        .post_as(
-            "/checkout",
-            &bearer,
-            Some(&uuid::Uuid::new_v4().to_string()),
-            &order(product.as_str(), natural_buyer()),
-        )
-        .await;
+    let natural = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, natural_buyer())).await;
     let natural_id = natural.body["order_id"].as_str().unwrap().to_owned();
     stack.await_invoice(&bearer, &natural_id).await;
     let refused = stack.post_as(&format!("/orders/{natural_id}/vat-certificate"), &bearer, None, &json!({})).await;

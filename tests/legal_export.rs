@@ -97,10 +97,8 @@ async fn customer_with_history(stack: &Stack) -> History {
     let other_product = stack.add_product(2_000_000, 5).await;
     let digits: String = uuid::Uuid::new_v4().as_u128().to_string().chars().take(7).collect();
     let placed = stack
-        .post_as(
-            "/checkout",
+        .check_out(
             &bearer,
-            Some(&uuid::Uuid::new_v4().to_string()),
             &json!({
                 "items": [{ "product_id": product.as_str(), "quantity": 1 }],
                 "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": NATIONAL_CODE },
@@ -361,10 +359,8 @@ async fn p3_a_national_code_finds_the_orders_that_carry_it() {
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(1_000_000, 5).await;
     let placed = stack
-        .post_as(
-            "/checkout",
+        .check_out(
             &bearer,
-            Some(&uuid::Uuid::new_v4().to_string()),
             &json!({
                 "items": [{ "product_id": product.as_str(), "quantity": 1 }],
                 "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": "۰۰۷۶۲۲۹۶۴۵" },

@@ -5,22 +5,9 @@
 use std::time::{Duration, Instant};
 
 use mizan_e2e::template::{field, read_yaml};
-use mizan_e2e::{Paused, Stack};
+use mizan_e2e::{Paused, Stack, checkout_body, natural_buyer};
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
-
-fn order(product: &str) -> Value {
-    json!({
-        "items": [{ "product_id": product, "quantity": 1 }],
-        "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645" },
-        "shipping": {
-            "recipient_name": "مریم کاظمی",
-            "recipient_phone": "09121112233",
-            "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲",
-            "postal_code": "1968913456"
-        }
-    })
-}
 
 fn confirmations(emails: &[(String, String)]) -> usize {
     emails.iter().filter(|(subject, _)| subject.ends_with("ثبت شد")).count()
@@ -34,14 +21,13 @@ fn relay_failures() -> usize {
 }
 
 #[tokio::test]
-async fn with_the_topic_down_checkout_answers_201_and_the_confirmation_follows_once_it_is_back() {
+async fn p6_with_the_topic_down_checkout_answers_201_and_the_confirmation_follows_once_it_is_back() {
     let stack = Stack::connect().await;
     let (customer, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(3_000_000, 10).await;
     // A first order while everything is up: the functions are warm and checkout holds a data
     // key for the buyer's sealed fields (KMS lives in the same moto that is about to stop).
-    let first =
-        stack.post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str())).await;
+    let first = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, natural_buyer())).await;
     assert_eq!(first.status, 201, "{}", first.body);
     stack.await_emails(&customer.email, 2).await;
     let failures_before = relay_failures();
@@ -50,9 +36,7 @@ async fn with_the_topic_down_checkout_answers_201_and_the_confirmation_follows_o
         // moto (SNS, SES, SQS) stops answering: every publish hangs and times out.
         let _down = Paused::pause("moto");
         let started = Instant::now();
-        let answer = stack
-            .post_as("/checkout", &bearer, Some(&uuid::Uuid::new_v4().to_string()), &order(product.as_str()))
-            .await;
+        let answer = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, natural_buyer())).await;
         assert_eq!(answer.status, 201, "{}", answer.body);
         assert!(started.elapsed() < Duration::from_secs(5), "checkout waited for the topic: {:?}", started.elapsed());
         // Long enough for the relay to try, time out and report the event as failed.
@@ -80,7 +64,7 @@ async fn with_the_topic_down_checkout_answers_201_and_the_confirmation_follows_o
 /// The template: the outbox's stream drives the relay with bounded, bisecting retries and an
 /// on-failure queue; only the relay may publish to the events topic, and it may do nothing else.
 #[test]
-fn only_the_relay_publishes_events_and_it_reads_only_the_outbox_stream() {
+fn p4_only_the_relay_publishes_events_and_it_reads_only_the_outbox_stream() {
     let template = read_yaml("infra/template.yaml");
     let resources = field(&template, "Resources").and_then(Yaml::as_mapping).expect("Resources");
     let text = |value: &Yaml| serde_json::to_string(&serde_json::to_value(value).unwrap()).unwrap();
@@ -170,21 +154,27 @@ fn every_dead_letter_and_failure_queue_alarms_the_operators() {
 /// events in the outbox.
 #[test]
 fn no_function_but_the_relay_publishes_to_the_events_topic() {
-    let functions = mizan_e2e::repo_root().join("functions");
-    for entry in std::fs::read_dir(&functions).expect("functions/") {
-        let crate_dir = entry.expect("an entry").path();
-        if crate_dir.file_name().is_some_and(|name| name == "relay") {
-            continue;
+    fn rust_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display())) {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                rust_files(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push(path);
+            }
         }
-        for file in std::fs::read_dir(crate_dir.join("src")).expect("src/") {
-            let path = file.expect("a file").path();
-            let code = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(
-                !code.contains("EventsTopic") && !code.contains("EventPublisher"),
-                "{} publishes events itself",
-                path.display()
-            );
-        }
+    }
+    let mut files = Vec::new();
+    rust_files(&mizan_e2e::repo_root().join("functions"), &mut files);
+    let relay = mizan_e2e::repo_root().join("functions/relay");
+    assert!(files.iter().any(|path| path.starts_with(&relay)), "the walk reaches the relay");
+    for path in files.iter().filter(|path| !path.starts_with(&relay)) {
+        let code = std::fs::read_to_string(path).expect("a readable source file");
+        assert!(
+            !code.contains("EventsTopic") && !code.contains("EventPublisher"),
+            "{} publishes events itself",
+            path.display()
+        );
     }
 }
 
@@ -228,7 +218,6 @@ async fn an_operator_redrives_a_failed_relay_batch_from_the_outbox() {
         .put_item()
         .table_name(&outbox)
         .item("event_id", attribute(event_id.clone()))
-        .item("type", attribute("SignupAttemptedOnExistingAccount".into()))
         .item("occurred_at", number(now.unix_timestamp()))
         .item("envelope", attribute(envelope.to_string()))
         .item("expires_at", number(now.unix_timestamp() + 3600))
@@ -256,7 +245,7 @@ async fn an_operator_redrives_a_failed_relay_batch_from_the_outbox() {
 
 /// A subscriber's dead letter is published again (every subscriber acts once per event id).
 #[tokio::test]
-async fn an_operator_lists_and_redrives_a_dead_lettered_event() {
+async fn p4_an_operator_lists_and_redrives_a_dead_lettered_event_without_printing_it() {
     let event_id = uuid::Uuid::new_v4().to_string();
     let event = json!({
         "event_id": event_id, "occurred_at": "2026-12-01T10:00:00Z", "type": "AccountClosed",

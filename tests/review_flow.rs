@@ -8,7 +8,7 @@ use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::ReviewId;
 use mizan::reviewing::review::{Change, Rating, Review, ReviewText, Version, Visibility};
 use mizan_aws::dynamodb::reviews::ReviewsTable;
-use mizan_e2e::Stack;
+use mizan_e2e::{Stack, checkout_body, natural_buyer};
 use serde_json::{Value, json};
 
 fn reviews_path(product: &str) -> String {
@@ -42,18 +42,7 @@ async fn p10_p11_p13_buyers_and_others_post_the_public_sees_display_names_and_st
     let product = stack.add_product(6_000_000, 10).await;
     let (buyer, buyer_token) = stack.signed_in_customer().await;
     let (other, other_token) = stack.signed_in_customer().await;
-    let placed = stack
-        .post_as(
-            "/checkout",
-            &buyer_token,
-            Some(&uuid::Uuid::new_v4().to_string()),
-            &json!({
-                "items": [{ "product_id": product.as_str(), "quantity": 1 }],
-                "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645" },
-                "shipping": { "recipient_name": "مریم کاظمی", "recipient_phone": "09121112233", "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲", "postal_code": "1968913456" }
-            }),
-        )
-        .await;
+    let placed = stack.check_out(&buyer_token, &checkout_body(product.as_str(), 1, natural_buyer())).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
 
     let path = reviews_path(product.as_str());

@@ -85,6 +85,11 @@ impl Stack {
         self.send(request).await
     }
 
+    /// `POST /checkout` of `body` as a signed-in customer, under an `Idempotency-Key` of its own.
+    pub async fn check_out(&self, bearer: &str, body: &Value) -> Answer {
+        self.post_as("/checkout", bearer, Some(&uuid::Uuid::new_v4().to_string()), body).await
+    }
+
     /// A POST of a raw JSON text as a signed-in customer, with an `Idempotency-Key`.
     pub async fn post_text_as(&self, path: &str, bearer: &str, key: &str, body: &str) -> Answer {
         let request = self
@@ -378,6 +383,26 @@ impl Stack {
             assert!(!log.contains(secret), "personal data or a secret reached the functions' log: {secret}");
         }
     }
+}
+
+/// A checkout body: `quantity` of `product` (any integer, so that bad quantities can be sent too)
+/// bought by `buyer`, shipped to the buyer in Tehran.
+pub fn checkout_body(product: &str, quantity: i64, buyer: Value) -> Value {
+    serde_json::json!({
+        "items": [{ "product_id": product, "quantity": quantity }],
+        "buyer": buyer,
+        "shipping": {
+            "recipient_name": "مریم کاظمی",
+            "recipient_phone": "09121112233",
+            "address": "تهران، خیابان ولیعصر، کوچه بهار، پلاک ۱۲",
+            "postal_code": "1968913456"
+        }
+    })
+}
+
+/// A natural person with a valid national code.
+pub fn natural_buyer() -> Value {
+    serde_json::json!({ "type": "natural", "full_name": "مریم کاظمی", "national_code": "0076229645" })
 }
 
 /// A service of the local stack paused (SIGSTOP) until the guard is dropped (SIGCONT), even when
