@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -124,7 +125,7 @@ class Mailbox:
 
     def __init__(self):
         self.lock = threading.Condition()
-        self.emails, self.sms = {}, {}
+        self.emails, self.sms, self.topic = {}, {}, []
         self.stopping = False
         threading.Thread(target=self.run, daemon=True).start()
 
@@ -160,26 +161,20 @@ class Mailbox:
                 self.lock.wait(left)
 
 
+TOKEN = re.compile(r"token=([A-Za-z0-9._-]+)")
+CODE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
+
+
 def token_in(body):
-    start = body.find("token=")
-    if start < 0:
-        return None
-    rest = body[start + len("token="):]
-    return "".join(c for c in iter_while(rest, lambda c: c.isascii() and (c.isalnum() or c in ".-_")))
-
-
-def iter_while(text, keep):
-    for c in text:
-        if not keep(c):
-            return
-        yield c
+    """The verification link's token in an email body."""
+    found = TOKEN.search(body)
+    return found and found.group(1)
 
 
 def code_in(text):
-    for i in range(len(text) - 5):
-        if text[i:i + 6].isdigit() and text[i:i + 6].isascii():
-            return text[i:i + 6]
-    return None
+    """The six-digit code in an SMS."""
+    found = CODE.search(text)
+    return found and found.group(1)
 
 
 def journey(index, mailbox, product, seed):

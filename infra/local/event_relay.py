@@ -302,6 +302,10 @@ def invoke_stream(api_url, function, batch, report_failures, timeout):
     return "batch item failure", sequences[min(known)]
 
 
+def utc(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def on_failure(sqs, subscription, shard, stream_arn, batch, attempts, condition):
     """What Lambda sends a stream mapping's on-failure destination: the batch's place, not its data."""
     message = {
@@ -310,15 +314,13 @@ def on_failure(sqs, subscription, shard, stream_arn, batch, attempts, condition)
                            "functionArn": f"local:function:{subscription['function']}"},
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "version": "1.0",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "timestamp": utc(time.time()),
         "DDBStreamBatchInfo": {
             "shardId": shard,
             "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
             "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at(batch[0]))),
-            "approximateArrivalOfLastRecord": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at(batch[-1]))),
+            "approximateArrivalOfFirstRecord": utc(created_at(batch[0])),
+            "approximateArrivalOfLastRecord": utc(created_at(batch[-1])),
             "batchSize": len(batch),
             "streamArn": stream_arn,
         },
@@ -395,12 +397,11 @@ def relay_shard(dynamodb, sqs, api_url, subscription, stream_arn, shard, checkpo
     return False
 
 
-def relay_dynamodb(_sqs, api_url, subscription):
+def relay_dynamodb(sqs, api_url, subscription):
     """One stream, shard after shard (a child only once its parent is finished), as one event
     source mapping with a parallelization factor of 1."""
     dynamodb = boto3.client("dynamodbstreams", config=CLIENT_CONFIG)
     tables = boto3.client("dynamodb", config=CLIENT_CONFIG)
-    sqs = boto3.client("sqs", config=CLIENT_CONFIG)
     for pattern in subscription["filters"]:
         check_filter(pattern)
     state = Path(os.environ["MIZAN_STATE_DIR"])
