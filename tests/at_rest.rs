@@ -166,6 +166,8 @@ async fn p4_a_raw_scan_of_every_table_shows_no_national_code_economic_code_or_na
     let legal_order = place(&stack, &bearer, &checkout_body(product.as_str(), 1, legal(&national_id))).await;
 
     // The owner still sees the codes where the API showed them: on the official invoice.
+    stack.pay(&bearer, &natural_order).await;
+    stack.pay(&bearer, &legal_order).await;
     let invoice = stack.await_invoice(&bearer, &natural_order).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
     assert_eq!(invoice.body["buyer"]["national_code"], national_code.as_str());

@@ -47,7 +47,8 @@ async fn p2_p4_p8_a_natural_person_checks_out_reads_the_order_and_gets_confirmat
     assert_eq!(placed.body["vat"], 2_469_135);
     assert_eq!(placed.body["total"], 27_160_485);
     assert_eq!(placed.body["lines"][0]["vat_basis_points"], 1000, "the rate applied is stored on the line");
-    assert_eq!(placed.body["status"], "placed");
+    assert_eq!(placed.body["status"], "awaiting_payment", "a sale once paid, not before");
+    assert!(placed.body["payment_due"].as_str().is_some_and(|due| due > placed.body["placed_at"].as_str().unwrap()));
     assert_eq!(placed.body["buyer"], json!({ "type": "natural", "full_name": "مریم کاظمی" }));
     assert!(!placed.body.to_string().contains("0076229645"), "identity codes are not echoed");
     assert_eq!(stack.stock_of(&product).await, 8);
@@ -262,7 +263,7 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes() {
     use mizan::ordering::checkout::{Checkout, CheckoutOutcome, CheckoutRequest, place_order};
-    use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
+    use mizan::ordering::order::{Address, Buyer, CartLine, DEFAULT_PAYMENT_WINDOW, Recipient};
     use mizan::ordering::pricing::VatSchedule;
     use mizan_aws::dynamodb::outbox::OutboxTable;
     use mizan_aws::dynamodb::products::ProductsTable;
@@ -282,7 +283,7 @@ async fn an_order_keeps_the_vat_it_was_priced_with_when_the_rate_table_changes()
         orders: stack.orders_store().await,
         outbox: OutboxTable::new(stack.dynamodb().clone(), std::env::var("OUTBOX_TABLE").unwrap()),
     };
-    let store = Checkout { shop: &shop, vat: &old_config };
+    let store = Checkout { shop: &shop, vat: &old_config, payment_window: DEFAULT_PAYMENT_WINDOW };
     let request = CheckoutRequest {
         cart: vec![CartLine { product_id: product.clone(), quantity: 1 }],
         buyer: Buyer::Natural {

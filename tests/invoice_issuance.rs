@@ -63,10 +63,12 @@ async fn assert_serials_gapless(stack: &Stack) {
     assert!((1..=before).all(|s| unique.contains(&s)), "no gap below {before}");
 }
 
-fn order_placed_event(order_id: &str, account_id: &str) -> Value {
+/// The payment's event as the relay delivers it (again): its id and time are a redelivery's own.
+fn order_paid_event(order_id: &str, account_id: &str) -> Value {
     let message = json!({
-        "event_id": uuid::Uuid::new_v4(), "occurred_at": "2026-11-25T09:00:00Z", "type": "OrderPlaced",
-        "order_id": order_id, "account_id": account_id, "total": 1
+        "event_id": uuid::Uuid::new_v4(), "occurred_at": "2026-11-25T09:00:00Z", "type": "OrderPaid",
+        "order_id": order_id, "account_id": account_id, "payment_id": uuid::Uuid::new_v4(),
+        "amount": 3_575_000, "paid_at": "2026-11-25T09:00:00Z", "ref_id": "201"
     });
     mizan_e2e::sns_event(&message)
 }
@@ -87,6 +89,7 @@ async fn p8_fifty_concurrent_orders_get_fifty_invoices_with_gapless_serials_even
             answer.body["order_id"].as_str().unwrap().to_owned()
         })
         .collect();
+    join_all(orders.iter().map(|id| stack.pay(&bearer, id))).await;
 
     let invoices = join_all(orders.iter().map(|id| stack.await_invoice(&bearer, id))).await;
     let serials: HashSet<u64> = invoices.iter().map(|invoice| invoice.body["serial"].as_u64().unwrap()).collect();
@@ -100,11 +103,15 @@ async fn p8_fifty_concurrent_orders_get_fifty_invoices_with_gapless_serials_even
         assert_eq!(invoice.body["totals"]["total"], 3_575_000);
         assert_eq!(invoice.body["total_in_words"], "سه میلیون و پانصد و هفتاد و پنج هزار ریال");
         assert_eq!(invoice.body["buyer"]["national_code"], "0076229645");
+        assert_eq!(invoice.body["payment"]["method"], 5, "paid through the gateway");
+        assert_eq!(invoice.body["payment"]["amount"], 3_575_000);
+        assert!(invoice.body["payment"]["tracking_number"].is_string(), "{}", invoice.body);
+        assert_eq!(invoice.body["issued_at"], invoice.body["payment"]["paid_at"], "issued when paid");
     }
     assert_serials_gapless(&stack).await;
 
-    // Every OrderPlaced delivered again: no new invoice, no serial consumed.
-    let events: Vec<Value> = orders.iter().map(|id| order_placed_event(id, &account)).collect();
+    // Every OrderPaid delivered again: no new invoice, no serial consumed.
+    let events: Vec<Value> = orders.iter().map(|id| order_paid_event(id, &account)).collect();
     let redelivered = join_all(events.iter().map(|event| stack.invoke("invoice", event))).await;
     assert!(redelivered.iter().all(|answer| answer.status == 200), "redeliveries are accepted");
     let again = join_all(orders.iter().map(|id| stack.await_invoice(&bearer, id))).await;
@@ -122,6 +129,7 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
 
     let legal = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, legal_buyer())).await;
     let legal_id = legal.body["order_id"].as_str().unwrap().to_owned();
+    stack.pay(&bearer, &legal_id).await;
     let invoice = stack.await_invoice(&bearer, &legal_id).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
     assert_eq!(invoice.body["buyer"]["postal_code"], "1435734561");
@@ -142,6 +150,7 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
 
     let natural = stack.check_out(&bearer, &checkout_body(product.as_str(), 1, natural_buyer())).await;
     let natural_id = natural.body["order_id"].as_str().unwrap().to_owned();
+    stack.pay(&bearer, &natural_id).await;
     stack.await_invoice(&bearer, &natural_id).await;
     let refused = stack.post_as(&format!("/orders/{natural_id}/vat-certificate"), &bearer, None, &json!({})).await;
     assert_eq!((refused.status, refused.body["code"].as_str()), (409, Some("not-a-legal-entity")));

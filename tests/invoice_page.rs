@@ -53,6 +53,7 @@ async fn placed_order_with_invoice(stack: &Stack) -> PlacedOrder {
     let placed = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
+    stack.pay(&bearer, &order_id).await;
     let invoice = await_invoice(stack, &bearer, &order_id).await;
     PlacedOrder {
         customer_email: customer.email,

@@ -143,6 +143,7 @@ async fn customer_with_history(stack: &Stack) -> History {
         let changed = stack.put_as("/me/preferences", &bearer, &json!({ "marketing": marketing })).await;
         assert_eq!(changed.status, 200, "{}", changed.body);
     }
+    stack.pay(&bearer, &order_id).await;
     let invoice = stack.await_invoice(&bearer, &order_id).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
     History {

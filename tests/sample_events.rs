@@ -192,8 +192,17 @@ fn check_sqs_sample(sample: &Sample, records: &[Value], problems: &mut Vec<Strin
 /// What is wrong with an SNS sample carrying a domain event, or an SQS one carrying a page.
 fn check_message_sample(sample: &Sample, problems: &mut Vec<String>) {
     let name = &sample.name;
+    // An EventBridge schedule's tick, as the function's `Schedule` event delivers it.
+    if text(&sample.event, "/detail-type") == Some("Scheduled Event") {
+        if text(&sample.event, "/source") != Some("aws.events") || text(&sample.event, "/time").is_none() {
+            problems.push(format!("{name}: a scheduled event needs `source: aws.events` and its `time`"));
+        }
+        return;
+    }
     let Some(records) = sample.event.get("Records").and_then(Value::as_array).filter(|r| !r.is_empty()) else {
-        problems.push(format!("{name}: neither an HTTP API event (requestContext.http) nor a message event (Records)"));
+        problems.push(format!(
+            "{name}: neither an HTTP API event (requestContext.http), a message event (Records) nor a schedule's tick"
+        ));
         return;
     };
     if records.iter().all(|record| text(record, "/eventSource") == Some("aws:sqs")) {

@@ -6,9 +6,11 @@ are done). Needs the stack's environment (MIZAN_API_URL, MIZAN_MOTO_URL, MIZAN_S
 tables' names, AWS_ENDPOINT_URL_*).
 
 Each journey is what a careful storefront does: sign up, read the verification email and SMS,
-verify both, log in, check out under one Idempotency-Key; a timeout, a 5xx or a 409 (the same
-checkout still running) is retried with backoff, the checkout always under its key. Meanwhile
-faults are injected, each kind at least once, then at random:
+verify both, log in, check out under one Idempotency-Key, and pay on the gateway (the Zarinpal
+emulator); a timeout, a 5xx or a 409 (the same checkout still running) is retried with backoff,
+the checkout always under its key. One customer in ten closes the tab after paying (no return
+to the callback): the payment sweep, run through the drain, must settle those. Meanwhile faults
+are injected, each kind at least once, then at random:
   moto-paused       moto (SNS, SES, SQS, KMS) stops answering for a few seconds (SIGSTOP/SIGCONT)
   dynamodb-paused   DynamoDB Local stops answering for a few seconds
   function-killed   a function process is killed (SIGKILL), mid-request or not; the keeper
@@ -16,11 +18,13 @@ faults are injected, each kind at least once, then at random:
   relay-killed      the event relay dies after relaying a stream batch and before checkpointing
                     it (infra/local/event_relay.py's crash_before_checkpoint), so the batch is
                     delivered twice
+  gateway-down      the payment gateway hangs every call for a few seconds
 When the journeys are done and the faults stop, the stack drains, and the reckoning compares:
 orders accepted (201) with orders stored; every event kept in the outbox with the events
-published; confirmations (exactly one per order); invoices (exactly one per order, serials
-without gaps); stock taken with stock sold; and counts the 5xx answers and timeouts seen. It
-prints a table and exits 1 on any mismatch.
+published; confirmations (exactly one per order); orders paid at the gateway with orders paid;
+receipts and invoices (exactly one per paid order, serials without gaps); stock taken with
+stock sold; and counts the 5xx answers and timeouts seen. It prints a table and exits 1 on any
+mismatch.
 
   chaos.py [--journeys N] [--concurrency C] [--seed S] [--drain-seconds D]
 """
@@ -51,11 +55,14 @@ REQUEST_TIMEOUT = 30          # API Gateway gives up after 29 s
 ATTEMPTS = 15                 # per step; backoff 0.5 s doubling to 8 s
 MESSAGE_WAIT = 240            # for a verification message, faults included
 CONFIRMED = "ثبت شد"          # the order confirmation's subject ends so
-FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-killed"]
-KILLABLE = ["signup", "checkout", "invoice", "notification", "relay"]
+RECEIPT = "رسید پرداخت"       # the payment receipt's subject starts so
+FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-killed", "gateway-down"]
+KILLABLE = ["signup", "checkout", "payment", "invoice", "notification", "relay"]
+TAB_CLOSED = 0.1              # customers who pay and never come back to the callback
 
 API = os.environ["MIZAN_API_URL"].rstrip("/")
 MOTO = os.environ["MIZAN_MOTO_URL"].rstrip("/")
+GATEWAY = os.environ["MIZAN_ZARINPAL_URL"].rstrip("/")
 STATE = Path(os.environ["MIZAN_STATE_DIR"])
 AWS = Config(connect_timeout=3, read_timeout=20, retries={"max_attempts": 10})
 
@@ -83,14 +90,14 @@ class Tally:
 TALLY = Tally()
 
 
-def call(method, path, body=None, bearer=None, key=None):
-    """(status or None on timeout / no answer, parsed body)."""
+def call(method, path, body=None, bearer=None, key=None, base=API):
+    """(status or None on timeout / no answer, parsed body: JSON, else the text)."""
     headers = {"Content-Type": "application/json"}
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     if key:
         headers["Idempotency-Key"] = key
-    request = urllib.request.Request(f"{API}{path}", method=method, headers=headers,
+    request = urllib.request.Request(f"{base}{path}", method=method, headers=headers,
                                      data=None if body is None else json.dumps(body).encode())
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
@@ -100,18 +107,19 @@ def call(method, path, body=None, bearer=None, key=None):
     except (urllib.error.URLError, OSError):
         TALLY.saw(None)
         return None, None
-    TALLY.saw(status)
+    if base == API:
+        TALLY.saw(status)
     try:
         return status, json.loads(raw or b"null")
     except ValueError:
-        return status, None
+        return status, raw.decode("utf-8", "replace")
 
 
-def retried(step, method, path, body=None, bearer=None, key=None, done=(200, 201, 202)):
+def retried(step, method, path, body=None, bearer=None, key=None, base=API):
     """Calls until an answer that is not a timeout, a 5xx or a 409; (status, body, retried?)."""
     delay = 0.5
     for attempt in range(ATTEMPTS):
-        status, answer = call(method, path, body, bearer, key)
+        status, answer = call(method, path, body, bearer, key, base)
         if status is not None and status < 500 and status != 409:
             return status, answer, attempt > 0
         time.sleep(delay + random.random() * delay)
@@ -184,7 +192,7 @@ def journey(index, mailbox, product, seed):
     if digits.endswith("99"):  # moto's carrier opts numbers ending in 99 out of SMS
         digits = digits[:-2] + "42"
     email, phone, password = f"chaos-{tag}@example.com", f"+98912{digits}", f"Chaos-{tag}-roast"
-    record = {"email": email, "order_id": None, "quantity": 1 + index % 3, "error": None}
+    record = {"email": email, "order_id": None, "quantity": 1 + index % 3, "paid": False, "error": None}
     try:
         retried("signup", "POST", "/signup", {
             "email": email, "phone": f"0912{digits}", "password": password, "full_name": "مریم کاظمی",
@@ -212,9 +220,36 @@ def journey(index, mailbox, product, seed):
         if status != 201:
             raise RuntimeError(f"checkout: {status} {placed and placed.get('code')}")
         record["order_id"] = placed["order_id"]
+        pay(record, session["token"], rng)
     except Exception as error:  # the journey is reported, not the run's end
         record["error"] = str(error)
     return record
+
+
+OUTCOME = re.compile(r'data-outcome="([a-z-]+)"')
+
+
+def pay(record, bearer, rng):
+    """Pays the order on the gateway's page and follows the gateway back, as a browser does."""
+    order = record["order_id"]
+    status, started, _ = retried("payment", "POST", f"/orders/{order}/payments", bearer=bearer)
+    if status != 201:
+        raise RuntimeError(f"payment: {status} {started}")
+    authority = started["redirect_url"].rsplit("/", 1)[-1]
+    closes_tab = rng.random() < TAB_CLOSED
+    act = "pay-no-callback" if closes_tab else "pay"
+    status, acted, _ = retried("gateway", "POST", f"/_emulator/payments/{authority}/{act}", base=GATEWAY)
+    if status != 200:
+        raise RuntimeError(f"gateway: {status}")
+    record["paid"] = True
+    if closes_tab:
+        return
+    callback = acted["callback"]
+    status, page, _ = retried("callback", "GET", callback[len(API):])
+    found = OUTCOME.search(page if isinstance(page, str) else "")
+    # "unconfirmed" is an honest answer while the gateway is down: the sweep settles it later.
+    if status != 200 or not found or found.group(1) not in ("paid", "unconfirmed"):
+        raise RuntimeError(f"callback: {status} {found and found.group(1)}")
 
 
 class Faults:
@@ -266,6 +301,15 @@ class Faults:
     def dynamodb_paused(self):
         return self.paused("dynamodb", 1, 4)
 
+    def gateway_down(self):
+        down = lambda flag: call("POST", "/_emulator/down", {"down": flag}, base=GATEWAY)  # noqa: E731
+        down(True)
+        try:
+            self.stopping.wait(self.rng.uniform(2, 6))
+        finally:
+            down(False)
+        return True
+
     def function_killed(self):
         name = self.rng.choice(KILLABLE)
         for entry in Path("/proc").iterdir():
@@ -297,11 +341,19 @@ def scan(dynamodb, table, **kwargs):
         yield from page.get("Items", [])
 
 
+def sweep():
+    """One tick of the payment function's schedule."""
+    tick = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "detail": {}}
+    call("POST", "/2015-03-31/functions/payment/invocations", tick)
+
+
 def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     dynamodb = boto3.client("dynamodb", config=AWS)
     orders_table, invoices_table = os.environ["ORDERS_TABLE"], os.environ["INVOICES_TABLE"]
     outbox_table, products_table = os.environ["OUTBOX_TABLE"], os.environ["PRODUCTS_TABLE"]
     accepted = {j["order_id"]: j for j in journeys if j["order_id"]}
+    paid = {order for order, j in accepted.items() if j["paid"]}
 
     def invoices():
         return {item["pk"]["S"][len("INVOICE#"):]: int(item["serial"]["N"])
@@ -313,34 +365,45 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
             return {j["email"]: sum(1 for subject, _ in mailbox.emails.get(j["email"], []) if subject.endswith(CONFIRMED))
                     for j in accepted.values()}
 
+    def receipts():
+        with mailbox.lock:
+            return {accepted[o]["email"]: sum(1 for subject, _ in mailbox.emails.get(accepted[o]["email"], [])
+                                              if subject.startswith(RECEIPT))
+                    for o in paid}
+
     def published():
         with mailbox.lock:
             topic = next((t for t in mailbox.topic if t.get("arn", "").endswith(":EventsTopic")), {})
             return Counter(json.loads(n[1]).get("event_id") for n in topic.get("sent_notifications", []))
 
-    # Drain: until every accepted order has its confirmation and invoice and every kept event
-    # was published, or the time is up (then the table shows what is missing).
+    # Drain: until every accepted order has its confirmation, every paid one its receipt and
+    # invoice, and every kept event was published, or the time is up (then the table shows what
+    # is missing). The schedule's sweep runs meanwhile, for the payments nobody came back from.
     deadline = time.monotonic() + drain_seconds
     while time.monotonic() < deadline:
+        sweep()
         kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
-        done_invoices, sent, out = invoices(), confirmations(), published()
-        if (all(o in done_invoices for o in accepted) and all(n >= 1 for n in sent.values())
-                and kept <= set(out)):
+        done_invoices, sent, out, got = invoices(), confirmations(), published(), receipts()
+        if (all(o in done_invoices for o in paid) and all(n >= 1 for n in sent.values())
+                and all(n >= 1 for n in got.values()) and kept <= set(out)):
             break
         time.sleep(2)
     time.sleep(5)  # anything doubled arrives late: give it the chance to show
 
-    stored = {}
+    stored, statuses = {}, {}
     for item in scan(dynamodb, orders_table, FilterExpression="contains(product_ids, :p)",
                      ExpressionAttributeValues={":p": {"S": product}}):
         if item["pk"]["S"].count("#") == 1:
             lines = json.loads(item["lines"]["S"])
-            stored[item["pk"]["S"][len("ORDER#"):]] = sum(l["quantity"] for l in lines if l["product_id"] == product)
+            order = item["pk"]["S"][len("ORDER#"):]
+            stored[order] = sum(l["quantity"] for l in lines if l["product_id"] == product)
+            statuses[order] = item["status"]["S"]
     kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
     out = published()
     all_invoices = invoices()
     serials = sorted(all_invoices.values())
-    sent = confirmations()
+    sent, got = confirmations(), receipts()
+    paid_stored = {order for order, status in statuses.items() if status == "paid"}
     left = int(dynamodb.get_item(TableName=products_table, Key={"pk": {"S": f"PRODUCT#{product}"}},
                                  ConsistentRead=True)["Item"]["stock"]["N"])
     sold = sum(stored.values())
@@ -349,8 +412,11 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
         ("events kept in the outbox, all published", len(kept), len(kept & set(out)), kept <= set(out)),
         ("confirmations: orders with exactly one", len(accepted), sum(1 for n in sent.values() if n == 1),
          all(n == 1 for n in sent.values())),
-        ("invoices: orders with exactly one", len(accepted), sum(1 for o in accepted if o in all_invoices),
-         all(o in all_invoices for o in accepted)),
+        ("orders paid at the gateway = orders paid", len(paid), len(paid_stored), paid == paid_stored),
+        ("receipts: paid orders with exactly one", len(paid), sum(1 for n in got.values() if n == 1),
+         all(n == 1 for n in got.values())),
+        ("invoices: paid orders with exactly one", len(paid), sum(1 for o in paid if o in all_invoices),
+         all(o in all_invoices for o in paid) and set(all_invoices) & set(stored) <= paid),
         ("invoice serials: 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
          serials == list(range(1, len(serials) + 1))),
         ("stock taken = stock sold", stock - left, sold, stock - left == sold),
@@ -370,6 +436,11 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     for email, n in sorted(sent.items()):
         if n != 1:
             print(f"  {email}: {n} confirmations")
+    for email, n in sorted(got.items()):
+        if n != 1:
+            print(f"  {email}: {n} receipts")
+    for order in sorted(paid ^ paid_stored):
+        print(f"  order {order}: {'paid at the gateway, not paid here' if order in paid else 'paid here only'}")
     for order in sorted(set(accepted) ^ set(stored)):
         print(f"  order {order}: {'accepted, not stored' if order in accepted else 'stored, never accepted'}")
     for event in sorted(kept - set(out)):

@@ -89,17 +89,20 @@ def load_template(path=TEMPLATE):
 # --- local resolution of template values --------------------------------------------------------
 
 class Resolver:
-    def __init__(self, template, local_refs, secrets, local_atts=None):
+    def __init__(self, template, local_refs, secrets, local_atts=None, local_parameters=None):
         self.template = template
         self.resources = template.get("Resources", {})
         self.parameters = template.get("Parameters", {})
         self.local_refs = local_refs  # logical id -> local value of !Ref
         self.secrets = secrets        # secret logical id -> dev value
         self.local_atts = local_atts or {}  # (logical id, attribute) -> local value of !GetAtt
+        self.local_parameters = local_parameters or {}  # parameter -> local value instead of Default
 
     def ref(self, name):
         if name in PSEUDO:
             return PSEUDO[name]
+        if name in self.local_parameters:
+            return self.local_parameters[name]
         if name in self.parameters:
             if "Default" not in self.parameters[name]:
                 raise SystemExit(f"provision: parameter {name} has no Default to use locally")
@@ -331,6 +334,8 @@ def main():
     moto_port = int(os.environ["MIZAN_MOTO_PORT"])
     watch_port = int(os.environ["MIZAN_WATCH_PORT"])
     moto_url = f"http://127.0.0.1:{moto_port}"
+    zarinpal_url = f"http://127.0.0.1:{int(os.environ['MIZAN_ZARINPAL_PORT'])}"
+    api_url = f"http://127.0.0.1:{watch_port}"
 
     template = load_template()
     resources = template.get("Resources", {})
@@ -354,7 +359,9 @@ def main():
             local_refs[logical_id] = f"local-secret-{logical_id}"
     seed_products(dynamodb, "ProductsTable")
 
-    resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts)
+    # Parameters whose Default points at the internet point at the local stand-ins instead.
+    local_parameters = {"ZarinpalPaymentUrl": zarinpal_url, "ZarinpalApiUrl": zarinpal_url}
+    resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts, local_parameters)
     create_kms_keys(kms, resources, resolver, local_refs, local_atts)
 
     # Environment: the union over every function and Globals.
@@ -469,8 +476,9 @@ def main():
         "AWS_ENDPOINT_URL_SESV2": moto_url,
         "AWS_ENDPOINT_URL_SQS": moto_url,
         "AWS_ENDPOINT_URL_KMS": moto_url,
-        "MIZAN_API_URL": f"http://127.0.0.1:{watch_port}",
+        "MIZAN_API_URL": api_url,
         "MIZAN_MOTO_URL": moto_url,
+        "MIZAN_ZARINPAL_URL": zarinpal_url,
         "MIZAN_STATE_DIR": str(state),
     }
     lines = [
@@ -479,6 +487,9 @@ def main():
         "# Default, secrets from infra/local/dev-secrets.env: dummies, local only).",
     ]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in exported.items()]
+    # The gateway sends the customer's browser back to the local API, not the public one (which
+    # the messages' links keep: one-click unsubscribe links must be HTTPS).
+    env["PAYMENT_CALLBACK_URL"] = api_url
     for name in sorted(env):
         if name in exported:
             raise SystemExit(f"provision: template variable {name} clashes with the local stack's own")

@@ -19,6 +19,8 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Stack {
     pub api: String,
     pub moto: String,
+    /// The local Zarinpal emulator (infra/local/zarinpal.py).
+    pub zarinpal: String,
     pub function_log: String,
     pub accounts_table: String,
     pub products_table: String,
@@ -62,6 +64,7 @@ impl Stack {
         Self {
             api: env("MIZAN_API_URL"),
             moto: env("MIZAN_MOTO_URL"),
+            zarinpal: env("MIZAN_ZARINPAL_URL"),
             function_log: env("MIZAN_FUNCTION_LOG"),
             accounts_table: env("ACCOUNTS_TABLE"),
             products_table: env("PRODUCTS_TABLE"),
@@ -313,10 +316,54 @@ impl Stack {
         wait_for(|| self.sms_to(e164), |sms| sms.len() >= count, "SMS").await
     }
 
+    /// `POST /orders/{order_id}/payments` as the customer: the payment's id and the authority the
+    /// gateway gave it (from the StartPay URL), or the answer that refused it.
+    pub async fn start_payment(&self, bearer: &str, order_id: &str) -> Result<StartedPayment, Answer> {
+        let answer = self.post_as(&format!("/orders/{order_id}/payments"), bearer, None, &Value::Null).await;
+        if answer.status != 201 {
+            return Err(answer);
+        }
+        let url = answer.body["redirect_url"].as_str().expect("a redirect URL").to_owned();
+        let authority = url.rsplit('/').next().expect("an authority").to_owned();
+        let payment_id = answer.body["payment_id"].as_str().expect("a payment id").to_owned();
+        Ok(StartedPayment { payment_id, authority, redirect_url: url })
+    }
+
+    /// The customer's act on the gateway's page, without a browser (the emulator's own endpoint):
+    /// `pay`, `cancel`, `pay-no-callback`, `verify-timeout`, `amount:<rials>`. Answers the URL the
+    /// gateway sends the browser back to, if it does.
+    pub async fn gateway_act(&self, authority: &str, outcome: &str) -> Option<String> {
+        let url = format!("{}/_emulator/payments/{authority}/{outcome}", self.zarinpal);
+        let answer: Value = self.http.post(url).send().await.expect("the emulator answers").json().await.expect("JSON");
+        answer["callback"].as_str().map(str::to_owned)
+    }
+
+    /// What the gateway knows of one payment (the emulator's own endpoint).
+    pub async fn gateway_payment(&self, authority: &str) -> Value {
+        let url = format!("{}/_emulator/payments/{authority}", self.zarinpal);
+        self.http.get(url).send().await.expect("the emulator answers").json().await.expect("JSON")
+    }
+
+    /// The browser following the gateway back to our API (an absolute URL on it).
+    pub async fn follow(&self, url: &str) -> Answer {
+        assert!(url.starts_with(&self.api), "the gateway sends the customer back to our API: {url}");
+        self.send(self.http.get(url)).await
+    }
+
+    /// Pays the order as its customer does: a payment, paid on the gateway, and the return to
+    /// the callback; the result page. Panics unless the order came out paid.
+    pub async fn pay(&self, bearer: &str, order_id: &str) -> Answer {
+        let started = self.start_payment(bearer, order_id).await.unwrap_or_else(|answer| panic!("{}", answer.body));
+        let callback = self.gateway_act(&started.authority, "pay").await.expect("a callback");
+        let page = self.follow(&callback).await;
+        assert!(page.body.as_str().is_some_and(|html| html.contains(r#"data-outcome="paid""#)), "{}", page.body);
+        page
+    }
+
     /// Waits until the order's invoice is issued (`409 invoice-pending` until then, while the
-    /// invoice function hears of the order); the answer that ended the wait.
+    /// invoice function hears of the payment); the answer that ended the wait.
     pub async fn await_invoice(&self, bearer: &str, order_id: &str) -> Answer {
-        // The first OrderPlaced of a run may wait for the invoice function to start.
+        // The first OrderPaid of a run may wait for the invoice function to start.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
             let answer = self.get(&format!("/orders/{order_id}/invoice"), Some(bearer)).await;
@@ -450,6 +497,13 @@ where
 }
 
 /// A customer nobody else in the test run uses.
+/// A payment started through the API.
+pub struct StartedPayment {
+    pub payment_id: String,
+    pub authority: String,
+    pub redirect_url: String,
+}
+
 pub struct Customer {
     pub email: String,
     /// As typed on the storefront: Persian digits and spaces.

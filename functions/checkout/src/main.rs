@@ -24,8 +24,14 @@ pub struct Deps {
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
     pub vat: VatSchedule,
+    /// How long a placed order waits for its payment (PAYMENT_WINDOW_MINUTES).
+    pub payment_window: time::Duration,
     pub ip_records: IpRecordsTable,
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("PAYMENT_WINDOW_MINUTES must be a whole number of minutes from 5 to 1440")]
+struct InvalidPaymentWindow;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -48,6 +54,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
+        payment_window: config::required("PAYMENT_WINDOW_MINUTES")?
+            .parse::<i64>()
+            .ok()
+            .filter(|minutes| (5..=1440).contains(minutes))
+            .map(time::Duration::minutes)
+            .ok_or(InvalidPaymentWindow)?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

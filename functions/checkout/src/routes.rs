@@ -46,7 +46,7 @@ async fn check_out(deps: &Deps, req: &Request) -> HttpResult {
         source_ip: http::source_ip(req),
         in_progress_for: remaining_time(req),
     };
-    let store = Checkout { shop: &deps.shop, vat: &deps.vat };
+    let store = Checkout { shop: &deps.shop, vat: &deps.vat, payment_window: deps.payment_window };
     let placed = checkout::check_out(&store, &deps.idempotency, &deps.ip_records, call, request, now()).await?;
     http::json(StatusCode::CREATED, &order_view(&placed))
 }
@@ -78,6 +78,7 @@ fn order_view(stored: &StoredOrder) -> Value {
         "order_id": order.id,
         "status": order.status.as_str(),
         "placed_at": mizan::kernel::clock::timestamp(order.placed_at),
+        "payment_due": mizan::kernel::clock::timestamp(order.payment_due),
         "buyer": buyer,
         "lines": order.priced.lines,
         "subtotal": order.priced.subtotal,

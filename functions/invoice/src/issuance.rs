@@ -1,8 +1,8 @@
-//! Issuing invoices for `OrderPlaced` events: one invoice per order, however often the event
-//! is delivered.
+//! Issuing invoices for `OrderPaid` events: one invoice per order, however often the event is
+//! delivered, dated by the payment it carries.
 
+use mizan::invoicing::invoice::PaymentRecord;
 use mizan::invoicing::issuance::{self, IssuanceError};
-use mizan::kernel::clock::now;
 use mizan::kernel::events::{DomainEvent, Envelope};
 
 use crate::Deps;
@@ -10,9 +10,10 @@ use crate::Deps;
 /// Fails the invocation, so Lambda retries it and then dead-letters the event.
 pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed> {
     for envelope in events {
-        // The subscription delivers OrderPlaced only; anything else is not this function's.
-        if let DomainEvent::OrderPlaced { order_id, .. } = envelope.event {
-            issuance::issue(&deps.orders, &deps.invoices, &deps.seller, order_id, now()).await?;
+        // The subscription delivers OrderPaid only; anything else is not this function's.
+        if let DomainEvent::OrderPaid { order_id, amount, paid_at, ref_id, .. } = envelope.event {
+            let payment = PaymentRecord { tracking_number: ref_id, paid_at, amount };
+            issuance::issue(&deps.orders, &deps.invoices, &deps.seller, order_id, &payment).await?;
         }
     }
     Ok(())

@@ -35,6 +35,7 @@ struct InvoicePage<'a> {
     lines: Vec<Line<'a>>,
     totals: Vec<Field<'static>>,
     total_in_words: String,
+    payment: Vec<Field<'a>>,
 }
 
 /// A labelled value of the seller, buyer or totals blocks.
@@ -130,6 +131,11 @@ fn page(invoice: &Invoice) -> InvoicePage<'_> {
         lines,
         totals,
         total_in_words: invoice.total_in_words(),
+        payment: vec![
+            field("روش پرداخت", "درگاه پرداخت اینترنتی".to_owned()),
+            field("شمارهٔ پیگیری", persian_digits(invoice.payment.tracking_number.as_deref().unwrap_or("—"))),
+            field("مبلغ پرداخت‌شده (ریال)", amount(invoice.payment.amount)),
+        ],
     }
 }
 
@@ -192,7 +198,7 @@ mod tests {
     use super::*;
     use mizan::accounts::contact::PostalCode;
     use mizan::accounts::person::FullName;
-    use mizan::invoicing::invoice::{InvoiceTotals, Seller};
+    use mizan::invoicing::invoice::{InvoiceTotals, PaymentRecord, Seller};
     use mizan::invoicing::tax_id::{MemoryId, tax_id};
     use mizan::kernel::ids::AccountId;
     use mizan::kernel::ids::OrderId;
@@ -258,6 +264,11 @@ mod tests {
                 after_discount: Rial::new(25_691_350),
                 vat: Rial::new(2_564_135),
                 total: Rial::new(28_255_485),
+            },
+            payment: PaymentRecord {
+                tracking_number: Some("201".to_owned()),
+                paid_at: issued_at,
+                amount: Rial::new(28_255_485),
             },
         }
     }
@@ -328,6 +339,14 @@ mod tests {
         let html = render(&sample(natural())).unwrap();
         assert!(html.contains("به حروف"));
         assert!(html.contains("بیست و هشت میلیون و دویست و پنجاه و پنج هزار و چهارصد و هشتاد و پنج ریال"), "{html}");
+    }
+
+    #[test]
+    fn p8_the_page_records_how_the_invoice_was_paid() {
+        let text = visible_text(&render(&sample(natural())).unwrap());
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("درگاه پرداخت اینترنتی"), "{text}");
+        assert!(text.contains("شمارهٔ پیگیری: ۲۰۱"), "{text}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
 use mizan::invoicing::access;
-use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice};
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, PAYMENT_METHOD_GATEWAY};
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::{AccountId, OrderId};
 use mizan::kernel::persian_format::persian_digits;
@@ -106,5 +106,12 @@ fn invoice_view(invoice: &Invoice) -> Value {
         "lines": invoice.lines,
         "totals": invoice.totals,
         "total_in_words": invoice.total_in_words(),
+        // The tax system's payment record: method 5 (an internet payment gateway).
+        "payment": {
+            "method": PAYMENT_METHOD_GATEWAY,
+            "tracking_number": invoice.payment.tracking_number,
+            "paid_at": mizan::kernel::clock::timestamp(invoice.payment.paid_at),
+            "amount": invoice.payment.amount,
+        },
     })
 }

@@ -86,15 +86,13 @@ impl TemplatedMessages {
             Message::PhoneVerification { code } => {
                 Ok(self.sms.send(&contacts.phone, templates::phone_verification(&code)?).await?)
             }
-            Message::OrderConfirmation { order_id, total, channel: Channel::Email } => {
+            Message::Order { order_id, news, channel: Channel::Email } => {
                 let link = format!("{}/orders/{order_id}", self.storefront_url);
-                Ok(self
-                    .mailer
-                    .send(&contacts.email, templates::order_placed(&contacts.full_name, order_id, total, &link)?)
-                    .await?)
+                let email = templates::order_news(&contacts.full_name, order_id, &news, &link)?;
+                Ok(self.mailer.send(&contacts.email, email).await?)
             }
-            Message::OrderConfirmation { order_id, total, channel: Channel::Sms } => {
-                Ok(self.sms.send(&contacts.phone, templates::order_placed_sms(order_id, total)?).await?)
+            Message::Order { order_id, news, channel: Channel::Sms } => {
+                Ok(self.sms.send(&contacts.phone, templates::order_news_sms(order_id, &news)?).await?)
             }
             Message::InvoiceIssued { order_id } => {
                 let link = format!("{}/orders/{order_id}/invoice", self.storefront_url);

@@ -4,7 +4,7 @@
 use askama::Template;
 use mizan::accounts::person::FullName;
 use mizan::kernel::ids::OrderId;
-use mizan::kernel::money::Rial;
+use mizan::messaging::notifications::OrderNews;
 use mizan_aws::notify::email::EmailMessage;
 
 #[derive(Template)]
@@ -42,28 +42,105 @@ struct PhoneVerificationSms<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "order_placed.html")]
-struct OrderPlacedHtml<'a> {
+#[template(path = "order_news.html")]
+struct OrderNewsHtml<'a> {
+    subject: &'a str,
     name: &'a str,
-    order_ref: &'a str,
-    total: &'a str,
+    headline: &'a str,
+    details: &'a [String],
     link: &'a str,
 }
 
 #[derive(Template)]
-#[template(path = "order_placed.txt")]
-struct OrderPlacedText<'a> {
+#[template(path = "order_news.txt")]
+struct OrderNewsText<'a> {
     name: &'a str,
-    order_ref: &'a str,
-    total: &'a str,
+    headline: &'a str,
+    details: &'a [String],
     link: &'a str,
 }
 
 #[derive(Template)]
-#[template(path = "order_placed_sms.txt")]
-struct OrderPlacedSms<'a> {
-    order_ref: &'a str,
-    total: &'a str,
+#[template(path = "order_news_sms.txt")]
+struct OrderNewsSms<'a> {
+    text: &'a str,
+}
+
+/// One piece of an order's news in words: the email's subject, its opening, its lines, and
+/// the SMS (one Persian segment, 70 characters, where it can be).
+struct OrderWords {
+    subject: String,
+    headline: &'static str,
+    details: Vec<String>,
+    sms: String,
+}
+
+fn order_words(order: OrderId, news: &OrderNews) -> OrderWords {
+    let order_ref = order.short_ref();
+    let number = format!("شمارهٔ سفارش: {order_ref}");
+    match news {
+        OrderNews::Placed { total } => OrderWords {
+            subject: format!("سفارش {order_ref} در قهوه میزان ثبت شد"),
+            headline: "سفارش شما در قهوه میزان ثبت شد.",
+            details: vec![
+                number,
+                format!("مبلغ کل (با مالیات بر ارزش افزوده): {total} ریال"),
+                "سفارش را از صفحهٔ آن پرداخت کنید؛ سفارشی که در مهلت پرداخت نشود لغو می‌شود.".to_owned(),
+            ],
+            sms: format!("سفارش {order_ref} ثبت شد. مبلغ کل: {total} ریال"),
+        },
+        OrderNews::Paid { amount, ref_id } => {
+            let reference = ref_id.as_deref().unwrap_or("—");
+            OrderWords {
+                subject: format!("رسید پرداخت سفارش {order_ref} در قهوه میزان"),
+                headline: "پرداخت سفارش شما انجام و تأیید شد.",
+                details: vec![
+                    number,
+                    format!("مبلغ پرداخت‌شده: {amount} ریال"),
+                    format!("شمارهٔ پیگیری پرداخت: {reference}"),
+                    "فاکتور رسمی سفارش به‌زودی برایتان فرستاده می‌شود.".to_owned(),
+                ],
+                sms: format!("پرداخت سفارش {order_ref} تأیید شد. پیگیری: {reference}"),
+            }
+        }
+        OrderNews::Expired => OrderWords {
+            subject: format!("سفارش {order_ref} در قهوه میزان لغو شد"),
+            headline: "سفارش شما در مهلت پرداخت، پرداخت نشد و لغو شد.",
+            details: vec![number, "اگر هنوز آن را می‌خواهید، سفارش تازه‌ای ثبت کنید.".to_owned()],
+            sms: format!("سفارش {order_ref} پرداخت نشد و لغو شد."),
+        },
+        OrderNews::PaymentReturned { amount, reversed } => OrderWords {
+            subject: format!("بازگشت مبلغ پرداختی سفارش {order_ref} در قهوه میزان"),
+            headline: "پرداخت شما پس از بسته شدن سفارش رسید و سفارش دیگر پذیرفتنی نبود.",
+            details: vec![
+                number,
+                match reversed {
+                    true => format!("مبلغ {amount} ریال به کارت شما بازگردانده شد."),
+                    false => format!("مبلغ {amount} ریال ظرف چند روز کاری به حساب شما بازگردانده می‌شود."),
+                },
+            ],
+            sms: format!("مبلغ پرداختی سفارش {order_ref} بازگردانده می‌شود."),
+        },
+    }
+}
+
+pub fn order_news(
+    name: &FullName,
+    order: OrderId,
+    news: &OrderNews,
+    link: &str,
+) -> Result<EmailMessage, askama::Error> {
+    let words = order_words(order, news);
+    let (name, headline, details) = (name.as_str(), words.headline, words.details.as_slice());
+    Ok(EmailMessage {
+        html: OrderNewsHtml { subject: &words.subject, name, headline, details, link }.render()?,
+        text: OrderNewsText { name, headline, details, link }.render()?,
+        subject: words.subject,
+    })
+}
+
+pub fn order_news_sms(order: OrderId, news: &OrderNews) -> Result<String, askama::Error> {
+    OrderNewsSms { text: &order_words(order, news).sms }.render()
 }
 
 #[derive(Template)]
@@ -80,19 +157,6 @@ struct InvoiceIssuedText<'a> {
     name: &'a str,
     order_ref: &'a str,
     link: &'a str,
-}
-
-pub fn order_placed(name: &FullName, order: OrderId, total: Rial, link: &str) -> Result<EmailMessage, askama::Error> {
-    let (name, order_ref, total) = (name.as_str(), &order.short_ref(), &total.to_string());
-    Ok(EmailMessage {
-        subject: format!("سفارش {order_ref} در قهوه میزان ثبت شد"),
-        html: OrderPlacedHtml { name, order_ref, total, link }.render()?,
-        text: OrderPlacedText { name, order_ref, total, link }.render()?,
-    })
-}
-
-pub fn order_placed_sms(order: OrderId, total: Rial) -> Result<String, askama::Error> {
-    OrderPlacedSms { order_ref: &order.short_ref(), total: &total.to_string() }.render()
 }
 
 pub fn invoice_issued(name: &FullName, order: OrderId, link: &str) -> Result<EmailMessage, askama::Error> {
@@ -165,6 +229,8 @@ pub fn phone_verification(code: &str) -> Result<String, askama::Error> {
 
 #[cfg(test)]
 mod tests {
+    use mizan::kernel::money::Rial;
+
     use super::*;
 
     #[test]
@@ -181,12 +247,25 @@ mod tests {
     fn the_order_confirmation_names_the_order_and_its_total() {
         let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
         let name = FullName::parse("مریم کاظمی").unwrap();
-        let email = order_placed(&name, order, Rial::new(13_200_000), "https://mizancoffee.ir/orders/x").unwrap();
-        assert!(email.subject.contains(&order.short_ref()));
-        assert!(email.text.contains("13,200,000"));
-        let sms = order_placed_sms(order, Rial::new(13_200_000)).unwrap();
+        let placed = OrderNews::Placed { total: Rial::new(13_200_000) };
+        let email = order_news(&name, order, &placed, "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.subject.contains(&order.short_ref()) && email.subject.ends_with("ثبت شد"));
+        assert!(email.text.contains("13,200,000") && email.html.contains(r#"dir="rtl""#));
+        let sms = order_news_sms(order, &placed).unwrap();
         assert!(sms.contains(&order.short_ref()) && sms.contains("13,200,000"));
         assert!(sms.chars().count() <= 70, "one Persian SMS segment: {sms}");
+    }
+
+    #[test]
+    fn the_receipt_names_the_amount_and_the_gateways_reference() {
+        let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
+        let name = FullName::parse("مریم کاظمی").unwrap();
+        let paid = OrderNews::Paid { amount: Rial::new(13_200_000), ref_id: Some("201".into()) };
+        let email = order_news(&name, order, &paid, "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.subject.starts_with("رسید پرداخت"));
+        assert!(email.text.contains("13,200,000") && email.text.contains("201"), "{}", email.text);
+        let sms = order_news_sms(order, &paid).unwrap();
+        assert!(sms.contains("201") && sms.chars().count() <= 70, "{sms}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Mizan Coffee's adapters: the domain's ports kept in DynamoDB, sent through SES, SNS and SQS,
-//! sealed with KMS, and the Lambda edge that decodes requests and encodes answers.
+//! sealed with KMS, paid through a payment gateway, and the Lambda edge that decodes requests and
+//! encodes answers.
 
 pub mod dynamodb;
+pub mod gateway;
 pub mod kms;
 pub mod lambda;
 pub mod notify;

@@ -18,5 +18,6 @@ pub mod accounts;
 pub mod invoicing;
 pub mod messaging;
 pub mod ordering;
+pub mod payments;
 pub mod privacy;
 pub mod reviewing;

@@ -3,7 +3,7 @@
 //! needs — customers, products with stock, orders, reviews — written directly, not through the
 //! functions under measurement.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 use mizan::accounts::account::{MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
@@ -17,6 +17,7 @@ use mizan::accounts::session::SessionKey;
 use mizan::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
+use mizan::invoicing::invoice::PaymentRecord;
 use mizan::invoicing::invoice::Seller;
 use mizan::invoicing::tax_id::MemoryId;
 use mizan::kernel::ids::AccountId;
@@ -27,9 +28,10 @@ use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass};
 use mizan::ordering::checkout::{Checkout, CheckoutOutcome, CheckoutRequest, place_order};
 use mizan::ordering::identity::{EconomicCode, NationalCode};
-use mizan::ordering::order::StoredOrder;
-use mizan::ordering::order::{Address, Buyer, CartLine, Recipient};
+use mizan::ordering::order::{Address, Buyer, CartLine, DEFAULT_PAYMENT_WINDOW, Order, Recipient, StoredOrder};
 use mizan::ordering::pricing::VatSchedule;
+use mizan::payments::paying::{self, PaymentOutcome, ReturnStatus};
+use mizan::payments::ports::PaymentBook;
 use mizan::privacy::audit::SubjectKey;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::audit::AuditTable;
@@ -37,11 +39,14 @@ use mizan_aws::dynamodb::deliveries::DeliveriesTable;
 use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 use mizan_aws::dynamodb::invoices::InvoicesTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
-use mizan_aws::dynamodb::orders::{OrdersTable, PurchaseIndex};
+use mizan_aws::dynamodb::orders::{OrdersTable, PayableOrders, PurchaseIndex};
 use mizan_aws::dynamodb::outbox::OutboxTable;
+use mizan_aws::dynamodb::payments::PaymentsTable;
 use mizan_aws::dynamodb::products::{ProductsTable, product_item};
 use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_aws::dynamodb::shop::Shop;
+use mizan_aws::dynamodb::till::Till;
+use mizan_aws::gateway::zarinpal::{Zarinpal, ZarinpalSettings};
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::notify::email::Mailer;
 use mizan_aws::notify::sms::SmsSender;
@@ -76,6 +81,11 @@ pub struct Stack {
     pub audit: AuditTable,
     pub subject_key: SubjectKey,
     pub outbox: OutboxTable,
+    pub till: Till,
+    pub gateway: Zarinpal,
+    /// The local Zarinpal emulator, where the benchmark's customers pay.
+    zarinpal_url: String,
+    http: reqwest::Client,
     pub mailer: Mailer,
     pub sms: SmsSender,
     pub sessions: SessionKey,
@@ -125,6 +135,20 @@ impl Stack {
             audit: AuditTable::new(dynamodb.clone(), setting("AUDIT_TABLE")?),
             subject_key: SubjectKey::new(setting("AUDIT_SUBJECT_KEY")?.as_bytes())
                 .map_err(|_| anyhow!("AUDIT_SUBJECT_KEY is too short"))?,
+            till: Till {
+                payments: PaymentsTable::new(dynamodb.clone(), setting("PAYMENTS_TABLE")?),
+                orders: PayableOrders::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
+                products: ProductsTable::new(dynamodb.clone(), &products_table),
+                outbox: outbox.clone(),
+            },
+            gateway: Zarinpal::new(ZarinpalSettings {
+                merchant_id: setting("ZARINPAL_MERCHANT_ID")?,
+                payment_url: setting("ZARINPAL_PAYMENT_URL")?,
+                api_url: setting("ZARINPAL_API_URL")?,
+                callback_url: setting("PAYMENT_CALLBACK_URL")?,
+            })?,
+            zarinpal_url: setting("MIZAN_ZARINPAL_URL")?,
+            http: reqwest::Client::new(),
             outbox,
             mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), setting("SENDER_EMAIL")?),
             sms: SmsSender::new(sns),
@@ -256,12 +280,35 @@ impl Stack {
     pub async fn order(&self, customer: AccountId, lines: &[(ProductId, u32)]) -> Result<StoredOrder> {
         let key = uuid::Uuid::new_v4().to_string();
         let shop = self.shop();
-        let checkout = Checkout { shop: &shop, vat: &self.vat };
+        let checkout = Checkout { shop: &shop, vat: &self.vat, payment_window: DEFAULT_PAYMENT_WINDOW };
         let request = checkout_request(lines)?;
         match place_order(&checkout, customer, &key, &key, request, OffsetDateTime::now_utc()).await? {
             CheckoutOutcome::Placed(order) => Ok(*order),
             other => Err(anyhow!("a bench order was not placed: {other:?}")),
         }
+    }
+
+    /// Pays the order as its customer would: a payment through the gateway (the local emulator),
+    /// paid there, and the return verified and settled by the payment function's own use case.
+    pub async fn pay(&self, order: &Order) -> Result<PaymentRecord> {
+        let now = OffsetDateTime::now_utc();
+        let started = paying::start_payment(&self.till, &self.gateway, order.account, order.id, now)
+            .await
+            .map_err(|problem| anyhow!("a bench payment did not start: {}", problem.code))?;
+        let payment = self.till.payment(started.payment).await?.ok_or_else(|| anyhow!("the payment is missing"))?;
+        let authority = payment.authority.ok_or_else(|| anyhow!("the payment has no authority"))?;
+        let act = format!("{}/_emulator/payments/{}/pay", self.zarinpal_url, authority.as_str());
+        self.http.post(act).send().await?.error_for_status()?;
+        let outcome =
+            paying::return_from_gateway(&self.till, &self.gateway, payment.id, &authority, ReturnStatus::Ok, now)
+                .await
+                .map_err(|problem| anyhow!("a bench payment did not return: {}", problem.code))?;
+        let PaymentOutcome::Paid { ref_id, .. } = outcome else { bail!("a bench payment was not paid: {outcome:?}") };
+        Ok(PaymentRecord {
+            tracking_number: ref_id.map(|r| r.as_str().to_owned()),
+            paid_at: now,
+            amount: payment.amount,
+        })
     }
 
     /// How many accounts a campaign would reach now (consent on for some channel), counted with

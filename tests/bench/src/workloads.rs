@@ -28,6 +28,7 @@ use mizan::kernel::solar_hijri::tehran_date;
 use mizan::messaging::ports::Claim;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
 use mizan::ordering::idempotency::IdempotencyKey;
+use mizan::ordering::order::DEFAULT_PAYMENT_WINDOW;
 use mizan::privacy::legal_export::{self, Actor, LegalRequest};
 use mizan::reviewing::posting::{self, PostOutcome, Stores};
 use mizan::reviewing::review::{Rating, ReviewText};
@@ -208,7 +209,7 @@ pub async fn check_out_directly(stack: &Stack, customer: &Customer, lines: &[(Pr
         in_progress_for: Duration::from_secs(10),
     };
     let shop = stack.shop();
-    let checkout = Checkout { shop: &shop, vat: &stack.vat };
+    let checkout = Checkout { shop: &shop, vat: &stack.vat, payment_window: DEFAULT_PAYMENT_WINDOW };
     checkout::check_out(&checkout, &stack.idempotency, &stack.ip_records, call, checkout_request(lines)?, now())
         .await
         .map_err(|problem| anyhow!("a direct checkout was not placed: {}", problem.code))?;
@@ -264,13 +265,13 @@ impl Direct for CheckoutWork<'_> {
     }
 }
 
-/// Invoice: issuing for `OrderPlaced` (SNS), then the customer reading that invoice's page.
+/// Invoice: issuing for `OrderPaid` (SNS), then the customer reading that invoice's page.
 pub struct InvoiceWork<'a> {
     stack: &'a Stack,
     samples: &'a Samples,
     invoice: HttpEvent,
     customer: Customer,
-    /// The order issued by the latest `OrderPlaced`, which the next page request reads.
+    /// The order issued by the latest `OrderPaid`, which the next page request reads.
     issued: Option<OrderId>,
 }
 
@@ -291,6 +292,21 @@ impl<'a> InvoiceWork<'a> {
     async fn fresh_order(&self) -> Result<mizan::ordering::order::Order> {
         Ok(self.stack.order(self.customer.id, &sample_cart()?).await?.order)
     }
+
+    /// A fresh order, paid, and the event that announces its payment.
+    async fn paid_order(&self) -> Result<(OrderId, DomainEvent)> {
+        let order = self.fresh_order().await?;
+        let payment = self.stack.pay(&order).await?;
+        let paid = DomainEvent::OrderPaid {
+            order_id: order.id,
+            account_id: order.account,
+            payment_id: mizan::kernel::ids::PaymentId::new(),
+            amount: payment.amount,
+            paid_at: payment.paid_at,
+            ref_id: payment.tracking_number,
+        };
+        Ok((order.id, paid))
+    }
 }
 
 impl Workload for InvoiceWork<'_> {
@@ -302,12 +318,10 @@ impl Workload for InvoiceWork<'_> {
     }
     async fn event(&mut self, i: usize) -> Result<Event> {
         if i.is_multiple_of(2) {
-            let order = self.fresh_order().await?;
-            self.issued = Some(order.id);
-            let placed =
-                DomainEvent::OrderPlaced { order_id: order.id, account_id: order.account, total: order.priced.total };
-            let payload = self.samples.sns(&Envelope::new(placed, now()))?;
-            return Ok(Event { route: "SNS OrderPlaced", payload, expect: Expect::Success });
+            let (order, paid) = self.paid_order().await?;
+            self.issued = Some(order);
+            let payload = self.samples.sns(&Envelope::new(paid, now()))?;
+            return Ok(Event { route: "SNS OrderPaid", payload, expect: Expect::Success });
         }
         let id = self.issued.ok_or_else(|| anyhow!("no invoice issued yet"))?.to_string();
         Ok(self
@@ -327,10 +341,11 @@ impl Direct for InvoiceWork<'_> {
             stack.invoices.get(id).await?.ok_or_else(|| anyhow!("invoice {id} is missing"))?;
             return Ok("GET /orders/{order_id}/invoice");
         }
-        let id = self.fresh_order().await?.id;
-        mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, id, now()).await?;
-        self.issued = Some(id);
-        Ok("SNS OrderPlaced")
+        let order = self.fresh_order().await?;
+        let payment = stack.pay(&order).await?;
+        mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, order.id, &payment).await?;
+        self.issued = Some(order.id);
+        Ok("SNS OrderPaid")
     }
 }
 
@@ -585,7 +600,8 @@ impl<'a> PrivacyWork<'a> {
         let product = stack.product(10).await?;
         let customer = stack.customer(MarketingConsent { email: true, sms: false }).await?;
         let order = stack.order(customer.id, &[(product.clone(), 1)]).await?.order;
-        mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, order.id, now()).await?;
+        let payment = stack.pay(&order).await?;
+        mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, order.id, &payment).await?;
         match post_review(stack, customer.id, &product).await? {
             PostOutcome::Posted(_) => {}
             other => bail!("the privacy customer's review was not posted: {other:?}"),

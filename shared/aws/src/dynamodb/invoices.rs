@@ -18,7 +18,7 @@ use super::outbox::{self, OutboxTable};
 use super::{Item, buyer_identity, conditional, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::PostalCode;
-use mizan::invoicing::invoice::{Invoice, InvoiceTotals, VatCertificate};
+use mizan::invoicing::invoice::{Invoice, InvoiceTotals, PaymentRecord, VatCertificate};
 use mizan::invoicing::ports::{InvoiceBook, Issuance};
 use mizan::invoicing::tax_id::TaxId;
 use mizan::kernel::events::Envelope;
@@ -82,6 +82,8 @@ impl InvoicesTable {
     async fn invoice_item(&self, invoice: &Invoice) -> Result<Item, StoreError> {
         let lines = serde_json::to_string(&invoice.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
         let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
+        let payment =
+            serde_json::to_string(&invoice.payment).map_err(|_| StoreError::Failed("encode-payment".into()))?;
         let mut item = Item::from([
             ("pk".to_owned(), s(invoice_key(invoice.order_id))),
             ("order_id".to_owned(), s(invoice.order_id.to_string())),
@@ -95,6 +97,7 @@ impl InvoicesTable {
             ("seller_postal_code".to_owned(), s(invoice.seller_postal_code.as_str())),
             ("lines".to_owned(), s(lines)),
             ("totals".to_owned(), s(totals)),
+            ("payment".to_owned(), s(payment)),
         ]);
         buyer_identity::write(&self.fields, &invoice_key(invoice.order_id), &invoice.buyer, &mut item).await?;
         Ok(item)
@@ -115,6 +118,8 @@ impl InvoicesTable {
             lines: serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?,
             totals: serde_json::from_str::<InvoiceTotals>(get_s(item, "totals")?)
                 .map_err(|_| StoreError::Corrupt("totals"))?,
+            payment: serde_json::from_str::<PaymentRecord>(get_s(item, "payment")?)
+                .map_err(|_| StoreError::Corrupt("payment"))?,
         })
     }
 }

@@ -9,9 +9,11 @@ pub mod invoices;
 pub mod ip_records;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 pub mod products;
 pub mod reviews;
 pub mod shop;
+pub mod till;
 
 use std::collections::HashMap;
 
@@ -55,6 +57,56 @@ pub(crate) fn conditional<E: ProvideErrorMetadata, R>(result: Result<(), SdkErro
         Ok(()) => Ok(true),
         Err(error) if is_condition_failure(&error) => Ok(false),
         Err(error) => Err(crate::dynamodb::store_error(&error)),
+    }
+}
+
+/// What a TransactWriteItems came to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Transaction {
+    Committed,
+    /// A condition failed: each item's reason code, in item order (`None` for the items that were
+    /// fine), so the caller reads which condition by position.
+    Cancelled(Vec<String>),
+}
+
+/// Concurrent transactions on the same items conflict in DynamoDB; one is retried this often.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// Writes `items` in one transaction. A transaction that only conflicted with another is tried
+/// again after a jittered pause; one whose condition failed is `Cancelled` with its reasons.
+pub(crate) async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<Transaction, StoreError> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    let mut attempt = 0;
+    loop {
+        let written = client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+        let error = match written {
+            Ok(_) => return Ok(Transaction::Committed),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
+            return Err(store_error(&error));
+        };
+        let reasons: Vec<String> =
+            cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect();
+        if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
+            return Ok(Transaction::Cancelled(reasons));
+        }
+        if reasons.iter().any(|code| code == "TransactionConflict") && attempt < CONFLICT_RETRIES {
+            attempt += 1;
+            // Jittered backoff, so the conflicting writers do not collide again in step.
+            let jitter = u64::from(rand::random::<u8>() % 20);
+            tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
+            continue;
+        }
+        // Contention and throttling pass; anything else is a bug worth its own name in the log.
+        let codes: Vec<&str> = reasons.iter().map(String::as_str).filter(|code| *code != "None").collect();
+        return Err(match codes.iter().all(|code| matches!(*code, "TransactionConflict" | "ThrottlingError")) {
+            true => StoreError::Unavailable(codes.join(",")),
+            false => StoreError::Failed(codes.join(",")),
+        });
     }
 }
 

@@ -1,19 +1,23 @@
 //! The orders table: each order, its recipient kept apart (P15), and the stock it reserved.
 //!
 //! Items: `ORDER#<order id>` (the order, its buyer through `buyer_identity`, its priced lines
-//! with the VAT applied, totals) and `ORDER#<order id>#RECIPIENT` (who receives it, expiring by
-//! TTL). An order is written in one transaction with its recipient and the stock decrements of
-//! its lines: all of it happens, or none.
+//! with the VAT applied, totals, its payment status) and `ORDER#<order id>#RECIPIENT` (who
+//! receives it, expiring by TTL). An order is written in one transaction with its recipient and
+//! the stock decrements of its lines: all of it happens, or none.
+//!
+//! An order awaiting payment also carries `awaiting_payment` (always `due`), which puts it in the
+//! sparse `AwaitingPayment` index by `payment_due`: the sweep finds overdue orders with one Query.
+//! Paying or expiring the order removes the attribute, and with it the index entry. The index has
+//! one partition; at this shop's volume (orders awaiting payment for 30 minutes) it stays small.
 //!
 //! The buyer's identity codes are sealed (P4); an order is found by its buyer's code through
 //! the keyed hash `buyer_code_hash` and the `ByBuyerCode` index, never by a scan.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::{Item, buyer_identity, every_page, get_n, get_parsed, get_s, get_time, n, s, time};
+use super::{Item, Transaction, buyer_identity, every_page, get_n, get_parsed, get_s, get_time, n, s, time, transact};
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::{IranMobile, PostalCode};
 use mizan::accounts::person::FullName;
@@ -21,17 +25,16 @@ use mizan::invoicing::ports::PlacedOrders;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
+use mizan::kernel::ids::PaymentId;
 use mizan::kernel::ids::ProductId;
 use mizan::ordering::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use mizan::ordering::identity::NationalCode;
-use mizan::ordering::order::{Address, Order, OrderStatus, Recipient, StoredOrder};
+use mizan::ordering::order::{Address, CartLine, Order, OrderStatus, Recipient, StoredOrder};
 use mizan::ordering::ports::Placement;
 use mizan::ordering::pricing::{PricedLine, PricedOrder, VatRate};
+use mizan::payments::ports::PayableOrder;
 use mizan::privacy::ports::OrderRecords;
 use mizan::reviewing::ports::Purchases;
-
-/// Concurrent orders of one product conflict in DynamoDB; they are retried this often.
-const CONFLICT_RETRIES: u32 = 8;
 
 /// Orders with their buyers: sealing and opening identity codes, and hashing them for lookups.
 #[derive(Debug, Clone)]
@@ -50,6 +53,14 @@ pub struct PurchaseIndex {
     table: String,
 }
 
+/// Orders as payments see them: status, total, lines and payment window, never the buyer — for
+/// the payment function, which holds no key to the identity codes (P4).
+#[derive(Debug, Clone)]
+pub struct PayableOrders {
+    client: Client,
+    table: String,
+}
+
 fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
     key.strip_prefix("ORDER#").and_then(OrderId::parse).ok_or(StoreError::Corrupt("pk"))
 }
@@ -57,6 +68,10 @@ fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
 fn order_key(id: OrderId) -> String {
     format!("ORDER#{id}")
 }
+
+/// The attribute that puts an order in the `AwaitingPayment` index while it awaits payment.
+const AWAITING_PAYMENT: &str = "awaiting_payment";
+const DUE: &str = "due";
 
 fn recipient_key(id: OrderId) -> String {
     format!("ORDER#{id}#RECIPIENT")
@@ -97,45 +112,24 @@ impl OrdersTable {
         // Last, so that the reasons above are read by position.
         items.push(announcement);
 
-        let mut attempt = 0;
-        loop {
-            let written = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let error = match written {
-                Ok(_) => return Ok(Placement::Placed),
-                Err(error) => error,
-            };
-            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
-            else {
-                return Err(crate::dynamodb::store_error(&error));
-            };
-            let reasons: Vec<Option<&str>> = cancelled.cancellation_reasons().iter().map(|r| r.code()).collect();
-            if reasons.first() == Some(&Some("ConditionalCheckFailed")) {
-                return Ok(Placement::AlreadyPlaced);
-            }
-            let short: Vec<ProductId> = reasons
-                .iter()
-                .skip(2)
-                .zip(&order.priced.lines)
-                .filter(|(reason, _)| **reason == Some("ConditionalCheckFailed"))
-                .map(|(_, line)| line.product_id.clone())
-                .collect();
-            if !short.is_empty() {
-                return Ok(Placement::OutOfStock(short));
-            }
-            if reasons.contains(&Some("TransactionConflict")) && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                // Jittered backoff, so the conflicting orders do not collide again in step.
-                let jitter = u64::from(rand::random::<u8>() % 20);
-                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
-                continue;
-            }
-            // Contention and throttling pass; anything else is a bug worth its own name in the log.
-            let codes: Vec<&str> = reasons.iter().flatten().copied().filter(|code| *code != "None").collect();
-            return Err(match codes.iter().all(|code| matches!(*code, "TransactionConflict" | "ThrottlingError")) {
-                true => StoreError::Unavailable(codes.join(",")),
-                false => StoreError::Failed(codes.join(",")),
-            });
+        let reasons = match transact(&self.client, items).await? {
+            Transaction::Committed => return Ok(Placement::Placed),
+            Transaction::Cancelled(reasons) => reasons,
+        };
+        if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+            return Ok(Placement::AlreadyPlaced);
         }
+        let short: Vec<ProductId> = reasons
+            .iter()
+            .skip(2)
+            .zip(&order.priced.lines)
+            .filter(|(reason, _)| *reason == "ConditionalCheckFailed")
+            .map(|(_, line)| line.product_id.clone())
+            .collect();
+        if short.is_empty() {
+            return Err(StoreError::Failed(reasons.join(",")));
+        }
+        Ok(Placement::OutOfStock(short))
     }
 
     /// The ids of the orders whose buyer has this national code or national id (see
@@ -194,6 +188,107 @@ impl PurchaseIndex {
     }
 }
 
+impl PayableOrders {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The client, for transactions that span this table and others.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The update that marks the order paid by `payment` at `at`: on condition that it awaits
+    /// payment, or, to take its stock again after it expired, that it expired.
+    pub(crate) fn pay(
+        &self,
+        id: OrderId,
+        payment: PaymentId,
+        at: OffsetDateTime,
+        after_expiry: bool,
+    ) -> Result<Update, StoreError> {
+        let from = if after_expiry { OrderStatus::Expired } else { OrderStatus::AwaitingPayment };
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(order_key(id)))
+            .update_expression("SET #status = :paid, paid_at = :at, payment_id = :payment REMOVE #awaiting")
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#awaiting", AWAITING_PAYMENT)
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":at", time(at))
+            .expression_attribute_values(":payment", s(payment.to_string()))
+            .build()
+            .map_err(|_| StoreError::Failed("build-update".into()))
+    }
+
+    /// The update that expires the order, on condition it still awaits payment.
+    pub(crate) fn expire(&self, id: OrderId) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(order_key(id)))
+            .update_expression("SET #status = :expired REMOVE #awaiting")
+            .condition_expression("#status = :awaiting")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#awaiting", AWAITING_PAYMENT)
+            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+            .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
+            .build()
+            .map_err(|_| StoreError::Failed("build-update".into()))
+    }
+
+    /// The order, without its buyer.
+    pub(crate) async fn payable(&self, id: OrderId) -> Result<Option<PayableOrder>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(order_key(id)))
+            .projection_expression("account_id, #total, #status, payment_due, #lines")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lines", "lines")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        let Some(item) = answer.item else { return Ok(None) };
+        let lines: Vec<PricedLine> =
+            serde_json::from_str(get_s(&item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
+        Ok(Some(PayableOrder {
+            id,
+            account: AccountId::parse(get_s(&item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
+            total: mizan::kernel::money::Rial::new(get_n(&item, "total")?),
+            status: get_parsed(&item, "status", |text| OrderStatus::parse(text).ok_or(()))?,
+            payment_due: get_time(&item, "payment_due")?,
+            lines: lines
+                .into_iter()
+                .map(|line| CartLine { product_id: line.product_id, quantity: line.quantity })
+                .collect(),
+        }))
+    }
+
+    /// The ids of orders awaiting payment whose `payment_due` is not after `now`, earliest first,
+    /// at most `limit`: one Query of the sparse `AwaitingPayment` index (keys only).
+    pub(crate) async fn overdue(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<OrderId>, StoreError> {
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("AwaitingPayment")
+            .key_condition_expression("#awaiting = :due AND payment_due <= :now")
+            .expression_attribute_names("#awaiting", AWAITING_PAYMENT)
+            .expression_attribute_values(":due", s(DUE))
+            .expression_attribute_values(":now", time(now))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        answer.items().iter().map(|item| order_id_of_key(get_s(item, "pk")?)).collect()
+    }
+}
+
 // The item layout of an order, its buyer sealed.
 impl OrdersTable {
     async fn order_item(&self, order: &Order) -> Result<Item, StoreError> {
@@ -207,6 +302,7 @@ impl OrdersTable {
             ("account_id".to_owned(), s(order.account.to_string())),
             ("placed_at".to_owned(), time(order.placed_at)),
             ("status".to_owned(), s(order.status.as_str())),
+            ("payment_due".to_owned(), time(order.payment_due)),
             ("lines".to_owned(), s(lines)),
             // For "has this customer bought this product" (the verified-buyer mark of reviews).
             ("product_ids".to_owned(), AttributeValue::Ss(products)),
@@ -217,6 +313,9 @@ impl OrdersTable {
             ("vat_rate_from".to_owned(), time(order.priced.vat_rate.from)),
             ("vat_rate_source".to_owned(), s(&order.priced.vat_rate.source)),
         ]);
+        if order.status == OrderStatus::AwaitingPayment {
+            item.insert(AWAITING_PAYMENT.to_owned(), s(DUE));
+        }
         let key = order_key(order.id);
         buyer_identity::write(&self.fields, &key, &order.buyer, &mut item).await?;
         buyer_identity::write_lookup_hash(&self.lookup, &order.buyer, &mut item);
@@ -243,11 +342,9 @@ impl OrdersTable {
                     source: get_s(item, "vat_rate_source")?.to_owned(),
                 },
             },
-            status: match get_s(item, "status")? {
-                "placed" => OrderStatus::Placed,
-                _ => return Err(StoreError::Corrupt("status")),
-            },
+            status: get_parsed(item, "status", |text| OrderStatus::parse(text).ok_or(()))?,
             placed_at: get_time(item, "placed_at")?,
+            payment_due: get_time(item, "payment_due")?,
         })
     }
 }

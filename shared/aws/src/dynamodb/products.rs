@@ -144,6 +144,20 @@ impl ProductsTable {
             .build()
             .map_err(|_| StoreError::Failed("build-update".into()))
     }
+
+    /// The update that puts `quantity` back on the shelf (an order that expired unpaid), for the
+    /// transaction that expires it. Products are never deleted; the condition keeps a stray
+    /// update from creating a product of nothing but stock.
+    pub fn release_stock(&self, id: &ProductId, quantity: u32) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", key(id))
+            .update_expression("SET stock = stock + :q")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":q", n(quantity))
+            .build()
+            .map_err(|_| StoreError::Failed("build-update".into()))
+    }
 }
 
 impl Catalog for ProductsTable {

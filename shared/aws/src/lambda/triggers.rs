@@ -1,6 +1,6 @@
 //! The one dispatcher: what woke a function — an API Gateway request, domain events from the
-//! events topic (SNS), or campaign pages from their queue (SQS) — read once, here, for every
-//! function that has more than one trigger.
+//! events topic (SNS), campaign pages from their queue (SQS), or its schedule (EventBridge) —
+//! read once, here, for every function that has more than one trigger.
 
 use std::future::Future;
 
@@ -34,6 +34,8 @@ impl From<Unreadable> for Diagnostic {
 enum Trigger {
     Http(Box<Request>),
     Messages(Messages),
+    /// An EventBridge schedule's tick: nothing in it but the time.
+    Schedule,
 }
 
 fn read(payload: Value) -> Result<Trigger, Unreadable> {
@@ -60,6 +62,7 @@ fn read(payload: Value) -> Result<Trigger, Unreadable> {
             Ok(Trigger::Messages(Messages::Pages(pages.collect::<Result<_, _>>()?)))
         }
         _ if payload.get("Records").is_some() => Err(Unreadable("an invocation from neither SNS nor SQS".into())),
+        _ if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") => Ok(Trigger::Schedule),
         _ => serde_json::from_value::<lambda_http::request::LambdaRequest>(payload)
             .map(|request| Trigger::Http(Box::new(Request::from(request))))
             .map_err(|_| Unreadable("an invocation from neither SNS nor HTTP".into())),
@@ -77,6 +80,7 @@ where
         let handled = match read(event.payload) {
             Ok(Trigger::Messages(messages)) => Ok(on_messages(messages)),
             Ok(Trigger::Http(_)) => Err(Unreadable("an HTTP request to a function without routes".into())),
+            Ok(Trigger::Schedule) => Err(Unreadable("a scheduled event to a function without a schedule".into())),
             Err(unreadable) => Err(unreadable),
         };
         async move {
@@ -111,20 +115,55 @@ where
             Ok(Trigger::Messages(Messages::Pages(_))) => {
                 Err(Unreadable("campaign pages to a function without them".into()))
             }
+            Ok(Trigger::Schedule) => Err(Unreadable("a scheduled event to a function without a schedule".into())),
             Err(unreadable) => Err(unreadable),
         };
         async move {
             match handled? {
                 Handled::Events(handled) => handled.await.map(|()| Value::Null).map_err(Into::into),
-                Handled::Request(handled) => {
-                    let response = handled.await.unwrap_or_else(problem_response);
-                    serde_json::to_value(http_api_response(response))
-                        .map_err(|_| Diagnostic { error_type: "Encoding".into(), error_message: "response".into() })
-                }
+                Handled::Request(handled) => answer(handled.await),
             }
         }
     }))
     .await
+}
+
+/// Runs a function that has HTTP routes and a schedule both: each tick goes to `on_schedule`,
+/// requests to `on_request`, answered in the HTTP API's response shape.
+pub async fn serve_with_schedule<H, HF, S, SF, SE>(on_request: H, on_schedule: S) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> HF,
+    HF: Future<Output = HttpResult> + Send,
+    S: Fn() -> SF,
+    SF: Future<Output = Result<(), SE>> + Send,
+    SE: Into<Diagnostic>,
+{
+    enum Handled<R, T> {
+        Request(R),
+        Tick(T),
+    }
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let handled = match read(event.payload) {
+            Ok(Trigger::Http(request)) => Ok(Handled::Request(on_request(*request))),
+            Ok(Trigger::Schedule) => Ok(Handled::Tick(on_schedule())),
+            Ok(Trigger::Messages(_)) => Err(Unreadable("messages to a function without a subscription".into())),
+            Err(unreadable) => Err(unreadable),
+        };
+        async move {
+            match handled? {
+                Handled::Tick(handled) => handled.await.map(|()| Value::Null).map_err(Into::into),
+                Handled::Request(handled) => answer(handled.await),
+            }
+        }
+    }))
+    .await
+}
+
+/// A handler's answer in the HTTP API's response shape, every problem as problem+json.
+fn answer(handled: HttpResult) -> Result<Value, Diagnostic> {
+    let response = handled.unwrap_or_else(problem_response);
+    serde_json::to_value(http_api_response(response))
+        .map_err(|_| Diagnostic { error_type: "Encoding".into(), error_message: "response".into() })
 }
 
 fn http_api_response(response: Response<Body>) -> aws_lambda_events::apigw::ApiGatewayV2httpResponse {

@@ -7,8 +7,10 @@ use crate::invoicing::invoice::{Invoice, VatCertificate};
 use crate::invoicing::ports::{InvoiceBook, PlacedOrders};
 use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::problem::Problem;
+use crate::ordering::order::OrderStatus;
 
-/// The invoice of the customer's order; `invoice-pending` while their order awaits it.
+/// The invoice of the customer's order; `order-not-paid` before it is paid, `invoice-pending`
+/// in the moments between its payment and its invoice.
 pub async fn own_invoice(
     invoices: &impl InvoiceBook,
     orders: &impl PlacedOrders,
@@ -19,7 +21,10 @@ pub async fn own_invoice(
         Some(invoice) if invoice.account == customer => Ok(invoice),
         Some(_) => Err(Problem::not_found()),
         None => match orders.order(order).await? {
-            Some(placed) if placed.account == customer => Err(Problem::invoice_pending()),
+            Some(placed) if placed.account == customer => match placed.status {
+                OrderStatus::Paid => Err(Problem::invoice_pending()),
+                OrderStatus::AwaitingPayment | OrderStatus::Expired => Err(Problem::order_not_paid()),
+            },
             _ => Err(Problem::not_found()),
         },
     }
@@ -42,7 +47,7 @@ pub async fn certify(
 mod tests {
     use super::*;
     use crate::invoicing::issuance::issue;
-    use crate::invoicing::testing::fixtures::{legal, natural, now, order, seller};
+    use crate::invoicing::testing::fixtures::{legal, natural, now, order, paid, seller};
     use crate::invoicing::testing::{InMemoryInvoices, PlacedOrderList};
     use crate::ordering::order::Buyer;
 
@@ -51,7 +56,7 @@ mod tests {
         let customer = AccountId::new();
         let placed = order(customer, buyer);
         orders.add(placed.clone());
-        issue(&orders, &invoices, &seller(), placed.id, now()).await.unwrap();
+        issue(&orders, &invoices, &seller(), placed.id, &paid(&placed)).await.unwrap();
         (orders, invoices, customer, placed.id)
     }
 
@@ -71,6 +76,10 @@ mod tests {
         orders.add(placed.clone());
         assert_eq!(own_invoice(&invoices, &orders, customer, placed.id).await.unwrap_err().code, "invoice-pending");
         assert_eq!(own_invoice(&invoices, &orders, AccountId::new(), placed.id).await.unwrap_err().code, "not-found");
+        let mut unpaid = order(customer, natural());
+        unpaid.status = OrderStatus::AwaitingPayment;
+        orders.add(unpaid.clone());
+        assert_eq!(own_invoice(&invoices, &orders, customer, unpaid.id).await.unwrap_err().code, "order-not-paid");
     }
 
     #[tokio::test]

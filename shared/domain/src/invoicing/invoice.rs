@@ -39,6 +39,20 @@ pub struct InvoiceTotals {
     pub total: Rial,
 }
 
+/// How an invoice was paid, as the tax system records it (its `payments[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// The gateway's reference of the payment (`trn`); absent only when the gateway never
+    /// repeated it.
+    pub tracking_number: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub paid_at: OffsetDateTime,
+    pub amount: Rial,
+}
+
+/// Payment method (`pmt`) 5: an internet payment gateway.
+pub const PAYMENT_METHOD_GATEWAY: u8 = 5;
+
 /// An issued invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
@@ -56,6 +70,7 @@ pub struct Invoice {
     pub buyer: Buyer,
     pub lines: Vec<PricedLine>,
     pub totals: InvoiceTotals,
+    pub payment: PaymentRecord,
 }
 
 /// Invoice type (`inty`) 1: the buyer is identified by their code, as every buyer here is.
@@ -66,9 +81,10 @@ pub const INVOICE_PATTERN: u8 = 1;
 pub const INVOICE_SUBJECT: u8 = 1;
 
 impl Invoice {
-    /// The invoice of `order`, numbered `serial`, issued at `now`.
-    pub fn issue(order: &Order, seller: &Seller, serial: u64, now: OffsetDateTime) -> Result<Self, TaxIdError> {
-        let now = now.replace_nanosecond(0).unwrap_or(now);
+    /// The invoice of `order`, numbered `serial`, issued when it was paid: the sale's moment
+    /// decides its day, its month and its VAT period, however late the invoice is made.
+    pub fn issue(order: &Order, seller: &Seller, serial: u64, payment: &PaymentRecord) -> Result<Self, TaxIdError> {
+        let now = payment.paid_at.replace_nanosecond(0).unwrap_or(payment.paid_at);
         let priced = &order.priced;
         let discount = priced.lines.iter().try_fold(Rial::new(0), |sum, line| sum.checked_add(line.discount));
         let discount = discount.unwrap_or(Rial::new(0));
@@ -91,6 +107,7 @@ impl Invoice {
                 vat: priced.vat,
                 total: priced.total,
             },
+            payment: payment.clone(),
         })
     }
 

@@ -83,12 +83,12 @@ pub mod fixtures {
 
     use crate::accounts::contact::PostalCode;
     use crate::accounts::person::FullName;
-    use crate::invoicing::invoice::Seller;
+    use crate::invoicing::invoice::{PaymentRecord, Seller};
     use crate::invoicing::tax_id::MemoryId;
     use crate::kernel::ids::{AccountId, OrderId};
     use crate::ordering::catalog::Product;
     use crate::ordering::identity::{EconomicCode, LegalId, NationalCode};
-    use crate::ordering::order::{Buyer, CompanyName, Order, OrderStatus};
+    use crate::ordering::order::{Buyer, CompanyName, DEFAULT_PAYMENT_WINDOW, Order, OrderStatus};
     use crate::ordering::pricing::{VatSchedule, price_order};
 
     const SEED: &str = include_str!("../../../../infra/seed/products.json");
@@ -122,7 +122,12 @@ pub mod fixtures {
             .unwrap()
     }
 
-    /// An order of two of the seed catalog's first product.
+    /// The payment of `order`, at `now()`, through the gateway.
+    pub fn paid(order: &Order) -> PaymentRecord {
+        PaymentRecord { tracking_number: Some("201".to_owned()), paid_at: now(), amount: order.priced.total }
+    }
+
+    /// A paid order of two of the seed catalog's first product.
     pub fn order(account: AccountId, buyer: Buyer) -> Order {
         let product = serde_json::from_str::<Vec<Product>>(SEED).unwrap().remove(0);
         let priced = price_order(&[(product, 2)], &VatSchedule::from_json(RATES).unwrap(), now()).unwrap();
@@ -132,8 +137,9 @@ pub mod fixtures {
             account,
             buyer,
             priced,
-            status: OrderStatus::Placed,
+            status: OrderStatus::Paid,
             placed_at: now(),
+            payment_due: now() + DEFAULT_PAYMENT_WINDOW,
         }
     }
 }

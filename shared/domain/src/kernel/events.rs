@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::kernel::ids::AccountId;
 use crate::kernel::ids::OrderId;
+use crate::kernel::ids::PaymentId;
 use crate::kernel::ids::ProductId;
 use crate::kernel::ids::ReviewId;
 use crate::kernel::money::Rial;
@@ -34,9 +35,26 @@ pub enum DomainEvent {
     PhoneVerificationRequested { account_id: AccountId, code: String },
     /// Someone tried to sign up with an email that already has an account: tell its owner.
     SignupAttemptedOnExistingAccount { account_id: AccountId },
-    /// An order was placed: confirm it to the customer, issue its invoice. Ids and the total
+    /// An order was placed and awaits its payment: confirm it to the customer. Ids and the total
     /// only; whoever needs more reads the order.
     OrderPlaced { order_id: OrderId, account_id: AccountId, total: Rial },
+    /// The gateway confirmed an order's payment: issue its invoice (dated by `paid_at`, so a late
+    /// delivery dates nothing differently) and send the customer a receipt. The gateway's
+    /// reference (`ref_id`) is the number the customer quotes; no card number travels.
+    OrderPaid {
+        order_id: OrderId,
+        account_id: AccountId,
+        payment_id: PaymentId,
+        amount: Rial,
+        #[serde(with = "time::serde::rfc3339")]
+        paid_at: OffsetDateTime,
+        ref_id: Option<String>,
+    },
+    /// An order was not paid in time: its stock is back on the shelf; tell the customer.
+    OrderExpired { order_id: OrderId, account_id: AccountId },
+    /// A payment came for an order that could no longer take it (expired and sold out, or paid
+    /// already): its money goes back, by the gateway at once (`reversed`) or by the operators.
+    PaymentReturned { order_id: OrderId, account_id: AccountId, payment_id: PaymentId, amount: Rial, reversed: bool },
     /// An order's official invoice was issued: send it to the customer.
     InvoiceIssued { order_id: OrderId, account_id: AccountId },
     /// A review was posted or reposted (ids only).
@@ -56,6 +74,9 @@ impl DomainEvent {
             | Self::PhoneVerificationRequested { account_id, .. }
             | Self::SignupAttemptedOnExistingAccount { account_id }
             | Self::OrderPlaced { account_id, .. }
+            | Self::OrderPaid { account_id, .. }
+            | Self::OrderExpired { account_id, .. }
+            | Self::PaymentReturned { account_id, .. }
             | Self::InvoiceIssued { account_id, .. }
             | Self::ReviewPosted { account_id, .. }
             | Self::AccountClosed { account_id } => *account_id,
@@ -70,6 +91,9 @@ impl DomainEvent {
             Self::PhoneVerificationRequested { .. } => "PhoneVerificationRequested",
             Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
             Self::OrderPlaced { .. } => "OrderPlaced",
+            Self::OrderPaid { .. } => "OrderPaid",
+            Self::OrderExpired { .. } => "OrderExpired",
+            Self::PaymentReturned { .. } => "PaymentReturned",
             Self::InvoiceIssued { .. } => "InvoiceIssued",
             Self::ReviewPosted { .. } => "ReviewPosted",
             Self::CampaignPublished { .. } => "CampaignPublished",

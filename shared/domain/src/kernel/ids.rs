@@ -62,6 +62,19 @@ impl OrderId {
 }
 
 uuid_id!(
+    /// One attempt to pay an order: random, and part of the URL the gateway sends the customer
+    /// back to, so that the return names the attempt it ends.
+    PaymentId
+);
+
+impl PaymentId {
+    #[allow(clippy::new_without_default)] // a new id is random: a `Default` would hide that
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+}
+
+uuid_id!(
     /// A review's id: one per customer and product, so posting again replaces one's own review.
     ReviewId
 );

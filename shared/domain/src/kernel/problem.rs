@@ -203,6 +203,45 @@ impl Problem {
         }
     }
 
+    /// The order is paid already: a second payment would take the customer's money twice.
+    pub fn order_already_paid() -> Self {
+        Self::new(
+            409,
+            "order-already-paid",
+            "این سفارش پرداخت شده است",
+            "پرداخت این سفارش پیش‌تر انجام و تأیید شده است.",
+        )
+    }
+
+    /// The order's payment window has closed and its stock went back on the shelf.
+    pub fn order_expired() -> Self {
+        Self::new(
+            409,
+            "order-expired",
+            "مهلت پرداخت این سفارش گذشته است",
+            "این سفارش در مهلت مقرر پرداخت نشد و لغو شد؛ برای خرید، سفارش تازه‌ای ثبت کنید.",
+        )
+    }
+
+    /// The payment gateway did not answer, or refused to start a payment: nothing was charged,
+    /// and trying again later is safe.
+    pub fn payment_gateway_unavailable() -> Self {
+        Self {
+            retry_after: Some(30),
+            ..Self::new(
+                503,
+                "payment-gateway-unavailable",
+                "درگاه پرداخت در دسترس نیست",
+                "اتصال به درگاه پرداخت برقرار نشد و مبلغی کسر نشده است؛ چند لحظه بعد دوباره تلاش کنید.",
+            )
+        }
+    }
+
+    /// The order is not paid yet: its official invoice is issued once it is.
+    pub fn order_not_paid() -> Self {
+        Self::new(409, "order-not-paid", "سفارش هنوز پرداخت نشده است", "فاکتور رسمی پس از پرداخت سفارش صادر می‌شود.")
+    }
+
     /// VAT certificates are for legal-entity buyers: a natural person has no VAT to offset.
     pub fn not_a_legal_entity() -> Self {
         Self::new(

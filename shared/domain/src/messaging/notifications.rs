@@ -20,9 +20,10 @@ pub enum Message {
         code: String,
     },
     ExistingAccountNotice,
-    OrderConfirmation {
+    /// What happened to an order: sent to each proven contact.
+    Order {
         order_id: OrderId,
-        total: Rial,
+        news: OrderNews,
         channel: Channel,
     },
     /// Marketing: carries an unsubscribe link (and, by email, the RFC 8058 headers).
@@ -36,12 +37,25 @@ pub enum Message {
     },
 }
 
+/// The moments of an order its customer hears of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderNews {
+    /// Placed: the total, and a reminder to pay.
+    Placed { total: Rial },
+    /// The receipt: what was paid and the gateway's reference.
+    Paid { amount: Rial, ref_id: Option<String> },
+    /// Not paid in time: cancelled.
+    Expired,
+    /// Paid when the order could no longer take it: the money goes back.
+    PaymentReturned { amount: Rial, reversed: bool },
+}
+
 impl Message {
     pub fn channel(&self) -> Channel {
         match self {
             Self::EmailVerification { .. } | Self::ExistingAccountNotice | Self::InvoiceIssued { .. } => Channel::Email,
             Self::PhoneVerification { .. } => Channel::Sms,
-            Self::OrderConfirmation { channel, .. } | Self::Campaign { channel, .. } => *channel,
+            Self::Order { channel, .. } | Self::Campaign { channel, .. } => *channel,
         }
     }
 }
@@ -61,11 +75,14 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         // Transactional: no marketing consent needed, but only to proven contacts (P9) — never
         // to the order's recipient, who is known for the delivery alone (P15).
         DomainEvent::OrderPlaced { order_id, total, .. } => {
-            [(Channel::Email, contacts.email_verified), (Channel::Sms, contacts.phone_verified)]
-                .into_iter()
-                .filter(|(_, verified)| *verified)
-                .map(|(channel, _)| Message::OrderConfirmation { order_id: *order_id, total: *total, channel })
-                .collect()
+            order_news(contacts, *order_id, OrderNews::Placed { total: *total })
+        }
+        DomainEvent::OrderPaid { order_id, amount, ref_id, .. } => {
+            order_news(contacts, *order_id, OrderNews::Paid { amount: *amount, ref_id: ref_id.clone() })
+        }
+        DomainEvent::OrderExpired { order_id, .. } => order_news(contacts, *order_id, OrderNews::Expired),
+        DomainEvent::PaymentReturned { order_id, amount, reversed, .. } => {
+            order_news(contacts, *order_id, OrderNews::PaymentReturned { amount: *amount, reversed: *reversed })
         }
         // The invoice is a document to keep: by email only, to the proven email only (P8, P9);
         // never by SMS, and never to the order's recipient (P15).
@@ -83,6 +100,15 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The news of an order, on every contact the customer proved.
+fn order_news(contacts: &Contacts, order_id: OrderId, news: OrderNews) -> Vec<Message> {
+    [(Channel::Email, contacts.email_verified), (Channel::Sms, contacts.phone_verified)]
+        .into_iter()
+        .filter(|(_, verified)| *verified)
+        .map(|(channel, _)| Message::Order { order_id, news: news.clone(), channel })
+        .collect()
 }
 
 #[cfg(test)]
@@ -129,14 +155,30 @@ mod tests {
     }
 
     #[test]
-    fn p9_an_order_is_confirmed_on_each_verified_contact_only() {
-        let order_id = OrderId::for_checkout(AccountId::new(), "k");
-        let placed = DomainEvent::OrderPlaced { order_id, account_id: AccountId::new(), total: Rial::new(1_000) };
-        let channels = |c: &Contacts| messages_for(&placed, c).iter().map(Message::channel).collect::<Vec<_>>();
-        assert_eq!(channels(&contacts(true, true)), [Channel::Email, Channel::Sms]);
-        assert_eq!(channels(&contacts(true, false)), [Channel::Email]);
-        assert_eq!(channels(&contacts(false, true)), [Channel::Sms]);
-        assert!(channels(&contacts(false, false)).is_empty());
+    fn p9_an_orders_news_goes_to_each_verified_contact_only() {
+        let (order_id, account_id) = (OrderId::for_checkout(AccountId::new(), "k"), AccountId::new());
+        let paid_at = time::OffsetDateTime::UNIX_EPOCH;
+        let payment_id = crate::kernel::ids::PaymentId::new();
+        let events = [
+            DomainEvent::OrderPlaced { order_id, account_id, total: Rial::new(1_000) },
+            DomainEvent::OrderPaid {
+                order_id,
+                account_id,
+                payment_id,
+                amount: Rial::new(1_000),
+                paid_at,
+                ref_id: None,
+            },
+            DomainEvent::OrderExpired { order_id, account_id },
+            DomainEvent::PaymentReturned { order_id, account_id, payment_id, amount: Rial::new(1_000), reversed: true },
+        ];
+        for event in &events {
+            let channels = |c: &Contacts| messages_for(event, c).iter().map(Message::channel).collect::<Vec<_>>();
+            assert_eq!(channels(&contacts(true, true)), [Channel::Email, Channel::Sms], "{event:?}");
+            assert_eq!(channels(&contacts(true, false)), [Channel::Email]);
+            assert_eq!(channels(&contacts(false, true)), [Channel::Sms]);
+            assert!(channels(&contacts(false, false)).is_empty());
+        }
     }
 
     #[test]

@@ -50,10 +50,11 @@ pub enum CheckoutError {
 }
 
 /// What placing an order needs: the shop (its catalog and its orders, which keep the order's
-/// event with it) and the VAT table.
+/// event with it), the VAT table, and how long an order waits for its payment.
 pub struct Checkout<'a, S> {
     pub shop: &'a S,
     pub vat: &'a VatSchedule,
+    pub payment_window: time::Duration,
 }
 
 pub async fn place_order<S: Catalog + OrderBook>(
@@ -88,8 +89,9 @@ pub async fn place_order<S: Catalog + OrderBook>(
         account,
         buyer: request.buyer,
         priced,
-        status: OrderStatus::Placed,
+        status: OrderStatus::AwaitingPayment,
         placed_at: now,
+        payment_due: now + store.payment_window,
     };
     let placed = DomainEvent::OrderPlaced { order_id: id, account_id: account, total: order.priced.total };
     // Kept with the order, in its transaction: announced exactly when it is placed.
@@ -218,7 +220,7 @@ mod tests {
     use crate::kernel::testing::{OutboxEvents, RecordedIps};
     use crate::ordering::catalog::Product;
     use crate::ordering::identity::NationalCode;
-    use crate::ordering::order::Address;
+    use crate::ordering::order::{Address, DEFAULT_PAYMENT_WINDOW};
     use crate::ordering::testing::{InMemoryIdempotency, InMemoryShop};
 
     const SEED: &str = include_str!("../../../../infra/seed/products.json");
@@ -272,7 +274,7 @@ mod tests {
         }
 
         fn checkout(&self) -> Checkout<'_, InMemoryShop> {
-            Checkout { shop: &self.shop, vat: &self.vat }
+            Checkout { shop: &self.shop, vat: &self.vat, payment_window: DEFAULT_PAYMENT_WINDOW }
         }
 
         async fn place(&self, key: &str, hash: &str, request: CheckoutRequest) -> CheckoutOutcome {
@@ -303,6 +305,8 @@ mod tests {
         assert_eq!(placed.order.priced.vat, Rial::new(net / 10));
         assert_eq!(placed.order.priced.total, Rial::new(net + net / 10));
         assert_eq!(world.shop.stock_of(&kenya.id), Some(3));
+        assert_eq!(placed.order.status, OrderStatus::AwaitingPayment, "an order is not a sale until it is paid");
+        assert_eq!(placed.order.payment_due, now() + DEFAULT_PAYMENT_WINDOW);
         let announced = DomainEvent::OrderPlaced {
             order_id: placed.order.id,
             account_id: world.account,

@@ -179,19 +179,38 @@ pub struct CartLine {
     pub quantity: u32,
 }
 
+/// Where an order stands with its payment. Its stock is taken from placing until it expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
-    Placed,
+    /// Placed, its stock reserved, waiting to be paid until its `payment_due`.
+    AwaitingPayment,
+    /// The gateway confirmed the payment: the sale is made.
+    Paid,
+    /// Not paid in time: its stock went back on the shelf.
+    Expired,
 }
 
 impl OrderStatus {
+    const ALL: [Self; 3] = [Self::AwaitingPayment, Self::Paid, Self::Expired];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Placed => "placed",
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Paid => "paid",
+            Self::Expired => "expired",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
 }
+
+/// How long a placed order waits for its payment unless configured otherwise: long enough to
+/// find a card and pass the bank's one-time password, short enough that unpaid orders do not
+/// hold stock others would buy.
+pub const DEFAULT_PAYMENT_WINDOW: Duration = Duration::minutes(30);
 
 /// A priced order, ready to be stored with its stock reservations.
 #[derive(Debug, Clone)]
@@ -206,6 +225,8 @@ pub struct Order {
     pub priced: PricedOrder,
     pub status: OrderStatus,
     pub placed_at: OffsetDateTime,
+    /// Unpaid by then, the order expires and its stock is released.
+    pub payment_due: OffsetDateTime,
 }
 
 impl Order {

@@ -753,7 +753,11 @@ mod workflow_tests {
                 .unwrap();
             let id = store.accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
             let vat = VatSchedule::from_json(RATES).unwrap();
-            let checkout = Checkout { shop: &store.shop, vat: &vat };
+            let checkout = Checkout {
+                shop: &store.shop,
+                vat: &vat,
+                payment_window: crate::ordering::order::DEFAULT_PAYMENT_WINDOW,
+            };
             let request = CheckoutRequest {
                 cart: vec![CartLine { product_id: product.id, quantity: 1 }],
                 buyer: Buyer::Natural {

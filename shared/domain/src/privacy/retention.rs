@@ -74,6 +74,9 @@ pub const REGISTER: &[ItemKind] = &[
     ),
     kind("InvoicesTable", "INVOICE#*", None, Kept::Documented(TAX_LAW)),
     kind("InvoicesTable", "CERTIFICATE#*", None, Kept::Documented(TAX_LAW)),
+    // A payment is the record of money taken (amount, the gateway's reference, a masked card
+    // number, never a whole one): kept with the order and invoice it pays.
+    kind("PaymentsTable", "PAYMENT#*", None, Kept::Documented(TAX_LAW)),
     kind(
         "ReviewsTable",
         "REVIEW#*",

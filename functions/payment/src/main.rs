@@ -1,0 +1,53 @@
+//! The payment function: customers start paying their orders and come back from the gateway
+//! (HTTP), and a schedule verifies payments whose customers never came back and expires orders
+//! nobody paid.
+
+mod page;
+mod routes;
+mod sweep;
+
+use mizan::accounts::session::SessionKey;
+use mizan_aws::dynamodb::accounts::AccountsTable;
+use mizan_aws::dynamodb::orders::PayableOrders;
+use mizan_aws::dynamodb::outbox::OutboxTable;
+use mizan_aws::dynamodb::payments::PaymentsTable;
+use mizan_aws::dynamodb::products::ProductsTable;
+use mizan_aws::dynamodb::till::Till;
+use mizan_aws::gateway::zarinpal::{Zarinpal, ZarinpalSettings};
+use mizan_aws::lambda::config;
+
+/// Everything an invocation borrows: built once per cold start.
+pub struct Deps {
+    pub till: Till,
+    pub gateway: Zarinpal,
+    pub sessions: SessionKey,
+    /// Sessions are checked against the account: closed accounts and changed roles end them.
+    pub accounts: AccountsTable,
+    /// Where the result page sends the customer on (STOREFRONT_URL), without a trailing slash.
+    pub storefront_url: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    mizan_aws::lambda::telemetry::init();
+    let aws = config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let deps = Deps {
+        till: Till {
+            payments: PaymentsTable::new(dynamodb.clone(), config::required("PAYMENTS_TABLE")?),
+            orders: PayableOrders::new(dynamodb.clone(), config::required("ORDERS_TABLE")?),
+            products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
+            outbox: OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?),
+        },
+        gateway: Zarinpal::new(ZarinpalSettings {
+            merchant_id: config::required("ZARINPAL_MERCHANT_ID")?,
+            payment_url: config::required("ZARINPAL_PAYMENT_URL")?,
+            api_url: config::required("ZARINPAL_API_URL")?,
+            callback_url: config::required("PAYMENT_CALLBACK_URL")?,
+        })?,
+        accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
+        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
+    };
+    mizan_aws::lambda::triggers::serve_with_schedule(|req| routes::handle(&deps, req), || sweep::handle(&deps)).await
+}
