@@ -16,6 +16,8 @@ provision.py listed every trigger in $MIZAN_STATE_DIR/subscriptions.json:
     description goes to its on-failure queue, as Lambda sends it. Each shard's checkpoint is
     kept in STATE_DIR/checkpoints/, written after a batch is done: a relay killed between
     invoking and checkpointing delivers that batch again on restart, as Lambda may.
+  * "schedule": an EventBridge schedule's rate: every every_seconds the function gets the event
+    a `Schedule` event delivers (`{"detail-type": "Scheduled Event", "source": "aws.events", ...}`).
 This relay long-polls each queue and stream and POSTs the event to cargo-lambda's Invoke API:
     http://127.0.0.1:<watch port>/2015-03-31/functions/<binary>/invocations
 A message is deleted once the function succeeded; otherwise it becomes visible again after a
@@ -429,6 +431,16 @@ def relay_dynamodb(sqs, api_url, subscription):
                 stopping.wait(1)
 
 
+def relay_schedule(_sqs, api_url, subscription):
+    """Ticks as EventBridge does; a failed tick is logged and the next one comes on time."""
+    while not stopping.wait(subscription["every_seconds"]):
+        tick = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                "source": "aws.events", "time": utc(time.time()), "region": "us-east-1",
+                "resources": [f"local-schedule/{subscription['event']}"], "detail": {}}
+        failed = invoke(api_url, subscription["function"], tick, invoke_timeout(subscription))
+        log(f"schedule {subscription['event']} -> {subscription['function']}: {failed or 'ok'}")
+
+
 def main():
     state = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ["MIZAN_STATE_DIR"])
     api_url = os.environ["MIZAN_API_URL"].rstrip("/")
@@ -438,14 +450,14 @@ def main():
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
-    relays = {"sns": relay_sns, "sqs": relay_sqs, "dynamodb": relay_dynamodb}
+    relays = {"sns": relay_sns, "sqs": relay_sqs, "dynamodb": relay_dynamodb, "schedule": relay_schedule}
     threads = [threading.Thread(target=relays[sub["source"]], args=(sqs, api_url, sub), daemon=True)
                for sub in subscriptions]
     for thread in threads:
         thread.start()
     log(f"relaying {len(threads)} subscription(s) to {api_url}: "
-        + ", ".join(f"{(s.get('topic_arn') or s.get('queue_arn') or s['table']).rsplit(':', 1)[-1]} -> {s['function']}"
-                    for s in subscriptions))
+        + ", ".join(f"{(s.get('topic_arn') or s.get('queue_arn') or s.get('table') or s['event']).rsplit(':', 1)[-1]}"
+                    f" -> {s['function']}" for s in subscriptions))
     while not stopping.is_set():
         stopping.wait(1)
     for thread in threads:

@@ -247,6 +247,14 @@ def create_queues(sqs, resources, local_refs, local_atts):
             sqs.set_queue_attributes(QueueUrl=local_refs[logical_id], Attributes=attributes)
 
 
+def rate_seconds(expression):
+    """The period of an EventBridge `rate(N minute[s]|hour[s]|day[s])` expression, in seconds."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression.strip())
+    if not match:
+        raise SystemExit(f"provision: schedule {expression!r} is not a rate(); teach provision.py")
+    return int(match.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[match.group(2)]
+
+
 def stream_subscription(logical_id, binary, event_name, props, local_refs):
     """A DynamoDB stream trigger, with the event source mapping's settings the local stream relay
     honours as Lambda does (batch size, filters, partial batch responses, bisection, bounded
@@ -395,10 +403,19 @@ def main():
         props = resource.get("Properties") or {}
         binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
         for event_name, event in (props.get("Events") or {}).items():
-            if event.get("Type") not in ("SNS", "SQS", "DynamoDB"):
+            if event.get("Type") not in ("SNS", "SQS", "DynamoDB", "Schedule"):
                 continue
             if not binary:
                 raise SystemExit(f"provision: {logical_id} has no Metadata.BuildProperties.Binary")
+            if event["Type"] == "Schedule":
+                subscriptions.append({
+                    "source": "schedule",
+                    "function": binary,
+                    "function_logical_id": logical_id,
+                    "event": event_name,
+                    "every_seconds": rate_seconds(event["Properties"]["Schedule"]),
+                })
+                continue
             if event["Type"] == "DynamoDB":
                 subscriptions.append(stream_subscription(logical_id, binary, event_name,
                                                          event["Properties"], local_refs))

@@ -21,11 +21,12 @@ use crate::measure::{Binaries, file_size, run_direct, run_function};
 use crate::report::{Machine, Report, Row};
 use crate::stack::Stack;
 use crate::workloads::{
-    CheckoutWork, Direct, Floor, InvoiceWork, NotificationWork, PrivacyWork, ReviewWork, SignupWork, UnsubscribeWork,
-    Workload,
+    CheckoutWork, Direct, Floor, InvoiceWork, NotificationWork, PaymentWork, PrivacyWork, ReviewWork, SignupWork,
+    UnsubscribeWork, Workload,
 };
 
-const FUNCTIONS: [&str; 7] = ["signup", "checkout", "invoice", "review", "unsubscribe", "notification", "privacy"];
+const FUNCTIONS: [&str; 8] =
+    ["signup", "checkout", "payment", "invoice", "review", "unsubscribe", "notification", "privacy"];
 
 const USAGE: &str = "usage: mizan-bench --bin-dir DIR --out DIR [--zip-dir DIR] [--cold N] [--warm N] \
 [--only fn,fn] [--no-growth]\n\
@@ -169,6 +170,9 @@ async fn main() -> Result<()> {
             "signup" => measure(&options, &binaries, &mut functions, SignupWork::new(&stack, &samples).await?).await?,
             "checkout" => {
                 measure(&options, &binaries, &mut functions, CheckoutWork::new(&stack, &samples).await?).await?
+            }
+            "payment" => {
+                measure(&options, &binaries, &mut functions, PaymentWork::new(&stack, &samples).await?).await?
             }
             "invoice" => {
                 measure(&options, &binaries, &mut functions, InvoiceWork::new(&stack, &samples).await?).await?

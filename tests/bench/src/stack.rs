@@ -31,6 +31,7 @@ use mizan::ordering::identity::{EconomicCode, NationalCode};
 use mizan::ordering::order::{Address, Buyer, CartLine, DEFAULT_PAYMENT_WINDOW, Order, Recipient, StoredOrder};
 use mizan::ordering::pricing::VatSchedule;
 use mizan::payments::paying::{self, PaymentOutcome, ReturnStatus};
+use mizan::payments::payment::{Authority, Payment};
 use mizan::payments::ports::PaymentBook;
 use mizan::privacy::audit::SubjectKey;
 use mizan_aws::dynamodb::accounts::AccountsTable;
@@ -288,17 +289,25 @@ impl Stack {
         }
     }
 
-    /// Pays the order as its customer would: a payment through the gateway (the local emulator),
-    /// paid there, and the return verified and settled by the payment function's own use case.
-    pub async fn pay(&self, order: &Order) -> Result<PaymentRecord> {
+    /// A payment of the order started as the payment function starts one, and paid on the gateway
+    /// (the local emulator) by its customer, who has not come back yet.
+    pub async fn paid_at_gateway(&self, order: &Order) -> Result<(Payment, Authority)> {
         let now = OffsetDateTime::now_utc();
         let started = paying::start_payment(&self.till, &self.gateway, order.account, order.id, now)
             .await
             .map_err(|problem| anyhow!("a bench payment did not start: {}", problem.code))?;
         let payment = self.till.payment(started.payment).await?.ok_or_else(|| anyhow!("the payment is missing"))?;
-        let authority = payment.authority.ok_or_else(|| anyhow!("the payment has no authority"))?;
+        let authority = payment.authority.clone().ok_or_else(|| anyhow!("the payment has no authority"))?;
         let act = format!("{}/_emulator/payments/{}/pay", self.zarinpal_url, authority.as_str());
         self.http.post(act).send().await?.error_for_status()?;
+        Ok((payment, authority))
+    }
+
+    /// Pays the order as its customer would: paid on the gateway, and the return verified and
+    /// settled by the payment function's own use case.
+    pub async fn pay(&self, order: &Order) -> Result<PaymentRecord> {
+        let (payment, authority) = self.paid_at_gateway(order).await?;
+        let now = OffsetDateTime::now_utc();
         let outcome =
             paying::return_from_gateway(&self.till, &self.gateway, payment.id, &authority, ReturnStatus::Ok, now)
                 .await

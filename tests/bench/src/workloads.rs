@@ -29,6 +29,7 @@ use mizan::messaging::ports::Claim;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
 use mizan::ordering::idempotency::IdempotencyKey;
 use mizan::ordering::order::DEFAULT_PAYMENT_WINDOW;
+use mizan::payments::paying::{self, PaymentOutcome, ReturnStatus};
 use mizan::privacy::legal_export::{self, Actor, LegalRequest};
 use mizan::reviewing::posting::{self, PostOutcome, Stores};
 use mizan::reviewing::review::{Rating, ReviewText};
@@ -346,6 +347,84 @@ impl Direct for InvoiceWork<'_> {
         mizan::invoicing::issuance::issue(&stack.orders, &stack.invoices, &stack.seller, order.id, &payment).await?;
         self.issued = Some(order.id);
         Ok("SNS OrderPaid")
+    }
+}
+
+/// Payment: customers starting a payment of a fresh order, and coming back from the gateway
+/// having paid (verification with the emulator, then the settling transaction).
+pub struct PaymentWork<'a> {
+    stack: &'a Stack,
+    start: HttpEvent,
+    callback: HttpEvent,
+    customer: Customer,
+}
+
+impl<'a> PaymentWork<'a> {
+    pub async fn new(stack: &'a Stack, samples: &'a Samples) -> Result<Self> {
+        for (product, _) in SAMPLE_CART {
+            stack.restock(product, 1_000_000).await?;
+        }
+        Ok(Self {
+            stack,
+            start: samples.http("payment", "start-without-token.json")?,
+            callback: samples.http("payment", "callback-unknown-payment.json")?,
+            customer: stack.customer(MarketingConsent::default()).await?,
+        })
+    }
+
+    async fn fresh_order(&self) -> Result<mizan::ordering::order::Order> {
+        Ok(self.stack.order(self.customer.id, &sample_cart()?).await?.order)
+    }
+}
+
+impl Workload for PaymentWork<'_> {
+    fn function(&self) -> &'static str {
+        "payment"
+    }
+    fn kinds(&self) -> usize {
+        2
+    }
+    async fn event(&mut self, i: usize) -> Result<Event> {
+        let order = self.fresh_order().await?;
+        if i.is_multiple_of(2) {
+            let id = order.id.to_string();
+            return Ok(self
+                .start
+                .clone()
+                .bearer(&self.customer.bearer)
+                .path(format!("/orders/{id}/payments"), &[("order_id", &id)])
+                .event("POST /orders/{order_id}/payments", 201));
+        }
+        let (payment, authority) = self.stack.paid_at_gateway(&order).await?;
+        let id = payment.id.to_string();
+        Ok(self
+            .callback
+            .clone()
+            .path(format!("/payments/zarinpal/callback/{id}"), &[("payment_id", &id)])
+            .query(&[("Authority", authority.as_str()), ("Status", "OK")])
+            .event("GET /payments/zarinpal/callback/{payment_id}", 200))
+    }
+}
+
+impl Direct for PaymentWork<'_> {
+    async fn direct(&mut self, i: usize) -> Result<&'static str> {
+        let stack = self.stack;
+        let order = self.fresh_order().await?;
+        if i.is_multiple_of(2) {
+            paying::start_payment(&stack.till, &stack.gateway, order.account, order.id, now())
+                .await
+                .map_err(|problem| anyhow!("a payment did not start: {}", problem.code))?;
+            return Ok("POST /orders/{order_id}/payments");
+        }
+        let (payment, authority) = stack.paid_at_gateway(&order).await?;
+        let outcome =
+            paying::return_from_gateway(&stack.till, &stack.gateway, payment.id, &authority, ReturnStatus::Ok, now())
+                .await
+                .map_err(|problem| anyhow!("a return did not settle: {}", problem.code))?;
+        match outcome {
+            PaymentOutcome::Paid { .. } => Ok("GET /payments/zarinpal/callback/{payment_id}"),
+            other => bail!("a paid return was not settled: {other:?}"),
+        }
     }
 }
 
