@@ -21,19 +21,7 @@ async fn patch_as(stack: &Stack, bearer: Option<&str>, path: &str, body: &Value)
 
 /// A signed-in staff member, made so with the operator command the README documents.
 async fn staff(stack: &Stack) -> (String, String) {
-    let (customer, _) = stack.signed_in_customer().await;
-    let repo = mizan_e2e::repo_root();
-    let python = repo.join(".local/venv/bin/python");
-    let granted = std::process::Command::new(python)
-        .arg(repo.join("infra/ops/grant-staff"))
-        .arg(&customer.email)
-        .output()
-        .expect("the operator command runs");
-    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
-    let session = stack.post("/sessions", &json!({ "email": customer.email, "password": customer.password })).await;
-    let bearer = session.body["token"].as_str().unwrap().to_owned();
-    let id = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
-    (bearer, id)
+    stack.staff_member("staff").await
 }
 
 #[tokio::test]

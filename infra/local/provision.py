@@ -369,6 +369,9 @@ def main():
 
     # Parameters whose Default points at the internet point at the local stand-ins instead.
     local_parameters = {"ZarinpalPaymentUrl": zarinpal_url, "ZarinpalApiUrl": zarinpal_url}
+    # The tests watch a delivered order's recipient go (P15): seconds there, the Default elsewhere.
+    if os.environ.get("MIZAN_PROFILE") == "test":
+        local_parameters["RecipientKeptAfterFulfilment"] = "PT3S"
     resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts, local_parameters)
     create_kms_keys(kms, resources, resolver, local_refs, local_atts)
 

@@ -153,6 +153,26 @@ impl Stack {
         (customer, bearer)
     }
 
+    /// A signed-in member of staff with `role` (staff, legal, fulfilment), made so with the
+    /// operator command the README documents; their bearer token and account id.
+    pub async fn staff_member(&self, role: &str) -> (String, String) {
+        let (customer, _) = self.signed_in_customer().await;
+        let repo = repo_root();
+        let granted = std::process::Command::new(repo.join(".local/venv/bin/python"))
+            .arg(repo.join("infra/ops/grant-staff"))
+            .arg(&customer.email)
+            .args(["--role", role])
+            .output()
+            .expect("the operator command runs");
+        assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+        let session = self
+            .post("/sessions", &serde_json::json!({ "email": customer.email, "password": customer.password }))
+            .await;
+        let bearer = session.body["token"].as_str().expect("a token").to_owned();
+        let id = self.get("/me", Some(&bearer)).await.body["account_id"].as_str().expect("an id").to_owned();
+        (bearer, id)
+    }
+
     /// A product of this test's own, so that tests never share stock.
     pub async fn add_product(&self, price: u64, stock: u32) -> ProductId {
         let id = ProductId::parse(&format!("test-{}", uuid::Uuid::new_v4().simple())).expect("a valid id");

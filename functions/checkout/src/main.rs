@@ -1,4 +1,5 @@
-//! The checkout function: the public catalog, placing orders, and reading one's own orders.
+//! The checkout function: the public catalog, placing orders, and reading one's own orders and
+//! their history.
 
 mod forms;
 mod routes;
@@ -9,6 +10,7 @@ use mizan::ordering::pricing::VatSchedule;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::idempotency::IdempotencyTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
+use mizan_aws::dynamodb::order_progress::OrderProgressTable;
 use mizan_aws::dynamodb::orders::OrdersTable;
 use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::dynamodb::products::ProductsTable;
@@ -27,6 +29,8 @@ pub struct Deps {
     /// How long a placed order waits for its payment (PAYMENT_WINDOW_MINUTES).
     pub payment_window: time::Duration,
     pub ip_records: IpRecordsTable,
+    /// The customer's order history, read without the buyer.
+    pub progress: OrderProgressTable,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +55,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         },
         idempotency: IdempotencyTable::new(dynamodb.clone(), config::required("IDEMPOTENCY_TABLE")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
-        ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
+        ip_records: IpRecordsTable::new(dynamodb.clone(), config::required("IP_RECORDS_TABLE")?),
+        progress: OrderProgressTable::new(dynamodb, config::required("ORDERS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
         payment_window: config::required("PAYMENT_WINDOW_MINUTES")?

@@ -2,8 +2,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use mizan::kernel::clock::now;
+use mizan::kernel::clock::{now, timestamp};
 use mizan::kernel::ids::OrderId;
+use mizan::kernel::paging::{PageRequest, PageSizes};
 use mizan::kernel::problem::{Problem, Rejection};
 use mizan::ordering::catalog::CatalogEntry;
 use mizan::ordering::checkout::{self, Checkout, CheckoutCall};
@@ -16,14 +17,19 @@ use serde_json::{Value, json};
 use crate::Deps;
 use crate::forms;
 
+/// The pages of a customer's order history.
+const ORDER_PAGES: PageSizes =
+    PageSizes { max: 50, out_of_range: "تعداد در هر صفحه باید بین ۱ تا ۵۰ باشد." };
+
 pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
     let path = req.raw_http_path();
     let path = path.trim_end_matches('/');
     match (req.method().as_str(), path) {
         ("GET", "/products") => catalog(deps).await,
         ("POST", "/checkout") => check_out(deps, &req).await,
+        ("GET", "/me/orders") => my_orders(deps, &req).await,
         ("GET", _) if path.starts_with("/orders/") => order(deps, &req).await,
-        (_, "/products" | "/checkout") => Err(Problem::method_not_allowed()),
+        (_, "/products" | "/checkout" | "/me/orders") => Err(Problem::method_not_allowed()),
         _ => Err(Problem::not_found()),
     }
 }
@@ -60,6 +66,28 @@ async fn order(deps: &Deps, req: &Request) -> HttpResult {
     http::json(StatusCode::OK, &order_view(&stored))
 }
 
+/// The customer's own orders, newest first, a page at a time: what each is and where it stands.
+async fn my_orders(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    let query = req.query_string_parameters_ref();
+    let asked =
+        PageRequest::parse(query.and_then(|q| q.first("limit")), query.and_then(|q| q.first("cursor")), ORDER_PAGES)?;
+    let page = deps.progress.of_customer(session.sub, asked).await?;
+    let orders: Vec<Value> = page
+        .items
+        .iter()
+        .map(|order| {
+            let mut view = order.life_view();
+            view["order_id"] = json!(order.id);
+            view["placed_at"] = json!(timestamp(order.placed_at));
+            view["total"] = json!(order.total);
+            view["item_count"] = json!(order.lines.iter().map(|line| line.quantity).sum::<u32>());
+            view
+        })
+        .collect();
+    http::json(StatusCode::OK, &json!({ "orders": orders, "next_cursor": page.next }))
+}
+
 fn idempotency_key(req: &Request) -> Result<IdempotencyKey, Problem> {
     let raw = req.headers().get("idempotency-key").map(|value| value.to_str().unwrap_or("\u{0}"));
     IdempotencyKey::parse(raw.unwrap_or_default())
@@ -67,18 +95,19 @@ fn idempotency_key(req: &Request) -> Result<IdempotencyKey, Problem> {
 }
 
 /// What the customer sees of their order: the buyer by name only (the identity codes they
-/// typed are kept for the invoice, not echoed back), the recipient while it is kept (P15).
+/// typed are kept for the invoice, not echoed back), the recipient while it is kept (P15), and
+/// its life: status, history, payment reference, tracking.
 fn order_view(stored: &StoredOrder) -> Value {
     let order = &stored.order;
     let buyer = match &order.buyer {
         Buyer::Natural { full_name, .. } => json!({ "type": "natural", "full_name": full_name.as_str() }),
         Buyer::Legal { company_name, .. } => json!({ "type": "legal", "company_name": company_name.as_str() }),
     };
-    json!({
+    let mut view = order.progress().life_view();
+    let placed = json!({
         "order_id": order.id,
-        "status": order.status.as_str(),
-        "placed_at": mizan::kernel::clock::timestamp(order.placed_at),
-        "payment_due": mizan::kernel::clock::timestamp(order.payment_due),
+        "placed_at": timestamp(order.placed_at),
+        "payment_due": timestamp(order.payment_due),
         "buyer": buyer,
         "lines": order.priced.lines,
         "subtotal": order.priced.subtotal,
@@ -90,7 +119,11 @@ fn order_view(stored: &StoredOrder) -> Value {
             "address": recipient.address.as_str(),
             "postal_code": recipient.postal_code.as_str(),
         })),
-    })
+    });
+    if let (Some(view), Value::Object(placed)) = (view.as_object_mut(), placed) {
+        view.extend(placed);
+    }
+    view
 }
 
 /// How long this invocation may still run: a checkout lock older than that belongs to a run

@@ -4,9 +4,11 @@ pub mod accounts;
 pub mod audit;
 mod buyer_identity;
 pub mod deliveries;
+pub mod dispatch;
 pub mod idempotency;
 pub mod invoices;
 pub mod ip_records;
+pub mod order_progress;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
@@ -18,7 +20,8 @@ pub mod till;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use mizan::kernel::failures::StoreError;
 use time::OffsetDateTime;
 
@@ -67,6 +70,11 @@ pub(crate) enum Transaction {
     /// A condition failed: each item's reason code, in item order (`None` for the items that were
     /// fine), so the caller reads which condition by position.
     Cancelled(Vec<String>),
+}
+
+/// Whether the item at `index` of a cancelled transaction failed its condition.
+pub(crate) fn failed_at(reasons: &[String], index: usize) -> bool {
+    reasons.get(index).map(String::as_str) == Some("ConditionalCheckFailed")
 }
 
 /// Concurrent transactions on the same items conflict in DynamoDB; one is retried this often.
@@ -146,6 +154,53 @@ where
             Some(key) if !key.is_empty() => start = Some(key),
             _ => return Ok(items),
         }
+    }
+}
+
+/// BatchGetItem's limit of keys per request.
+pub(crate) const BATCH_LIMIT: usize = 100;
+/// Retries of keys DynamoDB left unprocessed (throttling, response size). Bounded so that a
+/// throttled table turns into a 503 the client can retry, not a Lambda timeout.
+const UNPROCESSED_RETRIES: u32 = 5;
+const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The items of at most `BATCH_LIMIT` keys of one table, in no particular order, by one
+/// BatchGetItem — asking again for the keys DynamoDB left unprocessed, with exponential backoff,
+/// as its documentation requires. `shape` adds a projection to the request.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+    shape: impl Fn(KeysAndAttributesBuilder) -> KeysAndAttributesBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    use aws_sdk_dynamodb::config::AsyncSleep;
+    let mut items = Vec::with_capacity(keys.len());
+    let mut pending = keys;
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 0..=UNPROCESSED_RETRIES {
+        if pending.is_empty() {
+            break;
+        }
+        if attempt > 0 {
+            if let Some(sleep) = client.config().sleep_impl() {
+                sleep.sleep(backoff).await;
+            }
+            backoff = backoff.saturating_mul(2);
+        }
+        let request = shape(KeysAndAttributes::builder().set_keys(Some(pending)).consistent_read(true))
+            .build()
+            .map_err(|_| StoreError::Failed("build-keys-and-attributes".into()))?;
+        let answer = client.batch_get_item().request_items(table, request).send().await.map_err(|e| store_error(&e))?;
+        items.extend(answer.responses().and_then(|tables| tables.get(table)).into_iter().flatten().cloned());
+        pending = answer
+            .unprocessed_keys()
+            .and_then(|tables| tables.get(table))
+            .map(|unprocessed| unprocessed.keys().to_vec())
+            .unwrap_or_default();
+    }
+    match pending.is_empty() {
+        true => Ok(items),
+        false => Err(StoreError::Unavailable("unprocessed-keys".into())),
     }
 }
 

@@ -14,6 +14,7 @@
 //! the keyed hash `buyer_code_hash` and the `ByBuyerCode` index, never by a scan.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
@@ -29,9 +30,11 @@ use mizan::kernel::ids::PaymentId;
 use mizan::kernel::ids::ProductId;
 use mizan::ordering::buyer_lookup::{BuyerCodeHash, BuyerLookupKey};
 use mizan::ordering::identity::NationalCode;
-use mizan::ordering::order::{Address, CartLine, Order, OrderStatus, Recipient, StoredOrder};
+use mizan::ordering::lifecycle::{Actor, Carrier, Milestone, OrderPayment, OrderStatus, Shipment, TrackingCode};
+use mizan::ordering::order::{Address, CartLine, Order, Recipient, StoredOrder};
 use mizan::ordering::ports::Placement;
 use mizan::ordering::pricing::{PricedLine, PricedOrder, VatRate};
+use mizan::payments::payment::RefId;
 use mizan::payments::ports::PayableOrder;
 use mizan::privacy::ports::OrderRecords;
 use mizan::reviewing::ports::Purchases;
@@ -61,19 +64,84 @@ pub struct PayableOrders {
     table: String,
 }
 
-fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
+pub(super) fn order_id_of_key(key: &str) -> Result<OrderId, StoreError> {
     key.strip_prefix("ORDER#").and_then(OrderId::parse).ok_or(StoreError::Corrupt("pk"))
 }
 
-fn order_key(id: OrderId) -> String {
+pub(super) fn order_key(id: OrderId) -> String {
     format!("ORDER#{id}")
 }
 
 /// The attribute that puts an order in the `AwaitingPayment` index while it awaits payment.
-const AWAITING_PAYMENT: &str = "awaiting_payment";
+pub(super) const AWAITING_PAYMENT: &str = "awaiting_payment";
 const DUE: &str = "due";
 
-fn recipient_key(id: OrderId) -> String {
+/// The attribute that puts an order on the packing queue (the `FulfilmentQueue` index, by
+/// `paid_at`) while it is paid, packed or shipped: its status then, and absent otherwise.
+pub(super) const FULFILMENT_QUEUE: &str = "fulfilment_queue";
+
+/// The order's history: a list of milestones, each as JSON, oldest first.
+pub(super) const HISTORY: &str = "history";
+pub(super) const HISTORY_APPEND: &str = "#history = list_append(if_not_exists(#history, :no_history), :milestone)";
+
+/// An update that appends `milestone` to the history (`HISTORY_APPEND` in its expression).
+pub(super) fn with_milestone(update: UpdateBuilder, milestone: &Milestone) -> Result<UpdateBuilder, StoreError> {
+    let json = serde_json::to_string(milestone).map_err(|_| StoreError::Failed("encode-milestone".into()))?;
+    Ok(update
+        .expression_attribute_names("#history", HISTORY)
+        .expression_attribute_values(":no_history", AttributeValue::L(Vec::new()))
+        .expression_attribute_values(":milestone", AttributeValue::L(vec![s(json)])))
+}
+
+/// What an order item says of its life: payment, shipment, history (absent on orders placed
+/// before they were kept).
+type Life = (Option<OrderPayment>, Option<Shipment>, Vec<Milestone>);
+
+pub(super) fn read_life(item: &Item) -> Result<Life, StoreError> {
+    let payment = match item.get("payment_id") {
+        None => None,
+        Some(_) => Some(OrderPayment {
+            payment_id: get_parsed(item, "payment_id", |text| PaymentId::parse(text).ok_or(()))?,
+            paid_at: get_time(item, "paid_at")?,
+            ref_id: item.get("payment_ref").and_then(|value| value.as_s().ok()).cloned(),
+        }),
+    };
+    let shipment = match item.get("carrier") {
+        None => None,
+        Some(_) => Some(Shipment {
+            carrier: get_parsed(item, "carrier", Carrier::parse)?,
+            tracking_code: get_parsed(item, "tracking_code", TrackingCode::parse)?,
+        }),
+    };
+    let history = match item.get(HISTORY) {
+        None => Vec::new(),
+        Some(value) => value
+            .as_l()
+            .map_err(|_| StoreError::Corrupt("history"))?
+            .iter()
+            .map(|entry| {
+                entry.as_s().ok().and_then(|json| serde_json::from_str(json).ok()).ok_or(StoreError::Corrupt("history"))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok((payment, shipment, history))
+}
+
+/// A recipient item's details, unless erased — or due for erasure: TTL deletes late, the promise
+/// is kept by the clock (P15).
+pub(super) fn read_recipient(item: &Item, now: OffsetDateTime) -> Result<Option<Recipient>, StoreError> {
+    if get_time(item, "expires_at")? <= now {
+        return Ok(None);
+    }
+    Ok(Some(Recipient {
+        name: get_parsed(item, "name", FullName::parse)?,
+        phone: get_parsed(item, "phone", IranMobile::parse)?,
+        address: get_parsed(item, "address", Address::parse)?,
+        postal_code: get_parsed(item, "postal_code", PostalCode::parse)?,
+    }))
+}
+
+pub(super) fn recipient_key(id: OrderId) -> String {
     format!("ORDER#{id}#RECIPIENT")
 }
 
@@ -169,16 +237,7 @@ impl OrdersTable {
             .send()
             .await
             .map_err(|e| crate::dynamodb::store_error(&e))?;
-        let Some(item) = answer.item else { return Ok(None) };
-        if get_time(&item, "expires_at")? <= now {
-            return Ok(None);
-        }
-        Ok(Some(Recipient {
-            name: get_parsed(&item, "name", FullName::parse)?,
-            phone: get_parsed(&item, "phone", IranMobile::parse)?,
-            address: get_parsed(&item, "address", Address::parse)?,
-            postal_code: get_parsed(&item, "postal_code", PostalCode::parse)?,
-        }))
+        answer.item.map_or(Ok(None), |item| read_recipient(&item, now))
     }
 }
 
@@ -198,23 +257,34 @@ impl PayableOrders {
         &self.client
     }
 
-    /// The update that marks the order paid by `payment` at `at`: on condition that it awaits
-    /// payment, or, to take its stock again after it expired, that it expired.
+    /// The update that marks the order paid by `payment` at `at`, onto the packing queue: on
+    /// condition that it awaits payment, or, to take its stock again after it expired, that it
+    /// expired.
     pub(crate) fn pay(
         &self,
         id: OrderId,
         payment: PaymentId,
+        ref_id: Option<&RefId>,
         at: OffsetDateTime,
         after_expiry: bool,
     ) -> Result<Update, StoreError> {
         let from = if after_expiry { OrderStatus::Expired } else { OrderStatus::AwaitingPayment };
-        Update::builder()
+        let milestone = Milestone { status: OrderStatus::Paid, at, by: Actor::System, reason: None };
+        let mut set =
+            format!("SET #status = :paid, paid_at = :at, payment_id = :payment, #queue = :paid, {HISTORY_APPEND}");
+        let mut update = Update::builder();
+        if let Some(ref_id) = ref_id {
+            set.push_str(", payment_ref = :ref");
+            update = update.expression_attribute_values(":ref", s(ref_id.as_str()));
+        }
+        with_milestone(update, &milestone)?
             .table_name(&self.table)
             .key("pk", s(order_key(id)))
-            .update_expression("SET #status = :paid, paid_at = :at, payment_id = :payment REMOVE #awaiting")
+            .update_expression(format!("{set} REMOVE #awaiting"))
             .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#awaiting", AWAITING_PAYMENT)
+            .expression_attribute_names("#queue", FULFILMENT_QUEUE)
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":at", time(at))
@@ -223,12 +293,13 @@ impl PayableOrders {
             .map_err(|_| StoreError::Failed("build-update".into()))
     }
 
-    /// The update that expires the order, on condition it still awaits payment.
-    pub(crate) fn expire(&self, id: OrderId) -> Result<Update, StoreError> {
-        Update::builder()
+    /// The update that expires the order at `at`, on condition it still awaits payment.
+    pub(crate) fn expire(&self, id: OrderId, at: OffsetDateTime) -> Result<Update, StoreError> {
+        let milestone = Milestone { status: OrderStatus::Expired, at, by: Actor::System, reason: None };
+        with_milestone(Update::builder(), &milestone)?
             .table_name(&self.table)
             .key("pk", s(order_key(id)))
-            .update_expression("SET #status = :expired REMOVE #awaiting")
+            .update_expression(format!("SET #status = :expired, {HISTORY_APPEND} REMOVE #awaiting"))
             .condition_expression("#status = :awaiting")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#awaiting", AWAITING_PAYMENT)
@@ -316,6 +387,13 @@ impl OrdersTable {
         if order.status == OrderStatus::AwaitingPayment {
             item.insert(AWAITING_PAYMENT.to_owned(), s(DUE));
         }
+        let history = order
+            .history
+            .iter()
+            .map(|milestone| serde_json::to_string(milestone).map(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError::Failed("encode-history".into()))?;
+        item.insert(HISTORY.to_owned(), AttributeValue::L(history));
         let key = order_key(order.id);
         buyer_identity::write(&self.fields, &key, &order.buyer, &mut item).await?;
         buyer_identity::write_lookup_hash(&self.lookup, &order.buyer, &mut item);
@@ -323,6 +401,7 @@ impl OrdersTable {
     }
 
     async fn read_order(&self, id: OrderId, item: &Item) -> Result<Order, StoreError> {
+        let (payment, shipment, history) = read_life(item)?;
         let lines: Vec<PricedLine> =
             serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
         let rial = |name| get_n::<u64>(item, name).map(mizan::kernel::money::Rial::new);
@@ -345,6 +424,9 @@ impl OrdersTable {
             status: get_parsed(item, "status", |text| OrderStatus::parse(text).ok_or(()))?,
             placed_at: get_time(item, "placed_at")?,
             payment_due: get_time(item, "payment_due")?,
+            payment,
+            shipment,
+            history,
         })
     }
 }

@@ -5,13 +5,10 @@
 //! `goods_id` and `stock`. The local stack seeds the same layout from infra/seed/products.json
 //! (infra/local/provision.py): change both together.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::AsyncSleep;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 
-use super::{Item, every_page, get_n, get_parsed, get_s, n, s};
+use super::{BATCH_LIMIT, Item, every_page, get_n, get_parsed, get_s, n, s};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
@@ -19,12 +16,6 @@ use mizan::ordering::catalog::{GoodsId, Product, ProductKind, UnitCode, VatClass
 use mizan::ordering::ports::Catalog;
 
 const KEY_PREFIX: &str = "PRODUCT#";
-/// BatchGetItem's limit of keys per request.
-const BATCH_LIMIT: usize = 100;
-/// Retries of keys DynamoDB left unprocessed (throttling, response size). Bounded so that a
-/// throttled table turns into a 503 the client can retry, not a Lambda timeout.
-const UNPROCESSED_RETRIES: u32 = 5;
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 pub struct ProductsTable {
@@ -90,46 +81,6 @@ impl ProductsTable {
         items.iter().map(product_from_item).collect()
     }
 
-    /// One BatchGetItem of at most `BATCH_LIMIT` keys, asking again for the keys DynamoDB left
-    /// unprocessed, with exponential backoff, as its documentation requires.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Product>, StoreError> {
-        let mut products = Vec::with_capacity(keys.len());
-        let mut pending = keys;
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 0..=UNPROCESSED_RETRIES {
-            if attempt > 0 {
-                if let Some(sleep) = self.client.config().sleep_impl() {
-                    sleep.sleep(backoff).await;
-                }
-                backoff = backoff.saturating_mul(2);
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(pending))
-                .consistent_read(true)
-                .build()
-                .map_err(|_| StoreError::Failed("build-keys-and-attributes".into()))?;
-            let answer = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| crate::dynamodb::store_error(&e))?;
-            for item in answer.responses().and_then(|tables| tables.get(&self.table)).into_iter().flatten() {
-                products.push(product_from_item(item)?);
-            }
-            pending = answer
-                .unprocessed_keys()
-                .and_then(|tables| tables.get(&self.table))
-                .map(|unprocessed| unprocessed.keys().to_vec())
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(products);
-            }
-        }
-        Err(StoreError::Unavailable("unprocessed-keys".into()))
-    }
-
     /// The transaction item that takes `quantity` of a product from its stock, on condition that
     /// there are that many left; a product that does not exist fails the condition too. The
     /// caller puts it in the TransactWriteItems that writes the order, so stock and order
@@ -174,7 +125,8 @@ impl Catalog for ProductsTable {
         let mut found = Vec::with_capacity(wanted.len());
         for chunk in wanted.chunks(BATCH_LIMIT) {
             let keys = chunk.iter().map(|id| Item::from([("pk".to_owned(), key(id))])).collect();
-            found.extend(self.batch_get(keys).await?);
+            let items = super::batch_get(&self.client, &self.table, keys, |request| request).await?;
+            found.extend(items.iter().map(product_from_item).collect::<Result<Vec<_>, _>>()?);
         }
         let mut ordered = Vec::with_capacity(found.len());
         for id in wanted {

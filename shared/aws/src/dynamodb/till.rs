@@ -15,7 +15,7 @@ use super::orders::PayableOrders;
 use super::outbox::OutboxTable;
 use super::payments::PaymentsTable;
 use super::products::ProductsTable;
-use super::{Transaction, transact};
+use super::{Transaction, failed_at, transact};
 
 #[derive(Debug, Clone)]
 pub struct Till {
@@ -27,11 +27,6 @@ pub struct Till {
 
 fn update(update: Update) -> TransactWriteItem {
     TransactWriteItem::builder().update(update).build()
-}
-
-/// Whether the item at `index` of a cancelled transaction failed its condition.
-fn failed_at(reasons: &[String], index: usize) -> bool {
-    reasons.get(index).map(String::as_str) == Some("ConditionalCheckFailed")
 }
 
 impl PaymentBook for Till {
@@ -72,7 +67,7 @@ impl PaymentBook for Till {
     ) -> Result<Settlement, StoreError> {
         let mut items = vec![
             update(self.payments.close(payment.id, PaymentStatus::Paid, verified)?),
-            update(self.orders.pay(order.id, payment.id, verified.at, reserve_again)?),
+            update(self.orders.pay(order.id, payment.id, verified.ref_id.as_ref(), verified.at, reserve_again)?),
         ];
         if reserve_again {
             for line in &order.lines {
@@ -122,7 +117,7 @@ impl UnpaidOrders for Till {
     /// One transaction: the order expired (if it still awaits payment), each line's stock back,
     /// and the event.
     async fn expire(&self, order: &PayableOrder, announced: &Envelope) -> Result<bool, StoreError> {
-        let mut items = vec![update(self.orders.expire(order.id)?)];
+        let mut items = vec![update(self.orders.expire(order.id, announced.occurred_at)?)];
         for line in &order.lines {
             items.push(update(self.products.release_stock(&line.product_id, line.quantity)?));
         }

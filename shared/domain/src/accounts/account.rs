@@ -14,13 +14,15 @@ use crate::kernel::ids::AccountId;
 ///
 /// One role per account, each a duty: `Staff` moderates reviews; `Legal` is the staff member
 /// who answers legal requests (P3) and may export a person's data and read the audit trail of
-/// such exports, and nothing else — so neither duty comes with the other's reach.
+/// such exports, and nothing else; `Fulfilment` sends orders and sees their recipients while it
+/// does (P15) — so no duty comes with another's reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Customer,
     Staff,
     Legal,
+    Fulfilment,
 }
 
 impl Role {
@@ -30,11 +32,12 @@ impl Role {
             Self::Customer => "customer",
             Self::Staff => "staff",
             Self::Legal => "legal",
+            Self::Fulfilment => "fulfilment",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Customer, Self::Staff, Self::Legal].into_iter().find(|role| role.as_str() == text)
+        [Self::Customer, Self::Staff, Self::Legal, Self::Fulfilment].into_iter().find(|role| role.as_str() == text)
     }
 }
 
@@ -128,7 +131,7 @@ mod tests {
 
     #[test]
     fn roles_read_back_as_written() {
-        for role in [Role::Customer, Role::Staff, Role::Legal] {
+        for role in [Role::Customer, Role::Staff, Role::Legal, Role::Fulfilment] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
             assert_eq!(serde_json::to_value(role).unwrap(), serde_json::json!(role.as_str()));
         }

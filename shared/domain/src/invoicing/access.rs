@@ -7,7 +7,6 @@ use crate::invoicing::invoice::{Invoice, VatCertificate};
 use crate::invoicing::ports::{InvoiceBook, PlacedOrders};
 use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::problem::Problem;
-use crate::ordering::order::OrderStatus;
 
 /// The invoice of the customer's order; `order-not-paid` before it is paid, `invoice-pending`
 /// in the moments between its payment and its invoice.
@@ -21,9 +20,10 @@ pub async fn own_invoice(
         Some(invoice) if invoice.account == customer => Ok(invoice),
         Some(_) => Err(Problem::not_found()),
         None => match orders.order(order).await? {
-            Some(placed) if placed.account == customer => match placed.status {
-                OrderStatus::Paid => Err(Problem::invoice_pending()),
-                OrderStatus::AwaitingPayment | OrderStatus::Expired => Err(Problem::order_not_paid()),
+            // Paid at some point (even if cancelled since): its invoice is on its way.
+            Some(placed) if placed.account == customer => match placed.payment {
+                Some(_) => Err(Problem::invoice_pending()),
+                None => Err(Problem::order_not_paid()),
             },
             _ => Err(Problem::not_found()),
         },
@@ -49,6 +49,7 @@ mod tests {
     use crate::invoicing::issuance::issue;
     use crate::invoicing::testing::fixtures::{legal, natural, now, order, paid, seller};
     use crate::invoicing::testing::{InMemoryInvoices, PlacedOrderList};
+    use crate::ordering::lifecycle::OrderStatus;
     use crate::ordering::order::Buyer;
 
     async fn issued(buyer: Buyer) -> (PlacedOrderList, InMemoryInvoices, AccountId, OrderId) {
@@ -78,6 +79,7 @@ mod tests {
         assert_eq!(own_invoice(&invoices, &orders, AccountId::new(), placed.id).await.unwrap_err().code, "not-found");
         let mut unpaid = order(customer, natural());
         unpaid.status = OrderStatus::AwaitingPayment;
+        unpaid.payment = None;
         orders.add(unpaid.clone());
         assert_eq!(own_invoice(&invoices, &orders, customer, unpaid.id).await.unwrap_err().code, "order-not-paid");
     }

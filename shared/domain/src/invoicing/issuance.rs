@@ -8,7 +8,6 @@ use crate::invoicing::tax_id::TaxIdError;
 use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
-use crate::ordering::order::OrderStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssuanceError {
@@ -31,7 +30,9 @@ pub async fn issue(
     payment: &PaymentRecord,
 ) -> Result<Issuance, IssuanceError> {
     let order = orders.order(order_id).await?.ok_or(IssuanceError::NoSuchOrder(order_id))?;
-    if order.status != OrderStatus::Paid {
+    // Paid, whatever happened since: a sale cancelled later is still a sale, undone by its own
+    // return invoice.
+    if order.payment.is_none() {
         return Err(IssuanceError::NotPaid(order_id));
     }
     let announced = DomainEvent::InvoiceIssued { order_id, account_id: order.account };
@@ -51,6 +52,7 @@ mod tests {
     use crate::invoicing::testing::fixtures::{natural, order, paid, seller};
     use crate::invoicing::testing::{InMemoryInvoices, PlacedOrderList};
     use crate::kernel::ids::AccountId;
+    use crate::ordering::lifecycle::OrderStatus;
 
     #[tokio::test]
     async fn p8_each_order_gets_one_invoice_under_serials_without_gaps() {
@@ -99,6 +101,7 @@ mod tests {
         let (orders, invoices) = (PlacedOrderList::default(), InMemoryInvoices::default());
         let mut placed = order(AccountId::new(), natural());
         placed.status = OrderStatus::AwaitingPayment;
+        placed.payment = None;
         orders.add(placed.clone());
         let outcome = issue(&orders, &invoices, &seller(), placed.id, &paid(&placed)).await;
         assert!(matches!(outcome, Err(IssuanceError::NotPaid(id)) if id == placed.id));

@@ -85,10 +85,11 @@ pub mod fixtures {
     use crate::accounts::person::FullName;
     use crate::invoicing::invoice::{PaymentRecord, Seller};
     use crate::invoicing::tax_id::MemoryId;
-    use crate::kernel::ids::{AccountId, OrderId};
+    use crate::kernel::ids::{AccountId, OrderId, PaymentId};
     use crate::ordering::catalog::Product;
     use crate::ordering::identity::{EconomicCode, LegalId, NationalCode};
-    use crate::ordering::order::{Buyer, CompanyName, DEFAULT_PAYMENT_WINDOW, Order, OrderStatus};
+    use crate::ordering::lifecycle::{OrderPayment, OrderStatus};
+    use crate::ordering::order::{Buyer, CompanyName, DEFAULT_PAYMENT_WINDOW, Order};
     use crate::ordering::pricing::{VatSchedule, price_order};
 
     const SEED: &str = include_str!("../../../../infra/seed/products.json");
@@ -127,9 +128,14 @@ pub mod fixtures {
         PaymentRecord { tracking_number: Some("201".to_owned()), paid_at: now(), amount: order.priced.total }
     }
 
+    /// The seed catalog.
+    pub fn products() -> Vec<Product> {
+        serde_json::from_str(SEED).unwrap()
+    }
+
     /// A paid order of two of the seed catalog's first product.
     pub fn order(account: AccountId, buyer: Buyer) -> Order {
-        let product = serde_json::from_str::<Vec<Product>>(SEED).unwrap().remove(0);
+        let product = products().remove(0);
         let priced = price_order(&[(product, 2)], &VatSchedule::from_json(RATES).unwrap(), now()).unwrap();
         Order {
             id: OrderId::for_checkout(account, &uuid::Uuid::new_v4().to_string()),
@@ -140,6 +146,9 @@ pub mod fixtures {
             status: OrderStatus::Paid,
             placed_at: now(),
             payment_due: now() + DEFAULT_PAYMENT_WINDOW,
+            payment: Some(OrderPayment { payment_id: PaymentId::new(), paid_at: now(), ref_id: Some("201".into()) }),
+            shipment: None,
+            history: Vec::new(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::kernel::ids::PaymentId;
 use crate::kernel::ids::ProductId;
 use crate::kernel::ids::ReviewId;
 use crate::kernel::money::Rial;
+use crate::ordering::lifecycle::{Carrier, TrackingCode};
 
 /// An event with the id that makes its effects happen once (redelivery carries the same id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,14 +31,26 @@ pub struct Envelope {
 #[serde(tag = "type")]
 pub enum DomainEvent {
     /// A new account's email must be proven: send the link with this token.
-    EmailVerificationRequested { account_id: AccountId, token: String },
+    EmailVerificationRequested {
+        account_id: AccountId,
+        token: String,
+    },
     /// A new account's phone must be proven: send this code by SMS.
-    PhoneVerificationRequested { account_id: AccountId, code: String },
+    PhoneVerificationRequested {
+        account_id: AccountId,
+        code: String,
+    },
     /// Someone tried to sign up with an email that already has an account: tell its owner.
-    SignupAttemptedOnExistingAccount { account_id: AccountId },
+    SignupAttemptedOnExistingAccount {
+        account_id: AccountId,
+    },
     /// An order was placed and awaits its payment: confirm it to the customer. Ids and the total
     /// only; whoever needs more reads the order.
-    OrderPlaced { order_id: OrderId, account_id: AccountId, total: Rial },
+    OrderPlaced {
+        order_id: OrderId,
+        account_id: AccountId,
+        total: Rial,
+    },
     /// The gateway confirmed an order's payment: issue its invoice (dated by `paid_at`, so a late
     /// delivery dates nothing differently) and send the customer a receipt. The gateway's
     /// reference (`ref_id`) is the number the customer quotes; no card number travels.
@@ -51,19 +64,76 @@ pub enum DomainEvent {
         ref_id: Option<String>,
     },
     /// An order was not paid in time: its stock is back on the shelf; tell the customer.
-    OrderExpired { order_id: OrderId, account_id: AccountId },
+    OrderExpired {
+        order_id: OrderId,
+        account_id: AccountId,
+    },
+    /// Staff packed a paid order.
+    OrderPacked {
+        order_id: OrderId,
+        account_id: AccountId,
+    },
+    /// A parcel left with its carrier: tell the customer how to follow it.
+    OrderShipped {
+        order_id: OrderId,
+        account_id: AccountId,
+        carrier: Carrier,
+        tracking_code: TrackingCode,
+    },
+    OrderDelivered {
+        order_id: OrderId,
+        account_id: AccountId,
+    },
+    /// An order was cancelled before it shipped, its stock put back in the same transaction.
+    /// When it had been paid, `payment_id` and `refund` say what to give back (payments) and
+    /// that the sale is undone in the books (invoicing: a return invoice).
+    OrderCancelled {
+        order_id: OrderId,
+        account_id: AccountId,
+        by_customer: bool,
+        payment_id: Option<PaymentId>,
+        refund: Option<Rial>,
+    },
+    /// A cancelled order's money went back through the gateway: `reference` is the gateway's
+    /// number for the refund, when it gives one.
+    PaymentRefunded {
+        order_id: OrderId,
+        account_id: AccountId,
+        payment_id: PaymentId,
+        amount: Rial,
+        reference: Option<String>,
+    },
     /// A payment came for an order that could no longer take it (expired and sold out, or paid
     /// already): its money goes back, by the gateway at once (`reversed`) or by the operators.
-    PaymentReturned { order_id: OrderId, account_id: AccountId, payment_id: PaymentId, amount: Rial, reversed: bool },
+    PaymentReturned {
+        order_id: OrderId,
+        account_id: AccountId,
+        payment_id: PaymentId,
+        amount: Rial,
+        reversed: bool,
+    },
     /// An order's official invoice was issued: send it to the customer.
-    InvoiceIssued { order_id: OrderId, account_id: AccountId },
+    InvoiceIssued {
+        order_id: OrderId,
+        account_id: AccountId,
+    },
     /// A review was posted or reposted (ids only).
-    ReviewPosted { review_id: ReviewId, product_id: ProductId, account_id: AccountId },
+    ReviewPosted {
+        review_id: ReviewId,
+        product_id: ProductId,
+        account_id: AccountId,
+    },
     /// A marketing campaign (published by an operator): send it to every customer who consents.
-    CampaignPublished { campaign_id: uuid::Uuid, subject: String, text: String },
+    CampaignPublished {
+        campaign_id: uuid::Uuid,
+        subject: String,
+        text: String,
+    },
     /// A customer closed their account: what other functions keep of it follows (their reviews
     /// lose the name they showed).
-    AccountClosed { account_id: AccountId },
+    AccountClosed {
+        account_id: AccountId,
+    },
 }
 
 impl DomainEvent {
@@ -76,6 +146,11 @@ impl DomainEvent {
             | Self::OrderPlaced { account_id, .. }
             | Self::OrderPaid { account_id, .. }
             | Self::OrderExpired { account_id, .. }
+            | Self::OrderPacked { account_id, .. }
+            | Self::OrderShipped { account_id, .. }
+            | Self::OrderDelivered { account_id, .. }
+            | Self::OrderCancelled { account_id, .. }
+            | Self::PaymentRefunded { account_id, .. }
             | Self::PaymentReturned { account_id, .. }
             | Self::InvoiceIssued { account_id, .. }
             | Self::ReviewPosted { account_id, .. }
@@ -93,6 +168,11 @@ impl DomainEvent {
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::OrderPaid { .. } => "OrderPaid",
             Self::OrderExpired { .. } => "OrderExpired",
+            Self::OrderPacked { .. } => "OrderPacked",
+            Self::OrderShipped { .. } => "OrderShipped",
+            Self::OrderDelivered { .. } => "OrderDelivered",
+            Self::OrderCancelled { .. } => "OrderCancelled",
+            Self::PaymentRefunded { .. } => "PaymentRefunded",
             Self::PaymentReturned { .. } => "PaymentReturned",
             Self::InvoiceIssued { .. } => "InvoiceIssued",
             Self::ReviewPosted { .. } => "ReviewPosted",

@@ -223,6 +223,37 @@ impl Problem {
         )
     }
 
+    /// The order's status does not allow what was asked (packing an unpaid order, delivering one
+    /// that never shipped, shipping twice with different codes): nothing changed.
+    pub fn order_transition_not_allowed() -> Self {
+        Self::new(
+            409,
+            "order-transition-not-allowed",
+            "وضعیت سفارش اجازهٔ این کار را نمی‌دهد",
+            "این کار در وضعیت کنونی سفارش ممکن نیست؛ وضعیت و تاریخچهٔ سفارش را دوباره ببینید.",
+        )
+    }
+
+    /// The parcel has left: a shipped order is no longer cancelled, it is returned.
+    pub fn order_already_shipped() -> Self {
+        Self::new(
+            409,
+            "order-already-shipped",
+            "سفارش ارسال شده است",
+            "این سفارش به شرکت حمل سپرده شده و دیگر لغو نمی‌شود؛ برای بازگرداندن کالا با پشتیبانی فروشگاه تماس بگیرید.",
+        )
+    }
+
+    /// The order was cancelled: it can no longer be paid.
+    pub fn order_cancelled() -> Self {
+        Self::new(
+            409,
+            "order-cancelled",
+            "این سفارش لغو شده است",
+            "این سفارش لغو شده است؛ برای خرید، سفارش تازه‌ای ثبت کنید.",
+        )
+    }
+
     /// The payment gateway did not answer, or refused to start a payment: nothing was charged,
     /// and trying again later is safe.
     pub fn payment_gateway_unavailable() -> Self {

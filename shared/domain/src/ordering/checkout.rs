@@ -15,7 +15,8 @@ use crate::kernel::ports::{IpRecorder, RecordedRequest};
 use crate::kernel::problem::Problem;
 use crate::ordering::idempotency::{IdempotencyKey, StoredResponse};
 use crate::ordering::idempotent::{self, Outcome, WaitPolicy};
-use crate::ordering::order::{Buyer, CartLine, Order, OrderStatus, Recipient, StoredOrder, unknown_product};
+use crate::ordering::lifecycle::{Actor, Milestone, OrderStatus};
+use crate::ordering::order::{Buyer, CartLine, Order, Recipient, StoredOrder, unknown_product};
 use crate::ordering::ports::{Catalog, IdempotencyStore, OrderBook, Placement};
 use crate::ordering::pricing::{PricingError, VatSchedule, price_order};
 
@@ -92,6 +93,14 @@ pub async fn place_order<S: Catalog + OrderBook>(
         status: OrderStatus::AwaitingPayment,
         placed_at: now,
         payment_due: now + store.payment_window,
+        payment: None,
+        shipment: None,
+        history: vec![Milestone {
+            status: OrderStatus::AwaitingPayment,
+            at: now,
+            by: Actor::Customer(account),
+            reason: None,
+        }],
     };
     let placed = DomainEvent::OrderPlaced { order_id: id, account_id: account, total: order.priced.total };
     // Kept with the order, in its transaction: announced exactly when it is placed.

@@ -1,6 +1,5 @@
 //! Orders: who buys (P8), who receives (P15), what, and for how much.
 
-use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::accounts::contact::{IranMobile, PostalCode};
@@ -11,6 +10,7 @@ use crate::kernel::ids::ProductId;
 use crate::kernel::problem::{FieldError, Rejection};
 use crate::kernel::text::{TextBoundsError, bounded_text};
 use crate::ordering::identity::{EconomicCode, EconomicCodeKind, LegalId, NationalCode};
+use crate::ordering::lifecycle::{Milestone, OrderPayment, OrderProgress, OrderStatus, Shipment};
 use crate::ordering::pricing::PricedOrder;
 
 /// A cart line may not ask for more than this: no household buys more, and it keeps one
@@ -20,10 +20,8 @@ pub const MAX_QUANTITY_PER_LINE: u32 = 100;
 /// recipient items.
 pub const MAX_LINES: usize = 50;
 /// The recipient is kept at most this long after the order is placed (P15): long enough to
-/// ship, deliver and handle a return. Once fulfilment records delivery or cancellation, it
-/// shortens this to `RECIPIENT_KEPT_AFTER_FULFILMENT` from then.
+/// ship, deliver and handle a return. Delivery or cancellation shortens it (see `lifecycle`).
 pub const RECIPIENT_MAX_RETENTION: Duration = Duration::days(90);
-pub const RECIPIENT_KEPT_AFTER_FULFILMENT: Duration = Duration::days(30);
 
 /// A company's registered name, as typed (normalised Persian text).
 #[derive(Clone, PartialEq, Eq)]
@@ -179,34 +177,6 @@ pub struct CartLine {
     pub quantity: u32,
 }
 
-/// Where an order stands with its payment. Its stock is taken from placing until it expires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    /// Placed, its stock reserved, waiting to be paid until its `payment_due`.
-    AwaitingPayment,
-    /// The gateway confirmed the payment: the sale is made.
-    Paid,
-    /// Not paid in time: its stock went back on the shelf.
-    Expired,
-}
-
-impl OrderStatus {
-    const ALL: [Self; 3] = [Self::AwaitingPayment, Self::Paid, Self::Expired];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AwaitingPayment => "awaiting_payment",
-            Self::Paid => "paid",
-            Self::Expired => "expired",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == text)
-    }
-}
-
 /// How long a placed order waits for its payment unless configured otherwise: long enough to
 /// find a card and pass the bank's one-time password, short enough that unpaid orders do not
 /// hold stock others would buy.
@@ -227,12 +197,31 @@ pub struct Order {
     pub placed_at: OffsetDateTime,
     /// Unpaid by then, the order expires and its stock is released.
     pub payment_due: OffsetDateTime,
+    pub payment: Option<OrderPayment>,
+    pub shipment: Option<Shipment>,
+    /// Every status it took, oldest first, with who moved it.
+    pub history: Vec<Milestone>,
 }
 
 impl Order {
     /// When the recipient's details are erased if fulfilment never shortens it (P15).
     pub fn recipient_erasure_at(&self) -> OffsetDateTime {
         self.placed_at + RECIPIENT_MAX_RETENTION
+    }
+
+    /// The order as its life sees it, without its buyer.
+    pub fn progress(&self) -> OrderProgress {
+        OrderProgress {
+            id: self.id,
+            account: self.account,
+            status: self.status,
+            placed_at: self.placed_at,
+            total: self.priced.total,
+            lines: self.priced.cart(),
+            payment: self.payment.clone(),
+            shipment: self.shipment.clone(),
+            history: self.history.clone(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{OrderId, ProductId};
 use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{IdempotencyRecord, StoredResponse};
+use crate::ordering::lifecycle::{OrderProgress, Transition};
 use crate::ordering::order::{Order, Recipient, StoredOrder};
 
 /// The products an order is priced from.
@@ -37,6 +38,16 @@ pub trait OrderBook {
 
     /// The order with its recipient while it is kept.
     async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError>;
+}
+
+/// Orders as their life moves them: status, history, stock and recipient, never the buyer.
+pub trait OrderLifecycle {
+    async fn progress(&self, id: OrderId) -> Result<Option<OrderProgress>, StoreError>;
+
+    /// Writes `transition` — the status, its milestone, the shipment — puts back the stock it
+    /// releases, shortens how long the recipient is kept and keeps `announced`, all at once, on
+    /// condition that the order is still `transition.from`; `false` when it was not.
+    async fn advance(&self, transition: &Transition, announced: &Envelope) -> Result<bool, StoreError>;
 }
 
 /// What trying to take an idempotency key came to.

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use crate::kernel::ids::ProductId;
 use crate::kernel::money::Rial;
 use crate::ordering::catalog::{GoodsId, Product, UnitCode, VatClass};
+use crate::ordering::order::CartLine;
 
 /// 100% in basis points.
 const FULL_RATE: u32 = 10_000;
@@ -206,6 +207,16 @@ pub struct PricedOrder {
     /// subtotal + vat.
     pub total: Rial,
     pub vat_rate: VatRate,
+}
+
+impl PricedOrder {
+    /// What each line took from stock.
+    pub fn cart(&self) -> Vec<CartLine> {
+        self.lines
+            .iter()
+            .map(|line| CartLine { product_id: line.product_id.clone(), quantity: line.quantity })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

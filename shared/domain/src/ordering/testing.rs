@@ -14,8 +14,9 @@ use crate::kernel::ids::{OrderId, ProductId};
 use crate::kernel::testing::OutboxEvents;
 use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, Judgement, StoredResponse, judge, later};
+use crate::ordering::lifecycle::{OrderProgress, Transition};
 use crate::ordering::order::{Order, Recipient, StoredOrder};
-use crate::ordering::ports::{Catalog, IdempotencyStore, Lock, OrderBook, Placement};
+use crate::ordering::ports::{Catalog, IdempotencyStore, Lock, OrderBook, OrderLifecycle, Placement};
 
 #[derive(Default)]
 pub struct InMemoryIdempotency {
@@ -86,6 +87,8 @@ impl IdempotencyStore for InMemoryIdempotency {
 pub struct InMemoryShop {
     products: Mutex<HashMap<ProductId, Product>>,
     orders: Mutex<HashMap<OrderId, StoredOrder>>,
+    /// When each order's recipient goes, once its life shortened the keeping (P15).
+    erasures: Mutex<HashMap<OrderId, OffsetDateTime>>,
     pub outbox: OutboxEvents,
 }
 
@@ -111,6 +114,18 @@ impl InMemoryShop {
 
     pub fn all_orders(&self) -> Vec<StoredOrder> {
         self.orders.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// Keeps an order as it is, without a recipient, as if placed before.
+    pub fn add(&self, order: &Order) {
+        self.orders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(order.id, StoredOrder { order: order.clone(), recipient: None });
+    }
+
+    pub fn recipient_erased_at(&self, id: OrderId) -> Option<OffsetDateTime> {
+        self.erasures.lock().unwrap_or_else(PoisonError::into_inner).get(&id).copied()
     }
 
     pub fn order_count(&self) -> usize {
@@ -163,5 +178,37 @@ impl OrderBook for InMemoryShop {
 
     async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
         Ok(self.orders.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned())
+    }
+}
+
+impl OrderLifecycle for InMemoryShop {
+    async fn progress(&self, id: OrderId) -> Result<Option<OrderProgress>, StoreError> {
+        Ok(self.orders.lock().unwrap_or_else(PoisonError::into_inner).get(&id).map(|stored| stored.order.progress()))
+    }
+
+    async fn advance(&self, transition: &Transition, announced: &Envelope) -> Result<bool, StoreError> {
+        let mut products = self.products.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = orders.get_mut(&transition.order) else { return Ok(false) };
+        if stored.order.status != transition.from {
+            return Ok(false);
+        }
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
+        for line in &transition.released {
+            if let Some(product) = products.get_mut(&line.product_id) {
+                product.stock += line.quantity;
+            }
+        }
+        let order = &mut stored.order;
+        order.status = transition.to();
+        order.history.push(transition.milestone.clone());
+        if let Some(shipment) = transition.shipment() {
+            order.shipment = Some(shipment.clone());
+        }
+        if let Some(at) = transition.recipient_erased_at {
+            self.erasures.lock().unwrap_or_else(PoisonError::into_inner).insert(transition.order, at);
+        }
+        Ok(true)
     }
 }

@@ -8,7 +8,7 @@ use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{AccountId, OrderId, PaymentId};
 use crate::kernel::problem::Problem;
-use crate::ordering::order::OrderStatus;
+use crate::ordering::lifecycle::OrderStatus;
 use crate::payments::payment::{Authority, Payment, PaymentStatus, RefId, Verified};
 use crate::payments::ports::{
     GatewayError, PayableOrder, PaymentBook, PaymentGateway, PaymentRequest, Settlement, Verification,
@@ -35,8 +35,11 @@ pub async fn start_payment(
     // Someone else's order is as absent as one that never existed.
     let order = book.order(order_id).await?.filter(|order| order.account == account).ok_or_else(Problem::not_found)?;
     match order.status {
-        OrderStatus::Paid => return Err(Problem::order_already_paid()),
+        OrderStatus::Paid | OrderStatus::Packed | OrderStatus::Shipped | OrderStatus::Delivered => {
+            return Err(Problem::order_already_paid());
+        }
         OrderStatus::Expired => return Err(Problem::order_expired()),
+        OrderStatus::Cancelled => return Err(Problem::order_cancelled()),
         OrderStatus::AwaitingPayment if now >= order.payment_due => return Err(Problem::order_expired()),
         OrderStatus::AwaitingPayment => {}
     }

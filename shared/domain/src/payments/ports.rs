@@ -9,7 +9,8 @@ use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 use crate::kernel::ids::{OrderId, PaymentId};
 use crate::kernel::money::Rial;
-use crate::ordering::order::{CartLine, Order, OrderStatus};
+use crate::ordering::lifecycle::OrderStatus;
+use crate::ordering::order::{CartLine, Order};
 use crate::payments::payment::{Authority, MaskedPan, Payment, RefId, Verified};
 
 /// An order as payments see it: whose it is, what it costs, where it stands and what stock it
@@ -33,12 +34,7 @@ impl From<&Order> for PayableOrder {
             total: order.priced.total,
             status: order.status,
             payment_due: order.payment_due,
-            lines: order
-                .priced
-                .lines
-                .iter()
-                .map(|line| CartLine { product_id: line.product_id.clone(), quantity: line.quantity })
-                .collect(),
+            lines: order.priced.cart(),
         }
     }
 }

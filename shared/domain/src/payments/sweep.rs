@@ -64,7 +64,8 @@ mod tests {
     use super::*;
     use crate::invoicing::testing::fixtures::{natural, now, order};
     use crate::kernel::ids::AccountId;
-    use crate::ordering::order::{Order, OrderStatus};
+    use crate::ordering::lifecycle::OrderStatus;
+    use crate::ordering::order::Order;
     use crate::payments::paying::start_payment;
     use crate::payments::testing::{InMemoryGateway, InMemoryTill};
 

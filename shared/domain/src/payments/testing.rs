@@ -11,7 +11,8 @@ use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{OrderId, PaymentId, ProductId};
 use crate::kernel::money::Rial;
 use crate::kernel::testing::OutboxEvents;
-use crate::ordering::order::{Order, OrderStatus};
+use crate::ordering::lifecycle::OrderStatus;
+use crate::ordering::order::Order;
 use crate::payments::payment::{Authority, MaskedPan, Payment, PaymentStatus, RefId, Verified};
 use crate::payments::ports::{
     GatewayError, PayableOrder, PaymentBook, PaymentGateway, PaymentRequest, Redirect, Settlement, UnpaidOrders,

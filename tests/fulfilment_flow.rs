@@ -1,0 +1,122 @@
+//! The order's life after payment, end to end against the local stack: a fulfilment account
+//! packs, ships and delivers; the customer follows each step and its history; twenty concurrent
+//! shipments make one; customers cancel before shipping and get their stock back; roles keep to
+//! their duties; the recipient goes after delivery (P15).
+
+use futures::future::join_all;
+use mizan_e2e::{Stack, checkout_body, natural_buyer};
+use serde_json::{Value, json};
+
+/// A paid order of a fresh product: the customer's bearer, the product and the order id.
+async fn paid_order(stack: &Stack, stock: u32) -> (String, String, String) {
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(2_500_000, stock).await.as_str().to_owned();
+    let placed = stack.check_out(&bearer, &checkout_body(&product, 2, natural_buyer())).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
+    stack.pay(&bearer, &order_id).await;
+    (bearer, product, order_id)
+}
+
+async fn step(stack: &Stack, bearer: &str, order_id: &str, action: &str, body: &Value) -> mizan_e2e::Answer {
+    stack.post_as(&format!("/admin/orders/{order_id}/{action}"), bearer, None, body).await
+}
+
+fn statuses(order: &Value) -> Vec<&str> {
+    order["history"].as_array().expect("a history").iter().filter_map(|step| step["status"].as_str()).collect()
+}
+
+#[tokio::test]
+async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follows_each_step() {
+    let stack = Stack::connect().await;
+    let (bearer, _, order_id) = paid_order(&stack, 10).await;
+    let (staff, _) = stack.staff_member("fulfilment").await;
+
+    let queue = stack.get("/admin/orders?status=paid&limit=50", Some(&staff)).await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+
+    let packed = step(&stack, &staff, &order_id, "pack", &json!({})).await;
+    assert_eq!((packed.status, packed.body["status"].as_str()), (200, Some("packed")), "{}", packed.body);
+    assert!(packed.body["recipient"]["address"].is_string(), "staff sending the parcel see where it goes");
+
+    let ship = json!({ "carrier": "tipax", "tracking_code": "TPX-884211" });
+    let shipped = step(&stack, &staff, &order_id, "ship", &ship).await;
+    assert_eq!(shipped.status, 200, "{}", shipped.body);
+    let mine = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
+    assert_eq!(mine.body["status"], "shipped");
+    assert_eq!(mine.body["shipment"]["tracking_code"], "TPX-884211");
+    assert!(mine.body["payment"]["ref_id"].is_string(), "{}", mine.body);
+
+    let cancel = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
+    assert_eq!((cancel.status, cancel.body["code"].as_str()), (409, Some("order-already-shipped")));
+
+    let delivered = step(&stack, &staff, &order_id, "deliver", &json!({})).await;
+    assert_eq!(delivered.status, 200, "{}", delivered.body);
+    assert!(delivered.body.get("recipient").is_none(), "a delivered order's recipient is not shown to staff");
+    let mine = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
+    assert_eq!(statuses(&mine.body), ["awaiting_payment", "paid", "packed", "shipped", "delivered"]);
+    assert!(mine.body["history"][3]["by"] == "staff");
+
+    // The test stack keeps a recipient three seconds after delivery (RecipientKeptAfterFulfilment).
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let later = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
+    assert_eq!(later.body["shipping"], Value::Null, "P15: the recipient is gone after delivery");
+    assert_eq!(later.body["status"], "delivered");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_shipments_of_one_order_make_one() {
+    let stack = Stack::connect().await;
+    let (_, _, order_id) = paid_order(&stack, 10).await;
+    let (staff, _) = stack.staff_member("fulfilment").await;
+    assert_eq!(step(&stack, &staff, &order_id, "pack", &json!({})).await.status, 200);
+    let ship = json!({ "carrier": "iran_post", "tracking_code": "123456789012345678901234" });
+    let answers = join_all((0..20).map(|_| step(&stack, &staff, &order_id, "ship", &ship))).await;
+    assert!(
+        answers.iter().all(|answer| answer.status == 200),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    let history = &answers[0].body;
+    let shipped_steps = statuses(history).iter().filter(|status| **status == "shipped").count();
+    assert_eq!(shipped_steps, 1, "{history}");
+    let other = step(&stack, &staff, &order_id, "ship", &json!({ "carrier": "tipax", "tracking_code": "TPX-1" })).await;
+    assert_eq!((other.status, other.body["code"].as_str()), (409, Some("order-transition-not-allowed")));
+}
+
+#[tokio::test]
+async fn a_customer_cancels_a_paid_unshipped_order_and_its_stock_comes_back() {
+    let stack = Stack::connect().await;
+    let (bearer, product, order_id) = paid_order(&stack, 10).await;
+    let product = mizan::kernel::ids::ProductId::parse(&product).expect("a product id");
+    assert_eq!(stack.stock_of(&product).await, 8);
+    let cancelled = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
+    assert_eq!((cancelled.status, cancelled.body["status"].as_str()), (200, Some("cancelled")), "{}", cancelled.body);
+    assert_eq!(stack.stock_of(&product).await, 10);
+    let again = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
+    assert_eq!(again.status, 200, "cancelling twice is harmless");
+    assert_eq!(stack.stock_of(&product).await, 10, "and puts nothing back twice");
+}
+
+#[tokio::test]
+async fn roles_keep_to_their_duties_and_customers_to_their_own_orders() {
+    let stack = Stack::connect().await;
+    let (bearer, _, order_id) = paid_order(&stack, 10).await;
+    let (_, other) = stack.signed_in_customer().await;
+    assert_eq!(stack.get("/admin/orders", Some(&bearer)).await.status, 404);
+    assert_eq!(step(&stack, &bearer, &order_id, "pack", &json!({})).await.status, 404);
+    let theirs = stack.post_as(&format!("/orders/{order_id}/cancel"), &other, None, &json!({})).await;
+    assert_eq!(theirs.status, 404);
+    let (staff, _) = stack.staff_member("fulfilment").await;
+    assert_eq!(stack.get("/admin/legal-exports", Some(&staff)).await.status, 403);
+
+    let my_orders = stack.get("/me/orders", Some(&bearer)).await;
+    assert_eq!(my_orders.status, 200, "{}", my_orders.body);
+    let ids: Vec<&str> =
+        my_orders.body["orders"].as_array().unwrap().iter().filter_map(|o| o["order_id"].as_str()).collect();
+    assert_eq!(ids, [order_id.as_str()]);
+    let others = stack.get("/me/orders", Some(&other)).await;
+    assert_eq!(others.body["orders"], json!([]), "nobody sees another customer's orders");
+    let bad = stack.get("/admin/orders?status=delivered", Some(&staff)).await;
+    assert_eq!((bad.status, bad.body["code"].as_str()), (400, Some("validation-failed")));
+}
