@@ -3,7 +3,6 @@
 //! outbox. A step, its stock, the recipient's shortened keeping and the step's event are one
 //! transaction across those tables.
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::OrderId;
@@ -13,17 +12,13 @@ use mizan::ordering::ports::OrderLifecycle;
 use super::order_progress::OrderProgressTable;
 use super::outbox::OutboxTable;
 use super::products::ProductsTable;
-use super::{Transaction, failed_at, transact};
+use super::{Transaction, failed_at, transact, update};
 
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     pub orders: OrderProgressTable,
     pub products: ProductsTable,
     pub outbox: OutboxTable,
-}
-
-fn update(update: Update) -> TransactWriteItem {
-    TransactWriteItem::builder().update(update).build()
 }
 
 impl OrderLifecycle for Dispatch {

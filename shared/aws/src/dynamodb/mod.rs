@@ -72,6 +72,11 @@ pub(crate) enum Transaction {
     Cancelled(Vec<String>),
 }
 
+/// An update as one item of a transaction.
+pub(crate) fn update(update: aws_sdk_dynamodb::types::Update) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()
+}
+
 /// Whether the item at `index` of a cancelled transaction failed its condition.
 pub(crate) fn failed_at(reasons: &[String], index: usize) -> bool {
     reasons.get(index).map(String::as_str) == Some("ConditionalCheckFailed")

@@ -3,7 +3,6 @@
 //! payment settling its order, the order's event and any stock it moves are one transaction
 //! across those tables.
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::{OrderId, PaymentId};
@@ -15,7 +14,7 @@ use super::orders::PayableOrders;
 use super::outbox::OutboxTable;
 use super::payments::PaymentsTable;
 use super::products::ProductsTable;
-use super::{Transaction, failed_at, transact};
+use super::{Transaction, failed_at, transact, update};
 
 #[derive(Debug, Clone)]
 pub struct Till {
@@ -23,10 +22,6 @@ pub struct Till {
     pub orders: PayableOrders,
     pub products: ProductsTable,
     pub outbox: OutboxTable,
-}
-
-fn update(update: Update) -> TransactWriteItem {
-    TransactWriteItem::builder().update(update).build()
 }
 
 impl PaymentBook for Till {
