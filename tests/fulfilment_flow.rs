@@ -99,7 +99,7 @@ async fn a_customer_cancels_a_paid_unshipped_order_and_its_stock_comes_back() {
 }
 
 #[tokio::test]
-async fn roles_keep_to_their_duties_and_customers_to_their_own_orders() {
+async fn p4_p13_roles_keep_to_their_duties_and_customers_to_their_own_orders() {
     let stack = Stack::connect().await;
     let (bearer, _, order_id) = paid_order(&stack, 10).await;
     let (_, other) = stack.signed_in_customer().await;

@@ -19,13 +19,12 @@ use mizan::kernel::ids::{AccountId, OrderId};
 use mizan::kernel::money::Rial;
 use mizan::kernel::paging::{ListError, Page, PageRequest};
 use mizan::ordering::lifecycle::{OrderProgress, OrderStatus, Transition};
-use mizan::ordering::order::{CartLine, Recipient};
-use mizan::ordering::pricing::PricedLine;
+use mizan::ordering::order::Recipient;
 use time::OffsetDateTime;
 
 use super::orders::{
-    AWAITING_PAYMENT, FULFILMENT_QUEUE, HISTORY_APPEND, order_id_of_key, order_key, read_life, read_recipient,
-    recipient_key, with_milestone,
+    AWAITING_PAYMENT, FULFILMENT_QUEUE, HISTORY_APPEND, order_id_of_key, order_key, read_cart, read_life,
+    read_recipient, recipient_key, with_milestone,
 };
 use super::{BATCH_LIMIT, Item, batch_get, get_n, get_parsed, get_s, get_time, n, s, time};
 
@@ -238,8 +237,6 @@ fn progress_names() -> HashMap<String, String> {
 }
 
 fn read_progress(item: &Item) -> Result<OrderProgress, StoreError> {
-    let lines: Vec<PricedLine> =
-        serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
     let (payment, shipment, history) = read_life(item)?;
     Ok(OrderProgress {
         id: order_id_of_key(get_s(item, "pk")?)?,
@@ -247,10 +244,7 @@ fn read_progress(item: &Item) -> Result<OrderProgress, StoreError> {
         status: get_parsed(item, "status", |text| OrderStatus::parse(text).ok_or(()))?,
         placed_at: get_time(item, "placed_at")?,
         total: Rial::new(get_n(item, "total")?),
-        lines: lines
-            .into_iter()
-            .map(|line| CartLine { product_id: line.product_id, quantity: line.quantity })
-            .collect(),
+        lines: read_cart(item)?,
         payment,
         shipment,
         history,

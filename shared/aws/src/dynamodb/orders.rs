@@ -127,6 +127,19 @@ pub(super) fn read_life(item: &Item) -> Result<Life, StoreError> {
     Ok((payment, shipment, history))
 }
 
+/// An order's priced lines, as written at placing.
+fn read_lines(item: &Item) -> Result<Vec<PricedLine>, StoreError> {
+    serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))
+}
+
+/// What each of an order's lines took from stock.
+pub(super) fn read_cart(item: &Item) -> Result<Vec<CartLine>, StoreError> {
+    Ok(read_lines(item)?
+        .into_iter()
+        .map(|line| CartLine { product_id: line.product_id, quantity: line.quantity })
+        .collect())
+}
+
 /// A recipient item's details, unless erased — or due for erasure: TTL deletes late, the promise
 /// is kept by the clock (P15).
 pub(super) fn read_recipient(item: &Item, now: OffsetDateTime) -> Result<Option<Recipient>, StoreError> {
@@ -325,18 +338,13 @@ impl PayableOrders {
             .await
             .map_err(|e| crate::dynamodb::store_error(&e))?;
         let Some(item) = answer.item else { return Ok(None) };
-        let lines: Vec<PricedLine> =
-            serde_json::from_str(get_s(&item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
         Ok(Some(PayableOrder {
             id,
             account: AccountId::parse(get_s(&item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
             total: mizan::kernel::money::Rial::new(get_n(&item, "total")?),
             status: get_parsed(&item, "status", |text| OrderStatus::parse(text).ok_or(()))?,
             payment_due: get_time(&item, "payment_due")?,
-            lines: lines
-                .into_iter()
-                .map(|line| CartLine { product_id: line.product_id, quantity: line.quantity })
-                .collect(),
+            lines: read_cart(&item)?,
         }))
     }
 
@@ -402,8 +410,7 @@ impl OrdersTable {
 
     async fn read_order(&self, id: OrderId, item: &Item) -> Result<Order, StoreError> {
         let (payment, shipment, history) = read_life(item)?;
-        let lines: Vec<PricedLine> =
-            serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?;
+        let lines = read_lines(item)?;
         let rial = |name| get_n::<u64>(item, name).map(mizan::kernel::money::Rial::new);
         Ok(Order {
             id,
