@@ -1,21 +1,31 @@
 //! The order's life after payment, end to end against the local stack: a fulfilment account
 //! packs, ships and delivers; the customer follows each step and its history; twenty concurrent
-//! shipments make one; customers cancel before shipping and get their stock back; roles keep to
-//! their duties; the recipient goes after delivery (P15).
+//! shipments make one; customers cancel before shipping and get their stock and their money back
+//! (reversed at the gateway within its window, refunded after it); roles keep to their duties;
+//! the recipient goes after delivery (P15).
 
 use futures::future::join_all;
 use mizan_e2e::{Stack, checkout_body, natural_buyer};
 use serde_json::{Value, json};
 
-/// A paid order of a fresh product: the customer's bearer, the product and the order id.
-async fn paid_order(stack: &Stack, stock: u32) -> (String, String, String) {
+/// A paid order of a fresh product.
+struct Sale {
+    /// The customer's.
+    bearer: String,
+    product: String,
+    order_id: String,
+    /// The gateway's handle of its payment.
+    authority: String,
+}
+
+async fn paid_order(stack: &Stack, stock: u32) -> Sale {
     let (_, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(2_500_000, stock).await.as_str().to_owned();
     let placed = stack.check_out(&bearer, &checkout_body(&product, 2, natural_buyer())).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
-    stack.pay(&bearer, &order_id).await;
-    (bearer, product, order_id)
+    let authority = stack.pay(&bearer, &order_id).await.authority;
+    Sale { bearer, product, order_id, authority }
 }
 
 async fn step(stack: &Stack, bearer: &str, order_id: &str, action: &str, body: &Value) -> mizan_e2e::Answer {
@@ -29,7 +39,7 @@ fn statuses(order: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follows_each_step() {
     let stack = Stack::connect().await;
-    let (bearer, _, order_id) = paid_order(&stack, 10).await;
+    let Sale { bearer, order_id, .. } = paid_order(&stack, 10).await;
     let (staff, _) = stack.staff_member("fulfilment").await;
 
     let queue = stack.get("/admin/orders?status=paid&limit=50", Some(&staff)).await;
@@ -67,7 +77,7 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
 #[tokio::test]
 async fn twenty_concurrent_shipments_of_one_order_make_one() {
     let stack = Stack::connect().await;
-    let (_, _, order_id) = paid_order(&stack, 10).await;
+    let Sale { order_id, .. } = paid_order(&stack, 10).await;
     let (staff, _) = stack.staff_member("fulfilment").await;
     assert_eq!(step(&stack, &staff, &order_id, "pack", &json!({})).await.status, 200);
     let ship = json!({ "carrier": "iran_post", "tracking_code": "123456789012345678901234" });
@@ -85,9 +95,9 @@ async fn twenty_concurrent_shipments_of_one_order_make_one() {
 }
 
 #[tokio::test]
-async fn a_customer_cancels_a_paid_unshipped_order_and_its_stock_comes_back() {
+async fn a_customer_cancels_a_paid_unshipped_order_its_stock_comes_back_and_the_payment_is_reversed() {
     let stack = Stack::connect().await;
-    let (bearer, product, order_id) = paid_order(&stack, 10).await;
+    let Sale { bearer, product, order_id, authority } = paid_order(&stack, 10).await;
     let product = mizan::kernel::ids::ProductId::parse(&product).expect("a product id");
     assert_eq!(stack.stock_of(&product).await, 8);
     let cancelled = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
@@ -96,12 +106,41 @@ async fn a_customer_cancels_a_paid_unshipped_order_and_its_stock_comes_back() {
     let again = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
     assert_eq!(again.status, 200, "cancelling twice is harmless");
     assert_eq!(stack.stock_of(&product).await, 10, "and puts nothing back twice");
+    // Minutes after the payment: the gateway still reverses it, the whole amount at once.
+    let at_gateway = stack.await_gateway_payment(&authority, |p| p["status"] == "reversed", "reversal").await;
+    assert_eq!(at_gateway["refunds"], json!([]), "a reversed payment is not refunded as well");
+}
+
+#[tokio::test]
+async fn staff_cancel_a_packed_order_after_the_reversal_window_and_the_payment_is_refunded_once() {
+    let stack = Stack::connect().await;
+    let Sale { bearer, order_id, authority, .. } = paid_order(&stack, 10).await;
+    let (staff, _) = stack.staff_member("fulfilment").await;
+    assert_eq!(step(&stack, &staff, &order_id, "pack", &json!({})).await.status, 200);
+    // An hour since the payment, as the gateway sees it: too late to reverse.
+    stack.gateway_act(&authority, "age:3600").await;
+    let no_reason = step(&stack, &staff, &order_id, "cancel", &json!({})).await;
+    assert_eq!((no_reason.status, no_reason.body["code"].as_str()), (400, Some("validation-failed")));
+    let reason = json!({ "reason": "قهوهٔ این سفارش در انبار آسیب دید" });
+    let cancelled = step(&stack, &staff, &order_id, "cancel", &reason).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let cancel = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
+    assert_eq!(cancel.status, 200, "the customer's cancellation of a cancelled order changes nothing");
+
+    let refunded =
+        stack.await_gateway_payment(&authority, |p| p["refunds"].as_array().is_some_and(|r| !r.is_empty()), "refund").await;
+    let refunds = refunded["refunds"].as_array().expect("refunds");
+    assert_eq!(refunds.len(), 1, "{refunded}");
+    assert_eq!(refunds[0]["amount"], refunded["amount"], "the whole amount");
+    assert_eq!(refunded["status"], "verified", "not reversed");
+    let mine = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
+    assert_eq!(mine.body["history"][3]["reason"], reason["reason"], "{}", mine.body);
 }
 
 #[tokio::test]
 async fn p4_p13_roles_keep_to_their_duties_and_customers_to_their_own_orders() {
     let stack = Stack::connect().await;
-    let (bearer, _, order_id) = paid_order(&stack, 10).await;
+    let Sale { bearer, order_id, .. } = paid_order(&stack, 10).await;
     let (_, other) = stack.signed_in_customer().await;
     assert_eq!(stack.get("/admin/orders", Some(&bearer)).await.status, 404);
     assert_eq!(step(&stack, &bearer, &order_id, "pack", &json!({})).await.status, 404);

@@ -368,7 +368,8 @@ def main():
     seed_products(dynamodb, "ProductsTable")
 
     # Parameters whose Default points at the internet point at the local stand-ins instead.
-    local_parameters = {"ZarinpalPaymentUrl": zarinpal_url, "ZarinpalApiUrl": zarinpal_url}
+    local_parameters = {"ZarinpalPaymentUrl": zarinpal_url, "ZarinpalApiUrl": zarinpal_url,
+                        "ZarinpalGraphqlUrl": f"{zarinpal_url}/api/v4/graphql/"}
     # The tests watch a delivered order's recipient go (P15): seconds there, the Default elsewhere.
     if os.environ.get("MIZAN_PROFILE") == "test":
         local_parameters["RecipientKeptAfterFulfilment"] = "PT3S"

@@ -6,14 +6,19 @@ customer pays on. Started by infra/local/stack beside moto; state is in memory.
 
 Gateway API (as the real one): POST /pg/v4/payment/{request,verify,unVerified,reverse}.json,
 GET /pg/StartPay/<authority> (a page with "pay" and "cancel" buttons that send the browser back to
-the callback with ?Authority=…&Status=OK|NOK).
+the callback with ?Authority=…&Status=OK|NOK), and refunds through the GraphQL API
+(POST /api/v4/graphql/ with a bearer token): the `Session` query finds a payment by its
+reference (ref_id), the `AddRefund` mutation refunds it. The operation is told by
+`operationName` (Sessions, AddRefund), not by parsing the query. A payment is refunded at most
+its amount in all, a reversed one counting as refunded whole; a refund is at least 20,000 Rial.
 
 For tests, under /_emulator/ (not the real gateway's):
   POST /_emulator/payments/<authority>/<outcome>  the customer's act without a browser; answers
       {"callback": <url the browser would be sent to>, or null}. Outcomes:
       pay (paid, back with OK), cancel (back with NOK), pay-no-callback (paid, tab closed),
       verify-timeout (verify.json of this authority answers only after --slow seconds),
-      amount:<rials> (the gateway believes this amount was asked: verify answers -50)
+      amount:<rials> (the gateway believes this amount was asked: verify answers -50),
+      age:<seconds> (the payment was made that long ago: past 30 minutes it cannot be reversed)
   GET  /_emulator/payments/<authority>             what the gateway knows of one payment
   POST /_emulator/down  {"down": true|false}       every API call hangs --slow seconds, then 504
 """
@@ -29,6 +34,7 @@ from urllib.parse import quote, urlsplit
 
 MIN_AMOUNT = 10_000         # Rial; below it request.json answers -9
 REVERSE_WINDOW = 30 * 60    # seconds after payment in which reverse.json is allowed
+MIN_REFUND = 20_000         # Rial; the GraphQL API refunds no less
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 MESSAGES = {
@@ -56,6 +62,7 @@ class Gateway:
                 "merchant_id": merchant_id, "amount": amount, "asked_amount": amount,
                 "callback_url": callback_url, "description": description, "status": "open",
                 "ref_id": None, "paid_at": None, "verify_timeout": False, "verifications": 0,
+                "session_id": str(700_000_000 + self.serial), "refunds": [],
             }
             return authority
 
@@ -84,7 +91,23 @@ class Gateway:
             if outcome.startswith("amount:") and outcome[7:].isdigit():
                 payment["asked_amount"] = int(outcome[7:])
                 return True, None
+            if outcome.startswith("age:") and outcome[4:].isdigit() and payment["paid_at"]:
+                payment["paid_at"] = time.time() - int(outcome[4:])
+                return True, None
             return False, None
+
+    def refunded(self, payment):
+        """Rials given back so far: a reversal gives back everything."""
+        if payment["status"] == "reversed":
+            return payment["amount"]
+        return sum(refund["amount"] for refund in payment["refunds"])
+
+    def session_status(self, payment):
+        if payment["status"] == "reversed":
+            return "REVERSED"
+        if payment["refunds"] and self.refunded(payment) >= payment["amount"]:
+            return "REFUNDED"
+        return {"open": "ACTIVE", "paid": "PAID", "verified": "VERIFIED"}[payment["status"]]
 
 
 def error(code, validations=None):
@@ -155,6 +178,8 @@ class Handler(BaseHTTPRequestHandler):
         if match := re.fullmatch(r"/_emulator/payments/([A-Za-z0-9]+)/([a-z:0-9-]+)", path):
             known, callback = self.gateway.act(match.group(1), match.group(2))
             return self.reply(200 if known else 404, {"callback": callback})
+        if path == "/api/v4/graphql/":
+            return self.graphql()
         if path == "/_emulator/down":
             body = self.json_body() or {}
             self.gateway.down = bool(body.get("down"))
@@ -241,12 +266,62 @@ class Handler(BaseHTTPRequestHandler):
         if refused:
             return self.reply(400, error(refused))
         with self.gateway.lock:
-            if payment["status"] not in ("paid", "verified"):
+            if payment["status"] not in ("paid", "verified") or payment["refunds"]:
                 return self.reply(400, error(-51))
             if time.time() - payment["paid_at"] > REVERSE_WINDOW:
                 return self.reply(400, error(-63))
             payment["status"] = "reversed"
         self.reply(200, success())
+
+    # --- the GraphQL API (refunds) ---
+
+    def graphql(self):
+        if self.hang_if_down():
+            return None
+        if not (self.headers.get("Authorization") or "").startswith("Bearer ") \
+                or len(self.headers.get("Authorization")) <= len("Bearer "):
+            return self.reply(401, {"errors": [{"message": "Unauthenticated."}]})
+        body = self.json_body()
+        variables = (body or {}).get("variables")
+        if not isinstance(variables, dict):
+            return self.reply(400, {"errors": [{"message": "variables must be an object"}]})
+        operation = {"Sessions": self.sessions, "AddRefund": self.add_refund}.get(body.get("operationName"))
+        if operation is None:
+            return self.reply(400, {"errors": [{"message": "unknown operation"}]})
+        return operation(variables)
+
+    def sessions(self, variables):
+        reference = str(variables.get("reference_id") or "")
+        with self.gateway.lock:
+            found = [
+                {"id": p["session_id"], "status": self.gateway.session_status(p), "amount": p["amount"],
+                 "description": p["description"]}
+                for p in self.gateway.payments.values()
+                if p["ref_id"] is not None and str(p["ref_id"]) == reference
+            ]
+        self.reply(200, {"data": {"Session": found}})
+
+    def add_refund(self, variables):
+        session_id, amount = str(variables.get("session_id") or ""), variables.get("amount")
+        if variables.get("method") not in ("CARD", "PAYA"):
+            return self.reply(200, {"errors": [{"message": "method must be CARD or PAYA"}]})
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < MIN_REFUND:
+            return self.reply(200, {"errors": [{"message": f"amount must be at least {MIN_REFUND}"}]})
+        with self.gateway.lock:
+            payment = next((p for p in self.gateway.payments.values() if p["session_id"] == session_id), None)
+            if payment is None or payment["status"] not in ("verified", "reversed"):
+                return self.reply(200, {"errors": [{"message": "session not found"}]})
+            if self.gateway.refunded(payment) + amount > payment["amount"]:
+                return self.reply(200, {"errors": [{"message": "refund amount exceeds the session's amount"}]})
+            self.gateway.serial += 1
+            refund = {"id": str(900_000_000 + self.gateway.serial), "amount": amount,
+                      "method": variables["method"], "reason": variables.get("reason"),
+                      "description": variables.get("description"), "at": time.time()}
+            payment["refunds"].append(refund)
+        self.reply(200, {"data": {"resource": {
+            "terminal_id": "000000", "id": refund["id"], "amount": amount,
+            "timeline": {"refund_amount": amount, "refund_time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                         "refund_status": "PENDING"}}}})
 
     # --- the customer's page ---
 

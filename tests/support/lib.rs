@@ -371,13 +371,19 @@ impl Stack {
     }
 
     /// Pays the order as its customer does: a payment, paid on the gateway, and the return to
-    /// the callback; the result page. Panics unless the order came out paid.
-    pub async fn pay(&self, bearer: &str, order_id: &str) -> Answer {
+    /// the callback. Panics unless the order came out paid.
+    pub async fn pay(&self, bearer: &str, order_id: &str) -> StartedPayment {
         let started = self.start_payment(bearer, order_id).await.unwrap_or_else(|answer| panic!("{}", answer.body));
         let callback = self.gateway_act(&started.authority, "pay").await.expect("a callback");
         let page = self.follow(&callback).await;
         assert!(page.body.as_str().is_some_and(|html| html.contains(r#"data-outcome="paid""#)), "{}", page.body);
-        page
+        started
+    }
+
+    /// Waits until the gateway's record of a payment satisfies `done` (a refund reaches it
+    /// through the events topic); that record.
+    pub async fn await_gateway_payment(&self, authority: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
+        wait_for(|| self.gateway_payment(authority), done, what).await
     }
 
     /// Waits until the order's invoice is issued (`409 invoice-pending` until then, while the
@@ -516,7 +522,6 @@ where
     }
 }
 
-/// A customer nobody else in the test run uses.
 /// A payment started through the API.
 pub struct StartedPayment {
     pub payment_id: String,

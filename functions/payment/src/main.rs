@@ -1,8 +1,9 @@
 //! The payment function: customers start paying their orders and come back from the gateway
-//! (HTTP), and a schedule verifies payments whose customers never came back and expires orders
-//! nobody paid.
+//! (HTTP), a schedule verifies payments whose customers never came back and expires orders
+//! nobody paid, and cancelled orders' payments are refunded (`OrderCancelled` events).
 
 mod page;
+mod refunds;
 mod routes;
 mod sweep;
 
@@ -43,11 +44,19 @@ async fn main() -> Result<(), lambda_http::Error> {
             merchant_id: config::required("ZARINPAL_MERCHANT_ID")?,
             payment_url: config::required("ZARINPAL_PAYMENT_URL")?,
             api_url: config::required("ZARINPAL_API_URL")?,
+            graphql_url: config::required("ZARINPAL_GRAPHQL_URL")?,
+            access_token: config::required("ZARINPAL_ACCESS_TOKEN")?,
+            terminal_id: config::required("ZARINPAL_TERMINAL_ID")?,
             callback_url: config::required("PAYMENT_CALLBACK_URL")?,
         })?,
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
         sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
         storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
     };
-    mizan_aws::lambda::triggers::serve_with_schedule(|req| routes::handle(&deps, req), || sweep::handle(&deps)).await
+    mizan_aws::lambda::triggers::serve_http_events_schedule(
+        |req| routes::handle(&deps, req),
+        |events| refunds::handle(&deps, events),
+        || sweep::handle(&deps),
+    )
+    .await
 }

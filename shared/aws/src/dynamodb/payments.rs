@@ -2,7 +2,8 @@
 //!
 //! Items: `PAYMENT#<payment id>` with the order, the account, the amount asked (Rials), the
 //! status, and once known the gateway's `authority`, its `ref_id`, the masked card number and
-//! when it was verified. The sparse `ByAuthority` index (keys only) finds a payment by the
+//! when it was verified; once a cancelled order's money went back, how (`refund_method`), when
+//! and the gateway's `refund_reference`. The sparse `ByAuthority` index (keys only) finds a payment by the
 //! gateway's handle, for the payments the gateway reports paid but unverified. A payment is a
 //! financial record: it is kept as long as its order.
 
@@ -13,7 +14,8 @@ use super::{Item, conditional, get_n, get_parsed, get_s, get_time, n, s, time};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::{AccountId, OrderId, PaymentId};
 use mizan::kernel::money::Rial;
-use mizan::payments::payment::{Authority, MaskedPan, Payment, PaymentStatus, RefId, Verified};
+use mizan::payments::payment::{Authority, MaskedPan, Payment, PaymentStatus, RefId, Refund, Verified};
+use time::OffsetDateTime;
 
 #[derive(Debug, Clone)]
 pub struct PaymentsTable {
@@ -146,6 +148,31 @@ impl PaymentsTable {
             .update_expression(format!("SET {}", set.join(", ")))
             .build()
             .map_err(|_| StoreError::Failed("build-update".into()))
+    }
+
+    /// The update that records how a paid payment's money went back: `refund_method` is
+    /// `reverse`, `refund` or `by_hand`, with the gateway's reference when it gave one.
+    pub(crate) fn refund(&self, id: PaymentId, refund: &Refund, at: OffsetDateTime) -> Result<Update, StoreError> {
+        let (to, method, reference) = match refund {
+            Refund::Reversed => (PaymentStatus::Refunded, "reverse", None),
+            Refund::Refunded { reference } => (PaymentStatus::Refunded, "refund", reference.as_ref()),
+            Refund::Due => (PaymentStatus::RefundDue, "by_hand", None),
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(payment_key(id)))
+            .condition_expression("#status = :paid")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":paid", s(PaymentStatus::Paid.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":method", s(method))
+            .expression_attribute_values(":at", time(at));
+        let mut set = "SET #status = :to, refund_method = :method, refunded_at = :at".to_owned();
+        if let Some(reference) = reference {
+            set.push_str(", refund_reference = :reference");
+            update = update.expression_attribute_values(":reference", s(reference.as_str()));
+        }
+        update.update_expression(set).build().map_err(|_| StoreError::Failed("build-update".into()))
     }
 }
 

@@ -6,7 +6,7 @@
 use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::{OrderId, PaymentId};
-use mizan::payments::payment::{Authority, Payment, PaymentStatus, Verified};
+use mizan::payments::payment::{Authority, Payment, PaymentStatus, Refund, Verified};
 use mizan::payments::ports::{PayableOrder, PaymentBook, Settlement, UnpaidOrders};
 use time::OffsetDateTime;
 
@@ -93,6 +93,20 @@ impl PaymentBook for Till {
     ) -> Result<bool, StoreError> {
         let to = if reversed { PaymentStatus::Reversed } else { PaymentStatus::RefundDue };
         let items = vec![update(self.payments.close(payment.id, to, verified)?), self.outbox.put(announced)?];
+        Ok(transact(self.orders.client(), items).await? == Transaction::Committed)
+    }
+
+    async fn record_refund(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+        at: OffsetDateTime,
+        announced: Option<&Envelope>,
+    ) -> Result<bool, StoreError> {
+        let mut items = vec![update(self.payments.refund(payment.id, refund, at)?)];
+        if let Some(announced) = announced {
+            items.push(self.outbox.put(announced)?);
+        }
         Ok(transact(self.orders.client(), items).await? == Transaction::Committed)
     }
 }

@@ -1,6 +1,8 @@
 //! Zarinpal's payment gateway, API v4 (shared/design/payments-and-tax.md): `request.json` opens a
 //! payment, the customer pays on `StartPay/<authority>`, `verify.json` is the only proof of it,
-//! `unVerified.json` lists payments made but never verified, `reverse.json` gives one back.
+//! `unVerified.json` lists payments made but never verified, `reverse.json` gives one back within
+//! 30 minutes; later refunds go through the GraphQL API (`Session` finds the payment by its
+//! reference, `AddRefund` refunds it), with an access token.
 //!
 //! Every base URL is configuration (live, sandbox, or the local emulator). The gateway hears the
 //! amount, a description and our order id, never a contact of the customer (P13).
@@ -9,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mizan::kernel::money::Rial;
-use mizan::payments::payment::{Authority, MaskedPan, RefId};
-use mizan::payments::ports::{GatewayError, PaymentGateway, PaymentRequest, Redirect, Verification};
+use mizan::payments::payment::{Authority, MaskedPan, RefId, RefundReference};
+use mizan::payments::ports::{GatewayError, PaymentGateway, PaymentRequest, Redirect, RefundAnswer, Verification};
 use serde_json::{Value, json};
 
 /// A call to the gateway must end in time for the function to answer the customer (10 s) — or,
@@ -27,6 +29,12 @@ pub struct ZarinpalSettings {
     pub payment_url: String,
     /// `unVerified` (documented on https://api.zarinpal.com).
     pub api_url: String,
+    /// The GraphQL API of refunds (https://next.zarinpal.com/api/v4/graphql/).
+    pub graphql_url: String,
+    /// The access token of the GraphQL API: a secret, from Secrets Manager.
+    pub access_token: String,
+    /// The terminal (Zarinpal's id of our gateway account) whose sessions are refunded.
+    pub terminal_id: String,
     /// Our public API: the gateway sends the customer back to
     /// `<callback_url>/payments/zarinpal/callback/<payment id>`.
     pub callback_url: String,
@@ -64,6 +72,7 @@ impl Zarinpal {
         let settings = ZarinpalSettings {
             payment_url: trim(settings.payment_url),
             api_url: trim(settings.api_url),
+            graphql_url: settings.graphql_url.trim().to_owned(),
             callback_url: trim(settings.callback_url),
             ..settings
         };
@@ -91,7 +100,54 @@ impl Zarinpal {
             _ => Err(GatewayError::Unavailable(format!("{endpoint}: HTTP {} without data", status.as_u16()))),
         }
     }
+
+    /// Asks the GraphQL API: its `data` when it answered without errors, the first error's
+    /// message when it refused.
+    async fn graphql(&self, operation: &str, query: &str, variables: Value) -> Result<Result<Value, String>, GatewayError> {
+        let body = json!({ "operationName": operation, "query": query, "variables": variables });
+        let answer = self
+            .http
+            .post(&self.settings.graphql_url)
+            .bearer_auth(&self.settings.access_token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| {
+                let reason = if error.is_timeout() { "timeout" } else { "unreachable" };
+                GatewayError::Unavailable(format!("{operation}: {reason}"))
+            })?;
+        let status = answer.status();
+        if status.is_server_error() {
+            return Err(GatewayError::Unavailable(format!("{operation}: HTTP {}", status.as_u16())));
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Ok(Err(format!("HTTP {}: the access token was not accepted", status.as_u16())));
+        }
+        let answer: Value = answer.json().await.map_err(|_| {
+            GatewayError::Unavailable(format!("{operation}: HTTP {} without a JSON body", status.as_u16()))
+        })?;
+        if let Some(error) = answer.pointer("/errors/0") {
+            let message = error.get("message").and_then(Value::as_str).unwrap_or("error");
+            return Ok(Err(message.chars().take(200).collect()));
+        }
+        match answer.get("data") {
+            Some(data) if data.is_object() => Ok(Ok(data.clone())),
+            _ => Err(GatewayError::Unavailable(format!("{operation}: HTTP {} without data", status.as_u16()))),
+        }
+    }
 }
+
+/// The payment (a "session") the gateway knows by our reference: its id and status.
+const SESSION_BY_REFERENCE: &str = "query Sessions($terminal_id: ID!, $reference_id: String) { \
+Session(terminal_id: $terminal_id, reference_id: $reference_id) { id, status, amount } }";
+
+const ADD_REFUND: &str = "mutation AddRefund($session_id: ID!, $amount: BigInteger!, $description: String, \
+$method: InstantPayoutActionTypeEnum, $reason: RefundReasonEnum) { resource: AddRefund(session_id: $session_id, \
+amount: $amount, description: $description, method: $method, reason: $reason) { terminal_id, id, amount, \
+timeline { refund_amount, refund_time, refund_status } } }";
+
+/// Session statuses of a payment whose money went back already.
+const GIVEN_BACK: [&str; 2] = ["REFUNDED", "REVERSED"];
 
 /// The code of a successful answer's `data`.
 fn code(data: &Value) -> i64 {
@@ -164,5 +220,43 @@ impl PaymentGateway for Zarinpal {
             }
             Err(unavailable) => Err(unavailable),
         }
+    }
+
+    async fn refund(&self, ref_id: &RefId, amount: Rial, description: &str) -> Result<RefundAnswer, GatewayError> {
+        let variables = json!({ "terminal_id": self.settings.terminal_id, "reference_id": ref_id.as_str() });
+        let sessions = match self.graphql("Sessions", SESSION_BY_REFERENCE, variables).await? {
+            Ok(data) => data,
+            Err(refused) => return Ok(RefundAnswer::Refused(refused)),
+        };
+        let Some(session) = sessions.pointer("/Session/0") else {
+            return Ok(RefundAnswer::Refused("no session has this reference".into()));
+        };
+        if session.get("status").and_then(Value::as_str).is_some_and(|status| GIVEN_BACK.contains(&status)) {
+            return Ok(RefundAnswer::AlreadyRefunded);
+        }
+        let session_id = match session.get("id") {
+            Some(Value::String(id)) => id.clone(),
+            Some(Value::Number(id)) => id.to_string(),
+            _ => return Err(GatewayError::Unavailable("Sessions: a session without an id".into())),
+        };
+        let variables = json!({
+            "session_id": session_id,
+            "amount": amount.value(),
+            "description": description,
+            // Instant, to the card that paid: the customer cancelled and waits for it.
+            "method": "CARD",
+            "reason": "CUSTOMER_REQUEST",
+        });
+        Ok(match self.graphql("AddRefund", ADD_REFUND, variables).await? {
+            Ok(data) => {
+                let reference = match data.pointer("/resource/id") {
+                    Some(Value::String(id)) => RefundReference::parse(id),
+                    Some(Value::Number(id)) => RefundReference::parse(&id.to_string()),
+                    _ => None,
+                };
+                RefundAnswer::Accepted { reference }
+            }
+            Err(refused) => RefundAnswer::Refused(refused),
+        })
     }
 }

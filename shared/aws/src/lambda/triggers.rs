@@ -104,9 +104,35 @@ where
     VF: Future<Output = Result<(), VE>> + Send,
     VE: Into<Diagnostic>,
 {
-    enum Handled<R, E> {
+    serve_http_events_schedule(on_request, on_events, no_schedule).await
+}
+
+async fn no_schedule() -> Result<(), Unreadable> {
+    Err(Unreadable("a scheduled event to a function without a schedule".into()))
+}
+
+/// Runs a function that has HTTP routes, an SNS subscription and a schedule: requests to
+/// `on_request` (answered in the HTTP API's response shape), domain events to `on_events`, each
+/// tick to `on_schedule`.
+pub async fn serve_http_events_schedule<H, HF, V, VF, VE, S, SF, SE>(
+    on_request: H,
+    on_events: V,
+    on_schedule: S,
+) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> HF,
+    HF: Future<Output = HttpResult> + Send,
+    V: Fn(Vec<Envelope>) -> VF,
+    VF: Future<Output = Result<(), VE>> + Send,
+    VE: Into<Diagnostic>,
+    S: Fn() -> SF,
+    SF: Future<Output = Result<(), SE>> + Send,
+    SE: Into<Diagnostic>,
+{
+    enum Handled<R, E, T> {
         Request(R),
         Events(E),
+        Tick(T),
     }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let handled = match read(event.payload) {
@@ -115,42 +141,12 @@ where
             Ok(Trigger::Messages(Messages::Pages(_))) => {
                 Err(Unreadable("campaign pages to a function without them".into()))
             }
-            Ok(Trigger::Schedule) => Err(Unreadable("a scheduled event to a function without a schedule".into())),
+            Ok(Trigger::Schedule) => Ok(Handled::Tick(on_schedule())),
             Err(unreadable) => Err(unreadable),
         };
         async move {
             match handled? {
                 Handled::Events(handled) => handled.await.map(|()| Value::Null).map_err(Into::into),
-                Handled::Request(handled) => answer(handled.await),
-            }
-        }
-    }))
-    .await
-}
-
-/// Runs a function that has HTTP routes and a schedule both: each tick goes to `on_schedule`,
-/// requests to `on_request`, answered in the HTTP API's response shape.
-pub async fn serve_with_schedule<H, HF, S, SF, SE>(on_request: H, on_schedule: S) -> Result<(), lambda_http::Error>
-where
-    H: Fn(Request) -> HF,
-    HF: Future<Output = HttpResult> + Send,
-    S: Fn() -> SF,
-    SF: Future<Output = Result<(), SE>> + Send,
-    SE: Into<Diagnostic>,
-{
-    enum Handled<R, T> {
-        Request(R),
-        Tick(T),
-    }
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let handled = match read(event.payload) {
-            Ok(Trigger::Http(request)) => Ok(Handled::Request(on_request(*request))),
-            Ok(Trigger::Schedule) => Ok(Handled::Tick(on_schedule())),
-            Ok(Trigger::Messages(_)) => Err(Unreadable("messages to a function without a subscription".into())),
-            Err(unreadable) => Err(unreadable),
-        };
-        async move {
-            match handled? {
                 Handled::Tick(handled) => handled.await.map(|()| Value::Null).map_err(Into::into),
                 Handled::Request(handled) => answer(handled.await),
             }

@@ -5,6 +5,7 @@
 pub mod paying;
 pub mod payment;
 pub mod ports;
+pub mod refunding;
 pub mod sweep;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -121,7 +121,7 @@ pub async fn return_from_gateway(
 fn settled_outcome(payment: &Payment) -> PaymentOutcome {
     let order = payment.order_id;
     match payment.status {
-        PaymentStatus::Paid => {
+        PaymentStatus::Paid | PaymentStatus::Refunded => {
             PaymentOutcome::Paid { order, ref_id: payment.verified.as_ref().and_then(|v| v.ref_id.clone()) }
         }
         PaymentStatus::Reversed => PaymentOutcome::Returned { order, reversed: true },
@@ -246,19 +246,11 @@ mod tests {
     use time::Duration;
 
     use super::*;
-    use crate::invoicing::testing::fixtures::{natural, now, order};
+    use crate::invoicing::testing::fixtures::now;
     use crate::kernel::money::Rial;
     use crate::ordering::order::Order;
     use crate::payments::ports::UnpaidOrders;
     use crate::payments::testing::{InMemoryGateway, InMemoryTill};
-
-    /// An order awaiting payment, its stock taken with `left` remaining.
-    fn unpaid(till: &InMemoryTill, left: u32) -> Order {
-        let mut placed = order(AccountId::new(), natural());
-        placed.status = OrderStatus::AwaitingPayment;
-        till.add(&placed, left);
-        placed
-    }
 
     async fn started(till: &InMemoryTill, gateway: &InMemoryGateway, order: &Order) -> (Payment, Authority) {
         let started = start_payment(till, gateway, order.account, order.id, now()).await.unwrap();
@@ -275,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn a_payment_asks_the_gateway_for_the_orders_total_and_nothing_about_the_customer() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (payment, authority) = started(&till, &gateway, &order).await;
         assert_eq!(payment.amount, order.priced.total);
         assert_eq!(gateway.payment(&authority).unwrap().amount, order.priced.total);
@@ -285,7 +277,7 @@ mod tests {
     #[tokio::test]
     async fn only_the_owner_pays_and_only_an_unpaid_order_in_its_window() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let stranger = start_payment(&till, &gateway, AccountId::new(), order.id, now()).await;
         assert_eq!(stranger.unwrap_err().code, "not-found");
         let late = start_payment(&till, &gateway, order.account, order.id, order.payment_due).await;
@@ -297,7 +289,7 @@ mod tests {
     async fn a_gateway_that_does_not_answer_charges_nothing_and_says_so() {
         let till = InMemoryTill::default();
         let gateway = InMemoryGateway::down();
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let refused = start_payment(&till, &gateway, order.account, order.id, now()).await;
         assert_eq!(refused.unwrap_err().code, "payment-gateway-unavailable");
         assert_eq!(till.status(order.id), Some(OrderStatus::AwaitingPayment));
@@ -306,7 +298,7 @@ mod tests {
     #[tokio::test]
     async fn a_paid_return_settles_the_order_once_however_often_it_comes_back() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (payment, authority) = started(&till, &gateway, &order).await;
         gateway.pay(&authority);
         for _ in 0..3 {
@@ -324,7 +316,7 @@ mod tests {
     #[tokio::test]
     async fn status_ok_without_a_payment_proves_nothing() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (payment, authority) = started(&till, &gateway, &order).await;
         let outcome = return_from_gateway(&till, &gateway, payment.id, &authority, ReturnStatus::Ok, now()).await;
         assert_eq!(outcome.unwrap(), PaymentOutcome::NotPaid { order: order.id });
@@ -335,7 +327,7 @@ mod tests {
     #[tokio::test]
     async fn another_payments_authority_is_not_found_and_changes_nothing() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let (mine, theirs) = (unpaid(&till, 3), unpaid(&till, 3));
+        let (mine, theirs) = (till.unpaid_order(3), till.unpaid_order(3));
         let (my_payment, _) = started(&till, &gateway, &mine).await;
         let (_, their_authority) = started(&till, &gateway, &theirs).await;
         gateway.pay(&their_authority);
@@ -349,7 +341,7 @@ mod tests {
     #[tokio::test]
     async fn an_amount_that_changed_in_between_is_refused_by_the_gateway() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (mut payment, authority) = started(&till, &gateway, &order).await;
         gateway.pay(&authority);
         payment.amount = Rial::new(payment.amount.value() - 1);
@@ -361,7 +353,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_payment_leaves_the_order_payable() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (payment, authority) = started(&till, &gateway, &order).await;
         let outcome = return_from_gateway(&till, &gateway, payment.id, &authority, ReturnStatus::NotOk, now()).await;
         assert_eq!(outcome.unwrap(), PaymentOutcome::NotPaid { order: order.id });
@@ -374,7 +366,7 @@ mod tests {
     #[tokio::test]
     async fn a_payment_after_expiry_revives_the_order_while_its_stock_lasts() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (payment, authority) = started(&till, &gateway, &order).await;
         let expired = Envelope::new(DomainEvent::OrderExpired { order_id: order.id, account_id: order.account }, now());
         assert!(till.expire(&PayableOrder::from(&order), &expired).await.unwrap());
@@ -389,7 +381,7 @@ mod tests {
     #[tokio::test]
     async fn a_payment_after_expiry_and_sell_out_goes_back_to_the_customer() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (payment, authority) = started(&till, &gateway, &order).await;
         let expired = Envelope::new(DomainEvent::OrderExpired { order_id: order.id, account_id: order.account }, now());
         till.expire(&PayableOrder::from(&order), &expired).await.unwrap();
@@ -408,7 +400,7 @@ mod tests {
     async fn a_second_payment_of_a_paid_order_is_refunded_by_hand_when_the_gateway_will_not() {
         let till = InMemoryTill::default();
         let gateway = InMemoryGateway::refusing_reversal();
-        let order = unpaid(&till, 3);
+        let order = till.unpaid_order(3);
         let (first, first_authority) = started(&till, &gateway, &order).await;
         let (second, second_authority) = started(&till, &gateway, &order).await;
         gateway.pay(&first_authority);

@@ -84,13 +84,15 @@ pub enum PaymentStatus {
     Paid,
     /// Verified, but its order could no longer take it: the gateway gave the money back.
     Reversed,
-    /// Verified, but its order could no longer take it, and the gateway would not reverse it:
-    /// the operators refund it by hand.
+    /// Verified, but its money must go back and the gateway would not take it back (its order
+    /// could no longer take it, or was cancelled): the operators refund it by hand.
     RefundDue,
+    /// Paid its order, which was then cancelled: the gateway gave the money back.
+    Refunded,
 }
 
 impl PaymentStatus {
-    const ALL: [Self; 5] = [Self::Started, Self::Failed, Self::Paid, Self::Reversed, Self::RefundDue];
+    const ALL: [Self; 6] = [Self::Started, Self::Failed, Self::Paid, Self::Reversed, Self::RefundDue, Self::Refunded];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -99,6 +101,7 @@ impl PaymentStatus {
             Self::Paid => "paid",
             Self::Reversed => "reversed",
             Self::RefundDue => "refund_due",
+            Self::Refunded => "refunded",
         }
     }
 
@@ -110,6 +113,32 @@ impl PaymentStatus {
     pub fn is_open(self) -> bool {
         matches!(self, Self::Started | Self::Failed)
     }
+}
+
+/// The gateway's number for a refund it took: what the customer quotes to their bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReference(String);
+
+impl RefundReference {
+    pub fn parse(text: &str) -> Option<Self> {
+        let fits = (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        fits.then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a cancelled order's payment went back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refund {
+    /// Reversed by the gateway within its window: the whole amount, back on the card at once.
+    Reversed,
+    /// A refund the gateway took after its window, with its number when it gave one.
+    Refunded { reference: Option<RefundReference> },
+    /// The gateway would not take it back: the operators refund it by hand.
+    Due,
 }
 
 /// What the gateway said of a payment it verified.

@@ -11,7 +11,7 @@ use crate::kernel::ids::{OrderId, PaymentId};
 use crate::kernel::money::Rial;
 use crate::ordering::lifecycle::OrderStatus;
 use crate::ordering::order::{CartLine, Order};
-use crate::payments::payment::{Authority, MaskedPan, Payment, RefId, Verified};
+use crate::payments::payment::{Authority, MaskedPan, Payment, RefId, Refund, RefundReference, Verified};
 
 /// An order as payments see it: whose it is, what it costs, where it stands and what stock it
 /// holds — never who the buyer is (their identity codes stay sealed, out of this function's
@@ -91,6 +91,23 @@ pub trait PaymentGateway {
     /// Gives a verified payment's money back; `false` when the gateway will not (too late, or
     /// not allowed from here).
     async fn reverse(&self, authority: &Authority) -> Result<bool, GatewayError>;
+
+    /// Asks the gateway to pay `amount` of a verified payment (named by its `ref_id`) back to
+    /// the card, after the window in which it could be reversed.
+    async fn refund(&self, ref_id: &RefId, amount: Rial, description: &str) -> Result<RefundAnswer, GatewayError>;
+}
+
+/// The gateway's word on a refund it was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundAnswer {
+    /// Taken: the money is on its way back.
+    Accepted { reference: Option<RefundReference> },
+    /// The payment's money had gone back already (reversed, or refunded by an earlier attempt
+    /// whose answer was lost): nothing more to give.
+    AlreadyRefunded,
+    /// Not taken (below the gateway's minimum, not this merchant's payment): in the gateway's
+    /// words, for the log.
+    Refused(String),
 }
 
 /// What settling a verified payment came to.
@@ -144,6 +161,17 @@ pub trait PaymentBook {
         verified: &Verified,
         reversed: bool,
         announced: &Envelope,
+    ) -> Result<bool, StoreError>;
+
+    /// Records how a paid payment's money went back (`refunded` or `refund_due`) and keeps
+    /// `announced`, in one transaction, if it is still paid; `false` when it was not (recorded
+    /// meanwhile by a concurrent delivery of the same cancellation).
+    async fn record_refund(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+        at: OffsetDateTime,
+        announced: Option<&Envelope>,
     ) -> Result<bool, StoreError>;
 }
 

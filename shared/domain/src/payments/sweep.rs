@@ -62,24 +62,15 @@ mod tests {
     use time::Duration;
 
     use super::*;
-    use crate::invoicing::testing::fixtures::{natural, now, order};
-    use crate::kernel::ids::AccountId;
+    use crate::invoicing::testing::fixtures::now;
     use crate::ordering::lifecycle::OrderStatus;
-    use crate::ordering::order::Order;
     use crate::payments::paying::start_payment;
     use crate::payments::testing::{InMemoryGateway, InMemoryTill};
-
-    fn unpaid(till: &InMemoryTill) -> Order {
-        let mut placed = order(AccountId::new(), natural());
-        placed.status = OrderStatus::AwaitingPayment;
-        till.add(&placed, 3);
-        placed
-    }
 
     #[tokio::test]
     async fn a_payment_without_its_return_is_settled_by_the_sweep_before_its_order_could_expire() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till);
+        let order = till.unpaid_order(3);
         let started = start_payment(&till, &gateway, order.account, order.id, now()).await.unwrap();
         let authority = till.payment(started.payment).await.unwrap().unwrap().authority.unwrap();
         gateway.pay(&authority);
@@ -91,7 +82,7 @@ mod tests {
     #[tokio::test]
     async fn unpaid_orders_past_their_window_expire_once_and_give_their_stock_back() {
         let (till, gateway) = (InMemoryTill::default(), InMemoryGateway::default());
-        let order = unpaid(&till);
+        let order = till.unpaid_order(3);
         let product = &order.priced.lines[0].product_id;
         let early = sweep(&till, &gateway, order.payment_due - Duration::SECOND).await.unwrap();
         assert_eq!(early.expired, 0);
@@ -108,7 +99,7 @@ mod tests {
     async fn a_gateway_that_is_down_does_not_hold_up_expiry() {
         let till = InMemoryTill::default();
         let gateway = InMemoryGateway::down();
-        let order = unpaid(&till);
+        let order = till.unpaid_order(3);
         assert_eq!(sweep(&till, &gateway, order.payment_due).await.unwrap().expired, 1);
     }
 }

@@ -6,17 +6,21 @@ use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
+#[cfg(test)]
+use crate::invoicing::testing::fixtures::{natural, order};
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
+#[cfg(test)]
+use crate::kernel::ids::AccountId;
 use crate::kernel::ids::{OrderId, PaymentId, ProductId};
 use crate::kernel::money::Rial;
 use crate::kernel::testing::OutboxEvents;
 use crate::ordering::lifecycle::OrderStatus;
 use crate::ordering::order::Order;
-use crate::payments::payment::{Authority, MaskedPan, Payment, PaymentStatus, RefId, Verified};
+use crate::payments::payment::{Authority, MaskedPan, Payment, PaymentStatus, RefId, Refund, RefundReference, Verified};
 use crate::payments::ports::{
-    GatewayError, PayableOrder, PaymentBook, PaymentGateway, PaymentRequest, Redirect, Settlement, UnpaidOrders,
-    Verification,
+    GatewayError, PayableOrder, PaymentBook, PaymentGateway, PaymentRequest, Redirect, RefundAnswer, Settlement,
+    UnpaidOrders, Verification,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -30,6 +34,9 @@ pub struct GatewayPayment {
     pub paid: bool,
     pub verified: bool,
     pub reversed: bool,
+    /// Refunded after the reversal window, in all.
+    pub refunded: Rial,
+    pub ref_id: RefId,
 }
 
 /// A gateway: `pay` is the customer paying on its page. `down` fails every call; `refuses_reversal`
@@ -71,7 +78,15 @@ impl PaymentGateway for InMemoryGateway {
         let mut payments = lock(&self.payments);
         let authority =
             Authority::parse(&format!("A{:035}", payments.len() + 1)).map_err(|_| GatewayError::Refused(-9))?;
-        let payment = GatewayPayment { amount: request.amount, paid: false, verified: false, reversed: false };
+        let ref_id = RefId::parse(&format!("{}", 1_000_000 + payments.len() + 1)).ok_or(GatewayError::Refused(-9))?;
+        let payment = GatewayPayment {
+            amount: request.amount,
+            paid: false,
+            verified: false,
+            reversed: false,
+            refunded: Rial::new(0),
+            ref_id,
+        };
         payments.push((authority.clone(), payment));
         Ok(Redirect { url: format!("https://gateway.test/StartPay/{}", authority.as_str()), authority })
     }
@@ -90,7 +105,7 @@ impl PaymentGateway for InMemoryGateway {
         }
         payment.verified = true;
         Ok(Verification::Paid {
-            ref_id: RefId::parse(&format!("{}", 1000 + authority.as_str().len())),
+            ref_id: Some(payment.ref_id.clone()),
             card_pan: MaskedPan::parse("60379986****5434"),
         })
     }
@@ -108,8 +123,27 @@ impl PaymentGateway for InMemoryGateway {
         }
         let mut payments = lock(&self.payments);
         let Some((_, payment)) = payments.iter_mut().find(|(known, _)| known == authority) else { return Ok(false) };
-        payment.reversed = payment.paid;
+        payment.reversed = payment.paid && payment.refunded.value() == 0;
         Ok(payment.reversed)
+    }
+
+    async fn refund(&self, ref_id: &RefId, amount: Rial, _description: &str) -> Result<RefundAnswer, GatewayError> {
+        self.reachable()?;
+        let mut payments = lock(&self.payments);
+        let Some((_, payment)) = payments.iter_mut().find(|(_, payment)| &payment.ref_id == ref_id && payment.verified)
+        else {
+            return Ok(RefundAnswer::Refused("unknown session".into()));
+        };
+        let given = if payment.reversed { payment.amount } else { payment.refunded };
+        if given.checked_add(amount).is_none_or(|total| total > payment.amount) {
+            return Ok(if given == payment.amount {
+                RefundAnswer::AlreadyRefunded
+            } else {
+                RefundAnswer::Refused("more than paid".into())
+            });
+        }
+        payment.refunded = given.checked_add(amount).unwrap_or(given);
+        Ok(RefundAnswer::Accepted { reference: RefundReference::parse(&format!("R{}", ref_id.as_str())) })
     }
 }
 
@@ -124,6 +158,15 @@ pub struct InMemoryTill {
 }
 
 impl InMemoryTill {
+    /// A placed order awaiting payment, its stock taken with `left` remaining.
+    #[cfg(test)]
+    pub fn unpaid_order(&self, left: u32) -> Order {
+        let mut placed = order(AccountId::new(), natural());
+        placed.status = OrderStatus::AwaitingPayment;
+        self.add(&placed, left);
+        placed
+    }
+
     /// Adds a placed order, its stock already taken (`left` is what remains on the shelf).
     pub fn add(&self, order: &Order, left: u32) {
         for line in &order.priced.lines {
@@ -142,6 +185,11 @@ impl InMemoryTill {
 
     pub fn set_stock(&self, id: &ProductId, left: u32) {
         lock(&self.stock).insert(id.clone(), left);
+    }
+
+    /// Stores `payment` as it is (a record from before a field was kept, a manual edit).
+    pub fn replace_payment(&self, payment: &Payment) {
+        lock(&self.payments).insert(payment.id, payment.clone());
     }
 
     pub fn payments(&self) -> Vec<Payment> {
@@ -236,6 +284,25 @@ impl PaymentBook for InMemoryTill {
         stored.status = if reversed { PaymentStatus::Reversed } else { PaymentStatus::RefundDue };
         stored.verified = Some(verified.clone());
         self.outbox.add(std::slice::from_ref(announced));
+        Ok(true)
+    }
+
+    async fn record_refund(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+        _at: OffsetDateTime,
+        announced: Option<&Envelope>,
+    ) -> Result<bool, StoreError> {
+        self.outbox.writable()?;
+        let mut payments = lock(&self.payments);
+        let Some(stored) = payments.get_mut(&payment.id).filter(|stored| stored.status == PaymentStatus::Paid) else {
+            return Ok(false);
+        };
+        stored.status = if *refund == Refund::Due { PaymentStatus::RefundDue } else { PaymentStatus::Refunded };
+        if let Some(announced) = announced {
+            self.outbox.add(std::slice::from_ref(announced));
+        }
         Ok(true)
     }
 }
