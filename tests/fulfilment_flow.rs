@@ -72,6 +72,11 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
     let later = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
     assert_eq!(later.body["shipping"], Value::Null, "P15: the recipient is gone after delivery");
     assert_eq!(later.body["status"], "delivered");
+
+    let no_return = stack.get(&format!("/orders/{order_id}/invoice?kind=return"), Some(&bearer)).await;
+    assert_eq!(no_return.status, 404, "a sale that stands has no return invoice");
+    let unknown = stack.get(&format!("/orders/{order_id}/invoice?kind=credit"), Some(&bearer)).await;
+    assert_eq!((unknown.status, unknown.body["errors"][0]["code"].as_str()), (400, Some("invoice-kind-unknown")));
 }
 
 #[tokio::test]
@@ -109,6 +114,15 @@ async fn a_customer_cancels_a_paid_unshipped_order_its_stock_comes_back_and_the_
     // Minutes after the payment: the gateway still reverses it, the whole amount at once.
     let at_gateway = stack.await_gateway_payment(&authority, |p| p["status"] == "reversed", "reversal").await;
     assert_eq!(at_gateway["refunds"], json!([]), "a reversed payment is not refunded as well");
+
+    // The books see the sale undone: a return invoice (ins 4) naming the sale's.
+    let sale = stack.await_invoice(&bearer, &order_id).await;
+    let returned = stack.await_return_invoice(&bearer, &order_id).await;
+    assert_eq!(returned.status, 200, "{}", returned.body);
+    assert_eq!((returned.body["invoice_subject"].as_u64(), sale.body["invoice_subject"].as_u64()), (Some(4), Some(1)));
+    assert_eq!(returned.body["returns"], sale.body["tax_id"]);
+    assert_ne!(returned.body["tax_id"], sale.body["tax_id"]);
+    assert_eq!(returned.body["totals"], sale.body["totals"]);
 }
 
 #[tokio::test]
@@ -135,6 +149,8 @@ async fn staff_cancel_a_packed_order_after_the_reversal_window_and_the_payment_i
     assert_eq!(refunded["status"], "verified", "not reversed");
     let mine = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
     assert_eq!(mine.body["history"][3]["reason"], reason["reason"], "{}", mine.body);
+    let returned = stack.await_return_invoice(&bearer, &order_id).await;
+    assert_eq!(returned.body["invoice_subject"], 4, "{}", returned.body);
 }
 
 #[tokio::test]

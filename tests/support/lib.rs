@@ -389,15 +389,25 @@ impl Stack {
     /// Waits until the order's invoice is issued (`409 invoice-pending` until then, while the
     /// invoice function hears of the payment); the answer that ended the wait.
     pub async fn await_invoice(&self, bearer: &str, order_id: &str) -> Answer {
+        self.await_issued(bearer, &format!("/orders/{order_id}/invoice")).await
+    }
+
+    /// Waits until the return invoice of a cancelled paid order is issued; the answer that ended
+    /// the wait.
+    pub async fn await_return_invoice(&self, bearer: &str, order_id: &str) -> Answer {
+        self.await_issued(bearer, &format!("/orders/{order_id}/invoice?kind=return")).await
+    }
+
+    async fn await_issued(&self, bearer: &str, path: &str) -> Answer {
         // The first OrderPaid of a run may wait for the invoice function to start.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
-            let answer = self.get(&format!("/orders/{order_id}/invoice"), Some(bearer)).await;
+            let answer = self.get(path, Some(bearer)).await;
             if answer.status != 409 {
                 return answer;
             }
             assert_eq!(answer.body["code"], "invoice-pending", "{}", answer.body);
-            assert!(tokio::time::Instant::now() < deadline, "the invoice of {order_id} was not issued in time");
+            assert!(tokio::time::Instant::now() < deadline, "{path} was not issued in time");
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }

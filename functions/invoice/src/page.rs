@@ -6,7 +6,7 @@
 //! as the tax system prints and reads it, and is isolated left to right.
 
 use askama::Template;
-use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice};
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice};
 use mizan::kernel::money::Rial;
 use mizan::kernel::persian_format::{persian_amount, persian_digits};
 use mizan::kernel::solar_hijri::tehran_offset;
@@ -29,6 +29,8 @@ struct InvoicePage<'a> {
     invoice_type: String,
     invoice_pattern: &'static str,
     invoice_subject: &'static str,
+    /// A return invoice's original (its `irtaxid`).
+    returns: Option<&'a str>,
     seller: Vec<Field<'a>>,
     buyer_kind: &'static str,
     buyer: Vec<Field<'a>>,
@@ -124,7 +126,8 @@ fn page(invoice: &Invoice) -> InvoicePage<'_> {
         issued_at_iso: invoice.issued_at.format(&Rfc3339).unwrap_or_default(),
         invoice_type: invoice_type_name(INVOICE_TYPE),
         invoice_pattern: invoice_pattern_name(INVOICE_PATTERN),
-        invoice_subject: invoice_subject_name(INVOICE_SUBJECT),
+        invoice_subject: invoice_subject_name(invoice.subject.code()),
+        returns: invoice.subject.returns().map(|original| original.as_str()),
         seller,
         buyer_kind,
         buyer,
@@ -198,7 +201,7 @@ mod tests {
     use super::*;
     use mizan::accounts::contact::PostalCode;
     use mizan::accounts::person::FullName;
-    use mizan::invoicing::invoice::{InvoiceTotals, PaymentRecord, Seller};
+    use mizan::invoicing::invoice::{InvoiceSubject, InvoiceTotals, PaymentRecord, Seller};
     use mizan::invoicing::tax_id::{MemoryId, tax_id};
     use mizan::kernel::ids::AccountId;
     use mizan::kernel::ids::OrderId;
@@ -270,6 +273,7 @@ mod tests {
                 paid_at: issued_at,
                 amount: Rial::new(28_255_485),
             },
+            subject: InvoiceSubject::Original,
         }
     }
 

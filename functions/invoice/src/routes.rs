@@ -4,11 +4,12 @@
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
 use mizan::invoicing::access;
-use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_SUBJECT, INVOICE_TYPE, Invoice, PAYMENT_METHOD_GATEWAY};
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice, InvoiceKind, PAYMENT_METHOD_GATEWAY};
+use mizan::invoicing::tax_id::TaxId;
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::{AccountId, OrderId};
 use mizan::kernel::persian_format::persian_digits;
-use mizan::kernel::problem::Problem;
+use mizan::kernel::problem::{FieldError, Problem};
 use mizan::ordering::order::Buyer;
 use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::{Value, json};
@@ -28,8 +29,6 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
     }
 }
 
-/// The invoice of the caller's order. Someone else's order is as absent as none (404); an
-/// order whose invoice is still being issued says so, with when to ask again.
 /// The customer and the order a request names; a malformed order id names no order.
 async fn customer_and_order(deps: &Deps, req: &Request) -> Result<(AccountId, OrderId), Problem> {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
@@ -37,9 +36,20 @@ async fn customer_and_order(deps: &Deps, req: &Request) -> Result<(AccountId, Or
     Ok((session.sub, id.ok_or_else(Problem::not_found)?))
 }
 
+/// The invoice of the caller's order (`?kind=return`: the return invoice of a cancelled sale).
+/// Someone else's order is as absent as none (404); an order whose invoice is still being
+/// issued says so, with when to ask again.
 async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
     let (customer, order) = customer_and_order(deps, req).await?;
-    let invoice = access::own_invoice(&deps.invoices, &deps.orders, customer, order).await?;
+    let kind = match req.query_string_parameters_ref().and_then(|query| query.first("kind")) {
+        None | Some("sale") => InvoiceKind::Sale,
+        Some("return") => InvoiceKind::Return,
+        Some(_) => {
+            let error = FieldError::new("kind", "invoice-kind-unknown", "نوع صورتحساب «sale» (فروش) یا «return» (برگشت از فروش) است.");
+            return Err(Problem::invalid(vec![error]));
+        }
+    };
+    let invoice = access::own_invoice(&deps.invoices, &deps.orders, customer, order, kind).await?;
     if wants_html(req) {
         let html = page::render(&invoice).map_err(|error| {
             tracing::error!(%error, "the invoice page could not be rendered");
@@ -92,7 +102,8 @@ fn invoice_view(invoice: &Invoice) -> Value {
         "tax_id": invoice.tax_id.as_str(),
         "invoice_type": INVOICE_TYPE,
         "invoice_pattern": INVOICE_PATTERN,
-        "invoice_subject": INVOICE_SUBJECT,
+        "invoice_subject": invoice.subject.code(),
+        "returns": invoice.subject.returns().map(TaxId::as_str),
         "issued_at": mizan::kernel::clock::timestamp(invoice.issued_at),
         "issued_on": issued_on.to_string(),
         "issued_on_fa": persian_digits(&issued_on.to_string()),

@@ -5,6 +5,7 @@
 
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::ports::ConsentStore;
+use mizan::invoicing::invoice::InvoiceKind;
 use mizan::invoicing::ports::InvoiceBook;
 use mizan::messaging::ports::Deliveries;
 use std::net::IpAddr;
@@ -339,7 +340,7 @@ impl Direct for InvoiceWork<'_> {
         let stack = self.stack;
         if i % 2 == 1 {
             let id = self.issued.ok_or_else(|| anyhow!("no invoice issued yet"))?;
-            stack.invoices.get(id).await?.ok_or_else(|| anyhow!("invoice {id} is missing"))?;
+            stack.invoices.get(id, InvoiceKind::Sale).await?.ok_or_else(|| anyhow!("invoice {id} is missing"))?;
             return Ok("GET /orders/{order_id}/invoice");
         }
         let order = self.fresh_order().await?;

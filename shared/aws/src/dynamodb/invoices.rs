@@ -1,7 +1,9 @@
 //! The invoices table: official invoices with gapless serials, and VAT certificates.
 //!
 //! Items: `COUNTER#invoice` (the last serial handed out), `INVOICE#<order id>` (the invoice,
-//! its buyer through `buyer_identity`, identity codes sealed) and `CERTIFICATE#<order id>`.
+//! its buyer through `buyer_identity`, identity codes sealed), `INVOICE#<order id>#RETURN` (the
+//! return invoice of a cancelled sale, `returns` naming the original's tax id) and
+//! `CERTIFICATE#<order id>`. Return invoices share the counter: one series without gaps.
 //! The seller's economic code stays readable: it is the store's own, printed on every invoice
 //! and published as a template parameter, not a customer's personal data.
 //!
@@ -18,7 +20,7 @@ use super::outbox::{self, OutboxTable};
 use super::{Item, buyer_identity, conditional, get_n, get_parsed, get_s, get_time, n, s, time};
 use crate::kms::sealed_fields::FieldSealer;
 use mizan::accounts::contact::PostalCode;
-use mizan::invoicing::invoice::{Invoice, InvoiceTotals, PaymentRecord, VatCertificate};
+use mizan::invoicing::invoice::{Invoice, InvoiceKind, InvoiceSubject, InvoiceTotals, PaymentRecord, VatCertificate};
 use mizan::invoicing::ports::{InvoiceBook, Issuance};
 use mizan::invoicing::tax_id::TaxId;
 use mizan::kernel::events::Envelope;
@@ -27,7 +29,6 @@ use mizan::kernel::ids::AccountId;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::identity::EconomicCode;
-use mizan::ordering::order::Order;
 
 const COUNTER_KEY: &str = "COUNTER#invoice";
 /// Concurrent issuances race for the counter; each retry reads it afresh. Bounded so that a
@@ -42,8 +43,11 @@ pub struct InvoicesTable {
     outbox: Option<OutboxTable>,
 }
 
-fn invoice_key(order: OrderId) -> String {
-    format!("INVOICE#{order}")
+fn invoice_key(order: OrderId, kind: InvoiceKind) -> String {
+    match kind {
+        InvoiceKind::Sale => format!("INVOICE#{order}"),
+        InvoiceKind::Return => format!("INVOICE#{order}#RETURN"),
+    }
 }
 
 fn certificate_key(order: OrderId) -> String {
@@ -84,8 +88,9 @@ impl InvoicesTable {
         let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
         let payment =
             serde_json::to_string(&invoice.payment).map_err(|_| StoreError::Failed("encode-payment".into()))?;
+        let key = invoice_key(invoice.order_id, invoice.subject.kind());
         let mut item = Item::from([
-            ("pk".to_owned(), s(invoice_key(invoice.order_id))),
+            ("pk".to_owned(), s(&key)),
             ("order_id".to_owned(), s(invoice.order_id.to_string())),
             ("account_id".to_owned(), s(invoice.account.to_string())),
             ("serial".to_owned(), n(invoice.serial)),
@@ -99,11 +104,18 @@ impl InvoicesTable {
             ("totals".to_owned(), s(totals)),
             ("payment".to_owned(), s(payment)),
         ]);
-        buyer_identity::write(&self.fields, &invoice_key(invoice.order_id), &invoice.buyer, &mut item).await?;
+        if let InvoiceSubject::Return { original } = &invoice.subject {
+            item.insert("returns".to_owned(), s(original.as_str()));
+        }
+        buyer_identity::write(&self.fields, &key, &invoice.buyer, &mut item).await?;
         Ok(item)
     }
 
-    async fn read_invoice(&self, order: OrderId, item: &Item) -> Result<Invoice, StoreError> {
+    async fn read_invoice(&self, order: OrderId, kind: InvoiceKind, item: &Item) -> Result<Invoice, StoreError> {
+        let subject = match kind {
+            InvoiceKind::Sale => InvoiceSubject::Original,
+            InvoiceKind::Return => InvoiceSubject::Return { original: get_parsed(item, "returns", TaxId::parse)? },
+        };
         Ok(Invoice {
             order_id: order,
             account: AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id"))?,
@@ -114,12 +126,13 @@ impl InvoicesTable {
             seller_economic_code: get_parsed(item, "seller_economic_code", EconomicCode::parse)?,
             seller_address: get_s(item, "seller_address")?.to_owned(),
             seller_postal_code: get_parsed(item, "seller_postal_code", PostalCode::parse)?,
-            buyer: buyer_identity::read(&self.fields, &invoice_key(order), item).await?,
+            buyer: buyer_identity::read(&self.fields, &invoice_key(order, kind), item).await?,
             lines: serde_json::from_str(get_s(item, "lines")?).map_err(|_| StoreError::Corrupt("lines"))?,
             totals: serde_json::from_str::<InvoiceTotals>(get_s(item, "totals")?)
                 .map_err(|_| StoreError::Corrupt("totals"))?,
             payment: serde_json::from_str::<PaymentRecord>(get_s(item, "payment")?)
                 .map_err(|_| StoreError::Corrupt("payment"))?,
+            subject,
         })
     }
 }
@@ -129,12 +142,13 @@ impl InvoiceBook for InvoicesTable {
     /// event, on condition the counter is unchanged and the order has no invoice.
     async fn issue<E>(
         &self,
-        order: &Order,
+        order: OrderId,
+        kind: InvoiceKind,
         make: impl Fn(u64) -> Result<Invoice, E>,
-        announced: &Envelope,
+        announced: &[Envelope],
     ) -> Result<Result<Issuance, E>, StoreError> {
-        let announcement = outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?;
-        if self.get(order.id).await?.is_some() {
+        let announcement = outbox::puts(self.outbox.as_ref(), announced)?;
+        if self.get(order, kind).await?.is_some() {
             return Ok(Ok(Issuance::AlreadyIssued));
         }
         for round in 0..MAX_ROUNDS {
@@ -198,18 +212,18 @@ impl InvoiceBook for InvoicesTable {
         Err(StoreError::Unavailable("invoice-counter-contention".into()))
     }
 
-    async fn get(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
+    async fn get(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Invoice>, StoreError> {
         let answer = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(invoice_key(order)))
+            .key("pk", s(invoice_key(order, kind)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| crate::dynamodb::store_error(&e))?;
         match answer.item {
-            Some(item) => Ok(Some(self.read_invoice(order, &item).await?)),
+            Some(item) => Ok(Some(self.read_invoice(order, kind, &item).await?)),
             None => Ok(None),
         }
     }

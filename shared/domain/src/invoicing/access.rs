@@ -3,27 +3,35 @@
 
 use time::OffsetDateTime;
 
-use crate::invoicing::invoice::{Invoice, VatCertificate};
+use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
 use crate::invoicing::ports::{InvoiceBook, PlacedOrders};
 use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::problem::Problem;
+use crate::ordering::lifecycle::OrderStatus;
 
-/// The invoice of the customer's order; `order-not-paid` before it is paid, `invoice-pending`
-/// in the moments between its payment and its invoice.
+/// The invoice of `kind` of the customer's order; `order-not-paid` before it is paid,
+/// `invoice-pending` in the moments between its payment (or, for a return invoice, its
+/// cancellation) and its invoice.
 pub async fn own_invoice(
     invoices: &impl InvoiceBook,
     orders: &impl PlacedOrders,
     customer: AccountId,
     order: OrderId,
+    kind: InvoiceKind,
 ) -> Result<Invoice, Problem> {
-    match invoices.get(order).await? {
+    match invoices.get(order, kind).await? {
         Some(invoice) if invoice.account == customer => Ok(invoice),
         Some(_) => Err(Problem::not_found()),
         None => match orders.order(order).await? {
             // Paid at some point (even if cancelled since): its invoice is on its way.
-            Some(placed) if placed.account == customer => match placed.payment {
-                Some(_) => Err(Problem::invoice_pending()),
-                None => Err(Problem::order_not_paid()),
+            Some(placed) if placed.account == customer => match (placed.payment, kind) {
+                (None, _) => Err(Problem::order_not_paid()),
+                (Some(_), InvoiceKind::Sale) => Err(Problem::invoice_pending()),
+                (Some(_), InvoiceKind::Return) if placed.status == OrderStatus::Cancelled => {
+                    Err(Problem::invoice_pending())
+                }
+                // A sale that stands has no return invoice.
+                (Some(_), InvoiceKind::Return) => Err(Problem::not_found()),
             },
             _ => Err(Problem::not_found()),
         },
@@ -38,7 +46,7 @@ pub async fn certify(
     order: OrderId,
     now: OffsetDateTime,
 ) -> Result<VatCertificate, Problem> {
-    let invoice = own_invoice(invoices, orders, customer, order).await?;
+    let invoice = own_invoice(invoices, orders, customer, order, InvoiceKind::Sale).await?;
     let certificate = VatCertificate::for_invoice(&invoice, now).map_err(|_| Problem::not_a_legal_entity())?;
     Ok(invoices.certify(&certificate).await?)
 }
@@ -64,8 +72,8 @@ mod tests {
     #[tokio::test]
     async fn p13_an_invoice_is_its_buyers_alone() {
         let (orders, invoices, customer, id) = issued(natural()).await;
-        assert_eq!(own_invoice(&invoices, &orders, customer, id).await.unwrap().order_id, id);
-        let stranger = own_invoice(&invoices, &orders, AccountId::new(), id).await.unwrap_err();
+        assert_eq!(own_invoice(&invoices, &orders, customer, id, InvoiceKind::Sale).await.unwrap().order_id, id);
+        let stranger = own_invoice(&invoices, &orders, AccountId::new(), id, InvoiceKind::Sale).await.unwrap_err();
         assert_eq!(stranger.code, "not-found");
     }
 
@@ -75,13 +83,13 @@ mod tests {
         let customer = AccountId::new();
         let placed = order(customer, natural());
         orders.add(placed.clone());
-        assert_eq!(own_invoice(&invoices, &orders, customer, placed.id).await.unwrap_err().code, "invoice-pending");
-        assert_eq!(own_invoice(&invoices, &orders, AccountId::new(), placed.id).await.unwrap_err().code, "not-found");
+        assert_eq!(own_invoice(&invoices, &orders, customer, placed.id, InvoiceKind::Sale).await.unwrap_err().code, "invoice-pending");
+        assert_eq!(own_invoice(&invoices, &orders, AccountId::new(), placed.id, InvoiceKind::Sale).await.unwrap_err().code, "not-found");
         let mut unpaid = order(customer, natural());
         unpaid.status = OrderStatus::AwaitingPayment;
         unpaid.payment = None;
         orders.add(unpaid.clone());
-        assert_eq!(own_invoice(&invoices, &orders, customer, unpaid.id).await.unwrap_err().code, "order-not-paid");
+        assert_eq!(own_invoice(&invoices, &orders, customer, unpaid.id, InvoiceKind::Sale).await.unwrap_err().code, "order-not-paid");
     }
 
     #[tokio::test]

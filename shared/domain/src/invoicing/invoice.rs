@@ -2,7 +2,8 @@
 //! buyer (P8), shaped for Iran's tax system (سامانه مودیان).
 //!
 //! An invoice is made once, from the stored order — lines, rates and totals exactly as priced —
-//! and never changes afterwards: reading it never recomputes anything.
+//! and never changes afterwards: reading it never recomputes anything. A sale undone (a paid
+//! order cancelled) keeps its invoice and gets a second one, the return invoice, that names it.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -71,14 +72,54 @@ pub struct Invoice {
     pub lines: Vec<PricedLine>,
     pub totals: InvoiceTotals,
     pub payment: PaymentRecord,
+    pub subject: InvoiceSubject,
+}
+
+/// What an invoice records (the tax system's `ins`): a sale, or the return of a sale, which
+/// names the sale's invoice by its tax id (`irtaxid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvoiceSubject {
+    Original,
+    Return { original: TaxId },
+}
+
+/// An order has at most one invoice of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvoiceKind {
+    Sale,
+    Return,
+}
+
+impl InvoiceSubject {
+    /// The tax system's `ins`: 1 original, 4 sales return (2 and 3, corrections and
+    /// cancellations, are staff's and not made here).
+    pub fn code(&self) -> u8 {
+        match self {
+            Self::Original => 1,
+            Self::Return { .. } => 4,
+        }
+    }
+
+    /// The tax id of the invoice this one undoes (`irtaxid`).
+    pub fn returns(&self) -> Option<&TaxId> {
+        match self {
+            Self::Original => None,
+            Self::Return { original } => Some(original),
+        }
+    }
+
+    pub fn kind(&self) -> InvoiceKind {
+        match self {
+            Self::Original => InvoiceKind::Sale,
+            Self::Return { .. } => InvoiceKind::Return,
+        }
+    }
 }
 
 /// Invoice type (`inty`) 1: the buyer is identified by their code, as every buyer here is.
 pub const INVOICE_TYPE: u8 = 1;
 /// Invoice pattern (`inp`) 1: a sale.
 pub const INVOICE_PATTERN: u8 = 1;
-/// Invoice subject (`ins`) 1: an original invoice (not a correction, cancellation or return).
-pub const INVOICE_SUBJECT: u8 = 1;
 
 impl Invoice {
     /// The invoice of `order`, numbered `serial`, issued when it was paid: the sale's moment
@@ -108,6 +149,20 @@ impl Invoice {
                 total: priced.total,
             },
             payment: payment.clone(),
+            subject: InvoiceSubject::Original,
+        })
+    }
+
+    /// The return invoice of `original`, numbered `serial`, issued when its sale was undone
+    /// (`at`): the same buyer, lines and totals, now given back.
+    pub fn returning(original: &Invoice, seller: &Seller, serial: u64, at: OffsetDateTime) -> Result<Self, TaxIdError> {
+        let at = at.replace_nanosecond(0).unwrap_or(at);
+        Ok(Self {
+            serial,
+            tax_id: tax_id(&seller.memory_id, at, serial)?,
+            issued_at: at,
+            subject: InvoiceSubject::Return { original: original.tax_id.clone() },
+            ..original.clone()
         })
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::invoicing::invoice::{Invoice, VatCertificate};
+use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
 use crate::invoicing::ports::{InvoiceBook, Issuance, PlacedOrders};
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
@@ -14,7 +14,7 @@ use crate::ordering::order::Order;
 
 #[derive(Default)]
 pub struct InMemoryInvoices {
-    invoices: Mutex<HashMap<OrderId, Invoice>>,
+    invoices: Mutex<HashMap<(OrderId, InvoiceKind), Invoice>>,
     certificates: Mutex<HashMap<OrderId, VatCertificate>>,
     pub outbox: OutboxEvents,
 }
@@ -31,12 +31,13 @@ impl InMemoryInvoices {
 impl InvoiceBook for InMemoryInvoices {
     async fn issue<E>(
         &self,
-        order: &Order,
+        order: OrderId,
+        kind: InvoiceKind,
         make: impl Fn(u64) -> Result<Invoice, E>,
-        announced: &Envelope,
+        announced: &[Envelope],
     ) -> Result<Result<Issuance, E>, StoreError> {
         let mut invoices = self.invoices.lock().unwrap_or_else(PoisonError::into_inner);
-        if invoices.contains_key(&order.id) {
+        if invoices.contains_key(&(order, kind)) {
             return Ok(Ok(Issuance::AlreadyIssued));
         }
         let serial = invoices.values().map(|invoice| invoice.serial).max().unwrap_or(0) + 1;
@@ -45,13 +46,13 @@ impl InvoiceBook for InMemoryInvoices {
             Err(error) => return Ok(Err(error)),
         };
         self.outbox.writable()?;
-        self.outbox.add(std::slice::from_ref(announced));
-        invoices.insert(order.id, invoice);
+        self.outbox.add(announced);
+        invoices.insert((order, kind), invoice);
         Ok(Ok(Issuance::Issued(serial)))
     }
 
-    async fn get(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
-        Ok(self.invoices.lock().unwrap_or_else(PoisonError::into_inner).get(&order).cloned())
+    async fn get(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Invoice>, StoreError> {
+        Ok(self.invoices.lock().unwrap_or_else(PoisonError::into_inner).get(&(order, kind)).cloned())
     }
 
     async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError> {

@@ -18,7 +18,8 @@ use crate::accounts::account::{Role, TermsAcceptance};
 use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::person::FullName;
 use crate::accounts::ports::AccountStore;
-use crate::invoicing::invoice::Invoice;
+use crate::invoicing::invoice::{Invoice, InvoiceKind};
+use crate::invoicing::tax_id::TaxId;
 use crate::invoicing::ports::InvoiceBook;
 use crate::kernel::clock::timestamp;
 use crate::kernel::failures::StoreError;
@@ -256,6 +257,8 @@ pub struct OrderHoldings {
     /// While it is kept (P15): an erased or expired recipient is not disclosed.
     pub recipient: Option<Recipient>,
     pub invoice: Option<Invoice>,
+    /// When the sale was undone: the return invoice that names `invoice`.
+    pub return_invoice: Option<Invoice>,
 }
 
 #[derive(Debug, Clone)]
@@ -394,7 +397,9 @@ impl Holdings {
                     }
                     Category::Orders => count(self.all_orders().count()),
                     Category::Recipients => count(self.all_orders().filter(|o| o.recipient.is_some()).count()),
-                    Category::Invoices => count(self.all_orders().filter(|o| o.invoice.is_some()).count()),
+                    Category::Invoices => count(
+                        self.all_orders().map(|o| usize::from(o.invoice.is_some()) + usize::from(o.return_invoice.is_some())).sum(),
+                    ),
                     Category::Reviews => count(self.all_reviews().count()),
                     Category::ReviewVersions => count(self.all_reviews().map(|r| r.history.len()).sum()),
                     Category::IpAddresses => count(self.ip_addresses().len()),
@@ -449,15 +454,22 @@ fn order_json(holdings: &OrderHoldings) -> Value {
             "name": r.name.as_str(), "phone": r.phone.as_e164(), "address": r.address.as_str(),
             "postal_code": r.postal_code.as_str(),
         })),
-        "invoice": holdings.invoice.as_ref().map(|invoice| json!({
-            "serial": invoice.serial,
-            "tax_id": invoice.tax_id.as_str(),
-            "issued_at": timestamp(invoice.issued_at),
-            "issued_on": invoice.issued_on().to_string(),
-            "buyer": buyer_json(&invoice.buyer),
-            "lines": invoice.lines,
-            "totals": invoice.totals,
-        })),
+        "invoice": holdings.invoice.as_ref().map(invoice_json),
+        "return_invoice": holdings.return_invoice.as_ref().map(invoice_json),
+    })
+}
+
+fn invoice_json(invoice: &Invoice) -> Value {
+    json!({
+        "serial": invoice.serial,
+        "tax_id": invoice.tax_id.as_str(),
+        "subject": invoice.subject.code(),
+        "returns": invoice.subject.returns().map(TaxId::as_str),
+        "issued_at": timestamp(invoice.issued_at),
+        "issued_on": invoice.issued_on().to_string(),
+        "buyer": buyer_json(&invoice.buyer),
+        "lines": invoice.lines,
+        "totals": invoice.totals,
     })
 }
 
@@ -637,8 +649,9 @@ where
 
     async fn order_holdings(&self, id: OrderId) -> Result<OrderHoldings, StoreError> {
         let stored = self.orders.with_recipient(id).await?.ok_or(StoreError::Corrupt("order listed but missing"))?;
-        let invoice = self.invoices.get(id).await?;
-        Ok(OrderHoldings { order: stored.order, recipient: stored.recipient, invoice })
+        let invoice = self.invoices.get(id, InvoiceKind::Sale).await?;
+        let return_invoice = self.invoices.get(id, InvoiceKind::Return).await?;
+        Ok(OrderHoldings { order: stored.order, recipient: stored.recipient, invoice, return_invoice })
     }
 
     /// Answers a legal request: gathers, writes the audit record, and only then hands the
