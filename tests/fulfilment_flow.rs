@@ -5,11 +5,12 @@
 //! the recipient goes after delivery (P15).
 
 use futures::future::join_all;
-use mizan_e2e::{Stack, checkout_body, natural_buyer};
+use mizan_e2e::{Customer, Stack, checkout_body, natural_buyer};
 use serde_json::{Value, json};
 
 /// A paid order of a fresh product.
 struct Sale {
+    customer: Customer,
     /// The customer's.
     bearer: String,
     product: String,
@@ -19,17 +20,30 @@ struct Sale {
 }
 
 async fn paid_order(stack: &Stack, stock: u32) -> Sale {
-    let (_, bearer) = stack.signed_in_customer().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
     let product = stack.add_product(2_500_000, stock).await.as_str().to_owned();
     let placed = stack.check_out(&bearer, &checkout_body(&product, 2, natural_buyer())).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
     let authority = stack.pay(&bearer, &order_id).await.authority;
-    Sale { bearer, product, order_id, authority }
+    Sale { customer, bearer, product, order_id, authority }
 }
 
 async fn step(stack: &Stack, bearer: &str, order_id: &str, action: &str, body: &Value) -> mizan_e2e::Answer {
     stack.post_as(&format!("/admin/orders/{order_id}/{action}"), bearer, None, body).await
+}
+
+/// `5450000` as the messages print it: `5,450,000`.
+fn thousands(rials: u64) -> String {
+    let digits = rials.to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 fn statuses(order: &Value) -> Vec<&str> {
@@ -39,7 +53,7 @@ fn statuses(order: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follows_each_step() {
     let stack = Stack::connect().await;
-    let Sale { bearer, order_id, .. } = paid_order(&stack, 10).await;
+    let Sale { customer, bearer, order_id, .. } = paid_order(&stack, 10).await;
     let (staff, _) = stack.staff_member("fulfilment").await;
 
     let queue = stack.get("/admin/orders?status=paid&limit=50", Some(&staff)).await;
@@ -56,6 +70,9 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
     assert_eq!(mine.body["status"], "shipped");
     assert_eq!(mine.body["shipment"]["tracking_code"], "TPX-884211");
     assert!(mine.body["payment"]["ref_id"].is_string(), "{}", mine.body);
+    let shipped_mail = stack.await_email_about(&customer.email, "ارسال شد").await;
+    assert!(shipped_mail[0].1.contains("TPX-884211") && shipped_mail[0].1.contains("tipaxco.com"), "{shipped_mail:?}");
+    stack.await_sms_containing(&customer.phone_e164, "TPX-884211").await;
 
     let cancel = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
     assert_eq!((cancel.status, cancel.body["code"].as_str()), (409, Some("order-already-shipped")));
@@ -66,6 +83,7 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
     let mine = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
     assert_eq!(statuses(&mine.body), ["awaiting_payment", "paid", "packed", "shipped", "delivered"]);
     assert!(mine.body["history"][3]["by"] == "staff");
+    stack.await_email_about(&customer.email, "تحویل شد").await;
 
     // The test stack keeps a recipient three seconds after delivery (RecipientKeptAfterFulfilment).
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
@@ -82,7 +100,7 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
 #[tokio::test]
 async fn twenty_concurrent_shipments_of_one_order_make_one() {
     let stack = Stack::connect().await;
-    let Sale { order_id, .. } = paid_order(&stack, 10).await;
+    let Sale { customer, order_id, .. } = paid_order(&stack, 10).await;
     let (staff, _) = stack.staff_member("fulfilment").await;
     assert_eq!(step(&stack, &staff, &order_id, "pack", &json!({})).await.status, 200);
     let ship = json!({ "carrier": "iran_post", "tracking_code": "123456789012345678901234" });
@@ -97,12 +115,17 @@ async fn twenty_concurrent_shipments_of_one_order_make_one() {
     assert_eq!(shipped_steps, 1, "{history}");
     let other = step(&stack, &staff, &order_id, "ship", &json!({ "carrier": "tipax", "tracking_code": "TPX-1" })).await;
     assert_eq!((other.status, other.body["code"].as_str()), (409, Some("order-transition-not-allowed")));
+    stack.await_email_about(&customer.email, "ارسال شد").await;
+    // Whatever was still on its way has arrived by now.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let shipped: Vec<_> = stack.emails_to(&customer.email).await.into_iter().filter(|(s, _)| s.contains("ارسال شد")).collect();
+    assert_eq!(shipped.len(), 1, "one message for one shipment");
 }
 
 #[tokio::test]
 async fn a_customer_cancels_a_paid_unshipped_order_its_stock_comes_back_and_the_payment_is_reversed() {
     let stack = Stack::connect().await;
-    let Sale { bearer, product, order_id, authority } = paid_order(&stack, 10).await;
+    let Sale { customer, bearer, product, order_id, authority } = paid_order(&stack, 10).await;
     let product = mizan::kernel::ids::ProductId::parse(&product).expect("a product id");
     assert_eq!(stack.stock_of(&product).await, 8);
     let cancelled = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
@@ -123,12 +146,19 @@ async fn a_customer_cancels_a_paid_unshipped_order_its_stock_comes_back_and_the_
     assert_eq!(returned.body["returns"], sale.body["tax_id"]);
     assert_ne!(returned.body["tax_id"], sale.body["tax_id"]);
     assert_eq!(returned.body["totals"], sale.body["totals"]);
+
+    let cancelled = stack.await_email_about(&customer.email, "لغو شد").await;
+    assert!(cancelled[0].1.contains("درخواست خودتان"), "{cancelled:?}");
+    let refunded = stack.await_email_about(&customer.email, "بازپرداخت").await;
+    let paid = at_gateway["amount"].as_u64().expect("the amount paid");
+    assert!(refunded[0].1.contains(&thousands(paid)), "the whole amount paid: {refunded:?}");
+    stack.await_sms_containing(&customer.phone_e164, "بازپرداخت").await;
 }
 
 #[tokio::test]
 async fn staff_cancel_a_packed_order_after_the_reversal_window_and_the_payment_is_refunded_once() {
     let stack = Stack::connect().await;
-    let Sale { bearer, order_id, authority, .. } = paid_order(&stack, 10).await;
+    let Sale { customer, bearer, order_id, authority, .. } = paid_order(&stack, 10).await;
     let (staff, _) = stack.staff_member("fulfilment").await;
     assert_eq!(step(&stack, &staff, &order_id, "pack", &json!({})).await.status, 200);
     // An hour since the payment, as the gateway sees it: too late to reverse.
@@ -151,6 +181,12 @@ async fn staff_cancel_a_packed_order_after_the_reversal_window_and_the_payment_i
     assert_eq!(mine.body["history"][3]["reason"], reason["reason"], "{}", mine.body);
     let returned = stack.await_return_invoice(&bearer, &order_id).await;
     assert_eq!(returned.body["invoice_subject"], 4, "{}", returned.body);
+
+    let reference = refunds[0]["id"].as_str().expect("the gateway's refund id");
+    let refunded = stack.await_email_about(&customer.email, "بازپرداخت").await;
+    assert!(refunded[0].1.contains(reference), "the refund's reference: {refunded:?}");
+    let cancelled = stack.await_email_about(&customer.email, "لغو شد").await;
+    assert!(cancelled[0].1.contains("از سوی فروشگاه"), "{cancelled:?}");
 }
 
 #[tokio::test]

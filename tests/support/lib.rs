@@ -336,6 +336,23 @@ impl Stack {
         wait_for(|| self.sms_to(e164), |sms| sms.len() >= count, "SMS").await
     }
 
+    /// Waits for the email to `address` whose subject contains `about`; all such emails.
+    pub async fn await_email_about(&self, address: &str, about: &str) -> Vec<(String, String)> {
+        let about_it = || async {
+            let emails = self.emails_to(address).await;
+            emails.into_iter().filter(|(subject, _)| subject.contains(about)).collect::<Vec<_>>()
+        };
+        wait_for(about_it, |emails| !emails.is_empty(), about).await
+    }
+
+    /// Waits for the SMS to `e164` that contains `fragment`; all such SMS.
+    pub async fn await_sms_containing(&self, e164: &str, fragment: &str) -> Vec<String> {
+        let containing = || async {
+            self.sms_to(e164).await.into_iter().filter(|text| text.contains(fragment)).collect::<Vec<_>>()
+        };
+        wait_for(containing, |texts| !texts.is_empty(), fragment).await
+    }
+
     /// `POST /orders/{order_id}/payments` as the customer: the payment's id and the authority the
     /// gateway gave it (from the StartPay URL), or the answer that refused it.
     pub async fn start_payment(&self, bearer: &str, order_id: &str) -> Result<StartedPayment, Answer> {

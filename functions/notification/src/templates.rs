@@ -121,6 +121,58 @@ fn order_words(order: OrderId, news: &OrderNews) -> OrderWords {
             ],
             sms: format!("مبلغ پرداختی سفارش {order_ref} بازگردانده می‌شود."),
         },
+        OrderNews::Shipped { carrier, tracking_code } => {
+            let (carrier_name, code) = (carrier.persian_name(), tracking_code.as_str());
+            let follow = match carrier.tracking_url(tracking_code) {
+                Some(url) => format!("پیگیری مرسوله: {url}"),
+                None => "پیک فروشگاه پیش از رسیدن با شما تماس می‌گیرد.".to_owned(),
+            };
+            OrderWords {
+                subject: format!("سفارش {order_ref} از قهوه میزان ارسال شد"),
+                headline: "سفارش شما بسته‌بندی و ارسال شد.",
+                details: vec![number, format!("ارسال با: {carrier_name}"), format!("کد رهگیری: {code}"), follow],
+                sms: format!("سفارش {order_ref} با {carrier_name} ارسال شد. کد رهگیری: {code}"),
+            }
+        }
+        OrderNews::Delivered => OrderWords {
+            subject: format!("سفارش {order_ref} از قهوه میزان تحویل شد"),
+            headline: "سفارش شما تحویل داده شد. نوش جان!",
+            details: vec![number, "اگر در تحویل مشکلی بود، از صفحهٔ سفارش به ما خبر دهید.".to_owned()],
+            sms: format!("سفارش {order_ref} تحویل شد. نوش جان!"),
+        },
+        OrderNews::Cancelled { by_customer, refund } => {
+            let why = match by_customer {
+                true => "سفارش شما به درخواست خودتان لغو شد.",
+                false => "متأسفیم؛ سفارش شما از سوی فروشگاه لغو شد.",
+            };
+            let mut details = vec![number];
+            if let Some(amount) = refund {
+                details.push(format!("مبلغ {amount} ریال به کارتی که با آن پرداخت کردید بازگردانده می‌شود."));
+            }
+            OrderWords {
+                subject: format!("سفارش {order_ref} در قهوه میزان لغو شد"),
+                headline: why,
+                details,
+                sms: match refund {
+                    Some(_) => format!("سفارش {order_ref} لغو شد؛ مبلغ آن بازگردانده می‌شود."),
+                    None => format!("سفارش {order_ref} لغو شد."),
+                },
+            }
+        }
+        OrderNews::Refunded { amount, reference } => {
+            let reference = reference.as_deref().unwrap_or("—");
+            OrderWords {
+                subject: format!("بازپرداخت سفارش {order_ref} در قهوه میزان"),
+                headline: "مبلغ سفارش لغوشدهٔ شما بازپرداخت شد.",
+                details: vec![
+                    number,
+                    format!("مبلغ بازپرداخت: {amount} ریال"),
+                    format!("شمارهٔ پیگیری بازپرداخت: {reference}"),
+                    "رسیدن آن به حساب کارت، بسته به بانک، ممکن است چند روز کاری طول بکشد.".to_owned(),
+                ],
+                sms: format!("مبلغ {amount} ریال سفارش {order_ref} بازپرداخت شد. پیگیری: {reference}"),
+            }
+        }
     }
 }
 
@@ -266,6 +318,39 @@ mod tests {
         assert!(email.text.contains("13,200,000") && email.text.contains("201"), "{}", email.text);
         let sms = order_news_sms(order, &paid).unwrap();
         assert!(sms.contains("201") && sms.chars().count() <= 70, "{sms}");
+    }
+
+    #[test]
+    fn the_shipping_news_names_the_carrier_the_tracking_code_and_where_to_follow_it() {
+        use mizan::ordering::lifecycle::{Carrier, TrackingCode};
+        let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
+        let name = FullName::parse("مریم کاظمی").unwrap();
+        let code = TrackingCode::parse("TPX-884211").unwrap();
+        let shipped = OrderNews::Shipped { carrier: Carrier::Tipax, tracking_code: code.clone() };
+        let email = order_news(&name, order, &shipped, "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.text.contains("تیپاکس") && email.text.contains("TPX-884211"), "{}", email.text);
+        assert!(email.text.contains(&Carrier::Tipax.tracking_url(&code).unwrap()));
+        let sms = order_news_sms(order, &shipped).unwrap();
+        assert!(sms.contains("TPX-884211") && sms.contains(&order.short_ref()), "{sms}");
+        let by_courier = OrderNews::Shipped { carrier: Carrier::Courier, tracking_code: code };
+        let email = order_news(&name, order, &by_courier, "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.text.contains("پیک فروشگاه") && !email.text.contains("tipaxco"), "{}", email.text);
+    }
+
+    #[test]
+    fn cancellation_and_refund_news_say_what_comes_back_and_under_which_reference() {
+        let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
+        let name = FullName::parse("مریم کاظمی").unwrap();
+        let paid = OrderNews::Cancelled { by_customer: false, refund: Some(Rial::new(5_000_000)) };
+        let email = order_news(&name, order, &paid, "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.text.contains("از سوی فروشگاه") && email.text.contains("5,000,000"), "{}", email.text);
+        let unpaid = OrderNews::Cancelled { by_customer: true, refund: None };
+        assert!(!order_news(&name, order, &unpaid, "https://x").unwrap().text.contains("بازگردانده"));
+        let refunded = OrderNews::Refunded { amount: Rial::new(5_000_000), reference: Some("900000017".into()) };
+        let email = order_news(&name, order, &refunded, "https://mizancoffee.ir/orders/x").unwrap();
+        assert!(email.text.contains("5,000,000") && email.text.contains("900000017"), "{}", email.text);
+        let sms = order_news_sms(order, &refunded).unwrap();
+        assert!(sms.contains("900000017"), "{sms}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::accounts::consent::Channel;
 use crate::kernel::events::DomainEvent;
 use crate::kernel::ids::OrderId;
 use crate::kernel::money::Rial;
+use crate::ordering::lifecycle::{Carrier, TrackingCode};
 
 /// A message to send, before rendering. `InvoiceIssued` says the order's official invoice is
 /// ready, with a link to it.
@@ -48,6 +49,14 @@ pub enum OrderNews {
     Expired,
     /// Paid when the order could no longer take it: the money goes back.
     PaymentReturned { amount: Rial, reversed: bool },
+    /// The parcel left: with whom, and how to follow it.
+    Shipped { carrier: Carrier, tracking_code: TrackingCode },
+    Delivered,
+    /// Cancelled before it shipped, by the customer or by the store; a paid order's `refund`
+    /// follows.
+    Cancelled { by_customer: bool, refund: Option<Rial> },
+    /// A cancelled order's money went back through the gateway, under its reference.
+    Refunded { amount: Rial, reference: Option<String> },
 }
 
 impl Message {
@@ -84,6 +93,22 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         DomainEvent::PaymentReturned { order_id, amount, reversed, .. } => {
             order_news(contacts, *order_id, OrderNews::PaymentReturned { amount: *amount, reversed: *reversed })
         }
+        DomainEvent::OrderShipped { order_id, carrier, tracking_code, .. } => order_news(
+            contacts,
+            *order_id,
+            OrderNews::Shipped { carrier: *carrier, tracking_code: tracking_code.clone() },
+        ),
+        DomainEvent::OrderDelivered { order_id, .. } => order_news(contacts, *order_id, OrderNews::Delivered),
+        DomainEvent::OrderCancelled { order_id, by_customer, refund, .. } => order_news(
+            contacts,
+            *order_id,
+            OrderNews::Cancelled { by_customer: *by_customer, refund: *refund },
+        ),
+        DomainEvent::PaymentRefunded { order_id, amount, reference, .. } => order_news(
+            contacts,
+            *order_id,
+            OrderNews::Refunded { amount: *amount, reference: reference.clone() },
+        ),
         // The invoice is a document to keep: by email only, to the proven email only (P8, P9);
         // never by SMS, and never to the order's recipient (P15).
         DomainEvent::InvoiceIssued { order_id, .. } if contacts.email_verified => {
@@ -171,6 +196,27 @@ mod tests {
             },
             DomainEvent::OrderExpired { order_id, account_id },
             DomainEvent::PaymentReturned { order_id, account_id, payment_id, amount: Rial::new(1_000), reversed: true },
+            DomainEvent::OrderShipped {
+                order_id,
+                account_id,
+                carrier: Carrier::Tipax,
+                tracking_code: TrackingCode::parse("TPX-1234").unwrap(),
+            },
+            DomainEvent::OrderDelivered { order_id, account_id },
+            DomainEvent::OrderCancelled {
+                order_id,
+                account_id,
+                by_customer: true,
+                payment_id: Some(payment_id),
+                refund: Some(Rial::new(1_000)),
+            },
+            DomainEvent::PaymentRefunded {
+                order_id,
+                account_id,
+                payment_id,
+                amount: Rial::new(1_000),
+                reference: Some("R1".into()),
+            },
         ];
         for event in &events {
             let channels = |c: &Contacts| messages_for(event, c).iter().map(Message::channel).collect::<Vec<_>>();
@@ -179,6 +225,12 @@ mod tests {
             assert_eq!(channels(&contacts(false, true)), [Channel::Sms]);
             assert!(channels(&contacts(false, false)).is_empty());
         }
+    }
+
+    #[test]
+    fn staff_steps_the_customer_does_not_wait_for_send_nothing() {
+        let packed = DomainEvent::OrderPacked { order_id: OrderId::for_checkout(AccountId::new(), "k"), account_id: AccountId::new() };
+        assert!(messages_for(&packed, &contacts(true, true)).is_empty());
     }
 
     #[test]
