@@ -1,4 +1,5 @@
-//! How time and memory grow with the work: checkouts of more lines, listings over more reviews.
+//! How time and memory grow with the work: checkouts of more lines, listings over more reviews,
+//! a customer's first page of orders over more orders.
 //! Each point is a fresh process (so its VmHWM is its own), warmed by one invocation, then timed.
 
 use mizan::reviewing::ports::ReviewStore;
@@ -23,6 +24,7 @@ use crate::workloads::{check_out_directly, checkout_body};
 const CHECKOUT_LINES: [usize; 3] = [1, 10, 50];
 const REVIEW_COUNTS: [usize; 3] = [10, 1_000, 10_000];
 const CAMPAIGN_AUDIENCES: [usize; 3] = [100, 1_000, 10_000];
+const ORDER_COUNTS: [usize; 2] = [10, 1_000];
 /// The campaign's configured pace (5 sends a second per channel in the template) would make the
 /// series measure sleeping; raised, it measures the work.
 const CAMPAIGN_RATE: &str = "10000";
@@ -32,6 +34,7 @@ const WRITE_CONCURRENCY: usize = 16;
 pub async fn run(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
     let mut points = checkout(binaries, stack, samples).await?;
     points.extend(review_listing(binaries, stack, samples).await?);
+    points.extend(my_orders(binaries, stack, samples).await?);
     points.extend(campaign(binaries, stack, samples).await?);
     Ok(points)
 }
@@ -171,6 +174,31 @@ async fn review_listing(binaries: &Binaries, stack: &Stack, samples: &Samples) -
         let events = (0..=INVOCATIONS).map(|_| listing.clone().event("GET /products/{id}/reviews", 200)).collect();
         let note = "the first page, 20 reviews".to_owned();
         points.push(point(binaries, "review", events, "review listing", count, "reviews", note).await?);
+    }
+    Ok(points)
+}
+
+/// `GET /me/orders` for a customer with more and more orders: the first page reads the newest
+/// ones from the by-account index, however many there are behind them.
+async fn my_orders(binaries: &Binaries, stack: &Stack, samples: &Samples) -> Result<Vec<GrowthPoint>> {
+    eprintln!("== growth: a customer's orders, first page, over {ORDER_COUNTS:?} orders");
+    let sample = samples.http("checkout", "my-orders-without-token.json")?;
+    let product = stack.product(1_000_000).await?;
+    let cart = [(product, 1)];
+    let mut points = Vec::new();
+    for count in ORDER_COUNTS {
+        let customer = stack.customer(MarketingConsent::default()).await?;
+        let started = std::time::Instant::now();
+        stream::iter(0..count)
+            .map(|_| check_out_directly(stack, &customer, &cart))
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        eprintln!("   {count} orders placed in {:.1} s", started.elapsed().as_secs_f64());
+        let page = sample.clone().bearer(&customer.bearer).query(&[("limit", "20")]);
+        let events = (0..=INVOCATIONS).map(|_| page.clone().event("GET /me/orders", 200)).collect();
+        let note = "the first page, 20 orders".to_owned();
+        points.push(point(binaries, "checkout", events, "my orders", count, "orders", note).await?);
     }
     Ok(points)
 }
