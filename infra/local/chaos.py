@@ -9,8 +9,10 @@ Each journey is what a careful storefront does: sign up, read the verification e
 verify both, log in, check out under one Idempotency-Key, and pay on the gateway (the Zarinpal
 emulator); a timeout, a 5xx or a 409 (the same checkout still running) is retried with backoff,
 the checkout always under its key. One customer in ten closes the tab after paying (no return
-to the callback): the payment sweep, run through the drain, must settle those. Meanwhile faults
-are injected, each kind at least once, then at random:
+to the callback): the payment sweep, run through the drain, must settle those. One customer in
+five whose payment was confirmed then cancels the order: its stock comes back, its money goes back
+at the gateway (reversed, or refunded), a return invoice undoes the sale, and the customer is told.
+Meanwhile faults are injected, each kind at least once, then at random:
   moto-paused       moto (SNS, SES, SQS, KMS) stops answering for a few seconds (SIGSTOP/SIGCONT)
   dynamodb-paused   DynamoDB Local stops answering for a few seconds
   function-killed   a function process is killed (SIGKILL), mid-request or not; the keeper
@@ -22,8 +24,9 @@ are injected, each kind at least once, then at random:
 When the journeys are done and the faults stop, the stack drains, and the reckoning compares:
 orders accepted (201) with orders stored; every event kept in the outbox with the events
 published; confirmations (exactly one per order); orders paid at the gateway with orders paid;
-receipts and invoices (exactly one per paid order, serials without gaps); stock taken with
-stock sold; and counts the 5xx answers and timeouts seen. It prints a table and exits 1 on any
+receipts and invoices (exactly one per paid order, serials without gaps); cancelled orders with
+their money given back exactly once, one return invoice and one refund message; stock taken with
+stock sold (cancelled orders' back on the shelf); and counts the 5xx answers and timeouts seen. It prints a table and exits 1 on any
 mismatch.
 
   chaos.py [--journeys N] [--concurrency C] [--seed S] [--drain-seconds D]
@@ -56,9 +59,11 @@ ATTEMPTS = 15                 # per step; backoff 0.5 s doubling to 8 s
 MESSAGE_WAIT = 240            # for a verification message, faults included
 CONFIRMED = "ثبت شد"          # the order confirmation's subject ends so
 RECEIPT = "رسید پرداخت"       # the payment receipt's subject starts so
+REFUNDED = "بازپرداخت"        # the refund message's subject starts so
 FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-killed", "gateway-down"]
-KILLABLE = ["signup", "checkout", "payment", "invoice", "notification", "relay"]
+KILLABLE = ["signup", "checkout", "payment", "invoice", "notification", "fulfilment", "relay"]
 TAB_CLOSED = 0.1              # customers who pay and never come back to the callback
+CANCELS = 0.2                 # customers whose payment was confirmed who then cancel the order
 
 API = os.environ["MIZAN_API_URL"].rstrip("/")
 MOTO = os.environ["MIZAN_MOTO_URL"].rstrip("/")
@@ -192,7 +197,8 @@ def journey(index, mailbox, product, seed):
     if digits.endswith("99"):  # moto's carrier opts numbers ending in 99 out of SMS
         digits = digits[:-2] + "42"
     email, phone, password = f"chaos-{tag}@example.com", f"+98912{digits}", f"Chaos-{tag}-roast"
-    record = {"email": email, "order_id": None, "quantity": 1 + index % 3, "paid": False, "error": None}
+    record = {"email": email, "order_id": None, "quantity": 1 + index % 3, "paid": False, "authority": None,
+              "cancelled": False, "error": None}
     try:
         retried("signup", "POST", "/signup", {
             "email": email, "phone": f"0912{digits}", "password": password, "full_name": "مریم کاظمی",
@@ -220,7 +226,12 @@ def journey(index, mailbox, product, seed):
         if status != 201:
             raise RuntimeError(f"checkout: {status} {placed and placed.get('code')}")
         record["order_id"] = placed["order_id"]
-        pay(record, session["token"], rng)
+        if pay(record, session["token"], rng) and rng.random() < CANCELS:
+            status, cancelled, _ = retried("cancel", "POST", f"/orders/{record['order_id']}/cancel", {},
+                                           bearer=session["token"])
+            if status != 200 or cancelled.get("status") != "cancelled":
+                raise RuntimeError(f"cancel: {status} {cancelled}")
+            record["cancelled"] = True
     except Exception as error:  # the journey is reported, not the run's end
         record["error"] = str(error)
     return record
@@ -230,12 +241,14 @@ OUTCOME = re.compile(r'data-outcome="([a-z-]+)"')
 
 
 def pay(record, bearer, rng):
-    """Pays the order on the gateway's page and follows the gateway back, as a browser does."""
+    """Pays the order on the gateway's page and follows the gateway back, as a browser does;
+    whether the store confirmed the payment there and then."""
     order = record["order_id"]
     status, started, _ = retried("payment", "POST", f"/orders/{order}/payments", bearer=bearer)
     if status != 201:
         raise RuntimeError(f"payment: {status} {started}")
     authority = started["redirect_url"].rsplit("/", 1)[-1]
+    record["authority"] = authority
     closes_tab = rng.random() < TAB_CLOSED
     act = "pay-no-callback" if closes_tab else "pay"
     status, acted, _ = retried("gateway", "POST", f"/_emulator/payments/{authority}/{act}", base=GATEWAY)
@@ -243,13 +256,14 @@ def pay(record, bearer, rng):
         raise RuntimeError(f"gateway: {status}")
     record["paid"] = True
     if closes_tab:
-        return
+        return False
     callback = acted["callback"]
     status, page, _ = retried("callback", "GET", callback[len(API):])
     found = OUTCOME.search(page if isinstance(page, str) else "")
     # "unconfirmed" is an honest answer while the gateway is down: the sweep settles it later.
     if status != 200 or not found or found.group(1) not in ("paid", "unconfirmed"):
         raise RuntimeError(f"callback: {status} {found and found.group(1)}")
+    return found.group(1) == "paid"
 
 
 class Faults:
@@ -354,11 +368,36 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     outbox_table, products_table = os.environ["OUTBOX_TABLE"], os.environ["PRODUCTS_TABLE"]
     accepted = {j["order_id"]: j for j in journeys if j["order_id"]}
     paid = {order for order, j in accepted.items() if j["paid"]}
+    cancelled = {order for order, j in accepted.items() if j["cancelled"]}
+
+    def all_invoices():
+        """Serials by order: the sales' (`INVOICE#<order>`) and the returns' (`…#RETURN`)."""
+        sales, returns = {}, {}
+        for item in scan(dynamodb, invoices_table, FilterExpression="begins_with(pk, :p)",
+                         ExpressionAttributeValues={":p": {"S": "INVOICE#"}}):
+            order, _, kind = item["pk"]["S"][len("INVOICE#"):].partition("#")
+            (returns if kind == "RETURN" else sales)[order] = int(item["serial"]["N"])
+        return sales, returns
 
     def invoices():
-        return {item["pk"]["S"][len("INVOICE#"):]: int(item["serial"]["N"])
-                for item in scan(dynamodb, invoices_table, FilterExpression="begins_with(pk, :p)",
-                                 ExpressionAttributeValues={":p": {"S": "INVOICE#"}})}
+        return all_invoices()[0]
+
+    def given_back(order):
+        """Rials the gateway gave back of the order's payment, and in how many acts."""
+        payment = json.loads(urllib.request.urlopen(
+            f"{GATEWAY}/_emulator/payments/{accepted[order]['authority']}", timeout=10).read())
+        if payment["status"] == "reversed":
+            return payment["amount"], payment["amount"], 1 + len(payment["refunds"])
+        return payment["amount"], sum(r["amount"] for r in payment["refunds"]), len(payment["refunds"])
+
+    def refunds_done():
+        return {order: given_back(order) for order in cancelled}
+
+    def refund_messages():
+        with mailbox.lock:
+            return {accepted[o]["email"]: sum(1 for subject, _ in mailbox.emails.get(accepted[o]["email"], [])
+                                              if subject.startswith(REFUNDED))
+                    for o in cancelled}
 
     def confirmations():
         with mailbox.lock:
@@ -383,14 +422,18 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     while time.monotonic() < deadline:
         sweep()
         kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
-        done_invoices, sent, out, got = invoices(), confirmations(), published(), receipts()
+        (done_invoices, done_returns), sent, out, got = all_invoices(), confirmations(), published(), receipts()
+        back = refunds_done()
         if (all(o in done_invoices for o in paid) and all(n >= 1 for n in sent.values())
-                and all(n >= 1 for n in got.values()) and kept <= set(out)):
+                and all(n >= 1 for n in got.values()) and kept <= set(out)
+                and all(o in done_returns for o in cancelled)
+                and all(given == amount for amount, given, _ in back.values())
+                and all(n >= 1 for n in refund_messages().values())):
             break
         time.sleep(2)
     time.sleep(5)  # anything doubled arrives late: give it the chance to show
 
-    stored, statuses = {}, {}
+    stored, statuses, paid_here = {}, {}, set()
     for item in scan(dynamodb, orders_table, FilterExpression="contains(product_ids, :p)",
                      ExpressionAttributeValues={":p": {"S": product}}):
         if item["pk"]["S"].count("#") == 1:
@@ -398,15 +441,19 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
             order = item["pk"]["S"][len("ORDER#"):]
             stored[order] = sum(l["quantity"] for l in lines if l["product_id"] == product)
             statuses[order] = item["status"]["S"]
+            if "paid_at" in item:
+                paid_here.add(order)
     kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
     out = published()
-    all_invoices = invoices()
-    serials = sorted(all_invoices.values())
-    sent, got = confirmations(), receipts()
-    paid_stored = {order for order, status in statuses.items() if status == "paid"}
+    sales, returns = all_invoices()
+    serials = sorted([*sales.values(), *returns.values()])
+    sent, got, refunded_told, back = confirmations(), receipts(), refund_messages(), refunds_done()
+    # Paid here: paid, or paid and then cancelled (its money given back).
+    paid_stored = paid_here
+    cancelled_stored = {order for order, status in statuses.items() if status == "cancelled"}
     left = int(dynamodb.get_item(TableName=products_table, Key={"pk": {"S": f"PRODUCT#{product}"}},
                                  ConsistentRead=True)["Item"]["stock"]["N"])
-    sold = sum(stored.values())
+    sold = sum(quantity for order, quantity in stored.items() if order not in cancelled_stored)
     rows = [
         ("orders accepted (201) = orders stored", len(accepted), len(stored), set(accepted) == set(stored)),
         ("events kept in the outbox, all published", len(kept), len(kept & set(out)), kept <= set(out)),
@@ -415,9 +462,18 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
         ("orders paid at the gateway = orders paid", len(paid), len(paid_stored), paid == paid_stored),
         ("receipts: paid orders with exactly one", len(paid), sum(1 for n in got.values() if n == 1),
          all(n == 1 for n in got.values())),
-        ("invoices: paid orders with exactly one", len(paid), sum(1 for o in paid if o in all_invoices),
-         all(o in all_invoices for o in paid) and set(all_invoices) & set(stored) <= paid),
-        ("invoice serials: 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
+        ("invoices: paid orders with exactly one", len(paid), sum(1 for o in paid if o in sales),
+         all(o in sales for o in paid) and set(sales) & set(stored) <= paid),
+        ("orders cancelled = orders stored cancelled", len(cancelled), len(cancelled_stored),
+         cancelled == cancelled_stored),
+        ("refunds: cancelled orders given back once, whole", len(cancelled),
+         sum(1 for amount, given, acts in back.values() if given == amount and acts == 1),
+         all(given == amount and acts == 1 for amount, given, acts in back.values())),
+        ("return invoices: cancelled orders with exactly one", len(cancelled),
+         sum(1 for o in cancelled if o in returns), set(returns) & set(stored) == cancelled),
+        ("refund messages: cancelled orders with exactly one", len(cancelled),
+         sum(1 for n in refunded_told.values() if n == 1), all(n == 1 for n in refunded_told.values())),
+        ("invoice serials (sales and returns): 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
          serials == list(range(1, len(serials) + 1))),
         ("stock taken = stock sold", stock - left, sold, stock - left == sold),
     ]
@@ -439,6 +495,12 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     for email, n in sorted(got.items()):
         if n != 1:
             print(f"  {email}: {n} receipts")
+    for email, n in sorted(refunded_told.items()):
+        if n != 1:
+            print(f"  {email}: {n} refund messages")
+    for order, (amount, given, acts) in sorted(back.items()):
+        if given != amount or acts != 1:
+            print(f"  order {order}: {given} of {amount} Rial given back in {acts} acts")
     for order in sorted(paid ^ paid_stored):
         print(f"  order {order}: {'paid at the gateway, not paid here' if order in paid else 'paid here only'}")
     for order in sorted(set(accepted) ^ set(stored)):
