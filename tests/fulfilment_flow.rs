@@ -62,6 +62,9 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
     let packed = step(&stack, &staff, &order_id, "pack", &json!({})).await;
     assert_eq!((packed.status, packed.body["status"].as_str()), (200, Some("packed")), "{}", packed.body);
     assert!(packed.body["recipient"]["address"].is_string(), "staff sending the parcel see where it goes");
+    let address = packed.body["recipient"]["address"].as_str().expect("an address").to_owned();
+    let invoice = stack.await_invoice(&bearer, &order_id).await;
+    assert!(!invoice.body.to_string().contains(&address), "P15: the invoice never holds the recipient");
 
     let ship = json!({ "carrier": "tipax", "tracking_code": "TPX-884211" });
     let shipped = step(&stack, &staff, &order_id, "ship", &ship).await;
@@ -90,6 +93,8 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
     let later = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
     assert_eq!(later.body["shipping"], Value::Null, "P15: the recipient is gone after delivery");
     assert_eq!(later.body["status"], "delivered");
+    let invoice_later = stack.await_invoice(&bearer, &order_id).await;
+    assert_eq!(invoice_later.body, invoice.body, "the invoice is unchanged by the erasure");
 
     let no_return = stack.get(&format!("/orders/{order_id}/invoice?kind=return"), Some(&bearer)).await;
     assert_eq!(no_return.status, 404, "a sale that stands has no return invoice");
@@ -200,6 +205,9 @@ async fn p4_p13_roles_keep_to_their_duties_and_customers_to_their_own_orders() {
     assert_eq!(theirs.status, 404);
     let (staff, _) = stack.staff_member("fulfilment").await;
     assert_eq!(stack.get("/admin/legal-exports", Some(&staff)).await.status, 403);
+    let moderate = json!({ "action": "hide", "reason": "آزمون نقش‌ها" });
+    let moderated = stack.patch_as("/admin/reviews/any-review", Some(&staff), &moderate).await;
+    assert_eq!(moderated.status, 403, "a fulfilment account does not moderate reviews");
 
     let my_orders = stack.get("/me/orders", Some(&bearer)).await;
     assert_eq!(my_orders.status, 200, "{}", my_orders.body);
