@@ -123,7 +123,8 @@ async fn twenty_concurrent_shipments_of_one_order_make_one() {
     stack.await_email_about(&customer.email, "ارسال شد").await;
     // Whatever was still on its way has arrived by now.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let shipped: Vec<_> = stack.emails_to(&customer.email).await.into_iter().filter(|(s, _)| s.contains("ارسال شد")).collect();
+    let shipped: Vec<_> =
+        stack.emails_to(&customer.email).await.into_iter().filter(|(s, _)| s.contains("ارسال شد")).collect();
     assert_eq!(shipped.len(), 1, "one message for one shipment");
 }
 
@@ -176,8 +177,9 @@ async fn staff_cancel_a_packed_order_after_the_reversal_window_and_the_payment_i
     let cancel = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
     assert_eq!(cancel.status, 200, "the customer's cancellation of a cancelled order changes nothing");
 
-    let refunded =
-        stack.await_gateway_payment(&authority, |p| p["refunds"].as_array().is_some_and(|r| !r.is_empty()), "refund").await;
+    let refunded = stack
+        .await_gateway_payment(&authority, |p| p["refunds"].as_array().is_some_and(|r| !r.is_empty()), "refund")
+        .await;
     let refunds = refunded["refunds"].as_array().expect("refunds");
     assert_eq!(refunds.len(), 1, "{refunded}");
     assert_eq!(refunds[0]["amount"], refunded["amount"], "the whole amount");

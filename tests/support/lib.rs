@@ -347,9 +347,8 @@ impl Stack {
 
     /// Waits for the SMS to `e164` that contains `fragment`; all such SMS.
     pub async fn await_sms_containing(&self, e164: &str, fragment: &str) -> Vec<String> {
-        let containing = || async {
-            self.sms_to(e164).await.into_iter().filter(|text| text.contains(fragment)).collect::<Vec<_>>()
-        };
+        let containing =
+            || async { self.sms_to(e164).await.into_iter().filter(|text| text.contains(fragment)).collect::<Vec<_>>() };
         wait_for(containing, |texts| !texts.is_empty(), fragment).await
     }
 

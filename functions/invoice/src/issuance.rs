@@ -5,11 +5,12 @@
 use mizan::invoicing::invoice::PaymentRecord;
 use mizan::invoicing::issuance::{self, IssuanceError};
 use mizan::kernel::events::{DomainEvent, Envelope};
+use mizan_aws::lambda::triggers::Failed;
 
 use crate::Deps;
 
 /// Fails the invocation, so Lambda retries it and then dead-letters the event.
-pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed> {
+pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed<IssuanceError>> {
     for envelope in events {
         // The subscription delivers these two only; an unpaid order's cancellation undoes no sale.
         match envelope.event {
@@ -25,14 +26,4 @@ pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed> {
         }
     }
     Ok(())
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct Failed(#[from] IssuanceError);
-
-impl From<Failed> for lambda_http::lambda_runtime::Diagnostic {
-    fn from(error: Failed) -> Self {
-        Self { error_type: "IssuanceError".to_owned(), error_message: error.to_string() }
-    }
 }

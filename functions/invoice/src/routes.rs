@@ -45,7 +45,11 @@ async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
         None | Some("sale") => InvoiceKind::Sale,
         Some("return") => InvoiceKind::Return,
         Some(_) => {
-            let error = FieldError::new("kind", "invoice-kind-unknown", "نوع صورتحساب «sale» (فروش) یا «return» (برگشت از فروش) است.");
+            let error = FieldError::new(
+                "kind",
+                "invoice-kind-unknown",
+                "نوع صورتحساب «sale» (فروش) یا «return» (برگشت از فروش) است.",
+            );
             return Err(Problem::invalid(vec![error]));
         }
     };

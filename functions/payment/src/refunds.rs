@@ -4,12 +4,13 @@
 use mizan::kernel::clock::now;
 use mizan::kernel::events::{DomainEvent, Envelope};
 use mizan::payments::refunding::{self, RefundError};
+use mizan_aws::lambda::triggers::Failed;
 
 use crate::Deps;
 
 /// Fails the invocation when the gateway or the tables cannot be reached, so Lambda delivers the
 /// event again (and, after its retries, dead-letters it for the operators' alarm).
-pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed> {
+pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed<RefundError>> {
     for envelope in events {
         // The subscription delivers OrderCancelled only; an unpaid order's has nothing to give.
         if let DomainEvent::OrderCancelled { payment_id: Some(payment_id), .. } = envelope.event {
@@ -17,14 +18,4 @@ pub async fn handle(deps: &Deps, events: Vec<Envelope>) -> Result<(), Failed> {
         }
     }
     Ok(())
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct Failed(#[from] RefundError);
-
-impl From<Failed> for lambda_http::lambda_runtime::Diagnostic {
-    fn from(error: Failed) -> Self {
-        Self { error_type: "RefundError".to_owned(), error_message: error.to_string() }
-    }
 }

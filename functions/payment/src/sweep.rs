@@ -3,22 +3,13 @@
 use mizan::kernel::clock::now;
 use mizan::kernel::failures::StoreError;
 use mizan::payments::sweep;
+use mizan_aws::lambda::triggers::Failed;
 
 use crate::Deps;
 
 /// Fails the invocation (the next tick tries again) when the tables cannot be read or written.
-pub async fn handle(deps: &Deps) -> Result<(), Failed> {
+pub async fn handle(deps: &Deps) -> Result<(), Failed<StoreError>> {
     let report = sweep::sweep(&deps.till, &deps.gateway, now()).await?;
     tracing::info!(settled = report.settled, expired = report.expired, "payment sweep done");
     Ok(())
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct Failed(#[from] StoreError);
-
-impl From<Failed> for lambda_http::lambda_runtime::Diagnostic {
-    fn from(error: Failed) -> Self {
-        Self { error_type: "SweepError".to_owned(), error_message: error.to_string() }
-    }
 }

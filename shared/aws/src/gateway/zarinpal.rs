@@ -103,7 +103,12 @@ impl Zarinpal {
 
     /// Asks the GraphQL API: its `data` when it answered without errors, the first error's
     /// message when it refused.
-    async fn graphql(&self, operation: &str, query: &str, variables: Value) -> Result<Result<Value, String>, GatewayError> {
+    async fn graphql(
+        &self,
+        operation: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Result<Value, String>, GatewayError> {
         let body = json!({ "operationName": operation, "query": query, "variables": variables });
         let answer = self
             .http

@@ -31,6 +31,20 @@ impl From<Unreadable> for Diagnostic {
     }
 }
 
+/// Events or a tick a function could not handle: the invocation fails, so Lambda (or SNS)
+/// delivers it again and, past its retries, dead-letters it. Named in the runtime's report by
+/// the error's own type.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Failed<E: std::error::Error + 'static>(#[from] pub E);
+
+impl<E: std::error::Error + 'static> From<Failed<E>> for Diagnostic {
+    fn from(failed: Failed<E>) -> Self {
+        let kind = std::any::type_name::<E>().rsplit("::").next().unwrap_or("Error");
+        Self { error_type: kind.to_owned(), error_message: failed.0.to_string() }
+    }
+}
+
 enum Trigger {
     Http(Box<Request>),
     Messages(Messages),

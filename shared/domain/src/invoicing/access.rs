@@ -83,13 +83,22 @@ mod tests {
         let customer = AccountId::new();
         let placed = order(customer, natural());
         orders.add(placed.clone());
-        assert_eq!(own_invoice(&invoices, &orders, customer, placed.id, InvoiceKind::Sale).await.unwrap_err().code, "invoice-pending");
-        assert_eq!(own_invoice(&invoices, &orders, AccountId::new(), placed.id, InvoiceKind::Sale).await.unwrap_err().code, "not-found");
+        assert_eq!(
+            own_invoice(&invoices, &orders, customer, placed.id, InvoiceKind::Sale).await.unwrap_err().code,
+            "invoice-pending"
+        );
+        assert_eq!(
+            own_invoice(&invoices, &orders, AccountId::new(), placed.id, InvoiceKind::Sale).await.unwrap_err().code,
+            "not-found"
+        );
         let mut unpaid = order(customer, natural());
         unpaid.status = OrderStatus::AwaitingPayment;
         unpaid.payment = None;
         orders.add(unpaid.clone());
-        assert_eq!(own_invoice(&invoices, &orders, customer, unpaid.id, InvoiceKind::Sale).await.unwrap_err().code, "order-not-paid");
+        assert_eq!(
+            own_invoice(&invoices, &orders, customer, unpaid.id, InvoiceKind::Sale).await.unwrap_err().code,
+            "order-not-paid"
+        );
     }
 
     #[tokio::test]

@@ -72,7 +72,8 @@ pub async fn issue_return(
 ) -> Result<Issuance, IssuanceError> {
     let order = orders.order(order_id).await?.ok_or(IssuanceError::NoSuchOrder(order_id))?;
     let Some(paid) = &order.payment else { return Err(IssuanceError::NotPaid(order_id)) };
-    let sale = PaymentRecord { tracking_number: paid.ref_id.clone(), paid_at: paid.paid_at, amount: order.priced.total };
+    let sale =
+        PaymentRecord { tracking_number: paid.ref_id.clone(), paid_at: paid.paid_at, amount: order.priced.total };
     issue_sale(invoices, seller, &order, &sale).await?;
     let original = invoices.get(order_id, InvoiceKind::Sale).await?.ok_or(StoreError::Corrupt("sale invoice"))?;
     let make = |serial| Invoice::returning(&original, seller, serial, cancelled_at);
@@ -189,7 +190,10 @@ mod tests {
         assert_eq!((returned.subject.code(), original.subject.code()), (4, 1));
         assert_eq!((returned.issued_at, returned.serial), (cancelled_at, 2));
         assert_ne!(returned.tax_id, original.tax_id);
-        assert_eq!((&returned.lines, returned.totals, &returned.buyer), (&original.lines, original.totals, &original.buyer));
+        assert_eq!(
+            (&returned.lines, returned.totals, &returned.buyer),
+            (&original.lines, original.totals, &original.buyer)
+        );
         let announced = DomainEvent::InvoiceIssued { order_id: placed.id, account_id: placed.account };
         assert_eq!(invoices.outbox.events(), vec![announced], "the customer is sent the sale's invoice only");
     }
@@ -202,7 +206,10 @@ mod tests {
         issue_return(&orders, &invoices, &seller(), placed.id, now()).await.unwrap();
         let original = invoices.get(placed.id, InvoiceKind::Sale).await.unwrap().unwrap();
         assert_eq!((original.serial, original.issued_at), (1, placed.payment.as_ref().unwrap().paid_at));
-        assert_eq!(issue(&orders, &invoices, &seller(), placed.id, &paid(&placed)).await.unwrap(), Issuance::AlreadyIssued);
+        assert_eq!(
+            issue(&orders, &invoices, &seller(), placed.id, &paid(&placed)).await.unwrap(),
+            Issuance::AlreadyIssued
+        );
         assert_eq!(invoices.serials(), [1, 2]);
     }
 

@@ -42,21 +42,38 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderNews {
     /// Placed: the total, and a reminder to pay.
-    Placed { total: Rial },
+    Placed {
+        total: Rial,
+    },
     /// The receipt: what was paid and the gateway's reference.
-    Paid { amount: Rial, ref_id: Option<String> },
+    Paid {
+        amount: Rial,
+        ref_id: Option<String>,
+    },
     /// Not paid in time: cancelled.
     Expired,
     /// Paid when the order could no longer take it: the money goes back.
-    PaymentReturned { amount: Rial, reversed: bool },
+    PaymentReturned {
+        amount: Rial,
+        reversed: bool,
+    },
     /// The parcel left: with whom, and how to follow it.
-    Shipped { carrier: Carrier, tracking_code: TrackingCode },
+    Shipped {
+        carrier: Carrier,
+        tracking_code: TrackingCode,
+    },
     Delivered,
     /// Cancelled before it shipped, by the customer or by the store; a paid order's `refund`
     /// follows.
-    Cancelled { by_customer: bool, refund: Option<Rial> },
+    Cancelled {
+        by_customer: bool,
+        refund: Option<Rial>,
+    },
     /// A cancelled order's money went back through the gateway, under its reference.
-    Refunded { amount: Rial, reference: Option<String> },
+    Refunded {
+        amount: Rial,
+        reference: Option<String>,
+    },
 }
 
 impl Message {
@@ -99,16 +116,12 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
             OrderNews::Shipped { carrier: *carrier, tracking_code: tracking_code.clone() },
         ),
         DomainEvent::OrderDelivered { order_id, .. } => order_news(contacts, *order_id, OrderNews::Delivered),
-        DomainEvent::OrderCancelled { order_id, by_customer, refund, .. } => order_news(
-            contacts,
-            *order_id,
-            OrderNews::Cancelled { by_customer: *by_customer, refund: *refund },
-        ),
-        DomainEvent::PaymentRefunded { order_id, amount, reference, .. } => order_news(
-            contacts,
-            *order_id,
-            OrderNews::Refunded { amount: *amount, reference: reference.clone() },
-        ),
+        DomainEvent::OrderCancelled { order_id, by_customer, refund, .. } => {
+            order_news(contacts, *order_id, OrderNews::Cancelled { by_customer: *by_customer, refund: *refund })
+        }
+        DomainEvent::PaymentRefunded { order_id, amount, reference, .. } => {
+            order_news(contacts, *order_id, OrderNews::Refunded { amount: *amount, reference: reference.clone() })
+        }
         // The invoice is a document to keep: by email only, to the proven email only (P8, P9);
         // never by SMS, and never to the order's recipient (P15).
         DomainEvent::InvoiceIssued { order_id, .. } if contacts.email_verified => {
@@ -229,7 +242,10 @@ mod tests {
 
     #[test]
     fn staff_steps_the_customer_does_not_wait_for_send_nothing() {
-        let packed = DomainEvent::OrderPacked { order_id: OrderId::for_checkout(AccountId::new(), "k"), account_id: AccountId::new() };
+        let packed = DomainEvent::OrderPacked {
+            order_id: OrderId::for_checkout(AccountId::new(), "k"),
+            account_id: AccountId::new(),
+        };
         assert!(messages_for(&packed, &contacts(true, true)).is_empty());
     }
 

@@ -78,7 +78,11 @@ pub async fn refund_cancelled(
 
 /// Asks the gateway for the money back: a reversal first while it may still take one, a refund
 /// otherwise (or when it would not reverse).
-async fn give_back(gateway: &impl PaymentGateway, payment: &Payment, now: OffsetDateTime) -> Result<Refund, GatewayError> {
+async fn give_back(
+    gateway: &impl PaymentGateway,
+    payment: &Payment,
+    now: OffsetDateTime,
+) -> Result<Refund, GatewayError> {
     let Some(verified) = &payment.verified else { return Ok(Refund::Due) };
     if let Some(authority) = &payment.authority
         && now - verified.at < REVERSAL_WORTH_ASKING
@@ -126,8 +130,8 @@ fn refunded(payment: &Payment, refund: &Refund, at: OffsetDateTime) -> Option<En
 mod tests {
     use super::*;
     use crate::invoicing::testing::fixtures::now;
-    use crate::payments::payment::RefId;
     use crate::payments::paying::{PaymentOutcome, ReturnStatus, return_from_gateway, start_payment};
+    use crate::payments::payment::RefId;
     use crate::payments::testing::{InMemoryGateway, InMemoryTill};
 
     /// A payment that paid its order at `now()`.

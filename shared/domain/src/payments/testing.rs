@@ -17,7 +17,9 @@ use crate::kernel::money::Rial;
 use crate::kernel::testing::OutboxEvents;
 use crate::ordering::lifecycle::OrderStatus;
 use crate::ordering::order::Order;
-use crate::payments::payment::{Authority, MaskedPan, Payment, PaymentStatus, RefId, Refund, RefundReference, Verified};
+use crate::payments::payment::{
+    Authority, MaskedPan, Payment, PaymentStatus, RefId, Refund, RefundReference, Verified,
+};
 use crate::payments::ports::{
     GatewayError, PayableOrder, PaymentBook, PaymentGateway, PaymentRequest, Redirect, RefundAnswer, Settlement,
     UnpaidOrders, Verification,
@@ -104,10 +106,7 @@ impl PaymentGateway for InMemoryGateway {
             return Ok(Verification::NotPaid);
         }
         payment.verified = true;
-        Ok(Verification::Paid {
-            ref_id: Some(payment.ref_id.clone()),
-            card_pan: MaskedPan::parse("60379986****5434"),
-        })
+        Ok(Verification::Paid { ref_id: Some(payment.ref_id.clone()), card_pan: MaskedPan::parse("60379986****5434") })
     }
 
     async fn unverified(&self) -> Result<Vec<Authority>, GatewayError> {

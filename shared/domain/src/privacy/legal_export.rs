@@ -19,8 +19,8 @@ use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::person::FullName;
 use crate::accounts::ports::AccountStore;
 use crate::invoicing::invoice::{Invoice, InvoiceKind};
-use crate::invoicing::tax_id::TaxId;
 use crate::invoicing::ports::InvoiceBook;
+use crate::invoicing::tax_id::TaxId;
 use crate::kernel::clock::timestamp;
 use crate::kernel::failures::StoreError;
 use crate::kernel::form::JsonObject;
@@ -398,7 +398,9 @@ impl Holdings {
                     Category::Orders => count(self.all_orders().count()),
                     Category::Recipients => count(self.all_orders().filter(|o| o.recipient.is_some()).count()),
                     Category::Invoices => count(
-                        self.all_orders().map(|o| usize::from(o.invoice.is_some()) + usize::from(o.return_invoice.is_some())).sum(),
+                        self.all_orders()
+                            .map(|o| usize::from(o.invoice.is_some()) + usize::from(o.return_invoice.is_some()))
+                            .sum(),
                     ),
                     Category::Reviews => count(self.all_reviews().count()),
                     Category::ReviewVersions => count(self.all_reviews().map(|r| r.history.len()).sum()),
