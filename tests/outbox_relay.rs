@@ -144,8 +144,8 @@ fn every_dead_letter_and_failure_queue_alarms_the_operators() {
         watched += 1;
     }
     assert_eq!(
-        watched, 5,
-        "the dead-letter queues of notification, campaign pages, review, invoice, and the relay's failures"
+        watched, 6,
+        "the dead-letter queues of notification, campaign pages, review, invoice, refund, and the relay's failures"
     );
     assert!(alarms.iter().any(|alarm| alarm.contains("IteratorAge") && alarm.contains("RelayFunction")));
 }

@@ -73,6 +73,8 @@ pub const REGISTER: &[ItemKind] = &[
         Kept::ByTtl { period: "15 days (the relay's stream and its failure queue, for redriving)" },
     ),
     kind("InvoicesTable", "INVOICE#*", None, Kept::Documented(TAX_LAW)),
+    // The return invoice of a cancelled sale: a tax record like the invoice it undoes.
+    kind("InvoicesTable", "INVOICE#*#RETURN", None, Kept::Documented(TAX_LAW)),
     kind("InvoicesTable", "CERTIFICATE#*", None, Kept::Documented(TAX_LAW)),
     // A payment is the record of money taken (amount, the gateway's reference, a masked card
     // number, never a whole one): kept with the order and invoice it pays.
