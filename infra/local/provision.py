@@ -343,6 +343,7 @@ def main():
     watch_port = int(os.environ["MIZAN_WATCH_PORT"])
     moto_url = f"http://127.0.0.1:{moto_port}"
     zarinpal_url = f"http://127.0.0.1:{int(os.environ['MIZAN_ZARINPAL_PORT'])}"
+    moadian_url = f"http://127.0.0.1:{int(os.environ['MIZAN_MOADIAN_PORT'])}"
     api_url = f"http://127.0.0.1:{watch_port}"
 
     template = load_template()
@@ -500,6 +501,7 @@ def main():
         "MIZAN_API_URL": api_url,
         "MIZAN_MOTO_URL": moto_url,
         "MIZAN_ZARINPAL_URL": zarinpal_url,
+        "MIZAN_MOADIAN_URL": moadian_url,
         "MIZAN_STATE_DIR": str(state),
     }
     lines = [
