@@ -7,5 +7,6 @@ pub mod issuance;
 pub mod ports;
 pub mod tax_id;
 pub mod tax_invoice;
+pub mod tax_reporting;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,7 +1,10 @@
-//! What the invoicing context needs from storage: the invoices table and the orders invoices
-//! are issued from. Implemented in `mizan-aws`; `invoicing::testing` keeps them in memory.
+//! What the invoicing context needs from the world: the invoices table and the orders invoices
+//! are issued from, and the tax system they are reported to. Implemented in `mizan-aws`; `invoicing::testing` keeps them in memory.
+
+use time::OffsetDateTime;
 
 use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
+use crate::invoicing::tax_invoice::TaxInvoice;
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
@@ -38,4 +41,112 @@ pub trait InvoiceBook {
 /// The orders invoices are issued from: an order alone, never its recipient (P15).
 pub trait PlacedOrders {
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
+}
+
+/// The system's number for one submission, by which it is inquired about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaxReference(pub String);
+
+/// One invoice on its way to the tax system: `trace` is ours (`requestTraceId`), the same on
+/// every attempt, so that a submission whose answer was lost can be found by it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    pub trace: uuid::Uuid,
+    pub invoice: TaxInvoice,
+}
+
+/// An error the tax system names: its code and its words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TaxError {
+    pub code: String,
+    pub message: String,
+}
+
+/// The tax system's word on a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Rejected(Vec<TaxError>),
+    /// Not decided yet (`IN_PROGRESS`, `PENDING`), or it took too long (`TIMEOUT`): ask again.
+    Pending,
+    /// The system knows no such submission.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaxSystemError {
+    /// No answer, or not the system's: nothing is known; try again later.
+    #[error("the tax system is unavailable ({0})")]
+    Unavailable(String),
+    /// The system refused the request itself (a token, a key, a malformed body): a bug or a
+    /// misconfiguration, never a verdict on an invoice.
+    #[error("the tax system refused the request ({0})")]
+    Refused(String),
+}
+
+/// The tax system (سامانه مودیان).
+pub trait TaxSystem {
+    /// Sends the packets, signed and encrypted; each one's reference, by trace, in order.
+    async fn send(&self, packets: &[Packet]) -> Result<Vec<(uuid::Uuid, TaxReference)>, TaxSystemError>;
+
+    async fn inquire(&self, references: &[TaxReference]) -> Result<Vec<(TaxReference, Verdict)>, TaxSystemError>;
+
+    /// The submissions made under these traces, if any arrived.
+    async fn find(&self, traces: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, TaxReference)>, TaxSystemError>;
+}
+
+/// Where an invoice stands with the tax system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaxState {
+    /// Issued and not sent yet, or sent without an answer that arrived.
+    Queued,
+    Sent(TaxReference),
+    Accepted(TaxReference),
+    /// Rejected by the system (its errors), or never sent because its sums do not add up (a
+    /// bug: no reference).
+    Failed {
+        reference: Option<TaxReference>,
+        errors: Vec<TaxError>,
+    },
+}
+
+impl TaxState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent(_) => "sent",
+            Self::Accepted(_) => "accepted",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// An invoice's place in the queue to the tax system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxEntry {
+    pub order: OrderId,
+    pub kind: InvoiceKind,
+    pub state: TaxState,
+    /// Attempts so far; each failed one pushes the next further off.
+    pub attempts: u32,
+    pub due_at: OffsetDateTime,
+}
+
+/// The invoices' tax states: issuing queues each invoice in its own transaction; reporting moves
+/// it on.
+pub trait TaxLedger {
+    /// Queued or sent invoices due by `now`, oldest first, at most `limit`.
+    async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<TaxEntry>, StoreError>;
+
+    async fn entry(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<TaxEntry>, StoreError>;
+
+    /// Moves `entry` to `state`, next due at `due_at` (none once accepted or failed), on
+    /// condition that it is still as read; `false` when another run moved it first.
+    async fn advance(
+        &self,
+        entry: &TaxEntry,
+        state: &TaxState,
+        attempts: u32,
+        due_at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError>;
 }

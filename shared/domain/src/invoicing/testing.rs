@@ -4,8 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use time::OffsetDateTime;
+
 use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
-use crate::invoicing::ports::{InvoiceBook, Issuance, PlacedOrders};
+use crate::invoicing::ports::{
+    InvoiceBook, Issuance, Packet, PlacedOrders, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState, TaxSystem,
+    TaxSystemError, Verdict,
+};
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
@@ -16,10 +21,17 @@ use crate::ordering::order::Order;
 pub struct InMemoryInvoices {
     invoices: Mutex<HashMap<(OrderId, InvoiceKind), Invoice>>,
     certificates: Mutex<HashMap<OrderId, VatCertificate>>,
+    tax: Mutex<HashMap<(OrderId, InvoiceKind), TaxEntry>>,
     pub outbox: OutboxEvents,
 }
 
 impl InMemoryInvoices {
+    /// Replaces a stored invoice as it is (a manual edit, a bug).
+    pub fn tamper(&self, invoice: Invoice) {
+        let key = (invoice.order_id, invoice.subject.kind());
+        self.invoices.lock().unwrap_or_else(PoisonError::into_inner).insert(key, invoice);
+    }
+
     pub fn serials(&self) -> Vec<u64> {
         let mut serials: Vec<u64> =
             self.invoices.lock().unwrap_or_else(PoisonError::into_inner).values().map(|i| i.serial).collect();
@@ -47,6 +59,8 @@ impl InvoiceBook for InMemoryInvoices {
         };
         self.outbox.writable()?;
         self.outbox.add(announced);
+        let queued = TaxEntry { order, kind, state: TaxState::Queued, attempts: 0, due_at: invoice.issued_at };
+        self.tax.lock().unwrap_or_else(PoisonError::into_inner).insert((order, kind), queued);
         invoices.insert((order, kind), invoice);
         Ok(Ok(Issuance::Issued(serial)))
     }
@@ -58,6 +72,121 @@ impl InvoiceBook for InMemoryInvoices {
     async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError> {
         let mut certificates = self.certificates.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(certificates.entry(certificate.order_id).or_insert_with(|| certificate.clone()).clone())
+    }
+}
+
+impl TaxLedger for InMemoryInvoices {
+    async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<TaxEntry>, StoreError> {
+        let entries = self.tax.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut due: Vec<TaxEntry> = entries
+            .values()
+            .filter(|entry| matches!(entry.state, TaxState::Queued | TaxState::Sent(_)) && entry.due_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by_key(|entry| entry.due_at);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn entry(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<TaxEntry>, StoreError> {
+        Ok(self.tax.lock().unwrap_or_else(PoisonError::into_inner).get(&(order, kind)).cloned())
+    }
+
+    async fn advance(
+        &self,
+        entry: &TaxEntry,
+        state: &TaxState,
+        attempts: u32,
+        due_at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        self.outbox.writable()?;
+        let mut entries = self.tax.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = entries.get_mut(&(entry.order, entry.kind)).filter(|stored| *stored == entry) else {
+            return Ok(false);
+        };
+        stored.state = state.clone();
+        stored.attempts = attempts;
+        stored.due_at = due_at.unwrap_or(stored.due_at);
+        Ok(true)
+    }
+}
+
+/// The tax system: accepts what it is sent unless told otherwise. `down` answers nothing;
+/// `loses_answers` takes a submission but loses its answer; `undecided` inquiries answer pending
+/// that many times.
+#[derive(Default)]
+pub struct InMemoryTaxSystem {
+    /// By trace: the reference given, and the tax id sent.
+    received: Mutex<Vec<(uuid::Uuid, TaxReference, String)>>,
+    pub rejects: Mutex<Vec<String>>,
+    pub down: std::sync::atomic::AtomicBool,
+    pub loses_answers: std::sync::atomic::AtomicBool,
+    pub undecided: std::sync::atomic::AtomicU32,
+}
+
+impl InMemoryTaxSystem {
+    /// How often each tax id was received.
+    pub fn received(&self, taxid: &str) -> usize {
+        self.received.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|(_, _, id)| id == taxid).count()
+    }
+
+    fn reachable(&self) -> Result<(), TaxSystemError> {
+        match self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(TaxSystemError::Unavailable("timeout".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl TaxSystem for InMemoryTaxSystem {
+    async fn send(&self, packets: &[Packet]) -> Result<Vec<(uuid::Uuid, TaxReference)>, TaxSystemError> {
+        self.reachable()?;
+        let mut received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut receipts = Vec::new();
+        for packet in packets {
+            let reference = TaxReference(format!("ref-{}", received.len() + 1));
+            received.push((packet.trace, reference.clone(), packet.invoice.header.taxid.clone()));
+            receipts.push((packet.trace, reference));
+        }
+        match self.loses_answers.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(TaxSystemError::Unavailable("the answer was lost".into())),
+            false => Ok(receipts),
+        }
+    }
+
+    async fn inquire(&self, references: &[TaxReference]) -> Result<Vec<(TaxReference, Verdict)>, TaxSystemError> {
+        self.reachable()?;
+        let received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
+        let rejects = self.rejects.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(references
+            .iter()
+            .map(|reference| {
+                let taxid = received.iter().find(|(_, known, _)| known == reference).map(|(_, _, taxid)| taxid);
+                let undecided = self.undecided.load(std::sync::atomic::Ordering::SeqCst);
+                let verdict = match taxid {
+                    None => Verdict::Unknown,
+                    Some(_) if undecided > 0 => {
+                        self.undecided.store(undecided - 1, std::sync::atomic::Ordering::SeqCst);
+                        Verdict::Pending
+                    }
+                    Some(taxid) if rejects.contains(taxid) => {
+                        Verdict::Rejected(vec![TaxError { code: "TAXID".into(), message: "rejected".into() }])
+                    }
+                    Some(_) => Verdict::Accepted,
+                };
+                (reference.clone(), verdict)
+            })
+            .collect())
+    }
+
+    async fn find(&self, traces: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, TaxReference)>, TaxSystemError> {
+        self.reachable()?;
+        let received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(received
+            .iter()
+            .filter(|(trace, _, _)| traces.contains(trace))
+            .map(|(trace, reference, _)| (*trace, reference.clone()))
+            .collect())
     }
 }
 
