@@ -4,6 +4,7 @@
 
 pub mod dynamodb;
 pub mod gateway;
+pub mod https;
 pub mod kms;
 pub mod lambda;
 pub mod notify;

@@ -7,13 +7,14 @@
 //! Every base URL is configuration (live, sandbox, or the local emulator). The gateway hears the
 //! amount, a description and our order id, never a contact of the customer (P13).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use mizan::kernel::money::Rial;
 use mizan::payments::payment::{Authority, MaskedPan, RefId, RefundReference};
 use mizan::payments::ports::{GatewayError, PaymentGateway, PaymentRequest, Redirect, RefundAnswer, Verification};
 use serde_json::{Value, json};
+
+use crate::https::ClientSetupError;
 
 /// A call to the gateway must end in time for the function to answer the customer (10 s) — or,
 /// for a verification, to tell them it is not confirmed yet; the sweep verifies it later.
@@ -46,28 +47,9 @@ pub struct Zarinpal {
     settings: ZarinpalSettings,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the HTTP client for the payment gateway could not be built: {0}")]
-pub struct ClientSetupError(String);
-
 impl Zarinpal {
     pub fn new(settings: ZarinpalSettings) -> Result<Self, ClientSetupError> {
-        // The crypto library the AWS SDK's TLS already links (aws-lc), and the system's roots.
-        let mut roots = rustls::RootCertStore::empty();
-        for certificate in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(certificate);
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|error| ClientSetupError(error.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(CALL_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|error| ClientSetupError(error.to_string()))?;
+        let http = crate::https::client(CALL_TIMEOUT, CONNECT_TIMEOUT)?;
         let trim = |url: String| url.trim_end_matches('/').to_owned();
         let settings = ZarinpalSettings {
             payment_url: trim(settings.payment_url),
