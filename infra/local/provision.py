@@ -27,6 +27,7 @@ It writes, in MIZAN_STATE_DIR:
 Inputs (environment): MIZAN_STATE_DIR, MIZAN_DYNAMODB_PORT, MIZAN_MOTO_PORT, MIZAN_WATCH_PORT.
 """
 
+import datetime
 import json
 import os
 import re
@@ -307,6 +308,35 @@ def create_kms_keys(kms, resources, resolver, local_refs, local_atts):
         local_atts[(logical_id, "Arn")] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 
 
+def create_tax_signing_key(secrets, name, memory_id):
+    """The store's signing key with the tax system, as the operator stores it on AWS: a secret of
+    {"private_key", "certificate"} PEMs. Locally a fresh key and a self-signed certificate (the
+    emulator trusts the certificate each request carries); kept if the secret exists."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    try:
+        secrets.describe_secret(SecretId=name)
+        return
+    except secrets.exceptions.ResourceNotFoundException:
+        pass
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"mizan-local-{memory_id}")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256()))
+    value = {
+        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode(),
+        "certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    }
+    secrets.create_secret(Name=name, SecretString=json.dumps(value))
+
+
 def product_item(product):
     """A product of the catalog in the layout of shared/aws/src/dynamodb/products.rs (product_item)."""
     item = {
@@ -370,12 +400,15 @@ def main():
 
     # Parameters whose Default points at the internet point at the local stand-ins instead.
     local_parameters = {"ZarinpalPaymentUrl": zarinpal_url, "ZarinpalApiUrl": zarinpal_url,
-                        "ZarinpalGraphqlUrl": f"{zarinpal_url}/api/v4/graphql/"}
+                        "ZarinpalGraphqlUrl": f"{zarinpal_url}/api/v4/graphql/", "TaxSystemUrl": moadian_url}
     # The tests watch a delivered order's recipient go (P15): seconds there, the Default elsewhere.
     if os.environ.get("MIZAN_PROFILE") == "test":
         local_parameters["RecipientKeptAfterFulfilment"] = "PT3S"
     resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts, local_parameters)
     create_kms_keys(kms, resources, resolver, local_refs, local_atts)
+    params = template.get("Parameters", {})
+    create_tax_signing_key(client("secretsmanager", moto_port), params["TaxSigningKeySecretName"]["Default"],
+                           params["TaxMemoryId"]["Default"])
 
     # Environment: the union over every function and Globals.
     env = {}
@@ -498,6 +531,7 @@ def main():
         "AWS_ENDPOINT_URL_SESV2": moto_url,
         "AWS_ENDPOINT_URL_SQS": moto_url,
         "AWS_ENDPOINT_URL_KMS": moto_url,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
         "MIZAN_API_URL": api_url,
         "MIZAN_MOTO_URL": moto_url,
         "MIZAN_ZARINPAL_URL": zarinpal_url,

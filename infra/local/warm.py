@@ -6,7 +6,8 @@ whatever is not built yet. This sends each function one harmless invocation thro
 API ($MIZAN_API_URL/2015-03-31/functions/<binary>/invocations) and waits for any answer:
   * HTTP functions: an API Gateway v2 request for GET /__warmup (a path no route uses, so the
     function answers 404 and touches nothing);
-  * SNS-triggered functions: an SNS event with no records.
+  * SNS-triggered functions: an SNS event with no records;
+  * functions with only a schedule: one tick.
 Any answer, even an error, means the function is compiled and running. Prints the time per function.
 """
 
@@ -56,7 +57,14 @@ def main():
             continue
         binary = resource["Metadata"]["BuildProperties"]["Binary"]
         kinds = {e.get("Type") for e in (resource["Properties"].get("Events") or {}).values()}
-        event = http_event() if "HttpApi" in kinds or not kinds else {"Records": []}
+        if "HttpApi" in kinds or not kinds:
+            event = http_event()
+        elif kinds == {"Schedule"}:
+            # A function with only a schedule reads nothing else: one tick (its ordinary work).
+            event = {"version": "0", "id": "warm", "detail-type": "Scheduled Event", "source": "aws.events",
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "detail": {}}
+        else:
+            event = {"Records": []}
         request = urllib.request.Request(
             f"{api}/2015-03-31/functions/{binary}/invocations",
             data=json.dumps(event).encode(), method="POST",

