@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use futures::{StreamExt, stream};
 use mizan_e2e::{Stack, checkout_body, natural_buyer};
 use serde_json::{Value, json};
 
@@ -29,7 +30,8 @@ async fn invoiced(stack: &Stack) -> (String, String, Value) {
 /// Ticks the tax function until the tax system holds a submission of `taxid` that satisfies
 /// `done` (the first inquiry waits ten seconds after sending); that submission.
 async fn report_until(stack: &Stack, taxid: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    // Other tests here may take the system down a moment: room for its backoff.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         stack.tick("tax").await;
         let submissions = stack.tax_submissions().await;
@@ -94,4 +96,70 @@ async fn a_rejected_invoice_is_failed_with_the_systems_error_and_not_sent_again(
         stack.tick("tax").await;
     }
     assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "a rejected invoice is not resent");
+}
+
+#[tokio::test]
+async fn an_outage_and_slow_verdicts_lose_nothing_and_send_nothing_twice() {
+    let stack = Stack::connect().await;
+    let (_, _, first) = invoiced(&stack).await;
+    let (_, _, second) = invoiced(&stack).await;
+    stack.tax_system("down", &json!({ "down": true, "slow": 1 })).await;
+    stack.tick("tax").await;
+    stack.tick("tax").await;
+    stack.tax_system("down", &json!({ "down": false })).await;
+    // The system takes its time: the next verdicts are TIMEOUT, then IN_PROGRESS.
+    stack.tax_system("inquiries", &json!({ "status": "TIMEOUT", "times": 1 })).await;
+    for invoice in [&first, &second] {
+        let taxid = invoice["tax_id"].as_str().expect("a tax id");
+        report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "acceptance after the outage").await;
+    }
+    let all = stack.tax_submissions().await;
+    for invoice in [&first, &second] {
+        let taxid = invoice["tax_id"].as_str().expect("a tax id");
+        assert_eq!(submissions_of(&all, taxid), 1, "{taxid} sent exactly once");
+    }
+}
+
+#[tokio::test]
+async fn p8_two_hundred_invoices_are_all_accepted_in_batches_without_a_duplicate() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let product = stack.add_product(1_000_000, 300).await;
+    let body = checkout_body(product.as_str(), 1, natural_buyer());
+    // Placed and paid as customers would, a few at a time (the local functions serve one request
+    // at a time each); the invoice function then issues them as the payments' events arrive.
+    let orders: Vec<String> = stream::iter(0..200)
+        .map(|_| async {
+            let key = uuid::Uuid::new_v4().to_string();
+            let placed = stack.post_as("/checkout", &bearer, Some(&key), &body).await;
+            assert_eq!(placed.status, 201, "{}", placed.body);
+            let order_id = placed.body["order_id"].as_str().expect("an order id").to_owned();
+            stack.pay(&bearer, &order_id).await;
+            order_id
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let invoices: Vec<_> =
+        stream::iter(&orders).map(|id| stack.await_invoice(&bearer, id)).buffer_unordered(16).collect().await;
+    let taxids: Vec<String> =
+        invoices.iter().map(|invoice| invoice.body["tax_id"].as_str().expect("a tax id").to_owned()).collect();
+    let distinct: std::collections::HashSet<&String> = taxids.iter().collect();
+    assert_eq!(distinct.len(), 200, "two hundred tax ids");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        stack.tick("tax").await;
+        let all = stack.tax_submissions().await;
+        let accepted =
+            taxids.iter().filter(|t| all.iter().any(|s| s["taxid"] == **t && s["status"] == "SUCCESS")).count();
+        if accepted == taxids.len() {
+            for taxid in &taxids {
+                assert_eq!(submissions_of(&all, taxid), 1, "{taxid} sent once, no duplicate");
+            }
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{accepted} of 200 accepted in time");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }

@@ -25,7 +25,8 @@ For tests, under /_emulator/ (not the real system's):
   GET  /_emulator/health
   GET  /_emulator/invoices                   every submission: taxid, status, reference, errors,
                                              the JSON received, and how often that tax id came
-  POST /_emulator/down {"down": true|false}  every API call hangs --slow seconds, then 503
+  POST /_emulator/down {"down": true|false, "slow": S}
+                                             every API call hangs S (default --slow) seconds, then 503
   POST /_emulator/inquiries {"status": "TIMEOUT"|"IN_PROGRESS", "times": N}
                                              the next N inquiries report that status instead
   POST /_emulator/reject {"taxid": T, "code": C, "message": M}
@@ -369,8 +370,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         path = urlsplit(self.path).path
         if path == "/_emulator/down":
-            self.system.down = bool((self.json_body() or {}).get("down"))
-            return self.reply(200, {"down": self.system.down})
+            body = self.json_body() or {}
+            self.system.down = bool(body.get("down"))
+            if isinstance(body.get("slow"), (int, float)):
+                self.system.slow = float(body["slow"])
+            return self.reply(200, {"down": self.system.down, "slow": self.system.slow})
         if path == "/_emulator/inquiries":
             body = self.json_body() or {}
             with self.system.lock:
