@@ -50,10 +50,23 @@ fn submissions_of(all: &[Value], taxid: &str) -> usize {
 #[tokio::test]
 async fn p5_p8_a_paid_orders_invoice_is_accepted_carrying_only_what_tax_law_requires() {
     let stack = Stack::connect().await;
-    let (_, _, invoice) = invoiced(&stack).await;
+    let (bearer, order_id, invoice) = invoiced(&stack).await;
+    assert_eq!(invoice["tax_system"]["status"], "queued", "queued when issued: {invoice}");
     let taxid = invoice["tax_id"].as_str().expect("a tax id");
     let accepted = report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "acceptance").await;
     assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "sent once");
+
+    // The customer's invoice shows it, once this store has heard the verdict.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mine = loop {
+        let mine = stack.get(&format!("/orders/{order_id}/invoice"), Some(&bearer)).await.body;
+        if mine["tax_system"]["status"] == "accepted" {
+            break mine;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the acceptance was not recorded: {mine}");
+        stack.tick("tax").await;
+    };
+    assert_eq!(mine["tax_system"]["reference"], accepted["referenceNumber"]);
 
     let sent = &accepted["invoice"];
     assert_eq!(sent["header"]["ins"], 1);

@@ -7,6 +7,7 @@
 
 use askama::Template;
 use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice};
+use mizan::invoicing::ports::TaxState;
 use mizan::kernel::money::Rial;
 use mizan::kernel::persian_format::{persian_amount, persian_digits};
 use mizan::kernel::solar_hijri::tehran_offset;
@@ -22,8 +23,11 @@ struct InvoicePage<'a> {
     tax_id: &'a str,
     /// «۱ فروردین ۱۴۰۴».
     issued_on: String,
-    /// The issue instant in Tehran time, ISO 8601 in Persian digits (shown).
+    /// The issue time of day in Tehran, in Persian digits (shown beside the Solar Hijri date).
     issued_at_fa: String,
+    tax_status: &'static str,
+    /// The tax system's reference, once it accepted the invoice.
+    tax_reference: Option<String>,
     /// The same instant, ISO 8601 in UTC (the `datetime` attribute, for programs).
     issued_at_iso: String,
     invoice_type: String,
@@ -60,11 +64,23 @@ struct Line<'a> {
     total: String,
 }
 
-pub fn render(invoice: &Invoice) -> Result<String, askama::Error> {
-    page(invoice).render()
+pub fn render(invoice: &Invoice, tax: Option<&TaxState>) -> Result<String, askama::Error> {
+    page(invoice, tax).render()
 }
 
-fn page(invoice: &Invoice) -> InvoicePage<'_> {
+/// Where the invoice stands with the tax system, in words, and the system's reference once it
+/// accepted it.
+fn tax_standing(tax: Option<&TaxState>) -> (&'static str, Option<String>) {
+    match tax {
+        None | Some(TaxState::Queued) => ("در صف ارسال به سامانهٔ مؤدیان", None),
+        Some(TaxState::Sent(_)) => ("ارسال‌شده؛ در انتظار بررسی سامانهٔ مؤدیان", None),
+        // An identifier to be quoted as it is, like the tax id.
+        Some(TaxState::Accepted(reference)) => ("پذیرفته‌شده در سامانهٔ مؤدیان", Some(reference.0.clone())),
+        Some(TaxState::Failed { .. }) => ("در دست اصلاح برای سامانهٔ مؤدیان", None),
+    }
+}
+
+fn page<'a>(invoice: &'a Invoice, tax: Option<&TaxState>) -> InvoicePage<'a> {
     let field = |label, value: String| Field { label, value };
     let seller = vec![
         field("نام فروشنده", invoice.seller_name.clone()),
@@ -122,7 +138,12 @@ fn page(invoice: &Invoice) -> InvoicePage<'_> {
         serial: persian_digits(&invoice.serial.to_string()),
         tax_id: invoice.tax_id.as_str(),
         issued_on: invoice.issued_on().long_persian(),
-        issued_at_fa: persian_digits(&tehran.format(&Rfc3339).unwrap_or_default()),
+        issued_at_fa: format!(
+            "{} به وقت تهران",
+            persian_digits(&format!("{:02}:{:02}:{:02}", tehran.hour(), tehran.minute(), tehran.second()))
+        ),
+        tax_status: tax_standing(tax).0,
+        tax_reference: tax_standing(tax).1,
         issued_at_iso: invoice.issued_at.format(&Rfc3339).unwrap_or_default(),
         invoice_type: invoice_type_name(INVOICE_TYPE),
         invoice_pattern: invoice_pattern_name(INVOICE_PATTERN),
@@ -315,7 +336,7 @@ mod tests {
     #[test]
     fn the_page_is_persian_right_to_left_with_persian_digits() {
         let invoice = sample(natural());
-        let html = render(&invoice).unwrap();
+        let html = render(&invoice, None).unwrap();
         assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
         assert!(html.contains(r#"<html lang="fa" dir="rtl">"#));
         assert!(html.contains("صورتحساب فروش کالا و خدمات"));
@@ -326,7 +347,8 @@ mod tests {
         assert!(html.contains("۱۰٪") && html.contains("۹٫۵٪"), "VAT rates in Persian");
         assert!(html.contains("بسته") && html.contains("عدد"), "unit names");
         assert!(html.contains("۱ فروردین ۱۴۰۴"), "the Solar Hijri date (Tehran)");
-        assert!(html.contains("۲۰۲۵-۰۳-۲۱T۰۹:۳۰:۰۰+۰۳:۳۰"), "the ISO time, Tehran");
+        assert!(html.contains("۰۹:۳۰:۰۰ به وقت تهران"), "the time of day in Tehran");
+        assert!(html.contains("۱ فروردین ۱۴۰۴"), "beside the Solar Hijri date");
         assert!(html.contains(r#"datetime="2025-03-21T06:00:00Z""#));
         assert!(html.contains("نوع ۱ — با مشخصات خریدار") && html.contains("الگوی فروش") && html.contains("اصلی"));
         assert!(html.contains("۱۲۳۴"), "the serial");
@@ -340,14 +362,14 @@ mod tests {
 
     #[test]
     fn the_total_is_written_in_words() {
-        let html = render(&sample(natural())).unwrap();
+        let html = render(&sample(natural()), None).unwrap();
         assert!(html.contains("به حروف"));
         assert!(html.contains("بیست و هشت میلیون و دویست و پنجاه و پنج هزار و چهارصد و هشتاد و پنج ریال"), "{html}");
     }
 
     #[test]
     fn p8_the_page_records_how_the_invoice_was_paid() {
-        let text = visible_text(&render(&sample(natural())).unwrap());
+        let text = visible_text(&render(&sample(natural()), None).unwrap());
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(text.contains("درگاه پرداخت اینترنتی"), "{text}");
         assert!(text.contains("شمارهٔ پیگیری: ۲۰۱"), "{text}");
@@ -356,7 +378,7 @@ mod tests {
     #[test]
     fn the_page_is_self_contained() {
         for buyer in [natural(), legal("شرکت قهوه‌پردازان پارس")] {
-            let html = render(&sample(buyer)).unwrap().to_ascii_lowercase();
+            let html = render(&sample(buyer), None).unwrap().to_ascii_lowercase();
             for external in ["http://", "https://", "<script", "<link", "@import", "url(", "<img", "<iframe"] {
                 assert!(!html.contains(external), "found {external}");
             }
@@ -366,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_legal_buyer_is_named_with_its_codes() {
-        let html = render(&sample(legal("شرکت قهوه‌پردازان پارس"))).unwrap();
+        let html = render(&sample(legal("شرکت قهوه‌پردازان پارس")), None).unwrap();
         assert!(html.contains("شخص حقوقی") && html.contains("شرکت قهوه‌پردازان پارس"));
         assert!(html.contains("شناسه ملی") && html.contains("۱۰۳۸۰۲۸۴۷۹۰"));
         assert!(html.contains("۱۹۶۸۹۱۳۴۵۶"), "the buyer's postal code");
@@ -375,7 +397,7 @@ mod tests {
 
     #[test]
     fn names_are_html_escaped() {
-        let html = render(&sample(legal("<script>alert(1)</script> & \"Co\""))).unwrap();
+        let html = render(&sample(legal("<script>alert(1)</script> & \"Co\"")), None).unwrap();
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("& \"Co\""));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;Co&#34;"), "{html}");
@@ -391,5 +413,16 @@ mod tests {
         assert_eq!(unit_name(UnitCode::KILOGRAM), "کیلوگرم");
         assert_eq!(unit_name(UnitCode::GRAM), "گرم");
         assert_eq!(unit_name(UnitCode(1612)), "۱۶۱۲");
+    }
+
+    #[test]
+    fn p8_the_page_shows_the_tax_systems_reference_once_it_accepted_the_invoice() {
+        use mizan::invoicing::ports::TaxReference;
+        let invoice = sample(natural());
+        let queued = visible_text(&render(&invoice, Some(&TaxState::Queued)).unwrap());
+        assert!(queued.contains("در صف ارسال به سامانهٔ مؤدیان"), "{queued}");
+        let accepted = TaxState::Accepted(TaxReference("a1b2c3-2025".to_owned()));
+        let text = visible_text(&render(&invoice, Some(&accepted)).unwrap());
+        assert!(text.contains("پذیرفته‌شده در سامانهٔ مؤدیان") && text.contains("a1b2c3-2025"), "{text}");
     }
 }

@@ -5,6 +5,7 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
 use mizan::invoicing::access;
 use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice, InvoiceKind, PAYMENT_METHOD_GATEWAY};
+use mizan::invoicing::ports::TaxState;
 use mizan::invoicing::tax_id::TaxId;
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::{AccountId, OrderId};
@@ -53,15 +54,15 @@ async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
             return Err(Problem::invalid(vec![error]));
         }
     };
-    let invoice = access::own_invoice(&deps.invoices, &deps.orders, customer, order, kind).await?;
+    let (invoice, tax) = access::own_invoice_and_tax_state(&deps.invoices, &deps.orders, customer, order, kind).await?;
     if wants_html(req) {
-        let html = page::render(&invoice).map_err(|error| {
+        let html = page::render(&invoice, tax.as_ref()).map_err(|error| {
             tracing::error!(%error, "the invoice page could not be rendered");
             Problem::internal()
         })?;
         return Ok(http::html(StatusCode::OK, html, "; img-src data:"));
     }
-    http::json(StatusCode::OK, &invoice_view(&invoice))
+    http::json(StatusCode::OK, &invoice_view(&invoice, tax.as_ref()))
 }
 
 async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
@@ -87,7 +88,16 @@ fn wants_html(req: &Request) -> bool {
         .is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("text/html")))
 }
 
-fn invoice_view(invoice: &Invoice) -> Value {
+/// Where the invoice stands with the tax system, as its customer sees it: the status and, once
+/// sent, the system's reference (its errors are for the staff who correct it).
+fn tax_view(tax: Option<&TaxState>) -> Value {
+    match tax {
+        None => Value::Null,
+        Some(state) => json!({ "status": state.as_str(), "reference": state.reference().map(|r| r.0.as_str()) }),
+    }
+}
+
+fn invoice_view(invoice: &Invoice, tax: Option<&TaxState>) -> Value {
     let buyer = match &invoice.buyer {
         Buyer::Natural { full_name, national_code } => json!({
             "type": "natural", "tob": invoice.buyer_type(),
@@ -108,6 +118,7 @@ fn invoice_view(invoice: &Invoice) -> Value {
         "invoice_pattern": INVOICE_PATTERN,
         "invoice_subject": invoice.subject.code(),
         "returns": invoice.subject.returns().map(TaxId::as_str),
+        "tax_system": tax_view(tax),
         "issued_at": mizan::kernel::clock::timestamp(invoice.issued_at),
         "issued_on": issued_on.to_string(),
         "issued_on_fa": persian_digits(&issued_on.to_string()),

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
-use crate::invoicing::ports::{InvoiceBook, PlacedOrders};
+use crate::invoicing::ports::{InvoiceBook, PlacedOrders, TaxLedger, TaxState};
 use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::problem::Problem;
 use crate::ordering::lifecycle::OrderStatus;
@@ -36,6 +36,20 @@ pub async fn own_invoice(
             _ => Err(Problem::not_found()),
         },
     }
+}
+
+/// The invoice of `kind` of the customer's order, with where it stands with the tax system (none
+/// for an invoice issued before invoices were reported).
+pub async fn own_invoice_and_tax_state(
+    invoices: &(impl InvoiceBook + TaxLedger),
+    orders: &impl PlacedOrders,
+    customer: AccountId,
+    order: OrderId,
+    kind: InvoiceKind,
+) -> Result<(Invoice, Option<TaxState>), Problem> {
+    let invoice = own_invoice(invoices, orders, customer, order, kind).await?;
+    let state = invoices.entry(order, kind).await?.map(|entry| entry.state);
+    Ok((invoice, state))
 }
 
 /// The VAT certificate of a legal-entity buyer's invoice: issued once, the same one after.

@@ -119,6 +119,15 @@ impl TaxState {
             Self::Failed { .. } => "failed",
         }
     }
+
+    /// The system's reference, once it gave one.
+    pub fn reference(&self) -> Option<&TaxReference> {
+        match self {
+            Self::Queued => None,
+            Self::Sent(reference) | Self::Accepted(reference) => Some(reference),
+            Self::Failed { reference, .. } => reference.as_ref(),
+        }
+    }
 }
 
 /// An invoice's place in the queue to the tax system.
