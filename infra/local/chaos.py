@@ -21,12 +21,14 @@ Meanwhile faults are injected, each kind at least once, then at random:
                     it (infra/local/event_relay.py's crash_before_checkpoint), so the batch is
                     delivered twice
   gateway-down      the payment gateway hangs every call for a few seconds
+  tax-system-down   the tax system answers every call, after a pause, with 503
 When the journeys are done and the faults stop, the stack drains, and the reckoning compares:
 orders accepted (201) with orders stored; every event kept in the outbox with the events
 published; confirmations (exactly one per order); orders paid at the gateway with orders paid;
 receipts and invoices (exactly one per paid order, serials without gaps); cancelled orders with
-their money given back exactly once, one return invoice and one refund message; stock taken with
-stock sold (cancelled orders' back on the shelf); and counts the 5xx answers and timeouts seen. It prints a table and exits 1 on any
+their money given back exactly once, one return invoice and one refund message; every invoice
+(sales and returns) accepted by the tax system, each sent exactly once; stock taken with stock
+sold (cancelled orders' back on the shelf); and counts the 5xx answers and timeouts seen. It prints a table and exits 1 on any
 mismatch.
 
   chaos.py [--journeys N] [--concurrency C] [--seed S] [--drain-seconds D]
@@ -60,14 +62,15 @@ MESSAGE_WAIT = 240            # for a verification message, faults included
 CONFIRMED = "ثبت شد"          # the order confirmation's subject ends so
 RECEIPT = "رسید پرداخت"       # the payment receipt's subject starts so
 REFUNDED = "بازپرداخت"        # the refund message's subject starts so
-FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-killed", "gateway-down"]
-KILLABLE = ["signup", "checkout", "payment", "invoice", "notification", "fulfilment", "relay"]
+FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-killed", "gateway-down", "tax-system-down"]
+KILLABLE = ["signup", "checkout", "payment", "invoice", "notification", "fulfilment", "tax", "relay"]
 TAB_CLOSED = 0.1              # customers who pay and never come back to the callback
 CANCELS = 0.2                 # customers whose payment was confirmed who then cancel the order
 
 API = os.environ["MIZAN_API_URL"].rstrip("/")
 MOTO = os.environ["MIZAN_MOTO_URL"].rstrip("/")
 GATEWAY = os.environ["MIZAN_ZARINPAL_URL"].rstrip("/")
+TAX_SYSTEM = os.environ["MIZAN_MOADIAN_URL"].rstrip("/")
 STATE = Path(os.environ["MIZAN_STATE_DIR"])
 AWS = Config(connect_timeout=3, read_timeout=20, retries={"max_attempts": 10})
 
@@ -324,6 +327,15 @@ class Faults:
             down(False)
         return True
 
+    def tax_system_down(self):
+        down = lambda flag: call("POST", "/_emulator/down", {"down": flag, "slow": 2}, base=TAX_SYSTEM)  # noqa: E731
+        down(True)
+        try:
+            self.stopping.wait(self.rng.uniform(3, 8))
+        finally:
+            down(False)
+        return True
+
     def function_killed(self):
         name = self.rng.choice(KILLABLE)
         for entry in Path("/proc").iterdir():
@@ -355,11 +367,11 @@ def scan(dynamodb, table, **kwargs):
         yield from page.get("Items", [])
 
 
-def sweep():
-    """One tick of the payment function's schedule."""
-    tick = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "detail": {}}
-    call("POST", "/2015-03-31/functions/payment/invocations", tick)
+def tick(function):
+    """One tick of a function's schedule: the payment sweep, or a tax reporting run."""
+    event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "detail": {}}
+    call("POST", f"/2015-03-31/functions/{function}/invocations", event)
 
 
 def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
@@ -389,6 +401,19 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
         if payment["status"] == "reversed":
             return payment["amount"], payment["amount"], 1 + len(payment["refunds"])
         return payment["amount"], sum(r["amount"] for r in payment["refunds"]), len(payment["refunds"])
+
+    def tax_ids():
+        """The tax ids of the invoices (sales and returns) of the orders accepted here."""
+        return {item["tax_id"]["S"] for item in scan(dynamodb, invoices_table, FilterExpression="begins_with(pk, :p)",
+                                                     ExpressionAttributeValues={":p": {"S": "INVOICE#"}})
+                if item["pk"]["S"][len("INVOICE#"):].split("#")[0] in accepted}
+
+    def tax_system():
+        """By tax id: whether the tax system accepted it, and how often it was sent."""
+        with urllib.request.urlopen(f"{TAX_SYSTEM}/_emulator/invoices", timeout=10) as response:
+            submissions = json.loads(response.read())
+        accepted_ids = {s["taxid"] for s in submissions if s["status"] == "SUCCESS"}
+        return {s["taxid"]: (s["taxid"] in accepted_ids, s["times_submitted"]) for s in submissions if s["taxid"]}
 
     def refunds_done():
         return {order: given_back(order) for order in cancelled}
@@ -420,7 +445,8 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     # is missing). The schedule's sweep runs meanwhile, for the payments nobody came back from.
     deadline = time.monotonic() + drain_seconds
     while time.monotonic() < deadline:
-        sweep()
+        tick("payment")
+        tick("tax")
         kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
         (done_invoices, done_returns), sent, out, got = all_invoices(), confirmations(), published(), receipts()
         back = refunds_done()
@@ -428,7 +454,8 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
                 and all(n >= 1 for n in got.values()) and kept <= set(out)
                 and all(o in done_returns for o in cancelled)
                 and all(given == amount for amount, given, _ in back.values())
-                and all(n >= 1 for n in refund_messages().values())):
+                and all(n >= 1 for n in refund_messages().values())
+                and all(tax_system().get(taxid, (False, 0))[0] for taxid in tax_ids())):
             break
         time.sleep(2)
     time.sleep(5)  # anything doubled arrives late: give it the chance to show
@@ -448,6 +475,7 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     sales, returns = all_invoices()
     serials = sorted([*sales.values(), *returns.values()])
     sent, got, refunded_told, back = confirmations(), receipts(), refund_messages(), refunds_done()
+    ours, reported = tax_ids(), tax_system()
     # Paid here: paid, or paid and then cancelled (its money given back).
     paid_stored = paid_here
     cancelled_stored = {order for order, status in statuses.items() if status == "cancelled"}
@@ -475,6 +503,9 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
          sum(1 for n in refunded_told.values() if n == 1), all(n == 1 for n in refunded_told.values())),
         ("invoice serials (sales and returns): 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
          serials == list(range(1, len(serials) + 1))),
+        ("tax system: invoices accepted, each sent once", len(ours),
+         sum(1 for taxid in ours if reported.get(taxid) == (True, 1)),
+         all(reported.get(taxid) == (True, 1) for taxid in ours)),
         ("stock taken = stock sold", stock - left, sold, stock - left == sold),
     ]
     failed_journeys = [j for j in journeys if j["error"]]
@@ -501,6 +532,10 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     for order, (amount, given, acts) in sorted(back.items()):
         if given != amount or acts != 1:
             print(f"  order {order}: {given} of {amount} Rial given back in {acts} acts")
+    for taxid in sorted(ours):
+        if reported.get(taxid) != (True, 1):
+            accepted_there, times = reported.get(taxid, (False, 0))
+            print(f"  invoice {taxid}: {'accepted' if accepted_there else 'not accepted'}, sent {times} times")
     for order in sorted(paid ^ paid_stored):
         print(f"  order {order}: {'paid at the gateway, not paid here' if order in paid else 'paid here only'}")
     for order in sorted(set(accepted) ^ set(stored)):
