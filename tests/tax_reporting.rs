@@ -98,9 +98,9 @@ async fn a_cancelled_sales_return_invoice_is_accepted_after_its_original() {
 }
 
 #[tokio::test]
-async fn a_rejected_invoice_is_failed_with_the_systems_error_and_not_sent_again() {
+async fn a_rejected_invoice_is_failed_with_the_systems_error_not_sent_again_and_listed_for_finance() {
     let stack = Stack::connect().await;
-    let (_, _, invoice) = invoiced(&stack).await;
+    let (bearer, _, invoice) = invoiced(&stack).await;
     let taxid = invoice["tax_id"].as_str().expect("a tax id");
     stack.tax_system("reject", &json!({ "taxid": taxid, "code": "BUYER", "message": "the buyer is unknown" })).await;
     let rejected = report_until(&stack, taxid, |s| s["status"] == "FAILED", "rejection").await;
@@ -109,6 +109,27 @@ async fn a_rejected_invoice_is_failed_with_the_systems_error_and_not_sent_again(
         stack.tick("tax").await;
     }
     assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "a rejected invoice is not resent");
+
+    // Finance sees it, with the system's error; nobody else finds the list.
+    let (finance, _) = stack.staff_member("finance").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let listed = loop {
+        let page = stack.get("/admin/invoices?tax_status=failed&limit=100", Some(&finance)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let invoices = page.body["invoices"].as_array().cloned().unwrap_or_default();
+        if let Some(listed) = invoices.into_iter().find(|i| i["tax_id"] == taxid) {
+            break listed;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the rejection was not recorded: {}", page.body);
+        stack.tick("tax").await;
+    };
+    assert_eq!((listed["kind"].as_str(), listed["errors"][0]["code"].as_str()), (Some("sale"), Some("BUYER")));
+    assert_eq!(listed["reference"], rejected["referenceNumber"]);
+    assert_eq!(stack.get("/admin/invoices?tax_status=failed", Some(&bearer)).await.status, 404);
+    let (fulfilment, _) = stack.staff_member("fulfilment").await;
+    assert_eq!(stack.get("/admin/invoices?tax_status=failed", Some(&fulfilment)).await.status, 404);
+    let wrong = stack.get("/admin/invoices?tax_status=accepted", Some(&finance)).await;
+    assert_eq!((wrong.status, wrong.body["errors"][0]["code"].as_str()), (400, Some("tax-status-invalid")));
 }
 
 #[tokio::test]

@@ -3,12 +3,14 @@
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
-use mizan::invoicing::access;
+use mizan::accounts::account::Role;
 use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice, InvoiceKind, PAYMENT_METHOD_GATEWAY};
 use mizan::invoicing::ports::TaxState;
 use mizan::invoicing::tax_id::TaxId;
+use mizan::invoicing::{access, tax_reporting};
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::{AccountId, OrderId};
+use mizan::kernel::paging::{PageRequest, PageSizes};
 use mizan::kernel::persian_format::persian_digits;
 use mizan::kernel::problem::{FieldError, Problem};
 use mizan::ordering::order::Buyer;
@@ -21,6 +23,7 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
     let path = req.raw_http_path();
     let path = path.trim_end_matches('/');
     match (req.method().as_str(), path) {
+        ("GET", "/admin/invoices") => failed_invoices(deps, &req).await,
         ("GET", _) if path.ends_with("/invoice") => invoice(deps, &req).await,
         ("POST", _) if path.ends_with("/vat-certificate") => certificate(deps, &req).await,
         (_, _) if path.ends_with("/invoice") || path.ends_with("/vat-certificate") => {
@@ -28,6 +31,41 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         }
         _ => Err(Problem::not_found()),
     }
+}
+
+const FAILED_PAGES: PageSizes =
+    PageSizes { max: 100, out_of_range: "تعداد در هر صفحه باید بین ۱ تا ۱۰۰ باشد." };
+
+/// The invoices the tax system rejected, for a finance account; anyone else finds no such route
+/// (404, as for a customer who guesses the admin paths).
+async fn failed_invoices(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    if session.role != Role::Finance {
+        return Err(Problem::not_found());
+    }
+    let query = req.query_string_parameters_ref();
+    if query.and_then(|q| q.first("tax_status")) != Some("failed") {
+        let error = FieldError::new("tax_status", "tax-status-invalid", "وضعیت مالیاتی باید «failed» (ردشده) باشد.");
+        return Err(Problem::invalid(vec![error]));
+    }
+    let asked =
+        PageRequest::parse(query.and_then(|q| q.first("limit")), query.and_then(|q| q.first("cursor")), FAILED_PAGES)?;
+    let page = tax_reporting::failed_invoices(&deps.invoices, asked).await?;
+    let invoices: Vec<Value> = page
+        .items
+        .iter()
+        .map(|failed| {
+            json!({
+                "order_id": failed.order,
+                "kind": match failed.kind { InvoiceKind::Sale => "sale", InvoiceKind::Return => "return" },
+                "serial": failed.serial,
+                "tax_id": failed.tax_id,
+                "reference": failed.reference.as_ref().map(|r| r.0.as_str()),
+                "errors": failed.errors,
+            })
+        })
+        .collect();
+    http::json(StatusCode::OK, &json!({ "tax_status": "failed", "invoices": invoices, "next_cursor": page.next }))
 }
 
 /// The customer and the order a request names; a malformed order id names no order.

@@ -2,19 +2,22 @@
 //! (queued, sent, accepted, failed), `tax_attempts`, `tax_reference`, `tax_errors` (JSON), and,
 //! while the invoice still has a turn coming, `tax_queue = due` with `tax_due_at` (Unix seconds).
 //! The sparse `TaxQueue` index (keys only) lists those, next due first. An invoice is queued in
-//! the transaction that issues it, so none can be issued and never reported.
+//! the transaction that issues it, so none can be issued and never reported. A failed one is
+//! marked `tax_failed = failed`: the sparse `TaxFailed` index lists those by serial, for finance.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use mizan::invoicing::invoice::InvoiceKind;
-use mizan::invoicing::ports::{TaxEntry, TaxError, TaxLedger, TaxReference, TaxState};
+use mizan::invoicing::ports::{FailedInvoice, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::OrderId;
+use mizan::kernel::paging::{ListError, Page, PageRequest};
 use time::OffsetDateTime;
 
 use super::invoices::{InvoicesTable, invoice_key};
 use super::{Item, conditional, get_n, get_s, get_time, n, s, time};
 
 const DUE: &str = "due";
+const FAILED: &str = "failed";
 const FIELDS: &str = "pk, tax_state, tax_attempts, tax_due_at, tax_reference, tax_errors";
 
 /// The attributes of a newly issued invoice: queued, due at once.
@@ -107,6 +110,56 @@ impl TaxLedger for InvoicesTable {
         self.tax_entry_at(&invoice_key(order, kind)).await
     }
 
+    async fn failed(&self, page: PageRequest<'_>) -> Result<Page<FailedInvoice>, ListError> {
+        let after: u64 = match page.cursor {
+            Some(cursor) => cursor.parse().map_err(|_| ListError::BadCursor)?,
+            None => 0,
+        };
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("TaxFailed")
+            .key_condition_expression("tax_failed = :failed AND serial > :after")
+            .expression_attribute_values(":failed", s(FAILED))
+            .expression_attribute_values(":after", n(after))
+            .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        let mut items = Vec::new();
+        for key in answer.items() {
+            let read = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(get_s(key, "pk")?))
+                .projection_expression(format!("{FIELDS}, serial, tax_id"))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| crate::dynamodb::store_error(&e))?;
+            // The index lags the table: one corrected meanwhile is no longer listed.
+            let Some(item) = read.item else { continue };
+            let entry = read_entry(&item)?;
+            if let TaxState::Failed { reference, errors } = entry.state {
+                items.push(FailedInvoice {
+                    order: entry.order,
+                    kind: entry.kind,
+                    serial: get_n(&item, "serial")?,
+                    tax_id: get_s(&item, "tax_id")?.to_owned(),
+                    reference,
+                    errors,
+                });
+            }
+        }
+        let next = match answer.last_evaluated_key() {
+            Some(last) if !last.is_empty() => Some(get_n::<u64>(last, "serial")?.to_string()),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
     async fn advance(
         &self,
         entry: &TaxEntry,
@@ -129,13 +182,17 @@ impl TaxLedger for InvoicesTable {
             .expression_attribute_values(":state", s(state.as_str()))
             .expression_attribute_values(":attempts", n(attempts));
         let reference = match state {
-            TaxState::Queued => None,
-            TaxState::Sent(reference) | TaxState::Accepted(reference) => Some(reference),
+            TaxState::Queued | TaxState::Sent(_) | TaxState::Accepted(_) => {
+                remove.push("tax_failed");
+                state.reference()
+            }
             TaxState::Failed { reference, errors } => {
                 let errors =
                     serde_json::to_string(errors).map_err(|_| StoreError::Failed("encode-tax-errors".into()))?;
-                set.push("tax_errors = :errors");
-                update = update.expression_attribute_values(":errors", s(errors));
+                set.extend(["tax_errors = :errors", "tax_failed = :failed"]);
+                update = update
+                    .expression_attribute_values(":errors", s(errors))
+                    .expression_attribute_values(":failed", s(FAILED));
                 reference.as_ref()
             }
         };

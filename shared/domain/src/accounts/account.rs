@@ -23,6 +23,8 @@ pub enum Role {
     Staff,
     Legal,
     Fulfilment,
+    /// Follows the invoices' way to the tax system and corrects the ones it rejects.
+    Finance,
 }
 
 impl Role {
@@ -33,11 +35,14 @@ impl Role {
             Self::Staff => "staff",
             Self::Legal => "legal",
             Self::Fulfilment => "fulfilment",
+            Self::Finance => "finance",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Customer, Self::Staff, Self::Legal, Self::Fulfilment].into_iter().find(|role| role.as_str() == text)
+        [Self::Customer, Self::Staff, Self::Legal, Self::Fulfilment, Self::Finance]
+            .into_iter()
+            .find(|role| role.as_str() == text)
     }
 }
 
@@ -131,7 +136,7 @@ mod tests {
 
     #[test]
     fn roles_read_back_as_written() {
-        for role in [Role::Customer, Role::Staff, Role::Legal, Role::Fulfilment] {
+        for role in [Role::Customer, Role::Staff, Role::Legal, Role::Fulfilment, Role::Finance] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
             assert_eq!(serde_json::to_value(role).unwrap(), serde_json::json!(role.as_str()));
         }

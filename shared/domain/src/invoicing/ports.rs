@@ -8,6 +8,7 @@ use crate::invoicing::tax_invoice::TaxInvoice;
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
+use crate::kernel::paging::{ListError, Page, PageRequest};
 use crate::ordering::order::Order;
 
 /// What issuing an invoice came to.
@@ -141,6 +142,17 @@ pub struct TaxEntry {
     pub due_at: OffsetDateTime,
 }
 
+/// An invoice the tax system did not take, for the staff who correct it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedInvoice {
+    pub order: OrderId,
+    pub kind: InvoiceKind,
+    pub serial: u64,
+    pub tax_id: String,
+    pub reference: Option<TaxReference>,
+    pub errors: Vec<TaxError>,
+}
+
 /// The invoices' tax states: issuing queues each invoice in its own transaction; reporting moves
 /// it on.
 pub trait TaxLedger {
@@ -148,6 +160,10 @@ pub trait TaxLedger {
     async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<TaxEntry>, StoreError>;
 
     async fn entry(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<TaxEntry>, StoreError>;
+
+    /// The invoices the tax system rejected (or that did not add up), by serial, a page at a
+    /// time.
+    async fn failed(&self, page: PageRequest<'_>) -> Result<Page<FailedInvoice>, ListError>;
 
     /// Moves `entry` to `state`, next due at `due_at` (none once accepted or failed), on
     /// condition that it is still as read; `false` when another run moved it first.

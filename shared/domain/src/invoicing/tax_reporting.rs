@@ -14,10 +14,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::invoicing::invoice::{Invoice, InvoiceKind};
 use crate::invoicing::ports::{
-    InvoiceBook, Packet, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState, TaxSystem, TaxSystemError, Verdict,
+    FailedInvoice, InvoiceBook, Packet, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState, TaxSystem,
+    TaxSystemError, Verdict,
 };
 use crate::invoicing::tax_invoice::TaxInvoice;
 use crate::kernel::failures::StoreError;
+use crate::kernel::paging::{Page, PageRequest};
+use crate::kernel::problem::Problem;
 
 /// Invoices per run (and so per submission): a run must end well within its function's time.
 pub const BATCH: usize = 100;
@@ -51,6 +54,12 @@ pub struct ReportRun {
     /// Put off to a later run: the system unavailable or undecided, or a return waiting for its
     /// original.
     pub put_off: usize,
+}
+
+/// The invoices the tax system rejected, for the finance staff who correct them: oldest serial
+/// first, with the system's errors.
+pub async fn failed_invoices(ledger: &impl TaxLedger, page: PageRequest<'_>) -> Result<Page<FailedInvoice>, Problem> {
+    Ok(ledger.failed(page).await?)
 }
 
 pub async fn report(
@@ -391,6 +400,26 @@ mod tests {
         assert_eq!(world.run(now() + FIRST_INQUIRY * 2).await.sent, 1);
         world.run(now() + FIRST_INQUIRY * 3).await;
         assert!(matches!(world.state(sale.id, InvoiceKind::Return).await, TaxState::Accepted(_)));
+    }
+
+    #[tokio::test]
+    async fn the_rejected_invoices_are_listed_oldest_first_a_page_at_a_time() {
+        let world = World::new();
+        let (first, _accepted, third) = (world.sale().await, world.sale().await, world.sale().await);
+        for rejected in [&first, &third] {
+            let taxid = world.taxid(rejected.id, InvoiceKind::Sale).await;
+            world.system.rejects.lock().unwrap().push(taxid);
+        }
+        world.run(now()).await;
+        world.run(now() + FIRST_INQUIRY).await;
+        let page = failed_invoices(&world.invoices, PageRequest { limit: 1, cursor: None }).await.unwrap();
+        assert_eq!((page.items.len(), page.items[0].order, page.items[0].serial), (1, first.id, 1));
+        assert_eq!(page.items[0].errors[0].code, "TAXID");
+        let cursor = page.next.expect("a second page");
+        let rest = failed_invoices(&world.invoices, PageRequest { limit: 10, cursor: Some(&cursor) }).await.unwrap();
+        assert_eq!((rest.items.len(), rest.items[0].order, rest.next), (1, third.id, None));
+        let bad = failed_invoices(&world.invoices, PageRequest { limit: 10, cursor: Some("x") }).await.unwrap_err();
+        assert_eq!(bad.code, "validation-failed");
     }
 
     #[tokio::test]

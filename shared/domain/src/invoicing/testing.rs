@@ -8,12 +8,13 @@ use time::OffsetDateTime;
 
 use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
 use crate::invoicing::ports::{
-    InvoiceBook, Issuance, Packet, PlacedOrders, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState, TaxSystem,
-    TaxSystemError, Verdict,
+    FailedInvoice, InvoiceBook, Issuance, Packet, PlacedOrders, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState,
+    TaxSystem, TaxSystemError, Verdict,
 };
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
+use crate::kernel::paging::{ListError, Page, PageRequest};
 use crate::kernel::testing::OutboxEvents;
 use crate::ordering::order::Order;
 
@@ -90,6 +91,38 @@ impl TaxLedger for InMemoryInvoices {
 
     async fn entry(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<TaxEntry>, StoreError> {
         Ok(self.tax.lock().unwrap_or_else(PoisonError::into_inner).get(&(order, kind)).cloned())
+    }
+
+    async fn failed(&self, page: PageRequest<'_>) -> Result<Page<FailedInvoice>, ListError> {
+        let after: u64 = match page.cursor {
+            Some(cursor) => cursor.parse().map_err(|_| ListError::BadCursor)?,
+            None => 0,
+        };
+        let (entries, invoices) = (
+            self.tax.lock().unwrap_or_else(PoisonError::into_inner),
+            self.invoices.lock().unwrap_or_else(PoisonError::into_inner),
+        );
+        let mut failed: Vec<FailedInvoice> = entries
+            .values()
+            .filter_map(|entry| {
+                let TaxState::Failed { reference, errors } = &entry.state else { return None };
+                let invoice = invoices.get(&(entry.order, entry.kind))?;
+                Some(FailedInvoice {
+                    order: entry.order,
+                    kind: entry.kind,
+                    serial: invoice.serial,
+                    tax_id: invoice.tax_id.as_str().to_owned(),
+                    reference: reference.clone(),
+                    errors: errors.clone(),
+                })
+            })
+            .filter(|failed| failed.serial > after)
+            .collect();
+        failed.sort_by_key(|failed| failed.serial);
+        let more = failed.len() > page.limit as usize;
+        failed.truncate(page.limit as usize);
+        let next = more.then(|| failed.last().map(|last| last.serial.to_string())).flatten();
+        Ok(Page { items: failed, next })
     }
 
     async fn advance(
