@@ -5,15 +5,14 @@ use mizan::accounts::contact::{IranMobile, PostalCode};
 use mizan::accounts::person::FullName;
 use mizan::kernel::form::JsonObject;
 use mizan::kernel::ids::ProductId;
-use mizan::kernel::problem::{FieldError, Problem, Rejection};
+use mizan::kernel::problem::{FieldError, Problem};
 use mizan::ordering::checkout::CheckoutRequest;
-use mizan::ordering::identity::{EconomicCode, LegalId, NationalCode};
-use mizan::ordering::order::{Address, Buyer, CartLine, CompanyName, MAX_LINES, MAX_QUANTITY_PER_LINE, Recipient};
+use mizan::ordering::order::{Address, Buyer, CartLine, MAX_LINES, MAX_QUANTITY_PER_LINE, Recipient};
 
 pub fn checkout(body: &JsonObject) -> Result<CheckoutRequest, Problem> {
     let mut errors = Vec::new();
     let cart = body.required_objects("items", MAX_LINES, &mut errors).map(|items| cart(&items, &mut errors));
-    let buyer = body.required_object("buyer", &mut errors).and_then(|buyer| self::buyer(&buyer, &mut errors));
+    let buyer = body.required_object("buyer", &mut errors).and_then(|buyer| Buyer::from_form(&buyer, &mut errors));
     let recipient = body.required_object("shipping", &mut errors).and_then(|shipping| {
         let name = shipping.parsed("recipient_name", FullName::parse, &mut errors);
         let phone = shipping.parsed("recipient_phone", IranMobile::parse, &mut errors);
@@ -47,31 +46,4 @@ fn cart(items: &[JsonObject], errors: &mut Vec<FieldError>) -> Vec<CartLine> {
         }
     }
     lines
-}
-
-fn buyer(buyer: &JsonObject, errors: &mut Vec<FieldError>) -> Option<Buyer> {
-    match buyer.required_str("type", errors)? {
-        "natural" => {
-            let full_name = buyer.parsed("full_name", FullName::parse, errors);
-            let national_code = buyer.parsed("national_code", NationalCode::parse, errors);
-            Some(Buyer::Natural { full_name: full_name?, national_code: national_code? })
-        }
-        "legal" => {
-            let company_name = buyer.parsed("company_name", CompanyName::parse, errors);
-            let economic_code = buyer.parsed("economic_code", EconomicCode::parse, errors);
-            let national_id = buyer.parsed("national_id", LegalId::parse, errors);
-            let postal_code = buyer.parsed("postal_code", PostalCode::parse, errors);
-            Buyer::legal(company_name?, economic_code?, national_id?, postal_code?)
-                .map_err(|rejection| errors.push(rejection.at(&buyer.path_of("economic_code"))))
-                .ok()
-        }
-        _ => {
-            errors.push(FieldError::new(
-                &buyer.path_of("type"),
-                "buyer-type-invalid",
-                "نوع خریدار باید «natural» (شخص حقیقی) یا «legal» (شخص حقوقی) باشد.",
-            ));
-            None
-        }
-    }
 }

@@ -4,6 +4,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::accounts::contact::{IranMobile, PostalCode};
 use crate::accounts::person::FullName;
+use crate::kernel::form::JsonObject;
 use crate::kernel::ids::AccountId;
 use crate::kernel::ids::OrderId;
 use crate::kernel::ids::ProductId;
@@ -150,6 +151,36 @@ impl Buyer {
         match self {
             Self::Natural { .. } => "natural",
             Self::Legal { .. } => "legal",
+        }
+    }
+
+    /// The buyer a form gives (`type` natural with `full_name` and `national_code`, or legal
+    /// with `company_name`, `economic_code`, `national_id` and `postal_code`), every mistake
+    /// added to `errors`.
+    pub fn from_form(form: &JsonObject, errors: &mut Vec<FieldError>) -> Option<Self> {
+        match form.required_str("type", errors)? {
+            "natural" => {
+                let full_name = form.parsed("full_name", FullName::parse, errors);
+                let national_code = form.parsed("national_code", NationalCode::parse, errors);
+                Some(Self::Natural { full_name: full_name?, national_code: national_code? })
+            }
+            "legal" => {
+                let company_name = form.parsed("company_name", CompanyName::parse, errors);
+                let economic_code = form.parsed("economic_code", EconomicCode::parse, errors);
+                let national_id = form.parsed("national_id", LegalId::parse, errors);
+                let postal_code = form.parsed("postal_code", PostalCode::parse, errors);
+                Self::legal(company_name?, economic_code?, national_id?, postal_code?)
+                    .map_err(|rejection| errors.push(rejection.at(&form.path_of("economic_code"))))
+                    .ok()
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    &form.path_of("type"),
+                    "buyer-type-invalid",
+                    "نوع خریدار باید «natural» (شخص حقیقی) یا «legal» (شخص حقوقی) باشد.",
+                ));
+                None
+            }
         }
     }
 }
