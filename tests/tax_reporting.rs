@@ -98,7 +98,7 @@ async fn a_cancelled_sales_return_invoice_is_accepted_after_its_original() {
 }
 
 #[tokio::test]
-async fn a_rejected_invoice_is_failed_with_the_systems_error_not_sent_again_and_listed_for_finance() {
+async fn a_rejected_invoice_is_failed_listed_for_finance_corrected_and_then_accepted() {
     let stack = Stack::connect().await;
     let (bearer, _, invoice) = invoiced(&stack).await;
     let taxid = invoice["tax_id"].as_str().expect("a tax id");
@@ -130,6 +130,25 @@ async fn a_rejected_invoice_is_failed_with_the_systems_error_not_sent_again_and_
     assert_eq!(stack.get("/admin/invoices?tax_status=failed", Some(&fulfilment)).await.status, 404);
     let wrong = stack.get("/admin/invoices?tax_status=accepted", Some(&finance)).await;
     assert_eq!((wrong.status, wrong.body["errors"][0]["code"].as_str()), (400, Some("tax-status-invalid")));
+
+    // Finance corrects the buyer; the invoice goes again, under its own tax id, and is accepted.
+    let order_id = listed["order_id"].as_str().expect("an order id");
+    let correction =
+        json!({ "buyer": { "type": "natural", "full_name": "مریم کاظمی", "national_code": "0499370899" } });
+    let path = format!("/admin/invoices/{order_id}/corrections");
+    assert_eq!(stack.post_as(&path, &bearer, None, &correction).await.status, 404, "customers do not correct");
+    let corrected = stack.post_as(&path, &finance, None, &correction).await;
+    assert_eq!(corrected.status, 200, "{}", corrected.body);
+    assert_eq!(
+        (corrected.body["tax_id"].as_str(), corrected.body["tax_system"]["status"].as_str()),
+        (Some(taxid), Some("queued"))
+    );
+    let again = stack.post_as(&path, &finance, None, &correction).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("invoice-not-rejected")));
+    let accepted = report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "the corrected invoice").await;
+    assert_eq!(accepted["invoice"]["header"]["bid"], "0499370899");
+    let mine = stack.get(&format!("/orders/{order_id}/invoice"), Some(&bearer)).await;
+    assert_eq!(mine.body["buyer"]["national_code"], "0499370899", "the customer's invoice is the corrected one");
 }
 
 #[tokio::test]

@@ -4,10 +4,11 @@
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::account::Role;
+use mizan::accounts::session::Claims;
 use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice, InvoiceKind, PAYMENT_METHOD_GATEWAY};
 use mizan::invoicing::ports::TaxState;
 use mizan::invoicing::tax_id::TaxId;
-use mizan::invoicing::{access, tax_reporting};
+use mizan::invoicing::{access, tax_corrections, tax_reporting};
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::{AccountId, OrderId};
 use mizan::kernel::paging::{PageRequest, PageSizes};
@@ -24,6 +25,9 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
     let path = path.trim_end_matches('/');
     match (req.method().as_str(), path) {
         ("GET", "/admin/invoices") => failed_invoices(deps, &req).await,
+        ("POST", _) if path.starts_with("/admin/invoices/") && path.ends_with("/corrections") => {
+            correct(deps, &req).await
+        }
         ("GET", _) if path.ends_with("/invoice") => invoice(deps, &req).await,
         ("POST", _) if path.ends_with("/vat-certificate") => certificate(deps, &req).await,
         (_, _) if path.ends_with("/invoice") || path.ends_with("/vat-certificate") => {
@@ -36,13 +40,19 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
 const FAILED_PAGES: PageSizes =
     PageSizes { max: 100, out_of_range: "تعداد در هر صفحه باید بین ۱ تا ۱۰۰ باشد." };
 
-/// The invoices the tax system rejected, for a finance account; anyone else finds no such route
-/// (404, as for a customer who guesses the admin paths).
-async fn failed_invoices(deps: &Deps, req: &Request) -> HttpResult {
+/// The session of a finance account; anyone else finds no such routes (404, as for a customer
+/// who guesses the admin paths).
+async fn finance_staff(deps: &Deps, req: &Request) -> Result<Claims, Problem> {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
-    if session.role != Role::Finance {
-        return Err(Problem::not_found());
+    match session.role {
+        Role::Finance => Ok(session),
+        _ => Err(Problem::not_found()),
     }
+}
+
+/// The invoices the tax system rejected, for a finance account.
+async fn failed_invoices(deps: &Deps, req: &Request) -> HttpResult {
+    finance_staff(deps, req).await?;
     let query = req.query_string_parameters_ref();
     if query.and_then(|q| q.first("tax_status")) != Some("failed") {
         let error = FieldError::new("tax_status", "tax-status-invalid", "وضعیت مالیاتی باید «failed» (ردشده) باشد.");
@@ -68,6 +78,37 @@ async fn failed_invoices(deps: &Deps, req: &Request) -> HttpResult {
     http::json(StatusCode::OK, &json!({ "tax_status": "failed", "invoices": invoices, "next_cursor": page.next }))
 }
 
+/// A finance account corrects the buyer of a rejected invoice (`?kind=return` for a return
+/// invoice); it goes back on its way to the tax system.
+async fn correct(deps: &Deps, req: &Request) -> HttpResult {
+    let session = finance_staff(deps, req).await?;
+    let order = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
+    let order = order.ok_or_else(Problem::not_found)?;
+    let kind = invoice_kind(req)?;
+    let body = http::json_object(req)?;
+    let mut errors = Vec::new();
+    let buyer = body.required_object("buyer", &mut errors).and_then(|buyer| Buyer::from_form(&buyer, &mut errors));
+    let buyer = buyer.filter(|_| errors.is_empty()).ok_or_else(|| Problem::invalid(errors))?;
+    let corrected = tax_corrections::correct_rejected(&deps.invoices, order, kind, buyer, session.sub, now()).await?;
+    http::json(StatusCode::OK, &invoice_view(&corrected, Some(&TaxState::Queued)))
+}
+
+/// Which of an order's invoices a request names: `?kind=sale` (the default) or `?kind=return`.
+fn invoice_kind(req: &Request) -> Result<InvoiceKind, Problem> {
+    match req.query_string_parameters_ref().and_then(|query| query.first("kind")) {
+        None | Some("sale") => Ok(InvoiceKind::Sale),
+        Some("return") => Ok(InvoiceKind::Return),
+        Some(_) => {
+            let error = FieldError::new(
+                "kind",
+                "invoice-kind-unknown",
+                "نوع صورتحساب «sale» (فروش) یا «return» (برگشت از فروش) است.",
+            );
+            Err(Problem::invalid(vec![error]))
+        }
+    }
+}
+
 /// The customer and the order a request names; a malformed order id names no order.
 async fn customer_and_order(deps: &Deps, req: &Request) -> Result<(AccountId, OrderId), Problem> {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
@@ -80,18 +121,7 @@ async fn customer_and_order(deps: &Deps, req: &Request) -> Result<(AccountId, Or
 /// issued says so, with when to ask again.
 async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
     let (customer, order) = customer_and_order(deps, req).await?;
-    let kind = match req.query_string_parameters_ref().and_then(|query| query.first("kind")) {
-        None | Some("sale") => InvoiceKind::Sale,
-        Some("return") => InvoiceKind::Return,
-        Some(_) => {
-            let error = FieldError::new(
-                "kind",
-                "invoice-kind-unknown",
-                "نوع صورتحساب «sale» (فروش) یا «return» (برگشت از فروش) است.",
-            );
-            return Err(Problem::invalid(vec![error]));
-        }
-    };
+    let kind = invoice_kind(req)?;
     let (invoice, tax) = access::own_invoice_and_tax_state(&deps.invoices, &deps.orders, customer, order, kind).await?;
     if wants_html(req) {
         let html = page::render(&invoice, tax.as_ref()).map_err(|error| {

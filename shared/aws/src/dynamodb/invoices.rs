@@ -84,7 +84,7 @@ impl InvoicesTable {
 
 // The item layout of an invoice, its buyer sealed.
 impl InvoicesTable {
-    async fn invoice_item(&self, invoice: &Invoice) -> Result<Item, StoreError> {
+    pub(super) async fn invoice_item(&self, invoice: &Invoice) -> Result<Item, StoreError> {
         let lines = serde_json::to_string(&invoice.lines).map_err(|_| StoreError::Failed("encode-lines".into()))?;
         let totals = serde_json::to_string(&invoice.totals).map_err(|_| StoreError::Failed("encode-totals".into()))?;
         let payment =

@@ -6,8 +6,8 @@
 //! marked `tax_failed = failed`: the sparse `TaxFailed` index lists those by serial, for finance.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mizan::invoicing::invoice::InvoiceKind;
-use mizan::invoicing::ports::{FailedInvoice, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState};
+use mizan::invoicing::invoice::{Invoice, InvoiceKind};
+use mizan::invoicing::ports::{Correction, FailedInvoice, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState};
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ids::OrderId;
 use mizan::kernel::paging::{ListError, Page, PageRequest};
@@ -158,6 +158,48 @@ impl TaxLedger for InvoicesTable {
             _ => None,
         };
         Ok(Page { items, next })
+    }
+
+    /// Puts the corrected invoice in place of the rejected one (the same key, serial and tax id;
+    /// queued again, off the failed list), the corrections so far and this one beside it, on
+    /// condition that it is still as read.
+    async fn resubmit(
+        &self,
+        entry: &TaxEntry,
+        corrected: &Invoice,
+        correction: &Correction,
+    ) -> Result<bool, StoreError> {
+        let key = invoice_key(entry.order, entry.kind);
+        let earlier = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&key))
+            .projection_expression("tax_corrections")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        let mut corrections: Vec<AttributeValue> = earlier
+            .item
+            .and_then(|item| item.get("tax_corrections").and_then(|v| v.as_l().ok()).cloned())
+            .unwrap_or_default();
+        let recorded = serde_json::to_string(correction).map_err(|_| StoreError::Failed("encode-correction".into()))?;
+        corrections.push(s(recorded));
+        let mut item = self.invoice_item(corrected).await?;
+        item.insert("tax_corrections".to_owned(), AttributeValue::L(corrections));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("tax_state = :was AND tax_attempts = :was_attempts AND tax_due_at = :was_due")
+            .expression_attribute_values(":was", s(entry.state.as_str()))
+            .expression_attribute_values(":was_attempts", n(entry.attempts))
+            .expression_attribute_values(":was_due", time(entry.due_at))
+            .send()
+            .await;
+        conditional(put.map(|_| ()))
     }
 
     async fn advance(

@@ -5,6 +5,7 @@ pub mod access;
 pub mod invoice;
 pub mod issuance;
 pub mod ports;
+pub mod tax_corrections;
 pub mod tax_id;
 pub mod tax_invoice;
 pub mod tax_reporting;

@@ -7,7 +7,7 @@ use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
 use crate::invoicing::tax_invoice::TaxInvoice;
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
-use crate::kernel::ids::OrderId;
+use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::paging::{ListError, Page, PageRequest};
 use crate::ordering::order::Order;
 
@@ -142,6 +142,16 @@ pub struct TaxEntry {
     pub due_at: OffsetDateTime,
 }
 
+/// Who corrected a rejected invoice, when, and what the system had said of it: kept with the
+/// invoice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Correction {
+    pub by: AccountId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub errors: Vec<TaxError>,
+}
+
 /// An invoice the tax system did not take, for the staff who correct it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedInvoice {
@@ -164,6 +174,15 @@ pub trait TaxLedger {
     /// The invoices the tax system rejected (or that did not add up), by serial, a page at a
     /// time.
     async fn failed(&self, page: PageRequest<'_>) -> Result<Page<FailedInvoice>, ListError>;
+
+    /// Replaces a rejected invoice with `corrected` and puts it back in the queue, due at once,
+    /// recording `correction`, on condition that it is still as read; `false` otherwise.
+    async fn resubmit(
+        &self,
+        entry: &TaxEntry,
+        corrected: &Invoice,
+        correction: &Correction,
+    ) -> Result<bool, StoreError>;
 
     /// Moves `entry` to `state`, next due at `due_at` (none once accepted or failed), on
     /// condition that it is still as read; `false` when another run moved it first.

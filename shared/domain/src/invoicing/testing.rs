@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 
 use crate::invoicing::invoice::{Invoice, InvoiceKind, VatCertificate};
 use crate::invoicing::ports::{
-    FailedInvoice, InvoiceBook, Issuance, Packet, PlacedOrders, TaxEntry, TaxError, TaxLedger, TaxReference, TaxState,
-    TaxSystem, TaxSystemError, Verdict,
+    Correction, FailedInvoice, InvoiceBook, Issuance, Packet, PlacedOrders, TaxEntry, TaxError, TaxLedger,
+    TaxReference, TaxState, TaxSystem, TaxSystemError, Verdict,
 };
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
@@ -23,10 +23,17 @@ pub struct InMemoryInvoices {
     invoices: Mutex<HashMap<(OrderId, InvoiceKind), Invoice>>,
     certificates: Mutex<HashMap<OrderId, VatCertificate>>,
     tax: Mutex<HashMap<(OrderId, InvoiceKind), TaxEntry>>,
+    corrections: Mutex<Vec<((OrderId, InvoiceKind), Correction)>>,
     pub outbox: OutboxEvents,
 }
 
 impl InMemoryInvoices {
+    /// The corrections recorded for an invoice.
+    pub fn corrections(&self, order: OrderId, kind: InvoiceKind) -> Vec<Correction> {
+        let corrections = self.corrections.lock().unwrap_or_else(PoisonError::into_inner);
+        corrections.iter().filter(|(key, _)| *key == (order, kind)).map(|(_, correction)| correction.clone()).collect()
+    }
+
     /// Replaces a stored invoice as it is (a manual edit, a bug).
     pub fn tamper(&self, invoice: Invoice) {
         let key = (invoice.order_id, invoice.subject.kind());
@@ -123,6 +130,24 @@ impl TaxLedger for InMemoryInvoices {
         failed.truncate(page.limit as usize);
         let next = more.then(|| failed.last().map(|last| last.serial.to_string())).flatten();
         Ok(Page { items: failed, next })
+    }
+
+    async fn resubmit(
+        &self,
+        entry: &TaxEntry,
+        corrected: &Invoice,
+        correction: &Correction,
+    ) -> Result<bool, StoreError> {
+        self.outbox.writable()?;
+        let mut entries = self.tax.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = entries.get_mut(&(entry.order, entry.kind)).filter(|stored| *stored == entry) else {
+            return Ok(false);
+        };
+        *stored = TaxEntry { state: TaxState::Queued, attempts: 0, due_at: correction.at, ..entry.clone() };
+        let key = (entry.order, entry.kind);
+        self.invoices.lock().unwrap_or_else(PoisonError::into_inner).insert(key, corrected.clone());
+        self.corrections.lock().unwrap_or_else(PoisonError::into_inner).push((key, correction.clone()));
+        Ok(true)
     }
 
     async fn advance(

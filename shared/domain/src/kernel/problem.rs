@@ -244,6 +244,16 @@ impl Problem {
         )
     }
 
+    /// Only an invoice the tax system rejected is corrected here (and only once at a time).
+    pub fn invoice_not_rejected() -> Self {
+        Self::new(
+            409,
+            "invoice-not-rejected",
+            "این صورتحساب ردشده نیست",
+            "فقط صورتحسابی که سامانهٔ مؤدیان رد کرده اصلاح و دوباره ارسال می‌شود؛ این یکی رد نشده یا هم‌اکنون اصلاح شده است.",
+        )
+    }
+
     /// The order was cancelled: it can no longer be paid.
     pub fn order_cancelled() -> Self {
         Self::new(
