@@ -93,8 +93,13 @@ async fn p15_a_paid_order_is_packed_shipped_and_delivered_and_the_customer_follo
     let later = stack.get(&format!("/orders/{order_id}"), Some(&bearer)).await;
     assert_eq!(later.body["shipping"], Value::Null, "P15: the recipient is gone after delivery");
     assert_eq!(later.body["status"], "delivered");
+    // The document itself; its standing with the tax system moves on meanwhile.
+    let document = |mut body: Value| {
+        body.as_object_mut().map(|fields| fields.remove("tax_system"));
+        body
+    };
     let invoice_later = stack.await_invoice(&bearer, &order_id).await;
-    assert_eq!(invoice_later.body, invoice.body, "the invoice is unchanged by the erasure");
+    assert_eq!(document(invoice_later.body), document(invoice.body.clone()), "the invoice is unchanged by the erasure");
 
     let no_return = stack.get(&format!("/orders/{order_id}/invoice?kind=return"), Some(&bearer)).await;
     assert_eq!(no_return.status, 404, "a sale that stands has no return invoice");
