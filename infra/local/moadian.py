@@ -33,7 +33,6 @@ For tests, under /_emulator/ (not the real system's):
                                              the next submission of T fails with that error
 """
 
-import argparse
 import base64
 import json
 import re
@@ -41,7 +40,6 @@ import secrets
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -49,6 +47,8 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from emulator import JsonHandler, arguments, serve
 
 API = "/requestsmanager/api/v2/"
 
@@ -294,34 +294,9 @@ class TaxSystem:
         return answers
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server_version = "moadian-emulator"
     system: TaxSystem = None  # set in main
-
-    def log_message(self, fmt, *args):  # one line per request, no bodies
-        print(f"{self.address_string()} {fmt % args}", flush=True)
-
-    def reply(self, status, body):
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def json_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            return json.loads(self.rfile.read(length) or b"null")
-        except ValueError:
-            return None
-
-    def hang_if_down(self):
-        if self.system.down:
-            time.sleep(self.system.slow)
-            self.reply(503, {"message": "service unavailable"})
-            return True
-        return False
 
     def do_GET(self):
         url = urlsplit(self.path)
@@ -335,7 +310,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, listed)
         if not url.path.startswith(API):
             return self.reply(404, {"message": "not found"})
-        if self.hang_if_down():
+        if self.hang_if_down(self.system, 503, "service unavailable"):
             return None
         endpoint = url.path[len(API):]
         if endpoint == "nonce":
@@ -370,25 +345,25 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         path = urlsplit(self.path).path
         if path == "/_emulator/down":
-            body = self.json_body() or {}
+            body = self.json_object() or {}
             self.system.down = bool(body.get("down"))
             if isinstance(body.get("slow"), (int, float)):
                 self.system.slow = float(body["slow"])
             return self.reply(200, {"down": self.system.down, "slow": self.system.slow})
         if path == "/_emulator/inquiries":
-            body = self.json_body() or {}
+            body = self.json_object() or {}
             with self.system.lock:
                 self.system.scripted = [body.get("status", "TIMEOUT")] * int(body.get("times", 1))
             return self.reply(200, {"scripted": self.system.scripted})
         if path == "/_emulator/reject":
-            body = self.json_body() or {}
+            body = self.json_object() or {}
             with self.system.lock:
                 self.system.rejections[body.get("taxid")] = (body.get("code", "REJECTED"),
                                                              body.get("message", "rejected by the test"))
             return self.reply(200, {"ok": True})
         if path != API + "invoice":
             return self.reply(404, {"message": "not found"})
-        if self.hang_if_down():
+        if self.hang_if_down(self.system, 503, "service unavailable"):
             return None
         try:
             memory_id = self.system.authenticate(self.headers.get("Authorization"))
@@ -408,16 +383,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--slow", type=float, default=15.0, help="seconds a call hangs while the system is down")
-    args = parser.parse_args()
+    args = arguments(__doc__, slow_help="seconds a call hangs while the system is down")
     Handler.system = TaxSystem(args.slow)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"tax system emulator on http://127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
-
+    serve(Handler, args.port, "tax system")
 
 if __name__ == "__main__":
     main()

@@ -23,14 +23,13 @@ For tests, under /_emulator/ (not the real gateway's):
   POST /_emulator/down  {"down": true|false}       every API call hangs --slow seconds, then 504
 """
 
-import argparse
 import html
-import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, urlsplit
+
+from emulator import JsonHandler, arguments, serve
 
 MIN_AMOUNT = 10_000         # Rial; below it request.json answers -9
 REVERSE_WINDOW = 30 * 60    # seconds after payment in which reverse.json is allowed
@@ -119,43 +118,15 @@ def success(code=100, **fields):
     return {"data": {"code": code, "message": MESSAGES[code], **fields}, "errors": []}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server_version = "zarinpal-emulator"
     gateway: Gateway = None  # set in main
-
-    def log_message(self, fmt, *args):  # one line per request, no bodies
-        print(f"{self.address_string()} {fmt % args}", flush=True)
-
-    # --- plumbing ---
-
-    def reply(self, status, body, content_type="application/json"):
-        data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type + "; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def redirect(self, location):
         self.send_response(302)
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-    def json_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
-
-    def hang_if_down(self):
-        if self.gateway.down:
-            time.sleep(self.gateway.slow)
-            self.reply(504, {"message": "gateway timeout"})
-            return True
-        return False
 
     # --- routes ---
 
@@ -181,7 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/v4/graphql/":
             return self.graphql()
         if path == "/_emulator/down":
-            body = self.json_body() or {}
+            body = self.json_object() or {}
             self.gateway.down = bool(body.get("down"))
             return self.reply(200, {"down": self.gateway.down})
         api = {
@@ -192,9 +163,9 @@ class Handler(BaseHTTPRequestHandler):
         }.get(path)
         if api is None:
             return self.reply(404, {"message": "not found"})
-        if self.hang_if_down():
+        if self.hang_if_down(self.gateway, 504, "gateway timeout"):
             return None
-        body = self.json_body()
+        body = self.json_object()
         if body is None:
             return self.reply(400, error(-9, ["body must be a JSON object"]))
         merchant_id = body.get("merchant_id")
@@ -276,12 +247,12 @@ class Handler(BaseHTTPRequestHandler):
     # --- the GraphQL API (refunds) ---
 
     def graphql(self):
-        if self.hang_if_down():
+        if self.hang_if_down(self.gateway, 504, "gateway timeout"):
             return None
         if not (self.headers.get("Authorization") or "").startswith("Bearer ") \
                 or len(self.headers.get("Authorization")) <= len("Bearer "):
             return self.reply(401, {"errors": [{"message": "Unauthenticated."}]})
-        body = self.json_body()
+        body = self.json_object()
         variables = (body or {}).get("variables")
         if not isinstance(variables, dict):
             return self.reply(400, {"errors": [{"message": "variables must be an object"}]})
@@ -343,17 +314,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--slow", type=float, default=15.0,
-                        help="seconds a timed-out call hangs before answering 504")
-    args = parser.parse_args()
+    args = arguments(__doc__, slow_help="seconds a timed-out call hangs before answering 504")
     Handler.gateway = Gateway(args.slow)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"zarinpal emulator on http://127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
-
+    serve(Handler, args.port, "zarinpal")
 
 if __name__ == "__main__":
     main()
