@@ -57,7 +57,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         ip_records: IpRecordsTable::new(dynamodb.clone(), config::required("IP_RECORDS_TABLE")?),
         progress: OrderProgressTable::new(dynamodb, config::required("ORDERS_TABLE")?),
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
         payment_window: config::required("PAYMENT_WINDOW_MINUTES")?
             .parse::<i64>()

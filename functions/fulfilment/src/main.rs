@@ -50,7 +50,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             outbox: OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?),
         },
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
         recipient_kept: recipient_keeping(&config::required("RECIPIENT_KEPT_AFTER_FULFILMENT")?)?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await

@@ -58,7 +58,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
         ),
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
         seller,
     };
     mizan_aws::lambda::triggers::serve_with_events(

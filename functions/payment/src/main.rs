@@ -50,7 +50,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             callback_url: config::required("PAYMENT_CALLBACK_URL")?,
         })?,
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
         storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
     };
     mizan_aws::lambda::triggers::serve_http_events_schedule(

@@ -48,7 +48,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         ip_records: IpRecordsTable::new(dynamodb.clone(), config::required("IP_RECORDS_TABLE")?),
         audit: AuditTable::new(dynamodb, config::required("AUDIT_TABLE")?),
         subject_key: SubjectKey::new(config::required("AUDIT_SUBJECT_KEY")?.as_bytes())?,
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

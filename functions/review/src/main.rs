@@ -34,7 +34,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         orders: PurchaseIndex::new(dynamodb, config::required("ORDERS_TABLE")?),
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
     };
     mizan_aws::lambda::triggers::serve_with_events(
         |req| routes::handle(&deps, req),

@@ -34,7 +34,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?).with_outbox(outbox.clone()),
         ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         outbox,
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
         codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await

@@ -23,7 +23,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = config::aws().await;
     let deps = Deps {
         accounts: AccountsTable::new(aws_sdk_dynamodb::Client::new(&aws), config::required("ACCOUNTS_TABLE")?),
-        sessions: SessionKey::new(config::required("SESSION_SIGNING_KEY")?.as_bytes())?,
+        sessions: config::session_key()?,
         keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
