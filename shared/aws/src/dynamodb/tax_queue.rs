@@ -60,19 +60,24 @@ fn read_entry(item: &Item) -> Result<TaxEntry, StoreError> {
 }
 
 impl InvoicesTable {
-    async fn tax_entry_at(&self, key: &str) -> Result<Option<TaxEntry>, StoreError> {
+    /// The `projection` of the invoice item at `key`, as it is now (the indexes lag the table).
+    async fn read(&self, key: &str, projection: &str) -> Result<Option<Item>, StoreError> {
         let answer = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(key))
-            .projection_expression(FIELDS)
+            .projection_expression(projection)
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| crate::dynamodb::store_error(&e))?;
+        Ok(answer.item)
+    }
+
+    async fn tax_entry_at(&self, key: &str) -> Result<Option<TaxEntry>, StoreError> {
         // An invoice issued before the tax queue existed has no state: it is not on the way.
-        match answer.item {
+        match self.read(key, FIELDS).await? {
             Some(item) if item.contains_key("tax_state") => read_entry(&item).map(Some),
             _ => Ok(None),
         }
@@ -129,18 +134,10 @@ impl TaxLedger for InvoicesTable {
             .map_err(|e| crate::dynamodb::store_error(&e))?;
         let mut items = Vec::new();
         for key in answer.items() {
-            let read = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", s(get_s(key, "pk")?))
-                .projection_expression(format!("{FIELDS}, serial, tax_id"))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| crate::dynamodb::store_error(&e))?;
             // The index lags the table: one corrected meanwhile is no longer listed.
-            let Some(item) = read.item else { continue };
+            let Some(item) = self.read(get_s(key, "pk")?, &format!("{FIELDS}, serial, tax_id")).await? else {
+                continue;
+            };
             let entry = read_entry(&item)?;
             if let TaxState::Failed { reference, errors } = entry.state {
                 items.push(FailedInvoice {
@@ -170,18 +167,9 @@ impl TaxLedger for InvoicesTable {
         correction: &Correction,
     ) -> Result<bool, StoreError> {
         let key = invoice_key(entry.order, entry.kind);
-        let earlier = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&key))
-            .projection_expression("tax_corrections")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        let mut corrections: Vec<AttributeValue> = earlier
-            .item
+        let mut corrections: Vec<AttributeValue> = self
+            .read(&key, "tax_corrections")
+            .await?
             .and_then(|item| item.get("tax_corrections").and_then(|v| v.as_l().ok()).cloned())
             .unwrap_or_default();
         let recorded = serde_json::to_string(correction).map_err(|_| StoreError::Failed("encode-correction".into()))?;
