@@ -143,6 +143,12 @@ async fn p8_only_the_owner_reads_an_invoice_and_only_a_legal_entity_gets_a_vat_c
     assert_eq!(first.body["tax_id"], invoice.body["tax_id"]);
     let second = stack.post_as(&format!("/orders/{legal_id}/vat-certificate"), &bearer, None, &json!({})).await;
     assert_eq!(second.body, first.body, "issued once; repeated calls return the same");
+    let page = stack.post_for_page_as(&format!("/orders/{legal_id}/vat-certificate"), &bearer).await;
+    let content_type = page.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!((page.status, content_type.starts_with("text/html")), (200, true), "{content_type}");
+    let html = page.body.as_str().expect("a page");
+    assert!(html.contains("گواهی مالیات بر ارزش افزوده") && html.contains("۱٬۰۰۰٬۰۰۰"), "{html}");
+    assert!(html.contains(first.body["tax_id"].as_str().unwrap()), "the certificate issued before: {html}");
     assert_eq!(
         stack.post_as(&format!("/orders/{legal_id}/vat-certificate"), &stranger, None, &json!({})).await.status,
         404

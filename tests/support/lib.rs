@@ -91,6 +91,12 @@ impl Stack {
         self.send(request).await
     }
 
+    /// An empty POST as a signed-in customer's browser sends it, asking for a page.
+    pub async fn post_for_page_as(&self, path: &str, bearer: &str) -> Answer {
+        let request = self.http.post(format!("{}{path}", self.api)).bearer_auth(bearer).header("accept", "text/html");
+        self.send(request).await
+    }
+
     /// `POST /checkout` of `body` as a signed-in customer, under an `Idempotency-Key` of its own.
     pub async fn check_out(&self, bearer: &str, body: &Value) -> Answer {
         self.post_as("/checkout", bearer, Some(&uuid::Uuid::new_v4().to_string()), body).await

@@ -6,13 +6,15 @@
 //! as the tax system prints and reads it, and is isolated left to right.
 
 use askama::Template;
-use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice};
+use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice, VatCertificate};
 use mizan::invoicing::ports::TaxState;
 use mizan::kernel::money::Rial;
 use mizan::kernel::persian_format::{persian_amount, persian_digits};
-use mizan::kernel::solar_hijri::tehran_offset;
+use mizan::kernel::persian_words::rials_in_words;
+use mizan::kernel::solar_hijri::{tehran_date, tehran_offset};
 use mizan::ordering::catalog::UnitCode;
 use mizan::ordering::order::Buyer;
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Template)]
@@ -68,6 +70,51 @@ pub fn render(invoice: &Invoice, tax: Option<&TaxState>) -> Result<String, askam
     page(invoice, tax).render()
 }
 
+/// The VAT certificate (گواهی مالیات بر ارزش افزوده) of a legal buyer's invoice, on one portrait
+/// A4 page: who sold to whom, which invoice, and the VAT it carried.
+#[derive(Template)]
+#[template(path = "certificate.html")]
+struct CertificatePage<'a> {
+    seller_name: &'a str,
+    /// When the certificate was issued: the Solar Hijri date and the time in Tehran.
+    certified_on: String,
+    invoice_serial: String,
+    tax_id: &'a str,
+    invoice_issued_on: String,
+    seller: Vec<Field<'static>>,
+    buyer_kind: &'static str,
+    buyer: Vec<Field<'static>>,
+    amounts: Vec<Field<'static>>,
+    vat: String,
+    vat_in_words: String,
+}
+
+pub fn render_certificate(certificate: &VatCertificate, invoice: &Invoice) -> Result<String, askama::Error> {
+    let (buyer_kind, buyer) = buyer_fields(invoice);
+    CertificatePage {
+        seller_name: &invoice.seller_name,
+        certified_on: format!(
+            "{}، {}",
+            tehran_date(certificate.issued_at).long_persian(),
+            tehran_time_of_day(certificate.issued_at)
+        ),
+        invoice_serial: persian_digits(&certificate.invoice_serial.to_string()),
+        tax_id: certificate.tax_id.as_str(),
+        invoice_issued_on: invoice.issued_on().long_persian(),
+        seller: seller_fields(invoice),
+        buyer_kind,
+        buyer,
+        amounts: vec![
+            field("مبلغ پیش از مالیات", amount(invoice.totals.after_discount)),
+            field("مالیات بر ارزش افزوده", amount(certificate.vat)),
+            field("مبلغ کل صورتحساب", amount(certificate.total)),
+        ],
+        vat: amount(certificate.vat),
+        vat_in_words: rials_in_words(certificate.vat),
+    }
+    .render()
+}
+
 /// Where the invoice stands with the tax system, in words, and the system's reference once it
 /// accepted it.
 fn tax_standing(tax: Option<&TaxState>) -> (&'static str, Option<String>) {
@@ -80,15 +127,22 @@ fn tax_standing(tax: Option<&TaxState>) -> (&'static str, Option<String>) {
     }
 }
 
-fn page<'a>(invoice: &'a Invoice, tax: Option<&TaxState>) -> InvoicePage<'a> {
-    let field = |label, value: String| Field { label, value };
-    let seller = vec![
+fn field(label: &'static str, value: String) -> Field<'static> {
+    Field { label, value }
+}
+
+fn seller_fields(invoice: &Invoice) -> Vec<Field<'static>> {
+    vec![
         field("نام فروشنده", invoice.seller_name.clone()),
         field("کد اقتصادی", persian_digits(invoice.seller_economic_code.as_str())),
         field("نشانی", invoice.seller_address.clone()),
         field("کد پستی", persian_digits(invoice.seller_postal_code.as_str())),
-    ];
-    let (buyer_kind, buyer) = match &invoice.buyer {
+    ]
+}
+
+/// The buyer's kind in words, and what names it.
+fn buyer_fields(invoice: &Invoice) -> (&'static str, Vec<Field<'static>>) {
+    match &invoice.buyer {
         Buyer::Natural { full_name, national_code } => (
             "شخص حقیقی",
             vec![
@@ -105,7 +159,19 @@ fn page<'a>(invoice: &'a Invoice, tax: Option<&TaxState>) -> InvoicePage<'a> {
                 field("کد پستی", persian_digits(postal_code.as_str())),
             ],
         ),
-    };
+    }
+}
+
+/// «۰۹:۳۰:۰۰ به وقت تهران».
+fn tehran_time_of_day(at: OffsetDateTime) -> String {
+    let tehran = at.to_offset(tehran_offset(at));
+    let clock = format!("{:02}:{:02}:{:02}", tehran.hour(), tehran.minute(), tehran.second());
+    format!("{} به وقت تهران", persian_digits(&clock))
+}
+
+fn page<'a>(invoice: &'a Invoice, tax: Option<&TaxState>) -> InvoicePage<'a> {
+    let seller = seller_fields(invoice);
+    let (buyer_kind, buyer) = buyer_fields(invoice);
     let lines = invoice
         .lines
         .iter()
@@ -132,16 +198,12 @@ fn page<'a>(invoice: &'a Invoice, tax: Option<&TaxState>) -> InvoicePage<'a> {
         field("جمع مالیات بر ارزش افزوده", amount(totals.vat)),
         field("مبلغ کل صورتحساب", amount(totals.total)),
     ];
-    let tehran = invoice.issued_at.to_offset(tehran_offset(invoice.issued_at));
     InvoicePage {
         seller_name: &invoice.seller_name,
         serial: persian_digits(&invoice.serial.to_string()),
         tax_id: invoice.tax_id.as_str(),
         issued_on: invoice.issued_on().long_persian(),
-        issued_at_fa: format!(
-            "{} به وقت تهران",
-            persian_digits(&format!("{:02}:{:02}:{:02}", tehran.hour(), tehran.minute(), tehran.second()))
-        ),
+        issued_at_fa: tehran_time_of_day(invoice.issued_at),
         tax_status: tax_standing(tax).0,
         tax_reference: tax_standing(tax).1,
         issued_at_iso: invoice.issued_at.format(&Rfc3339).unwrap_or_default(),
@@ -400,6 +462,33 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("& \"Co\""));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;Co&#34;"), "{html}");
+    }
+
+    #[test]
+    fn p8_the_vat_certificate_is_a_printable_persian_page_naming_the_legal_buyer_and_its_vat() {
+        let invoice = sample(legal("شرکت قهوه‌پردازان پارس"));
+        // 2025-03-22 06:00 UTC: 2 Farvardin 1404, 09:30 in Tehran.
+        let certified_at = OffsetDateTime::from_unix_timestamp(1_742_623_200).unwrap();
+        let certificate = VatCertificate::for_invoice(&invoice, certified_at).unwrap();
+        let html = render_certificate(&certificate, &invoice).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>") && html.contains(r#"<html lang="fa" dir="rtl">"#));
+        assert!(html.contains("size: A4 portrait"), "one portrait page");
+        let text = visible_text(&html);
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("گواهی مالیات بر ارزش افزوده"), "{text}");
+        assert!(text.contains("۲ فروردین ۱۴۰۴، ۰۹:۳۰:۰۰ به وقت تهران"), "when it was certified: {text}");
+        assert!(text.contains("۱ فروردین ۱۴۰۴"), "the invoice's date: {text}");
+        assert!(text.contains("شرکت قهوه‌پردازان پارس") && text.contains("شناسه ملی ۱۰۳۸۰۲۸۴۷۹۰"), "{text}");
+        assert!(text.contains("مالیات بر ارزش افزوده ۲٬۵۶۴٬۱۳۵"), "the VAT: {text}");
+        assert!(text.contains("مبلغ پیش از مالیات ۲۵٬۶۹۱٬۳۵۰") && text.contains("۲۸٬۲۵۵٬۴۸۵"), "{text}");
+        assert!(text.contains("دو میلیون و پانصد و شصت و چهار هزار و صد و سی و پنج ریال"), "in words: {text}");
+        assert!(html.contains(&format!(r#"<bdi dir="ltr">{}</bdi>"#, invoice.tax_id.as_str())), "the tax id, LTR");
+        let text = text.replace(invoice.tax_id.as_str(), "");
+        assert!(!text.chars().any(|c| c.is_ascii_digit()), "ASCII digits shown: {text}");
+        let lower = html.to_ascii_lowercase();
+        for external in ["http://", "https://", "<script", "<link", "@import", "url(", "<img"] {
+            assert!(!lower.contains(external), "found {external}");
+        }
     }
 
     #[test]

@@ -124,18 +124,18 @@ async fn invoice(deps: &Deps, req: &Request) -> HttpResult {
     let kind = invoice_kind(req)?;
     let (invoice, tax) = access::own_invoice_and_tax_state(&deps.invoices, &deps.orders, customer, order, kind).await?;
     if wants_html(req) {
-        let html = page::render(&invoice, tax.as_ref()).map_err(|error| {
-            tracing::error!(%error, "the invoice page could not be rendered");
-            Problem::internal()
-        })?;
-        return Ok(http::html(StatusCode::OK, html, "; img-src data:"));
+        return printable(page::render(&invoice, tax.as_ref()));
     }
     http::json(StatusCode::OK, &invoice_view(&invoice, tax.as_ref()))
 }
 
+/// The VAT certificate of the caller's order, as JSON or, for a browser, as a printable page.
 async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
     let (customer, order) = customer_and_order(deps, req).await?;
-    let certificate = access::certify(&deps.invoices, &deps.orders, customer, order, now()).await?;
+    let (certificate, invoice) = access::certify(&deps.invoices, &deps.orders, customer, order, now()).await?;
+    if wants_html(req) {
+        return printable(page::render_certificate(&certificate, &invoice));
+    }
     http::json(
         StatusCode::OK,
         &json!({
@@ -147,6 +147,14 @@ async fn certificate(deps: &Deps, req: &Request) -> HttpResult {
             "total": certificate.total,
         }),
     )
+}
+
+fn printable(rendered: Result<String, askama::Error>) -> HttpResult {
+    let html = rendered.map_err(|error| {
+        tracing::error!(%error, "a printable page could not be rendered");
+        Problem::internal()
+    })?;
+    Ok(http::html(StatusCode::OK, html, "; img-src data:"))
 }
 
 fn wants_html(req: &Request) -> bool {

@@ -52,17 +52,18 @@ pub async fn own_invoice_and_tax_state(
     Ok((invoice, state))
 }
 
-/// The VAT certificate of a legal-entity buyer's invoice: issued once, the same one after.
+/// The VAT certificate of a legal-entity buyer's invoice, issued once and the same one after,
+/// with the invoice it certifies (whose seller and buyer its printable page names).
 pub async fn certify(
     invoices: &impl InvoiceBook,
     orders: &impl PlacedOrders,
     customer: AccountId,
     order: OrderId,
     now: OffsetDateTime,
-) -> Result<VatCertificate, Problem> {
+) -> Result<(VatCertificate, Invoice), Problem> {
     let invoice = own_invoice(invoices, orders, customer, order, InvoiceKind::Sale).await?;
     let certificate = VatCertificate::for_invoice(&invoice, now).map_err(|_| Problem::not_a_legal_entity())?;
-    Ok(invoices.certify(&certificate).await?)
+    Ok((invoices.certify(&certificate).await?, invoice))
 }
 
 #[cfg(test)]
@@ -118,9 +119,10 @@ mod tests {
     #[tokio::test]
     async fn p8_a_vat_certificate_is_for_legal_entities_and_issued_once() {
         let (orders, invoices, customer, id) = issued(legal()).await;
-        let first = certify(&invoices, &orders, customer, id, now()).await.unwrap();
-        let later = certify(&invoices, &orders, customer, id, now() + time::Duration::DAY).await.unwrap();
+        let (first, invoice) = certify(&invoices, &orders, customer, id, now()).await.unwrap();
+        let (later, _) = certify(&invoices, &orders, customer, id, now() + time::Duration::DAY).await.unwrap();
         assert_eq!(first, later);
+        assert_eq!((first.tax_id, first.vat), (invoice.tax_id, invoice.totals.vat));
         let (orders, invoices, customer, id) = issued(natural()).await;
         let refused = certify(&invoices, &orders, customer, id, now()).await.unwrap_err();
         assert_eq!(refused.code, "not-a-legal-entity");
