@@ -2,7 +2,8 @@
 //! (infra/local/moadian.py, which opens every JWE, verifies every JWS against its certificate and
 //! validates the invoice as the real system would): a paid order's invoice is accepted, a
 //! cancelled sale's return invoice follows its original, a rejected invoice shows failed with the
-//! system's errors, and an outage loses nothing and doubles nothing.
+//! system's errors and is corrected, an accepted one is corrected by a corrective invoice, and an
+//! outage loses nothing and doubles nothing.
 //!
 //! The tax function runs every minute on the stack (its schedule); the tests tick it themselves
 //! too, which is harmless: a run takes each queued invoice for itself before sending it.
@@ -144,11 +145,68 @@ async fn a_rejected_invoice_is_failed_listed_for_finance_corrected_and_then_acce
         (Some(taxid), Some("queued"))
     );
     let again = stack.post_as(&path, &finance, None, &correction).await;
-    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("invoice-not-rejected")));
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("invoice-awaiting-verdict")));
     let accepted = report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "the corrected invoice").await;
     assert_eq!(accepted["invoice"]["header"]["bid"], "0499370899");
     let mine = stack.get(&format!("/orders/{order_id}/invoice"), Some(&bearer)).await;
     assert_eq!(mine.body["buyer"]["national_code"], "0499370899", "the customer's invoice is the corrected one");
+}
+
+#[tokio::test]
+async fn p8_an_accepted_invoice_is_corrected_by_a_corrective_invoice_which_a_return_then_names() {
+    let stack = Stack::connect().await;
+    let (bearer, order_id, invoice) = invoiced(&stack).await;
+    let taxid = invoice["tax_id"].as_str().expect("a tax id");
+    let path = format!("/admin/invoices/{order_id}/corrections");
+    let company = json!({ "buyer": {
+        "type": "legal", "company_name": "شرکت قهوه‌پردازان پارس", "economic_code": "10380284790",
+        "national_id": "10380284790", "postal_code": "1435734561"
+    } });
+    let (finance, _) = stack.staff_member("finance").await;
+    let early = stack.post_as(&path, &finance, None, &company).await;
+    assert_eq!((early.status, early.body["code"].as_str()), (409, Some("invoice-awaiting-verdict")), "{}", early.body);
+    report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "acceptance").await;
+
+    // The customer asked for the invoice in their company's name after it was accepted.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let corrective = loop {
+        let answer = stack.post_as(&path, &finance, None, &company).await;
+        if answer.status != 409 {
+            break answer;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the acceptance was not recorded: {}", answer.body);
+        stack.tick("tax").await;
+    };
+    assert_eq!(corrective.status, 201, "{}", corrective.body);
+    let corrective = corrective.body;
+    assert_eq!((corrective["invoice_subject"].as_i64(), corrective["corrects"].as_str()), (Some(2), Some(taxid)));
+    assert!(corrective["serial"].as_u64() > invoice["serial"].as_u64(), "the next serial: {corrective}");
+    assert_eq!(
+        (corrective["totals"].clone(), corrective["buyer"]["tob"].as_i64()),
+        (invoice["totals"].clone(), Some(2))
+    );
+    let corrective_taxid = corrective["tax_id"].as_str().expect("a tax id");
+    assert_ne!(corrective_taxid, taxid);
+    let again = stack.post_as(&path, &finance, None, &company).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("invoice-already-corrected")));
+
+    let accepted = report_until(&stack, corrective_taxid, |s| s["status"] == "SUCCESS", "the corrective").await;
+    let header = &accepted["invoice"]["header"];
+    assert_eq!((header["ins"].as_i64(), header["irtaxid"].as_str()), (Some(2), Some(taxid)));
+    assert_eq!((header["tob"].as_i64(), header["tinb"].as_str()), (Some(2), Some("10380284790")));
+    assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "the accepted one is not resent");
+    let mine = stack.get(&format!("/orders/{order_id}/invoice"), Some(&bearer)).await;
+    assert_eq!(mine.body["tax_id"].as_str(), Some(corrective_taxid), "the customer's invoice is the corrective one");
+    assert_eq!(mine.body["buyer"]["company_name"], "شرکت قهوه‌پردازان پارس");
+
+    // Cancelled afterwards: the return names the invoice as it stands.
+    let cancelled = stack.post_as(&format!("/orders/{order_id}/cancel"), &bearer, None, &json!({})).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let returned = stack.await_return_invoice(&bearer, &order_id).await;
+    assert_eq!(returned.body["returns"].as_str(), Some(corrective_taxid));
+    let return_taxid = returned.body["tax_id"].as_str().expect("a tax id");
+    let accepted = report_until(&stack, return_taxid, |s| s["status"] == "SUCCESS", "the return").await;
+    assert_eq!(accepted["invoice"]["header"]["irtaxid"].as_str(), Some(corrective_taxid));
 }
 
 #[tokio::test]

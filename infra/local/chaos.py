@@ -383,13 +383,14 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     cancelled = {order for order, j in accepted.items() if j["cancelled"]}
 
     def all_invoices():
-        """Serials by order: the sales' (`INVOICE#<order>`) and the returns' (`…#RETURN`)."""
-        sales, returns = {}, {}
+        """Serials by order: the sales' (`INVOICE#<order>`), the returns' (`…#RETURN`) and the
+        corrective invoices' (`…#CORRECTION`, which other tests on the stack make)."""
+        kinds = {"": {}, "RETURN": {}, "CORRECTION": {}}
         for item in scan(dynamodb, invoices_table, FilterExpression="begins_with(pk, :p)",
                          ExpressionAttributeValues={":p": {"S": "INVOICE#"}}):
             order, _, kind = item["pk"]["S"][len("INVOICE#"):].partition("#")
-            (returns if kind == "RETURN" else sales)[order] = int(item["serial"]["N"])
-        return sales, returns
+            kinds[kind][order] = int(item["serial"]["N"])
+        return kinds[""], kinds["RETURN"], kinds["CORRECTION"]
 
     def invoices():
         return all_invoices()[0]
@@ -448,7 +449,7 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
         tick("payment")
         tick("tax")
         kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
-        (done_invoices, done_returns), sent, out, got = all_invoices(), confirmations(), published(), receipts()
+        (done_invoices, done_returns, _), sent, out, got = all_invoices(), confirmations(), published(), receipts()
         back = refunds_done()
         if (all(o in done_invoices for o in paid) and all(n >= 1 for n in sent.values())
                 and all(n >= 1 for n in got.values()) and kept <= set(out)
@@ -472,8 +473,8 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
                 paid_here.add(order)
     kept = {item["event_id"]["S"] for item in scan(dynamodb, outbox_table, ProjectionExpression="event_id")}
     out = published()
-    sales, returns = all_invoices()
-    serials = sorted([*sales.values(), *returns.values()])
+    sales, returns, corrections = all_invoices()
+    serials = sorted([*sales.values(), *returns.values(), *corrections.values()])
     sent, got, refunded_told, back = confirmations(), receipts(), refund_messages(), refunds_done()
     ours, reported = tax_ids(), tax_system()
     # Paid here: paid, or paid and then cancelled (its money given back).
@@ -501,7 +502,7 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
          sum(1 for o in cancelled if o in returns), set(returns) & set(stored) == cancelled),
         ("refund messages: cancelled orders with exactly one", len(cancelled),
          sum(1 for n in refunded_told.values() if n == 1), all(n == 1 for n in refunded_told.values())),
-        ("invoice serials (sales and returns): 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
+        ("invoice serials (sales, returns, corrections): 1..n, no gap or repeat", len(serials), serials[-1] if serials else 0,
          serials == list(range(1, len(serials) + 1))),
         ("tax system: invoices accepted, each sent once", len(ours),
          sum(1 for taxid in ours if reported.get(taxid) == (True, 1)),

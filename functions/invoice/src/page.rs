@@ -35,8 +35,8 @@ struct InvoicePage<'a> {
     invoice_type: String,
     invoice_pattern: &'static str,
     invoice_subject: &'static str,
-    /// A return invoice's original (its `irtaxid`).
-    returns: Option<&'a str>,
+    /// The invoice a corrective or return invoice follows (its `irtaxid`).
+    references: Option<&'a str>,
     seller: Vec<Field<'a>>,
     buyer_kind: &'static str,
     buyer: Vec<Field<'a>>,
@@ -210,7 +210,7 @@ fn page<'a>(invoice: &'a Invoice, tax: Option<&TaxState>) -> InvoicePage<'a> {
         invoice_type: invoice_type_name(INVOICE_TYPE),
         invoice_pattern: invoice_pattern_name(INVOICE_PATTERN),
         invoice_subject: invoice_subject_name(invoice.subject.code()),
-        returns: invoice.subject.returns().map(|original| original.as_str()),
+        references: invoice.subject.references().map(|original| original.as_str()),
         seller,
         buyer_kind,
         buyer,
@@ -512,5 +512,21 @@ mod tests {
         let accepted = TaxState::Accepted(TaxReference("a1b2c3-2025".to_owned()));
         let text = visible_text(&render(&invoice, Some(&accepted)).unwrap());
         assert!(text.contains("پذیرفته‌شده در سامانهٔ مؤدیان") && text.contains("a1b2c3-2025"), "{text}");
+    }
+
+    #[test]
+    fn a_corrective_invoice_says_so_and_names_the_invoice_it_corrects() {
+        let original = sample(natural());
+        let corrective = Invoice {
+            serial: original.serial + 1,
+            subject: InvoiceSubject::Correction { original: original.tax_id.clone() },
+            ..original.clone()
+        };
+        let text = visible_text(&render(&corrective, None).unwrap());
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("موضوع صورتحساب اصلاحی"), "{text}");
+        assert!(text.contains(&format!("صورتحساب مرجع {}", original.tax_id.as_str())), "{text}");
+        let text = visible_text(&render(&original, None).unwrap());
+        assert!(!text.contains("صورتحساب مرجع"), "an original names no other: {text}");
     }
 }

@@ -7,8 +7,9 @@ use mizan::accounts::account::Role;
 use mizan::accounts::session::Claims;
 use mizan::invoicing::invoice::{INVOICE_PATTERN, INVOICE_TYPE, Invoice, InvoiceKind, PAYMENT_METHOD_GATEWAY};
 use mizan::invoicing::ports::TaxState;
+use mizan::invoicing::tax_corrections::{self, Corrected};
 use mizan::invoicing::tax_id::TaxId;
-use mizan::invoicing::{access, tax_corrections, tax_reporting};
+use mizan::invoicing::{access, tax_reporting};
 use mizan::kernel::clock::now;
 use mizan::kernel::ids::{AccountId, OrderId};
 use mizan::kernel::paging::{PageRequest, PageSizes};
@@ -67,7 +68,7 @@ async fn failed_invoices(deps: &Deps, req: &Request) -> HttpResult {
         .map(|failed| {
             json!({
                 "order_id": failed.order,
-                "kind": match failed.kind { InvoiceKind::Sale => "sale", InvoiceKind::Return => "return" },
+                "kind": failed.kind.as_str(),
                 "serial": failed.serial,
                 "tax_id": failed.tax_id,
                 "reference": failed.reference.as_ref().map(|r| r.0.as_str()),
@@ -78,8 +79,8 @@ async fn failed_invoices(deps: &Deps, req: &Request) -> HttpResult {
     http::json(StatusCode::OK, &json!({ "tax_status": "failed", "invoices": invoices, "next_cursor": page.next }))
 }
 
-/// A finance account corrects the buyer of a rejected invoice (`?kind=return` for a return
-/// invoice); it goes back on its way to the tax system.
+/// A finance account corrects the buyer of an invoice (`?kind=return` or `?kind=correction` for
+/// those): a rejected one in place (200), an accepted sale's by a corrective invoice (201).
 async fn correct(deps: &Deps, req: &Request) -> HttpResult {
     let session = finance_staff(deps, req).await?;
     let order = req.path_parameters_ref().and_then(|params| params.first("order_id")).and_then(OrderId::parse);
@@ -89,23 +90,28 @@ async fn correct(deps: &Deps, req: &Request) -> HttpResult {
     let mut errors = Vec::new();
     let buyer = body.required_object("buyer", &mut errors).and_then(|buyer| Buyer::from_form(&buyer, &mut errors));
     let buyer = buyer.filter(|_| errors.is_empty()).ok_or_else(|| Problem::invalid(errors))?;
-    let corrected = tax_corrections::correct_rejected(&deps.invoices, order, kind, buyer, session.sub, now()).await?;
-    http::json(StatusCode::OK, &invoice_view(&corrected, Some(&TaxState::Queued)))
+    let corrected =
+        tax_corrections::correct(&deps.invoices, &deps.seller, order, kind, buyer, session.sub, now()).await?;
+    let (status, invoice) = match &corrected {
+        Corrected::InPlace(invoice) => (StatusCode::OK, invoice),
+        Corrected::Corrective(invoice) => (StatusCode::CREATED, invoice),
+    };
+    http::json(status, &invoice_view(invoice, Some(&TaxState::Queued)))
 }
 
-/// Which of an order's invoices a request names: `?kind=sale` (the default) or `?kind=return`.
+/// Which of an order's invoices a request names: `?kind=sale` (the default), `?kind=correction`
+/// or `?kind=return`.
 fn invoice_kind(req: &Request) -> Result<InvoiceKind, Problem> {
     match req.query_string_parameters_ref().and_then(|query| query.first("kind")) {
-        None | Some("sale") => Ok(InvoiceKind::Sale),
-        Some("return") => Ok(InvoiceKind::Return),
-        Some(_) => {
+        None => Ok(InvoiceKind::Sale),
+        Some(kind) => InvoiceKind::parse(kind).ok_or_else(|| {
             let error = FieldError::new(
                 "kind",
                 "invoice-kind-unknown",
-                "نوع صورتحساب «sale» (فروش) یا «return» (برگشت از فروش) است.",
+                "نوع صورتحساب «sale» (فروش)، «correction» (اصلاحی) یا «return» (برگشت از فروش) است.",
             );
-            Err(Problem::invalid(vec![error]))
-        }
+            Problem::invalid(vec![error])
+        }),
     }
 }
 
@@ -194,6 +200,7 @@ fn invoice_view(invoice: &Invoice, tax: Option<&TaxState>) -> Value {
         "invoice_pattern": INVOICE_PATTERN,
         "invoice_subject": invoice.subject.code(),
         "returns": invoice.subject.returns().map(TaxId::as_str),
+        "corrects": invoice.subject.corrects().map(TaxId::as_str),
         "tax_system": tax_view(tax),
         "issued_at": mizan::kernel::clock::timestamp(invoice.issued_at),
         "issued_on": issued_on.to_string(),

@@ -1,10 +1,12 @@
 //! The invoices table: official invoices with gapless serials, and VAT certificates.
 //!
 //! Items: `COUNTER#invoice` (the last serial handed out), `INVOICE#<order id>` (the invoice,
-//! its buyer through `buyer_identity`, identity codes sealed), `INVOICE#<order id>#RETURN` (the
-//! return invoice of a cancelled sale, `returns` naming the original's tax id) and
-//! `CERTIFICATE#<order id>`. Return invoices share the counter: one series without gaps. Each
-//! invoice also carries its state with the tax system (tax_queue.rs).
+//! its buyer through `buyer_identity`, identity codes sealed), `INVOICE#<order id>#CORRECTION`
+//! (the corrective invoice of a sale's accepted invoice, `corrects` naming its tax id),
+//! `INVOICE#<order id>#RETURN` (the return invoice of a cancelled sale, `returns` naming the tax
+//! id of the sale's invoice as it stood) and `CERTIFICATE#<order id>`. Corrective and return
+//! invoices share the counter: one series without gaps. Each invoice also carries its state with
+//! the tax system (tax_queue.rs).
 //! The seller's economic code stays readable: it is the store's own, printed on every invoice
 //! and published as a template parameter, not a customer's personal data.
 //!
@@ -47,6 +49,7 @@ pub struct InvoicesTable {
 pub(super) fn invoice_key(order: OrderId, kind: InvoiceKind) -> String {
     match kind {
         InvoiceKind::Sale => format!("INVOICE#{order}"),
+        InvoiceKind::Correction => format!("INVOICE#{order}#CORRECTION"),
         InvoiceKind::Return => format!("INVOICE#{order}#RETURN"),
     }
 }
@@ -105,8 +108,14 @@ impl InvoicesTable {
             ("totals".to_owned(), s(totals)),
             ("payment".to_owned(), s(payment)),
         ]);
-        if let InvoiceSubject::Return { original } = &invoice.subject {
-            item.insert("returns".to_owned(), s(original.as_str()));
+        match &invoice.subject {
+            InvoiceSubject::Original => {}
+            InvoiceSubject::Correction { original } => {
+                item.insert("corrects".to_owned(), s(original.as_str()));
+            }
+            InvoiceSubject::Return { original } => {
+                item.insert("returns".to_owned(), s(original.as_str()));
+            }
         }
         // Queued for the tax system in the transaction that issues it (tax_queue.rs).
         item.extend(super::tax_queue::queued(invoice.issued_at));
@@ -117,6 +126,9 @@ impl InvoicesTable {
     async fn read_invoice(&self, order: OrderId, kind: InvoiceKind, item: &Item) -> Result<Invoice, StoreError> {
         let subject = match kind {
             InvoiceKind::Sale => InvoiceSubject::Original,
+            InvoiceKind::Correction => {
+                InvoiceSubject::Correction { original: get_parsed(item, "corrects", TaxId::parse)? }
+            }
             InvoiceKind::Return => InvoiceSubject::Return { original: get_parsed(item, "returns", TaxId::parse)? },
         };
         Ok(Invoice {

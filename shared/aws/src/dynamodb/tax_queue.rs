@@ -35,6 +35,7 @@ fn parse_key(key: &str) -> Option<(OrderId, InvoiceKind)> {
     let rest = key.strip_prefix("INVOICE#")?;
     match rest.split_once('#') {
         Some((order, "RETURN")) => Some((OrderId::parse(order)?, InvoiceKind::Return)),
+        Some((order, "CORRECTION")) => Some((OrderId::parse(order)?, InvoiceKind::Correction)),
         None => Some((OrderId::parse(rest)?, InvoiceKind::Sale)),
         Some(_) => None,
     }
@@ -260,6 +261,7 @@ mod tests {
         let order = OrderId::for_checkout(mizan::kernel::ids::AccountId::new(), "k");
         assert_eq!(parse_key(&invoice_key(order, InvoiceKind::Sale)), Some((order, InvoiceKind::Sale)));
         assert_eq!(parse_key(&invoice_key(order, InvoiceKind::Return)), Some((order, InvoiceKind::Return)));
+        assert_eq!(parse_key(&invoice_key(order, InvoiceKind::Correction)), Some((order, InvoiceKind::Correction)));
         assert_eq!(parse_key(&format!("INVOICE#{order}#OTHER")), None);
         assert_eq!(parse_key("CERTIFICATE#x"), None);
     }

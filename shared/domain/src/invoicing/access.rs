@@ -9,9 +9,9 @@ use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::problem::Problem;
 use crate::ordering::lifecycle::OrderStatus;
 
-/// The invoice of `kind` of the customer's order; `order-not-paid` before it is paid,
-/// `invoice-pending` in the moments between its payment (or, for a return invoice, its
-/// cancellation) and its invoice.
+/// The invoice of `kind` of the customer's order — for a sale, its invoice as it stands (the
+/// corrective one once there is one); `order-not-paid` before it is paid, `invoice-pending` in the
+/// moments between its payment (or, for a return invoice, its cancellation) and its invoice.
 pub async fn own_invoice(
     invoices: &impl InvoiceBook,
     orders: &impl PlacedOrders,
@@ -19,7 +19,11 @@ pub async fn own_invoice(
     order: OrderId,
     kind: InvoiceKind,
 ) -> Result<Invoice, Problem> {
-    match invoices.get(order, kind).await? {
+    let found = match kind {
+        InvoiceKind::Sale => invoices.standing_sale(order).await?,
+        other => invoices.get(order, other).await?,
+    };
+    match found {
         Some(invoice) if invoice.account == customer => Ok(invoice),
         Some(_) => Err(Problem::not_found()),
         None => match orders.order(order).await? {
@@ -30,8 +34,8 @@ pub async fn own_invoice(
                 (Some(_), InvoiceKind::Return) if placed.status == OrderStatus::Cancelled => {
                     Err(Problem::invoice_pending())
                 }
-                // A sale that stands has no return invoice.
-                (Some(_), InvoiceKind::Return) => Err(Problem::not_found()),
+                // A sale that stands has no return invoice; one never corrected, no corrective.
+                (Some(_), InvoiceKind::Return | InvoiceKind::Correction) => Err(Problem::not_found()),
             },
             _ => Err(Problem::not_found()),
         },
@@ -48,7 +52,7 @@ pub async fn own_invoice_and_tax_state(
     kind: InvoiceKind,
 ) -> Result<(Invoice, Option<TaxState>), Problem> {
     let invoice = own_invoice(invoices, orders, customer, order, kind).await?;
-    let state = invoices.entry(order, kind).await?.map(|entry| entry.state);
+    let state = invoices.entry(order, invoice.subject.kind()).await?.map(|entry| entry.state);
     Ok((invoice, state))
 }
 

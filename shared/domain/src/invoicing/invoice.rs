@@ -3,7 +3,8 @@
 //!
 //! An invoice is made once, from the stored order — lines, rates and totals exactly as priced —
 //! and never changes afterwards: reading it never recomputes anything. A sale undone (a paid
-//! order cancelled) keeps its invoice and gets a second one, the return invoice, that names it.
+//! order cancelled) keeps its invoice and gets a second one, the return invoice, that names it;
+//! a sale whose accepted invoice named the buyer wrongly gets a corrective invoice that names it.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -75,42 +76,80 @@ pub struct Invoice {
     pub subject: InvoiceSubject,
 }
 
-/// What an invoice records (the tax system's `ins`): a sale, or the return of a sale, which
-/// names the sale's invoice by its tax id (`irtaxid`).
+/// What an invoice records (the tax system's `ins`): a sale; the correction of a sale's accepted
+/// invoice; or the return of a sale. The last two name the invoice they follow by its tax id
+/// (`irtaxid`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvoiceSubject {
     Original,
+    Correction { original: TaxId },
     Return { original: TaxId },
 }
 
-/// An order has at most one invoice of each kind.
+/// An order has at most one invoice of each kind: its sale's, the correction of that one once the
+/// tax system accepted it, and the return when the sale is undone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvoiceKind {
     Sale,
+    Correction,
     Return,
 }
 
+impl InvoiceKind {
+    /// How requests and listings name it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sale => "sale",
+            Self::Correction => "correction",
+            Self::Return => "return",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Sale, Self::Correction, Self::Return].into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
 impl InvoiceSubject {
-    /// The tax system's `ins`: 1 original, 4 sales return (2 and 3, corrections and
-    /// cancellations, are staff's and not made here).
+    /// The tax system's `ins`: 1 original, 2 corrective, 4 sales return. (3, cancellation, undoes
+    /// an invoice issued in error; every invoice here records a payment the gateway confirmed, so
+    /// a sale is undone by its return instead.)
     pub fn code(&self) -> u8 {
         match self {
             Self::Original => 1,
+            Self::Correction { .. } => 2,
             Self::Return { .. } => 4,
         }
     }
 
-    /// The tax id of the invoice this one undoes (`irtaxid`).
-    pub fn returns(&self) -> Option<&TaxId> {
+    /// The tax id of the invoice this one follows (`irtaxid`): the one it corrects or returns.
+    pub fn references(&self) -> Option<&TaxId> {
         match self {
             Self::Original => None,
+            Self::Correction { original } | Self::Return { original } => Some(original),
+        }
+    }
+
+    /// The tax id of the invoice this one undoes.
+    pub fn returns(&self) -> Option<&TaxId> {
+        match self {
             Self::Return { original } => Some(original),
+            _ => None,
+        }
+    }
+
+    /// The tax id of the invoice this one corrects.
+    pub fn corrects(&self) -> Option<&TaxId> {
+        match self {
+            Self::Correction { original } => Some(original),
+            _ => None,
         }
     }
 
     pub fn kind(&self) -> InvoiceKind {
         match self {
             Self::Original => InvoiceKind::Sale,
+            Self::Correction { .. } => InvoiceKind::Correction,
             Self::Return { .. } => InvoiceKind::Return,
         }
     }
@@ -163,6 +202,26 @@ impl Invoice {
             issued_at: at,
             subject: InvoiceSubject::Return { original: original.tax_id.clone() },
             ..original.clone()
+        })
+    }
+
+    /// The corrective invoice of `accepted`, naming `buyer` instead, numbered `serial`, issued
+    /// `at`: the same sale — lines, totals, payment — under its own serial and tax id.
+    pub fn correcting(
+        accepted: &Invoice,
+        buyer: Buyer,
+        seller: &Seller,
+        serial: u64,
+        at: OffsetDateTime,
+    ) -> Result<Self, TaxIdError> {
+        let at = at.replace_nanosecond(0).unwrap_or(at);
+        Ok(Self {
+            serial,
+            tax_id: tax_id(&seller.memory_id, at, serial)?,
+            issued_at: at,
+            buyer,
+            subject: InvoiceSubject::Correction { original: accepted.tax_id.clone() },
+            ..accepted.clone()
         })
     }
 

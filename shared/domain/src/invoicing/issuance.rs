@@ -62,7 +62,7 @@ async fn issue_sale(
 
 /// Issues the return invoice of a paid order cancelled at `cancelled_at`. The sale's own invoice
 /// is issued first if it is not yet (the cancellation's event may overtake the payment's): the
-/// return names it.
+/// return names the sale's invoice as it stands (its corrective invoice, if it has one).
 pub async fn issue_return(
     orders: &impl PlacedOrders,
     invoices: &impl InvoiceBook,
@@ -75,7 +75,7 @@ pub async fn issue_return(
     let sale =
         PaymentRecord { tracking_number: paid.ref_id.clone(), paid_at: paid.paid_at, amount: order.priced.total };
     issue_sale(invoices, seller, &order, &sale).await?;
-    let original = invoices.get(order_id, InvoiceKind::Sale).await?.ok_or(StoreError::Corrupt("sale invoice"))?;
+    let original = invoices.standing_sale(order_id).await?.ok_or(StoreError::Corrupt("sale invoice"))?;
     let make = |serial| Invoice::returning(&original, seller, serial, cancelled_at);
     let issued = invoices.issue(order_id, InvoiceKind::Return, make, &[]).await??;
     if let Issuance::Issued(serial) = issued {

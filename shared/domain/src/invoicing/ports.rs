@@ -35,6 +35,14 @@ pub trait InvoiceBook {
 
     async fn get(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Invoice>, StoreError>;
 
+    /// The sale's invoice as it stands: its corrective invoice once there is one.
+    async fn standing_sale(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
+        match self.get(order, InvoiceKind::Correction).await? {
+            Some(corrective) => Ok(Some(corrective)),
+            None => self.get(order, InvoiceKind::Sale).await,
+        }
+    }
+
     /// Stores the certificate unless the order has one; either way returns the one that stands.
     async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError>;
 }

@@ -138,7 +138,7 @@ impl TaxInvoice {
             indatim: unix_ms(invoice.issued_at),
             inty: INVOICE_TYPE,
             inno: format!("{:010X}", invoice.serial),
-            irtaxid: invoice.subject.returns().map(|original| original.as_str().to_owned()),
+            irtaxid: invoice.subject.references().map(|original| original.as_str().to_owned()),
             inp: INVOICE_PATTERN,
             ins: invoice.subject.code(),
             tins: invoice.seller_economic_code.as_str().to_owned(),

@@ -88,8 +88,8 @@ async fn send_queued(
 ) -> Result<(), StoreError> {
     let mut ready = Vec::new();
     for entry in queued {
-        if entry.kind == InvoiceKind::Return && !original_accepted(ledger, &entry).await? {
-            // Not an attempt: the return's turn comes with its original's.
+        if entry.kind != InvoiceKind::Sale && !original_accepted(ledger, &entry).await? {
+            // Not an attempt: a return's or a correction's turn comes with its original's.
             ledger.advance(&entry, &TaxState::Queued, entry.attempts, Some(now + FIRST_INQUIRY)).await?;
             run.put_off += 1;
             continue;
@@ -167,8 +167,17 @@ async fn take(ledger: &impl TaxLedger, entry: TaxEntry, now: OffsetDateTime) -> 
     Ok(ledger.advance(&entry, &TaxState::Queued, taken.attempts, Some(taken.due_at)).await?.then_some(taken))
 }
 
+/// Whether the invoice a return or a correction names is accepted: a correction names the sale's
+/// invoice; a return, the sale's invoice as it stood when it was issued (a sale returned is not
+/// corrected after).
 async fn original_accepted(ledger: &impl TaxLedger, entry: &TaxEntry) -> Result<bool, StoreError> {
-    let original = ledger.entry(entry.order, InvoiceKind::Sale).await?;
+    let original = match entry.kind {
+        InvoiceKind::Return => match ledger.entry(entry.order, InvoiceKind::Correction).await? {
+            Some(corrective) => Some(corrective),
+            None => ledger.entry(entry.order, InvoiceKind::Sale).await?,
+        },
+        _ => ledger.entry(entry.order, InvoiceKind::Sale).await?,
+    };
     Ok(original.is_some_and(|original| matches!(original.state, TaxState::Accepted(_))))
 }
 

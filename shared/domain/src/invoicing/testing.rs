@@ -11,6 +11,7 @@ use crate::invoicing::ports::{
     Correction, FailedInvoice, InvoiceBook, Issuance, Packet, PlacedOrders, TaxEntry, TaxError, TaxLedger,
     TaxReference, TaxState, TaxSystem, TaxSystemError, Verdict,
 };
+use crate::invoicing::tax_invoice::Header;
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::OrderId;
@@ -176,6 +177,8 @@ impl TaxLedger for InMemoryInvoices {
 pub struct InMemoryTaxSystem {
     /// By trace: the reference given, and the tax id sent.
     received: Mutex<Vec<(uuid::Uuid, TaxReference, String)>>,
+    /// Every header sent, in order.
+    headers: Mutex<Vec<Header>>,
     pub rejects: Mutex<Vec<String>>,
     pub down: std::sync::atomic::AtomicBool,
     pub loses_answers: std::sync::atomic::AtomicBool,
@@ -186,6 +189,12 @@ impl InMemoryTaxSystem {
     /// How often each tax id was received.
     pub fn received(&self, taxid: &str) -> usize {
         self.received.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|(_, _, id)| id == taxid).count()
+    }
+
+    /// The header last sent under `taxid`.
+    pub fn header(&self, taxid: &str) -> Option<Header> {
+        let headers = self.headers.lock().unwrap_or_else(PoisonError::into_inner);
+        headers.iter().rev().find(|header| header.taxid == taxid).cloned()
     }
 
     fn reachable(&self) -> Result<(), TaxSystemError> {
@@ -204,6 +213,7 @@ impl TaxSystem for InMemoryTaxSystem {
         for packet in packets {
             let reference = TaxReference(format!("ref-{}", received.len() + 1));
             received.push((packet.trace, reference.clone(), packet.invoice.header.taxid.clone()));
+            self.headers.lock().unwrap_or_else(PoisonError::into_inner).push(packet.invoice.header.clone());
             receipts.push((packet.trace, reference));
         }
         match self.loses_answers.load(std::sync::atomic::Ordering::SeqCst) {

@@ -245,12 +245,34 @@ impl Problem {
     }
 
     /// Only an invoice the tax system rejected is corrected here (and only once at a time).
-    pub fn invoice_not_rejected() -> Self {
+    /// The invoice is on its way to the tax system: it is corrected once the system has
+    /// accepted or rejected it.
+    pub fn invoice_awaiting_verdict() -> Self {
         Self::new(
             409,
-            "invoice-not-rejected",
-            "این صورتحساب ردشده نیست",
-            "فقط صورتحسابی که سامانهٔ مؤدیان رد کرده اصلاح و دوباره ارسال می‌شود؛ این یکی رد نشده یا هم‌اکنون اصلاح شده است.",
+            "invoice-awaiting-verdict",
+            "این صورتحساب در انتظار پاسخ سامانهٔ مؤدیان است",
+            "صورتحساب هنوز در صف ارسال است یا سامانهٔ مؤدیان دربارهٔ آن پاسخ نداده است؛ پس از پذیرش یا رد آن دوباره اقدام کنید.",
+        )
+    }
+
+    /// The sale's accepted invoice has its corrective invoice already.
+    pub fn invoice_already_corrected() -> Self {
+        Self::new(
+            409,
+            "invoice-already-corrected",
+            "برای این صورتحساب پیش‌تر صورتحساب اصلاحی صادر شده است",
+            "هر صورتحساب فروش یک بار اصلاح می‌شود؛ اگر صورتحساب اصلاحی رد شده است، همان را با kind=correction اصلاح کنید.",
+        )
+    }
+
+    /// A return invoice, or a sale that has been returned, stands as it was accepted.
+    pub fn invoice_not_correctable() -> Self {
+        Self::new(
+            409,
+            "invoice-not-correctable",
+            "این صورتحساب اصلاح‌پذیر نیست",
+            "صورتحساب برگشت از فروش، و صورتحساب فروشی که برگشت خورده است، پس از پذیرش در سامانهٔ مؤدیان اصلاح نمی‌شوند.",
         )
     }
 

@@ -257,7 +257,9 @@ pub struct OrderHoldings {
     /// While it is kept (P15): an erased or expired recipient is not disclosed.
     pub recipient: Option<Recipient>,
     pub invoice: Option<Invoice>,
-    /// When the sale was undone: the return invoice that names `invoice`.
+    /// When the accepted invoice named the buyer wrongly: the corrective invoice that names it.
+    pub corrective_invoice: Option<Invoice>,
+    /// When the sale was undone: the return invoice that names the sale's invoice as it stood.
     pub return_invoice: Option<Invoice>,
 }
 
@@ -399,7 +401,12 @@ impl Holdings {
                     Category::Recipients => count(self.all_orders().filter(|o| o.recipient.is_some()).count()),
                     Category::Invoices => count(
                         self.all_orders()
-                            .map(|o| usize::from(o.invoice.is_some()) + usize::from(o.return_invoice.is_some()))
+                            .map(|o| {
+                                [&o.invoice, &o.corrective_invoice, &o.return_invoice]
+                                    .iter()
+                                    .filter(|invoice| invoice.is_some())
+                                    .count()
+                            })
                             .sum(),
                     ),
                     Category::Reviews => count(self.all_reviews().count()),
@@ -457,6 +464,7 @@ fn order_json(holdings: &OrderHoldings) -> Value {
             "postal_code": r.postal_code.as_str(),
         })),
         "invoice": holdings.invoice.as_ref().map(invoice_json),
+        "corrective_invoice": holdings.corrective_invoice.as_ref().map(invoice_json),
         "return_invoice": holdings.return_invoice.as_ref().map(invoice_json),
     })
 }
@@ -467,6 +475,7 @@ fn invoice_json(invoice: &Invoice) -> Value {
         "tax_id": invoice.tax_id.as_str(),
         "subject": invoice.subject.code(),
         "returns": invoice.subject.returns().map(TaxId::as_str),
+        "corrects": invoice.subject.corrects().map(TaxId::as_str),
         "issued_at": timestamp(invoice.issued_at),
         "issued_on": invoice.issued_on().to_string(),
         "buyer": buyer_json(&invoice.buyer),
@@ -652,8 +661,15 @@ where
     async fn order_holdings(&self, id: OrderId) -> Result<OrderHoldings, StoreError> {
         let stored = self.orders.with_recipient(id).await?.ok_or(StoreError::Corrupt("order listed but missing"))?;
         let invoice = self.invoices.get(id, InvoiceKind::Sale).await?;
+        let corrective_invoice = self.invoices.get(id, InvoiceKind::Correction).await?;
         let return_invoice = self.invoices.get(id, InvoiceKind::Return).await?;
-        Ok(OrderHoldings { order: stored.order, recipient: stored.recipient, invoice, return_invoice })
+        Ok(OrderHoldings {
+            order: stored.order,
+            recipient: stored.recipient,
+            invoice,
+            corrective_invoice,
+            return_invoice,
+        })
     }
 
     /// Answers a legal request: gathers, writes the audit record, and only then hands the
@@ -860,6 +876,37 @@ mod workflow_tests {
             store.stores(&audit).export(&key(), &request("national_code", CODE), legal_staff(), now()).await.unwrap();
         assert_eq!(export.document["orders_by_buyer_code"].as_array().map(Vec::len), Some(1));
         assert_eq!(export.document["accounts"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[tokio::test]
+    async fn p3_p8_an_orders_corrective_invoice_is_disclosed_beside_the_invoice_it_corrects() {
+        use crate::invoicing::invoice::Invoice;
+        use crate::invoicing::issuance::issue;
+        use crate::invoicing::ports::InvoiceBook;
+        use crate::invoicing::testing::PlacedOrderList;
+        use crate::invoicing::testing::fixtures::{self, paid, seller};
+        use crate::ordering::order::Order;
+
+        let ((store, id), audit) = (Store::with_customer().await, RecordedAudit::default());
+        let order_id = OrderId::for_checkout(id, "k1");
+        let (orders, seller) = (PlacedOrderList::default(), seller());
+        let placed = store.shop.with_recipient(order_id).await.unwrap().unwrap().order;
+        // As the invoice function sees it once paid.
+        let order = Order { payment: fixtures::order(id, placed.buyer.clone()).payment, ..placed };
+        orders.add(order.clone());
+        issue(&orders, &store.invoices, &seller, order_id, &paid(&order)).await.unwrap();
+        let sale = store.invoices.get(order_id, InvoiceKind::Sale).await.unwrap().unwrap();
+        let correct = |serial| Invoice::correcting(&sale, sale.buyer.clone(), &seller, serial, now());
+        store.invoices.issue(order_id, InvoiceKind::Correction, correct, &[]).await.unwrap().unwrap();
+
+        let export = store.stores(&audit).export(&key(), &request("email", EMAIL), legal_staff(), now()).await.unwrap();
+        let disclosed = &export.document["accounts"][0]["orders"][0];
+        assert_eq!(
+            (disclosed["invoice"]["subject"].as_u64(), disclosed["invoice"]["serial"].as_u64()),
+            (Some(1), Some(sale.serial))
+        );
+        assert_eq!(disclosed["corrective_invoice"]["subject"], 2);
+        assert_eq!(disclosed["corrective_invoice"]["corrects"].as_str(), Some(sale.tax_id.as_str()));
     }
 
     #[tokio::test]

@@ -74,6 +74,7 @@ pub const REGISTER: &[ItemKind] = &[
     ),
     kind("InvoicesTable", "INVOICE#*", None, Kept::Documented(TAX_LAW)),
     // The return invoice of a cancelled sale: a tax record like the invoice it undoes.
+    kind("InvoicesTable", "INVOICE#*#CORRECTION", None, Kept::Documented(TAX_LAW)),
     kind("InvoicesTable", "INVOICE#*#RETURN", None, Kept::Documented(TAX_LAW)),
     kind("InvoicesTable", "CERTIFICATE#*", None, Kept::Documented(TAX_LAW)),
     // A payment is the record of money taken (amount, the gateway's reference, a masked card
