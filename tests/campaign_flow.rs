@@ -190,6 +190,7 @@ async fn p7_a_campaign_of_many_pages_reaches_every_consenting_customer_exactly_o
                 email_challenge: challenge("email"),
                 phone_challenge: challenge("phone"),
                 created_at: now,
+                unverified_until: now + mizan::accounts::account::UNVERIFIED_ACCOUNT_LIFETIME,
             };
             accounts.register(&account, &[]).await.expect("registered");
             assert!(

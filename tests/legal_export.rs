@@ -23,12 +23,7 @@ async fn with_role(stack: &Stack, role: &str) -> (String, String) {
 
 async fn person_with_role(stack: &Stack, role: &str) -> (mizan_e2e::Customer, String, String) {
     let (customer, _) = stack.signed_in_customer().await;
-    let repo = mizan_e2e::repo_root();
-    let granted = std::process::Command::new(repo.join(".local/venv/bin/python"))
-        .arg(repo.join("infra/ops/grant-staff"))
-        .args([customer.email.as_str(), "--role", role])
-        .output()
-        .expect("the operator command runs");
+    let granted = stack.grant_staff(&customer.email, role);
     assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
     let session = stack.post("/sessions", &json!({ "email": customer.email, "password": customer.password })).await;
     let bearer = session.body["token"].as_str().expect("a token").to_owned();

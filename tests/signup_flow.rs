@@ -91,20 +91,54 @@ async fn a_second_signup_with_the_same_email_answers_the_same_and_changes_nothin
 }
 
 #[tokio::test]
-async fn p9_a_signup_attempt_on_an_unverified_email_sends_it_nothing_more() {
+async fn p9_whoever_signs_up_first_with_someone_elses_email_ends_up_holding_nothing() {
+    let stack = Stack::connect().await;
+    let owner = Customer::fresh();
+    let squatter = Customer { email: owner.email.clone(), ..Customer::fresh() };
+
+    // The squatter signs up first with the owner's address: the link goes to the owner's inbox,
+    // and the squatter's password opens nothing while the email is unverified.
+    let first = stack.post("/signup", &squatter.signup_body()).await;
+    let squatters_link = link_token(&stack.await_emails(&owner.email, 1).await[0].1);
+    let refused = log_in(&stack, &owner.email, &squatter.password).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("email-not-verified")));
+
+    // The owner signs up: the same answer, a fresh link and code of the owner's own.
+    let second = stack.post("/signup", &owner.signup_body()).await;
+    assert_eq!((second.status, &second.body), (first.status, &first.body), "the same answer");
+    let owners_link = link_token(&stack.await_emails(&owner.email, 2).await[1].1);
+    let code = sms_code(&stack.await_sms(&owner.phone_e164, 1).await[0]);
+    let stale = stack.post("/verify/email", &json!({ "token": squatters_link })).await;
+    assert_eq!(
+        (stale.status, stale.body["code"].as_str()),
+        (400, Some("verification-failed")),
+        "the first link is dead"
+    );
+    assert_eq!(stack.post("/verify/email", &json!({ "token": owners_link })).await.status, 200);
+    let phone = stack.post("/verify/phone", &json!({ "email": owner.email, "code": code })).await;
+    assert_eq!(phone.status, 200, "{}", phone.body);
+
+    assert_eq!(log_in(&stack, &owner.email, &owner.password).await.status, 201, "the owner holds the account");
+    assert_eq!(log_in(&stack, &owner.email, &squatter.password).await.status, 401, "the squatter holds nothing");
+    let accounts = stack.accounts_items_where("email", &owner.email).await;
+    assert_eq!(accounts.len(), 1);
+    // Verified, the account and its email's guard are kept for good: neither expires any more.
+    let id = accounts[0]["account_id"].as_s().expect("an account id").clone();
+    let kept = stack.accounts_items_where("account_id", &id).await;
+    assert_eq!(kept.len(), 2, "the account and its email's guard");
+    assert!(kept.iter().all(|item| !item.contains_key("expires_at")), "{kept:?}");
+}
+
+#[tokio::test]
+async fn p3_an_account_whose_email_is_not_verified_is_never_made_staff() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();
-    sign_up(&stack, &customer).await;
-    let again = stack.post("/signup", &customer.signup_body()).await;
-    assert_eq!(again.status, 202);
-    // A later, verified customer's notice passes through the same pipeline: once it has
-    // arrived, this customer's would have too.
-    let witness = Customer::fresh();
-    let (token, _) = sign_up(&stack, &witness).await;
+    let (token, _) = sign_up(&stack, &customer).await;
+    let refused = stack.grant_staff(&customer.email, "legal");
+    assert!(!refused.status.success(), "granted an unverified account");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not verified its email"));
     assert_eq!(stack.post("/verify/email", &json!({ "token": token })).await.status, 200);
-    assert_eq!(stack.post("/signup", &witness.signup_body()).await.status, 202);
-    stack.await_emails(&witness.email, 2).await;
-    assert_eq!(stack.emails_to(&customer.email).await.len(), 1, "only the verification email");
+    assert!(stack.grant_staff(&customer.email, "legal").status.success(), "granted once verified");
 }
 
 #[tokio::test]
@@ -195,7 +229,7 @@ async fn p1_an_account_keeps_only_what_signup_needs() {
     stored.sort_unstable();
     // Each has a purpose: who (name), how to reach them (P2, P9), proof of the terms (P5, P14),
     // the password's hash (P12), consent (P6, P7) and its place in the campaign audience index,
-    // the open verification challenges.
+    // the open verification challenges, and when it goes unless its email is verified.
     let purposeful = [
         "account_id",
         "campaign_audience",
@@ -205,6 +239,7 @@ async fn p1_an_account_keeps_only_what_signup_needs() {
         "email_challenge_expires_at",
         "email_challenge_hash",
         "email_verified",
+        "expires_at",
         "full_name",
         "marketing_email",
         "marketing_sms",

@@ -166,13 +166,7 @@ impl Stack {
     /// operator command the README documents; their bearer token and account id.
     pub async fn staff_member(&self, role: &str) -> (String, String) {
         let (customer, _) = self.signed_in_customer().await;
-        let repo = repo_root();
-        let granted = std::process::Command::new(repo.join(".local/venv/bin/python"))
-            .arg(repo.join("infra/ops/grant-staff"))
-            .arg(&customer.email)
-            .args(["--role", role])
-            .output()
-            .expect("the operator command runs");
+        let granted = self.grant_staff(&customer.email, role);
         assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
         let session = self
             .post("/sessions", &serde_json::json!({ "email": customer.email, "password": customer.password }))
@@ -180,6 +174,17 @@ impl Stack {
         let bearer = session.body["token"].as_str().expect("a token").to_owned();
         let id = self.get("/me", Some(&bearer)).await.body["account_id"].as_str().expect("an id").to_owned();
         (bearer, id)
+    }
+
+    /// Runs the operator command `infra/ops/grant-staff EMAIL --role ROLE` against the stack.
+    pub fn grant_staff(&self, email: &str, role: &str) -> std::process::Output {
+        let repo = repo_root();
+        std::process::Command::new(repo.join(".local/venv/bin/python"))
+            .arg(repo.join("infra/ops/grant-staff"))
+            .arg(email)
+            .args(["--role", role])
+            .output()
+            .expect("the operator command runs")
     }
 
     /// A product of this test's own, so that tests never share stock.

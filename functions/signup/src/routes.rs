@@ -78,6 +78,7 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
             }),
         ),
         LoginOutcome::InvalidCredentials => Err(Problem::invalid_credentials()),
+        LoginOutcome::EmailNotVerified => Err(Problem::email_not_verified()),
         LoginOutcome::Locked(remaining) => {
             Err(Problem::too_many_attempts(u64::try_from(remaining.whole_seconds()).unwrap_or(1).max(1)))
         }

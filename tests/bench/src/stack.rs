@@ -200,10 +200,13 @@ impl Stack {
             email_challenge: email_challenge.clone(),
             phone_challenge: phone_challenge.clone(),
             created_at: now,
+            unverified_until: now + mizan::accounts::account::UNVERIFIED_ACCOUNT_LIFETIME,
         };
         match self.accounts.register(&account, &[]).await? {
             Registration::Created => {}
-            Registration::EmailTaken(_) => return Err(anyhow!("a fresh bench email was taken")),
+            Registration::EmailTaken(_) | Registration::ReplacedUnverified(_) => {
+                return Err(anyhow!("a fresh bench email was taken"));
+            }
         }
         if verified {
             self.accounts.confirm(id, ContactKind::Email, &email_challenge).await?;

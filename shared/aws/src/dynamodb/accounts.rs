@@ -2,17 +2,17 @@
 //!
 //! Items (partition key `pk`):
 //! - `ACCOUNT#<account id>`: the account — contacts, password hash, terms acceptance, consent,
-//!   and the open verification challenges;
-//! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it;
+//!   and the open verification challenges; until its email is verified it carries `expires_at`
+//!   (TTL), so an account nobody verifies goes away by itself;
+//! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it, with
+//!   the same `expires_at` until that account verifies the email;
 //! - `LOGIN#<keyed hash of email>#<window>`: login attempts of an email in a 15-minute window,
 //!   expiring by TTL;
 //! - `CLOSED#<account id>`: a closed account — when, and nothing else.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::outbox::{self, OutboxTable};
@@ -148,6 +148,7 @@ fn account_item(account: &NewAccount) -> Item {
         ("terms_version".to_owned(), s(account.terms.version.as_str())),
         ("terms_accepted_at".to_owned(), time(account.terms.accepted_at)),
         ("created_at".to_owned(), time(account.created_at)),
+        ("expires_at".to_owned(), time(account.unverified_until)),
     ]);
     if let Some(ip) = account.terms.source_ip {
         item.insert("terms_source_ip".to_owned(), s(ip.to_string()));
@@ -166,50 +167,79 @@ fn account_item(account: &NewAccount) -> Item {
     item
 }
 
+/// How often a signup re-reads who holds its email when a concurrent signup or verification
+/// moved it in between; past that the request fails and is retried by its sender.
+const REGISTER_ROUNDS: usize = 3;
+
+impl AccountsTable {
+    /// Whether the account verified its email; `None` once it is gone.
+    async fn email_verified(&self, id: AccountId) -> Result<Option<bool>, StoreError> {
+        let item = self.get(account_key(id), "email_verified").await?;
+        item.map(|item| get_bool(&item, "email_verified")).transpose()
+    }
+}
+
 impl AccountStore for AccountsTable {
-    /// One transaction of two conditional puts, the email's guard and the account, and the
-    /// events that announce it.
+    /// Reads who holds the email, then one transaction: the email's guard (conditional on the
+    /// holder read: none, or the same one), the removal of that holder if it never verified the
+    /// email (conditional on that), the new account and the events that announce it. A
+    /// transaction that lost a race reads again.
     async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError> {
         let announcements = outbox::puts(self.outbox.as_ref(), announced)?;
-        let guard = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(email_key(&account.email)))
-            .item("account_id", s(account.id.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|_| StoreError::Failed("build-put".into()))?;
-        let record = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(account_item(account)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|_| StoreError::Failed("build-put".into()))?;
-        // The guard comes first: its cancellation reason is read by position below.
-        let mut items =
-            vec![TransactWriteItem::builder().put(guard).build(), TransactWriteItem::builder().put(record).build()];
-        items.extend(announcements);
-        let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        match written {
-            Ok(_) => Ok(Registration::Created),
-            Err(error) => {
-                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
-                else {
-                    return Err(crate::dynamodb::store_error(&error));
-                };
-                let guard_reason = cancelled.cancellation_reasons().first();
-                let existing = match (guard_reason.and_then(|r| r.code()), guard_reason.and_then(|r| r.item())) {
-                    (Some("ConditionalCheckFailed"), Some(item)) => AccountId::parse(get_s(item, "account_id")?),
-                    // A double-submitted signup races its twin: whichever won holds the email.
-                    (Some("ConditionalCheckFailed" | "TransactionConflict"), _) => {
-                        self.account_id_for(&account.email).await?
-                    }
-                    _ => return Err(StoreError::Failed("transaction-cancelled".into())),
-                };
-                // Conflicting with a twin that then failed leaves the email free: retrying is safe.
-                existing.map(Registration::EmailTaken).ok_or(StoreError::Unavailable("transaction-conflict".into()))
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-registration: {e}"));
+        for _ in 0..REGISTER_ROUNDS {
+            let holder = self.account_id_for(&account.email).await?;
+            if let Some(holder) = holder
+                && self.email_verified(holder).await? == Some(true)
+            {
+                return Ok(Registration::EmailTaken(holder));
+            }
+            let guard = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(email_key(&account.email)))
+                .item("account_id", s(account.id.to_string()))
+                .item("expires_at", time(account.unverified_until));
+            let guard = match holder {
+                None => guard.condition_expression("attribute_not_exists(pk)"),
+                Some(holder) => guard
+                    .condition_expression("account_id = :holder")
+                    .expression_attribute_values(":holder", s(holder.to_string())),
+            };
+            let record = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(account_item(account)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build)?;
+            let mut items = vec![
+                TransactWriteItem::builder().put(guard.build().map_err(build)?).build(),
+                TransactWriteItem::builder().put(record).build(),
+            ];
+            if let Some(holder) = holder {
+                // Gone by TTL already, or still waiting for a verification that has not come.
+                let replaced = Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(account_key(holder)))
+                    .condition_expression("attribute_not_exists(pk) OR email_verified = :no")
+                    .expression_attribute_values(":no", AttributeValue::Bool(false))
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().delete(replaced).build());
+            }
+            items.extend(announcements.iter().cloned());
+            let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+            match written {
+                Ok(_) => return Ok(holder.map_or(Registration::Created, Registration::ReplacedUnverified)),
+                Err(error) => {
+                    let Some(TransactWriteItemsError::TransactionCanceledException(_)) = error.as_service_error()
+                    else {
+                        return Err(crate::dynamodb::store_error(&error));
+                    };
+                    // Another signup or a verification moved the email meanwhile: read again.
+                }
             }
         }
+        Err(StoreError::Unavailable("transaction-conflict".into()))
     }
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
@@ -219,11 +249,14 @@ impl AccountStore for AccountsTable {
     }
 
     async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
-        let Some(item) = self.get(account_key(id), "password_hash, #role").await? else { return Ok(None) };
+        let Some(item) = self.get(account_key(id), "password_hash, #role, email_verified").await? else {
+            return Ok(None);
+        };
         Ok(Some(Credentials {
             id,
             role: read_role(&item)?,
             password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
+            email_verified: get_bool(&item, "email_verified")?,
         }))
     }
 
@@ -275,20 +308,38 @@ impl AccountStore for AccountsTable {
     }
 
     /// Conditional on the matched challenge's hash still being there.
+    /// An email's confirmation is one transaction with its guard: both lose their expiry, on
+    /// condition the guard still points to this account (a later signup may have taken it).
     async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError> {
         let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
-        let updated = self
-            .client
-            .update_item()
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-confirmation: {e}"));
+        let expiry = match kind {
+            ContactKind::Email => ", expires_at",
+            ContactKind::Phone => "",
+        };
+        let account = Update::builder()
             .table_name(&self.table)
             .key("pk", s(account_key(id)))
-            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {attempts}"))
+            .update_expression(format!("SET {verified} = :yes REMOVE {hash}, {expires_at}, {attempts}{expiry}"))
             .condition_expression(format!("{hash} = :hash"))
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":hash", s(&matched.hash))
-            .send()
-            .await;
-        conditional(updated.map(|_| ()))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![super::update(account)];
+        if kind == ContactKind::Email {
+            let Some(item) = self.get(account_key(id), "email").await? else { return Ok(false) };
+            let guard = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(email_key(&get_parsed(&item, "email", Email::parse)?)))
+                .update_expression("REMOVE expires_at")
+                .condition_expression("account_id = :id")
+                .expression_attribute_values(":id", s(id.to_string()))
+                .build()
+                .map_err(build)?;
+            items.push(super::update(guard));
+        }
+        Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
     }
 
     /// One transaction: the account item (profile, contacts, consent and its history,

@@ -174,6 +174,7 @@ mod tests {
             email_challenge: challenge.clone(),
             phone_challenge: challenge,
             created_at: now(),
+            unverified_until: now() + mizan::accounts::account::UNVERIFIED_ACCOUNT_LIFETIME,
         };
         accounts.register(&account, &[]).await.unwrap();
         let token = sessions.issue(id, Role::Customer, now()).token;

@@ -102,6 +102,11 @@ pub struct Signup {
     pub marketing: MarketingConsent,
 }
 
+/// How long an account may wait for its email to be verified before it is removed: as long as
+/// its verification link lives. Until then a new signup with the same email takes it over, so
+/// nobody can hold someone else's email by signing up with it first.
+pub const UNVERIFIED_ACCOUNT_LIFETIME: time::Duration = crate::accounts::verification::EMAIL_TOKEN_LIFETIME;
+
 /// An account about to be stored: the password already hashed, the contacts awaiting
 /// verification (P2, P9).
 #[derive(Debug, Clone)]
@@ -116,6 +121,8 @@ pub struct NewAccount {
     pub email_challenge: crate::accounts::verification::Challenge,
     pub phone_challenge: crate::accounts::verification::Challenge,
     pub created_at: OffsetDateTime,
+    /// Removed then, with the hold on its email, unless the email is verified first.
+    pub unverified_until: OffsetDateTime,
 }
 
 /// How to reach a customer, and which of those ways they have proven are theirs (P9).

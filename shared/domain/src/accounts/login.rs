@@ -20,6 +20,9 @@ pub enum LoginOutcome {
     InvalidCredentials,
     /// Too many recent failures for this email; try again after this long.
     Locked(Duration),
+    /// The right password, for an account whose email is not verified yet: no session until it
+    /// is, so an account someone made with another's email is worth nothing to them.
+    EmailNotVerified,
 }
 
 /// Where a login attempt comes from, and where its address is recorded once it succeeds (P14).
@@ -61,6 +64,9 @@ pub async fn log_in(
     match credentials {
         Some(credentials) if accepted => {
             accounts.give_back_login_attempt(&throttle_key, window).await?;
+            if !credentials.email_verified {
+                return Ok(LoginOutcome::EmailNotVerified);
+            }
             // Recorded before the session is issued: a login whose address cannot be kept fails.
             if let Some(ip) = origin.ip {
                 origin.records.record(credentials.id, RecordedRequest::Login, ip, now).await?;
@@ -93,7 +99,15 @@ mod tests {
         SessionKey::new(&[9; 32]).unwrap()
     }
 
+    /// An account whose email is verified.
     async fn with_account() -> InMemoryAccounts {
+        let accounts = unverified().await;
+        let id = accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
+        accounts.verify_contacts(id);
+        accounts
+    }
+
+    async fn unverified() -> InMemoryAccounts {
         let accounts = InMemoryAccounts::default();
         register(&accounts, &accounts.outbox, &code_hasher(), signup(EMAIL), None, now()).await.unwrap();
         accounts
@@ -114,6 +128,14 @@ mod tests {
         assert!(matches!(attempt(&accounts, &ips, EMAIL, "wrong-password-1").await, LoginOutcome::InvalidCredentials));
         assert!(matches!(attempt(&accounts, &ips, "not an email", PASSWORD).await, LoginOutcome::InvalidCredentials));
         assert!(ips.records().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_right_password_of_an_unverified_email_opens_no_session() {
+        let (accounts, ips) = (unverified().await, RecordedIps::default());
+        assert!(matches!(attempt(&accounts, &ips, EMAIL, PASSWORD).await, LoginOutcome::EmailNotVerified));
+        assert!(matches!(attempt(&accounts, &ips, EMAIL, "wrong-password-1").await, LoginOutcome::InvalidCredentials));
+        assert!(ips.records().is_empty(), "no login happened");
     }
 
     #[tokio::test]

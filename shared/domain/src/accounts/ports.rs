@@ -17,7 +17,10 @@ use crate::kernel::ids::AccountId;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Registration {
     Created,
-    /// The email already belongs to this account; nothing was written.
+    /// The email was held by this account, which never verified it: it is removed, and the new
+    /// account holds the email.
+    ReplacedUnverified(AccountId),
+    /// The email belongs to this account, which verified it; nothing was written.
     EmailTaken(AccountId),
 }
 
@@ -26,11 +29,15 @@ pub struct Credentials {
     pub id: AccountId,
     pub role: Role,
     pub password_hash: PasswordHash,
+    pub email_verified: bool,
 }
 
 pub trait AccountStore {
     /// Stores a new account, claims its email and keeps the events that announce it, at once:
-    /// either all are written or, when the email is taken, nothing is.
+    /// either all are written or, when the email belongs to an account that verified it,
+    /// nothing is. An account holding the email without having verified it is removed in the
+    /// same write. The account and its hold on the email end at `unverified_until` unless its
+    /// email is verified by then.
     async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError>;
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError>;
@@ -56,7 +63,9 @@ pub trait AccountStore {
     ) -> Result<Option<Challenge>, StoreError>;
 
     /// Marks the contact verified and retires the challenge, provided it is still the one that
-    /// was matched: of two concurrent confirmations, one wins. Returns whether this call did.
+    /// was matched and — for the email — the account still holds its email: of two concurrent
+    /// confirmations, one wins. A verified email keeps the account for good. Returns whether
+    /// this call did.
     async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError>;
 
     /// Erases the account, frees its email and keeps the event that announces the closure, at

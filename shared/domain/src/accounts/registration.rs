@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::accounts::account::{NewAccount, Signup, TermsAcceptance};
+use crate::accounts::account::{NewAccount, Signup, TermsAcceptance, UNVERIFIED_ACCOUNT_LIFETIME};
 use crate::accounts::contact::Email;
 use crate::accounts::password::HashingFailed;
 use crate::accounts::ports::{AccountStore, Registration};
@@ -24,9 +24,11 @@ pub enum RegistrationError {
     Hashing(#[from] HashingFailed),
 }
 
-/// Registers a signup, or — when its email already has an account — changes nothing and lets
-/// the owner know. Both end the same way for the caller, so the answer never tells a stranger
-/// which emails have accounts; the password is hashed in both, so neither does the timing.
+/// Registers a signup, or — when its email belongs to an account that verified it — changes
+/// nothing and lets the owner know. An account that never verified its email holds it for no
+/// one: the new signup replaces it, with its own password, and the old account's links stop
+/// working. Every case ends the same way for the caller, so the answer never tells a stranger
+/// which emails have accounts; the password is hashed in each, so neither does the timing.
 pub async fn register(
     accounts: &impl AccountStore,
     events: &impl Outbox,
@@ -49,6 +51,7 @@ pub async fn register(
         email_challenge: Challenge::new(email_token.hash(codes), now, EMAIL_TOKEN_LIFETIME),
         phone_challenge: Challenge::new(sms_code.hash(codes), now, SMS_CODE_LIFETIME),
         created_at: now,
+        unverified_until: now + UNVERIFIED_ACCOUNT_LIFETIME,
     };
     // The messages that let the customer prove both contacts are kept with the account itself:
     // an account is never stored without them, whatever happens to the topic afterwards.
@@ -61,6 +64,9 @@ pub async fn register(
     ];
     match accounts.register(&account, &verification).await? {
         Registration::Created => tracing::info!(account = %id, "account registered"),
+        Registration::ReplacedUnverified(replaced) => {
+            tracing::info!(account = %id, %replaced, "account registered in place of one that never verified its email");
+        }
         Registration::EmailTaken(existing) => {
             // At most one notice a day per account: repeated signups cannot flood its owner.
             let notice = DomainEvent::SignupAttemptedOnExistingAccount { account_id: existing };
@@ -159,10 +165,23 @@ mod tests {
         assert!(!contacts.email_verified && !contacts.phone_verified);
     }
 
+    fn email_token(events: &OutboxEvents) -> String {
+        events
+            .events()
+            .into_iter()
+            .rev()
+            .find_map(|event| match event {
+                DomainEvent::EmailVerificationRequested { token, .. } => Some(token),
+                _ => None,
+            })
+            .unwrap()
+    }
+
     #[tokio::test]
-    async fn p9_a_signup_with_a_registered_email_changes_nothing_and_only_tells_the_owner() {
+    async fn p9_a_signup_with_a_verified_email_changes_nothing_and_only_tells_the_owner() {
         let accounts = InMemoryAccounts::default();
         let owner = registered(&accounts, "maryam@example.com").await;
+        accounts.verify_contacts(owner);
         let mut again = signup("maryam@example.com");
         again.password = crate::accounts::password::Password::parse("another-secret-77", None).unwrap();
         register(&accounts, &accounts.outbox, &code_hasher(), again, None, now()).await.unwrap();
@@ -172,6 +191,29 @@ mod tests {
             Some(&DomainEvent::SignupAttemptedOnExistingAccount { account_id: owner })
         );
         assert!(accounts.credentials(owner).await.unwrap().unwrap().password_hash.verify(PASSWORD));
+    }
+
+    #[tokio::test]
+    async fn p9_a_squatter_loses_an_unverified_email_to_its_owners_signup_and_its_link_stops_working() {
+        let accounts = InMemoryAccounts::default();
+        let email = "owner@example.com";
+        let squatter = registered(&accounts, email).await;
+        let squatters_link = email_token(&accounts.outbox);
+        let mut owners = signup(email);
+        owners.password = crate::accounts::password::Password::parse("the-owners-secret-9", None).unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), owners, None, now()).await.unwrap();
+
+        let owner = accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap();
+        assert_ne!(owner, squatter);
+        assert_eq!(accounts.count(), 1, "the squatter's account is gone");
+        assert!(accounts.credentials(squatter).await.unwrap().is_none());
+        assert!(!verify_email(&accounts, &code_hasher(), &squatters_link, now()).await.unwrap(), "old link dead");
+        assert!(verify_email(&accounts, &code_hasher(), &email_token(&accounts.outbox), now()).await.unwrap());
+        assert!(accounts.credentials(owner).await.unwrap().unwrap().password_hash.verify("the-owners-secret-9"));
+        assert!(
+            !accounts.outbox.events().iter().any(|e| matches!(e, DomainEvent::SignupAttemptedOnExistingAccount { .. })),
+            "nobody is told of an account that never was"
+        );
     }
 
     #[tokio::test]

@@ -89,11 +89,16 @@ impl InMemoryAccounts {
 impl AccountStore for InMemoryAccounts {
     async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = state.emails.get(account.email.as_str()) {
-            return Ok(Registration::EmailTaken(*existing));
+        let holder = state.emails.get(account.email.as_str()).copied();
+        let verified_holder = holder.filter(|id| state.accounts.get(id).is_some_and(|held| held.email_verified));
+        if let Some(existing) = verified_holder {
+            return Ok(Registration::EmailTaken(existing));
         }
         self.outbox.writable()?;
         self.outbox.add(announced);
+        if let Some(replaced) = holder {
+            state.accounts.remove(&replaced);
+        }
         state.emails.insert(account.email.as_str().to_owned(), account.id);
         let stored = Stored {
             account: account.clone(),
@@ -104,7 +109,7 @@ impl AccountStore for InMemoryAccounts {
             phone_challenge: Some(account.phone_challenge.clone()),
         };
         state.accounts.insert(account.id, stored);
-        Ok(Registration::Created)
+        Ok(holder.map_or(Registration::Created, Registration::ReplacedUnverified))
     }
 
     async fn account_id_for(&self, email: &Email) -> Result<Option<AccountId>, StoreError> {
@@ -116,6 +121,7 @@ impl AccountStore for InMemoryAccounts {
             id,
             role: stored.role,
             password_hash: stored.account.password_hash.clone(),
+            email_verified: stored.email_verified,
         }))
     }
 

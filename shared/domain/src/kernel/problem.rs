@@ -315,13 +315,13 @@ impl Problem {
         )
     }
 
-    /// Reviews are posted from a proven email only.
+    /// Logging in, and posting reviews, need a proven email.
     pub fn email_not_verified() -> Self {
         Self::new(
             403,
             "email-not-verified",
             "ایمیل تأیید نشده است",
-            "برای نوشتن دیدگاه، نخست نشانی ایمیل خود را تأیید کنید.",
+            "نخست نشانی ایمیل خود را با پیوندی که به آن فرستاده شده تأیید کنید.",
         )
     }
 

@@ -43,14 +43,18 @@ pub const REGISTER: &[ItemKind] = &[
         None,
         Kept::Documented(
             "the account itself (contacts, password hash, terms acceptance with its IP, consent and its history): \
-             while the account is open; erased when it is closed (POST /me/closure)",
+             while the account is open; erased when it is closed (POST /me/closure), or by TTL 24 hours after \
+             signup if its email was never verified",
         ),
     ),
     kind(
         "AccountsTable",
         "EMAIL#*",
         None,
-        Kept::Documented("the guard that makes an email one account's: while that account is open; deleted at closure"),
+        Kept::Documented(
+            "the guard that makes an email one account's: while that account is open; deleted at closure, or with \
+             its account by TTL if the email was never verified",
+        ),
     ),
     kind("AccountsTable", "LOGIN#*#*", None, Kept::ByTtl { period: "15 to 30 minutes (the login window)" }),
     kind("AccountsTable", "CLOSED#*", None, Kept::NoPersonalData),
