@@ -52,7 +52,9 @@ fn submissions_of(all: &[Value], taxid: &str) -> usize {
 async fn p5_p8_a_paid_orders_invoice_is_accepted_carrying_only_what_tax_law_requires() {
     let stack = Stack::connect().await;
     let (bearer, order_id, invoice) = invoiced(&stack).await;
-    assert_eq!(invoice["tax_system"]["status"], "queued", "queued when issued: {invoice}");
+    // Queued when issued; other tests tick the tax function too, so it may be sent already.
+    let standing = invoice["tax_system"]["status"].as_str();
+    assert!(matches!(standing, Some("queued" | "sent")), "on its way when issued: {invoice}");
     let taxid = invoice["tax_id"].as_str().expect("a tax id");
     let accepted = report_until(&stack, taxid, |s| s["status"] == "SUCCESS", "acceptance").await;
     assert_eq!(submissions_of(&stack.tax_submissions().await, taxid), 1, "sent once");

@@ -401,6 +401,11 @@ def main():
     # Parameters whose Default points at the internet point at the local stand-ins instead.
     local_parameters = {"ZarinpalPaymentUrl": zarinpal_url, "ZarinpalApiUrl": zarinpal_url,
                         "ZarinpalGraphqlUrl": f"{zarinpal_url}/api/v4/graphql/", "TaxSystemUrl": moadian_url}
+    # The local router reports every caller as 127.0.0.1: counted per address, the whole stack
+    # would be one client. The tests of those limits invoke the function with addresses of their
+    # own; the benchmark's samples all come from one documentation address.
+    local_parameters["AbuseLimitsExempt"] = "127.0.0.1,203.0.113.10" if os.environ.get("MIZAN_PROFILE") == "bench" \
+        else "127.0.0.1"
     # The tests watch a delivered order's recipient go (P15): seconds there, the Default elsewhere.
     if os.environ.get("MIZAN_PROFILE") == "test":
         local_parameters["RecipientKeptAfterFulfilment"] = "PT3S"

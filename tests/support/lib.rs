@@ -291,6 +291,42 @@ impl Stack {
         self.send(self.http.post(format!("{}/2015-03-31/functions/{function}/invocations", self.api)).json(event)).await
     }
 
+    /// A POST of `body` to `function` as API Gateway hands it over from a client at `source_ip`:
+    /// the local router reports every caller as 127.0.0.1 (which the local stack exempts from
+    /// per-address limits), so a test of those limits speaks to the function directly.
+    pub async fn post_from(&self, function: &str, path: &str, body: &Value, source_ip: std::net::IpAddr) -> Answer {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
+            "headers": { "content-type": "application/json", "host": "api.mizancoffee.ir" },
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "mizanlocal", "domainName": "api.mizancoffee.ir",
+                "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1",
+                          "sourceIp": source_ip.to_string(), "userAgent": "mizan-e2e" },
+                "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": format!("POST {path}"),
+                "stage": "$default", "time": "25/Nov/2026:09:00:00 +0000", "timeEpoch": 1_795_597_200_000_u64
+            },
+            "body": body.to_string(), "isBase64Encoded": false
+        });
+        let invoked = self.invoke(function, &event).await;
+        assert_eq!(invoked.status, 200, "{function} was invoked: {}", invoked.body);
+        let reply = &invoked.body;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in reply["headers"].as_object().into_iter().flatten() {
+            if let (Ok(name), Some(Ok(value))) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(reqwest::header::HeaderValue::from_str),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        let text = reply["body"].as_str().unwrap_or_default();
+        Answer {
+            status: reply["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+            headers,
+            body: serde_json::from_str(text).unwrap_or(Value::String(text.to_owned())),
+        }
+    }
+
     /// One tick of `function`'s schedule, as EventBridge sends it; panics unless it ran.
     pub async fn tick(&self, function: &str) {
         let tick = serde_json::json!({ "version": "0", "id": uuid::Uuid::new_v4(), "detail-type": "Scheduled Event",

@@ -3,6 +3,7 @@
 mod forms;
 mod routes;
 
+use mizan::accounts::abuse_limits::AbuseLimits;
 use mizan::accounts::session::SessionKey;
 use mizan::accounts::verification::CodeHasher;
 use mizan_aws::dynamodb::accounts::AccountsTable;
@@ -18,6 +19,7 @@ pub struct Deps {
     pub sessions: SessionKey,
     pub codes: CodeHasher,
     pub ip_records: IpRecordsTable,
+    pub limits: AbuseLimits,
 }
 
 // One thread: Lambda hands an environment one request at a time, and password hashing (argon2,
@@ -36,6 +38,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         outbox,
         sessions: config::session_key()?,
         codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,
+        limits: AbuseLimits::parse(
+            &config::required("ABUSE_LIMITS")?,
+            &std::env::var("ABUSE_LIMITS_EXEMPT").unwrap_or_default(),
+        )?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

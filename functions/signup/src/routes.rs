@@ -32,15 +32,24 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
 
 async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
     let signup = forms::signup(&http::json_object(req)?)?;
-    registration::register(&deps.accounts, &deps.outbox, &deps.codes, signup, http::source_ip(req), now())
-        .await
-        .map_err(|error| match error {
-            RegistrationError::Store(error) => error.into(),
-            RegistrationError::Hashing(error) => {
-                tracing::error!(%error, "signup could not hash a password");
-                Problem::internal()
-            }
-        })?;
+    registration::register(
+        &deps.accounts,
+        &deps.outbox,
+        &deps.codes,
+        &deps.limits,
+        signup,
+        http::source_ip(req),
+        now(),
+    )
+    .await
+    .map_err(|error| match error {
+        RegistrationError::Store(error) => error.into(),
+        RegistrationError::Limited(wait) => Problem::too_many_requests(retry_after(wait)),
+        RegistrationError::Hashing(error) => {
+            tracing::error!(%error, "signup could not hash a password");
+            Problem::internal()
+        }
+    })?;
     http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
 }
 
@@ -64,7 +73,7 @@ async fn verify_phone(deps: &Deps, req: &Request) -> HttpResult {
 
 async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::login(&http::json_object(req)?)?;
-    let origin = login::Origin { ip: http::source_ip(req), records: &deps.ip_records };
+    let origin = login::Origin { ip: http::source_ip(req), records: &deps.ip_records, limits: &deps.limits };
     let outcome =
         login::log_in(&deps.accounts, &deps.sessions, &deps.codes, origin, &form.email, &form.password, now()).await?;
     match outcome {
@@ -79,9 +88,7 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
         ),
         LoginOutcome::InvalidCredentials => Err(Problem::invalid_credentials()),
         LoginOutcome::EmailNotVerified => Err(Problem::email_not_verified()),
-        LoginOutcome::Locked(remaining) => {
-            Err(Problem::too_many_attempts(u64::try_from(remaining.whole_seconds()).unwrap_or(1).max(1)))
-        }
+        LoginOutcome::Locked(remaining) => Err(Problem::too_many_attempts(retry_after(remaining))),
     }
 }
 
@@ -110,8 +117,11 @@ async fn close_account(deps: &Deps, req: &Request) -> HttpResult {
         ClosureOutcome::Closed => http::json(StatusCode::OK, &json!({ "status": "closed" })),
         ClosureOutcome::AlreadyClosed => Err(Problem::unauthorized()),
         ClosureOutcome::WrongPassword => Err(Problem::wrong_password()),
-        ClosureOutcome::Locked(remaining) => {
-            Err(Problem::too_many_attempts(u64::try_from(remaining.whole_seconds()).unwrap_or(1).max(1)))
-        }
+        ClosureOutcome::Locked(remaining) => Err(Problem::too_many_attempts(retry_after(remaining))),
     }
+}
+
+/// Whole seconds to wait, at least one (`Retry-After`).
+fn retry_after(wait: time::Duration) -> u64 {
+    u64::try_from(wait.whole_seconds()).unwrap_or(1).max(1)
 }

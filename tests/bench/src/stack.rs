@@ -91,6 +91,7 @@ pub struct Stack {
     pub sms: SmsSender,
     pub sessions: SessionKey,
     pub codes: CodeHasher,
+    pub limits: mizan::accounts::abuse_limits::AbuseLimits,
     pub vat: VatSchedule,
     pub unsubscribe_keys: UnsubscribeKeys,
     pub seller: Seller,
@@ -158,6 +159,10 @@ impl Stack {
             sms: SmsSender::new(sns),
             sessions: SessionKey::new(setting("SESSION_SIGNING_KEY")?.as_bytes())?,
             codes: CodeHasher::new(setting("CODE_HASH_KEY")?.as_bytes())?,
+            limits: mizan::accounts::abuse_limits::AbuseLimits::parse(
+                &setting("ABUSE_LIMITS")?,
+                &std::env::var("ABUSE_LIMITS_EXEMPT").unwrap_or_default(),
+            )?,
             vat: VatSchedule::from_json(&setting("VAT_RATES")?)?,
             unsubscribe_keys: UnsubscribeKeys::parse(&setting("UNSUBSCRIBE_KEYS")?)?,
             seller,

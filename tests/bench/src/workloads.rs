@@ -147,6 +147,7 @@ impl Direct for SignupWork<'_> {
             &stack.accounts,
             &stack.outbox,
             &stack.codes,
+            &stack.limits,
             signup,
             source_ip(),
             now(),

@@ -6,8 +6,8 @@
 //!   (TTL), so an account nobody verifies goes away by itself;
 //! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it, with
 //!   the same `expires_at` until that account verifies the email;
-//! - `LOGIN#<keyed hash of email>#<window>`: login attempts of an email in a 15-minute window,
-//!   expiring by TTL;
+//! - `LIMIT#<limit>#<keyed hash of what it counts>#<window>`: an abuse limit's count in one
+//!   window (password guesses per email, signups per address, SMS per phone…), expiring by TTL;
 //! - `CLOSED#<account id>`: a closed account — when, and nothing else.
 
 use aws_sdk_dynamodb::Client;
@@ -19,15 +19,15 @@ use super::outbox::{self, OutboxTable};
 use super::{
     Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
 };
+use mizan::accounts::abuse_limits::Window;
 use mizan::accounts::account::{Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
 use mizan::accounts::contact::{Email, IranMobile};
-use mizan::accounts::login_throttle::{self, Window};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
 use mizan::accounts::ports::ConsentStore;
-use mizan::accounts::ports::LoginAttempts;
+use mizan::accounts::ports::Counters;
 use mizan::accounts::ports::{AccountStore, Credentials, Registration};
 use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::events::Envelope;
@@ -64,8 +64,8 @@ fn email_key(email: &Email) -> String {
     format!("EMAIL#{}", email.as_str())
 }
 
-fn login_key(email_hash: &str, window: Window) -> String {
-    format!("LOGIN#{email_hash}#{}", window.index)
+fn counter_key(key: &str, window: Window) -> String {
+    format!("LIMIT#{key}#{}", window.index)
 }
 
 fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'static str, &'static str) {
@@ -396,29 +396,29 @@ impl AccountStore for AccountsTable {
     }
 }
 
-impl LoginAttempts for AccountsTable {
-    async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
+impl Counters for AccountsTable {
+    async fn take(&self, key: &str, window: Window, max: u32) -> Result<bool, StoreError> {
         let updated = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(login_key(email_hash, window)))
+            .key("pk", s(counter_key(key, window)))
             .update_expression("ADD attempts :one SET expires_at = :forget")
             .condition_expression("attribute_not_exists(attempts) OR attempts < :max")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(login_throttle::MAX_ATTEMPTS))
+            .expression_attribute_values(":max", n(max))
             .expression_attribute_values(":forget", time(window.forget_at()))
             .send()
             .await;
         conditional(updated.map(|_| ()))
     }
 
-    async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
+    async fn give_back(&self, key: &str, window: Window) -> Result<(), StoreError> {
         let updated = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(login_key(email_hash, window)))
+            .key("pk", s(counter_key(key, window)))
             .update_expression("ADD attempts :minus_one")
             .condition_expression("attempts > :zero")
             .expression_attribute_values(":minus_one", n(-1))

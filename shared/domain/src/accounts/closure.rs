@@ -6,8 +6,8 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::login_throttle::Window;
-use crate::accounts::ports::{AccountStore, LoginAttempts};
+use crate::accounts::abuse_limits::{self, PASSWORD_GUESSES};
+use crate::accounts::ports::{AccountStore, Counters};
 use crate::accounts::verification::CodeHasher;
 use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::failures::StoreError;
@@ -26,7 +26,7 @@ pub enum ClosureOutcome {
 }
 
 pub async fn close(
-    accounts: &(impl AccountStore + LoginAttempts),
+    accounts: &(impl AccountStore + Counters),
     codes: &CodeHasher,
     account: AccountId,
     candidate_password: &str,
@@ -37,15 +37,15 @@ pub async fn close(
         return Ok(ClosureOutcome::AlreadyClosed);
     };
     // The same budget as logging in: a stolen session must not become a password oracle.
-    let throttle_key = codes.hash("login-throttle", contacts.email.as_str());
-    let window = Window::at(now);
-    if !accounts.take_login_attempt(&throttle_key, window).await? {
-        return Ok(ClosureOutcome::Locked(window.remaining(now)));
-    }
+    let guess = abuse_limits::take(accounts, codes, "password", PASSWORD_GUESSES, contacts.email.as_str(), now).await?;
+    let guess = match guess {
+        Ok(guess) => guess,
+        Err(wait) => return Ok(ClosureOutcome::Locked(wait)),
+    };
     if !credentials.password_hash.verify(candidate_password) {
         return Ok(ClosureOutcome::WrongPassword);
     }
-    accounts.give_back_login_attempt(&throttle_key, window).await?;
+    abuse_limits::give_back(accounts, &guess).await?;
     // Announced in the closure's own transaction: no closure goes unannounced, and none is
     // announced that did not happen.
     let closed = Envelope::once_per(
@@ -67,7 +67,7 @@ mod tests {
     use crate::accounts::ports::AccountStore;
     use crate::accounts::registration::register;
     use crate::accounts::testing::InMemoryAccounts;
-    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
+    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, limits, signup};
 
     const EMAIL: &str = "maryam@example.com";
 
@@ -77,7 +77,7 @@ mod tests {
 
     async fn with_account() -> (InMemoryAccounts, AccountId) {
         let accounts = InMemoryAccounts::default();
-        register(&accounts, &accounts.outbox, &code_hasher(), signup(EMAIL), None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), &limits(), signup(EMAIL), None, now()).await.unwrap();
         let id = accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
         (accounts, id)
     }
@@ -91,7 +91,7 @@ mod tests {
         assert!(accounts.contacts(id).await.unwrap().is_none());
         assert_eq!(accounts.closed_at(id), Some(now()));
         let again = signup(EMAIL);
-        register(&accounts, &accounts.outbox, &code_hasher(), again, None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), &limits(), again, None, now()).await.unwrap();
         let new_owner = accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap();
         assert!(new_owner.is_some_and(|owner| owner != id));
     }
@@ -110,7 +110,7 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_password_closes_nothing_and_counts_against_the_login_limit() {
         let (accounts, id) = with_account().await;
-        for _ in 0..crate::accounts::login_throttle::MAX_ATTEMPTS {
+        for _ in 0..PASSWORD_GUESSES.max {
             let outcome = close(&accounts, &code_hasher(), id, "wrong-password-1", now()).await.unwrap();
             assert!(matches!(outcome, ClosureOutcome::WrongPassword));
         }

@@ -1,12 +1,12 @@
 //! Accounts: who a customer is, how they prove their contacts, log in, consent to marketing and
 //! close their account (P2, P5, P6, P7, P9, P12).
 
+pub mod abuse_limits;
 pub mod account;
 pub mod closure;
 pub mod consent;
 pub mod contact;
 pub mod login;
-pub mod login_throttle;
 pub mod password;
 pub mod person;
 pub mod ports;

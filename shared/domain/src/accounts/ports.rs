@@ -3,10 +3,10 @@
 
 use time::OffsetDateTime;
 
+use crate::accounts::abuse_limits::Window;
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
-use crate::accounts::login_throttle::Window;
 use crate::accounts::password::PasswordHash;
 use crate::accounts::verification::{Challenge, ContactKind};
 use crate::kernel::events::Envelope;
@@ -80,13 +80,14 @@ pub trait AccountStore {
     ) -> Result<bool, StoreError>;
 }
 
-/// The login throttle's counters, per keyed hash of an email and window.
-pub trait LoginAttempts {
-    /// Takes one attempt; `false` when the window's attempts are used up.
-    async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError>;
+/// The abuse limits' counters, per key (a limit's name and a keyed hash of what it counts) and
+/// window.
+pub trait Counters {
+    /// Counts one; `false` (and nothing counted) when `max` were counted in the window already.
+    async fn take(&self, key: &str, window: Window, max: u32) -> Result<bool, StoreError>;
 
-    /// Gives an attempt back after a success: only failures use up the window.
-    async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError>;
+    /// Takes one count back (after a success that should not use up the window).
+    async fn give_back(&self, key: &str, window: Window) -> Result<(), StoreError>;
 }
 
 /// Marketing consent, per channel, with the record of every change (P6, P7).

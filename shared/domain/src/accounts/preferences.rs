@@ -58,7 +58,7 @@ mod tests {
     use crate::accounts::ports::AccountStore;
     use crate::accounts::registration::register;
     use crate::accounts::testing::InMemoryAccounts;
-    use crate::accounts::testing::fixtures::{code_hasher, signup};
+    use crate::accounts::testing::fixtures::{code_hasher, limits, signup};
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
@@ -73,7 +73,9 @@ mod tests {
 
     async fn subscribed() -> (InMemoryAccounts, AccountId) {
         let accounts = InMemoryAccounts::default();
-        register(&accounts, &accounts.outbox, &code_hasher(), signup("m@example.com"), None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), &limits(), signup("m@example.com"), None, now())
+            .await
+            .unwrap();
         let id = accounts.account_id_for(&Email::parse("m@example.com").unwrap()).await.unwrap().unwrap();
         accounts.consent(id, MarketingConsent { email: true, sms: true });
         (accounts, id)

@@ -4,10 +4,11 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
+use crate::accounts::abuse_limits::{self, AbuseLimits};
 use crate::accounts::account::{NewAccount, Signup, TermsAcceptance, UNVERIFIED_ACCOUNT_LIFETIME};
 use crate::accounts::contact::Email;
 use crate::accounts::password::HashingFailed;
-use crate::accounts::ports::{AccountStore, Registration};
+use crate::accounts::ports::{AccountStore, Counters, Registration};
 use crate::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
@@ -22,6 +23,10 @@ pub enum RegistrationError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Hashing(#[from] HashingFailed),
+    /// Too many signups from this client address or for this phone number lately: nothing was
+    /// stored or sent; try again after this long.
+    #[error("signups are limited for now")]
+    Limited(time::Duration),
 }
 
 /// Registers a signup, or — when its email belongs to an account that verified it — changes
@@ -30,13 +35,29 @@ pub enum RegistrationError {
 /// working. Every case ends the same way for the caller, so the answer never tells a stranger
 /// which emails have accounts; the password is hashed in each, so neither does the timing.
 pub async fn register(
-    accounts: &impl AccountStore,
+    accounts: &(impl AccountStore + Counters),
     events: &impl Outbox,
     codes: &CodeHasher,
+    limits: &AbuseLimits,
     signup: Signup,
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<(), RegistrationError> {
+    // Each signup sends an email and an SMS to whatever it names: limited before anything is
+    // hashed, stored or sent.
+    let phone = signup.phone.as_e164();
+    let address = limits.counted_address(source_ip).map(|ip| ip.to_string());
+    let shares = [
+        address.as_deref().map(|ip| ("signup-address", limits.signups_per_address, ip)),
+        Some(("signup-phone", limits.signups_per_phone, phone)),
+        Some(("sms-phone", limits.sms_per_phone, phone)),
+    ];
+    for (name, limit, subject) in shares.into_iter().flatten() {
+        if let Err(wait) = abuse_limits::take(accounts, codes, name, limit, subject, now).await? {
+            tracing::info!(limit = name, "signup refused by an abuse limit");
+            return Err(RegistrationError::Limited(wait));
+        }
+    }
     let id = AccountId::new();
     let email_token = EmailToken::generate(id);
     let sms_code = SmsCode::generate();
@@ -130,7 +151,7 @@ async fn attempt(
 mod tests {
     use super::*;
     use crate::accounts::testing::InMemoryAccounts;
-    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, signup};
+    use crate::accounts::testing::fixtures::{PASSWORD, code_hasher, limits, signup};
     use crate::kernel::testing::OutboxEvents;
 
     fn now() -> OffsetDateTime {
@@ -138,7 +159,7 @@ mod tests {
     }
 
     async fn registered(accounts: &InMemoryAccounts, email: &str) -> AccountId {
-        register(accounts, &accounts.outbox, &code_hasher(), signup(email), None, now()).await.unwrap();
+        register(accounts, &accounts.outbox, &code_hasher(), &limits(), signup(email), None, now()).await.unwrap();
         accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap()
     }
 
@@ -184,7 +205,7 @@ mod tests {
         accounts.verify_contacts(owner);
         let mut again = signup("maryam@example.com");
         again.password = crate::accounts::password::Password::parse("another-secret-77", None).unwrap();
-        register(&accounts, &accounts.outbox, &code_hasher(), again, None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), &limits(), again, None, now()).await.unwrap();
         assert_eq!(accounts.count(), 1);
         assert_eq!(
             accounts.outbox.events().last(),
@@ -201,7 +222,7 @@ mod tests {
         let squatters_link = email_token(&accounts.outbox);
         let mut owners = signup(email);
         owners.password = crate::accounts::password::Password::parse("the-owners-secret-9", None).unwrap();
-        register(&accounts, &accounts.outbox, &code_hasher(), owners, None, now()).await.unwrap();
+        register(&accounts, &accounts.outbox, &code_hasher(), &limits(), owners, None, now()).await.unwrap();
 
         let owner = accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap();
         assert_ne!(owner, squatter);
@@ -217,10 +238,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn signups_from_one_address_or_for_one_phone_stop_at_their_limit_and_send_nothing_more() {
+        use crate::accounts::abuse_limits::Limit;
+        let accounts = InMemoryAccounts::default();
+        let limits = AbuseLimits {
+            signups_per_address: Limit { max: 3, per: time::Duration::HOUR },
+            sms_per_phone: Limit { max: 4, per: time::Duration::DAY },
+            ..limits()
+        };
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let codes = code_hasher();
+        let sign_up = |n: usize, ip| {
+            register(&accounts, &accounts.outbox, &codes, &limits, signup(&format!("m{n}@example.com")), ip, now())
+        };
+        for n in 0..3 {
+            sign_up(n, Some(ip)).await.unwrap();
+        }
+        let refused = sign_up(3, Some(ip)).await;
+        assert!(
+            matches!(refused, Err(RegistrationError::Limited(wait)) if wait == time::Duration::HOUR),
+            "{refused:?}"
+        );
+        sign_up(4, Some("198.51.100.2".parse().unwrap())).await.unwrap();
+        // Every signup here names the same phone: its fifth SMS of the day is not sent.
+        assert!(matches!(sign_up(5, Some("198.51.100.3".parse().unwrap())).await, Err(RegistrationError::Limited(_))));
+        assert_eq!(accounts.count(), 4);
+        assert_eq!(accounts.outbox.events().len(), 8, "an email and an SMS for each account, no more");
+    }
+
+    #[tokio::test]
     async fn a_signup_whose_messages_cannot_be_kept_leaves_no_account_behind() {
         let mut accounts = InMemoryAccounts::default();
         accounts.outbox = OutboxEvents::down();
-        let outcome = register(&accounts, &accounts.outbox, &code_hasher(), signup("a@example.com"), None, now()).await;
+        let outcome =
+            register(&accounts, &accounts.outbox, &code_hasher(), &limits(), signup("a@example.com"), None, now())
+                .await;
         assert!(matches!(outcome, Err(RegistrationError::Store(_))));
         assert_eq!(accounts.count(), 0);
         assert!(accounts.account_id_for(&Email::parse("a@example.com").unwrap()).await.unwrap().is_none());

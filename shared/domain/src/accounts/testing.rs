@@ -7,11 +7,11 @@ use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
+use crate::accounts::abuse_limits::Window;
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
-use crate::accounts::login_throttle::{self, Window};
-use crate::accounts::ports::{AccountStore, ConsentStore, Credentials, LoginAttempts, Registration};
+use crate::accounts::ports::{AccountStore, ConsentStore, Counters, Credentials, Registration};
 use crate::accounts::verification::{self, Challenge, ContactKind};
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
@@ -32,7 +32,7 @@ struct State {
     accounts: HashMap<AccountId, Stored>,
     emails: HashMap<String, AccountId>,
     closed: HashMap<AccountId, OffsetDateTime>,
-    login_attempts: HashMap<(String, i64), u32>,
+    counters: HashMap<(String, i64), u32>,
 }
 
 #[derive(Default)]
@@ -192,21 +192,21 @@ impl AccountStore for InMemoryAccounts {
     }
 }
 
-impl LoginAttempts for InMemoryAccounts {
-    async fn take_login_attempt(&self, email_hash: &str, window: Window) -> Result<bool, StoreError> {
+impl Counters for InMemoryAccounts {
+    async fn take(&self, key: &str, window: Window, max: u32) -> Result<bool, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let attempts = state.login_attempts.entry((email_hash.to_owned(), window.index)).or_default();
-        if *attempts >= login_throttle::MAX_ATTEMPTS {
+        let counted = state.counters.entry((key.to_owned(), window.index)).or_default();
+        if *counted >= max {
             return Ok(false);
         }
-        *attempts += 1;
+        *counted += 1;
         Ok(true)
     }
 
-    async fn give_back_login_attempt(&self, email_hash: &str, window: Window) -> Result<(), StoreError> {
+    async fn give_back(&self, key: &str, window: Window) -> Result<(), StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(attempts) = state.login_attempts.get_mut(&(email_hash.to_owned(), window.index)) {
-            *attempts = attempts.saturating_sub(1);
+        if let Some(counted) = state.counters.get_mut(&(key.to_owned(), window.index)) {
+            *counted = counted.saturating_sub(1);
         }
         Ok(())
     }
@@ -260,5 +260,19 @@ pub mod fixtures {
 
     pub fn code_hasher() -> crate::accounts::verification::CodeHasher {
         crate::accounts::verification::CodeHasher::new(&[7; 32]).unwrap()
+    }
+
+    /// Limits no ordinary test comes near; a test of a limit sets its own.
+    pub fn limits() -> crate::accounts::abuse_limits::AbuseLimits {
+        let generous = crate::accounts::abuse_limits::Limit { max: 1_000, per: time::Duration::HOUR };
+        crate::accounts::abuse_limits::AbuseLimits {
+            signups_per_address: generous,
+            signups_per_phone: generous,
+            resends_per_address: generous,
+            resends_per_account: generous,
+            sms_per_phone: generous,
+            failed_logins_per_address: generous,
+            exempt_addresses: Vec::new(),
+        }
     }
 }

@@ -123,6 +123,19 @@ impl Problem {
         }
     }
 
+    /// An abuse limit (signups, messages asked for again) is used up for now.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_seconds),
+            ..Self::new(
+                429,
+                "too-many-requests",
+                "درخواست‌های بیش از حد",
+                "از این نشانی یا برای این شماره درخواست‌های زیادی رسیده است؛ کمی بعد دوباره تلاش کنید.",
+            )
+        }
+    }
+
     /// The password re-entered to confirm a grave step (closing the account) is wrong.
     pub fn wrong_password() -> Self {
         Self::new(403, "wrong-password", "گذرواژه نادرست است", "گذرواژه‌ای که وارد کردید با گذرواژهٔ حساب یکی نیست.")

@@ -189,7 +189,7 @@ mod tests {
     use crate::accounts::contact::Email;
     use crate::accounts::registration::register;
     use crate::accounts::testing::InMemoryAccounts;
-    use crate::accounts::testing::fixtures::{code_hasher, signup};
+    use crate::accounts::testing::fixtures::{code_hasher, limits, signup};
     use crate::kernel::events::DomainEvent;
     use crate::kernel::ids::{AccountId, OrderId};
     use crate::kernel::money::Rial;
@@ -233,7 +233,9 @@ mod tests {
         }
 
         async fn customer(&self, email: &str, verified: bool, marketing: MarketingConsent) -> AccountId {
-            register(&self.accounts, &self.accounts.outbox, &code_hasher(), signup(email), None, now()).await.unwrap();
+            register(&self.accounts, &self.accounts.outbox, &code_hasher(), &limits(), signup(email), None, now())
+                .await
+                .unwrap();
             let id = self.accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap();
             if verified {
                 self.accounts.verify_contacts(id);

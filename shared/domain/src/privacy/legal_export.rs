@@ -743,7 +743,7 @@ mod workflow_tests {
     use super::*;
     use crate::accounts::registration::register;
     use crate::accounts::testing::InMemoryAccounts;
-    use crate::accounts::testing::fixtures::{code_hasher, signup};
+    use crate::accounts::testing::fixtures::{code_hasher, limits, signup};
     use crate::invoicing::testing::InMemoryInvoices;
     use crate::kernel::ports::{IpRecorder, RecordedRequest};
     use crate::kernel::testing::RecordedIps;
@@ -779,9 +779,17 @@ mod workflow_tests {
         async fn with_customer() -> (Self, AccountId) {
             let product = serde_json::from_str::<Vec<Product>>(SEED).unwrap().remove(0);
             let store = Self { shop: InMemoryShop::with_products([product.clone()]), ..Self::default() };
-            register(&store.accounts, &store.accounts.outbox, &code_hasher(), signup(EMAIL), Some(IP), now())
-                .await
-                .unwrap();
+            register(
+                &store.accounts,
+                &store.accounts.outbox,
+                &code_hasher(),
+                &limits(),
+                signup(EMAIL),
+                Some(IP),
+                now(),
+            )
+            .await
+            .unwrap();
             let id = store.accounts.account_id_for(&Email::parse(EMAIL).unwrap()).await.unwrap().unwrap();
             let vat = VatSchedule::from_json(RATES).unwrap();
             let checkout = Checkout {

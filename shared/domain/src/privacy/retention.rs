@@ -56,7 +56,12 @@ pub const REGISTER: &[ItemKind] = &[
              its account by TTL if the email was never verified",
         ),
     ),
-    kind("AccountsTable", "LOGIN#*#*", None, Kept::ByTtl { period: "15 to 30 minutes (the login window)" }),
+    kind(
+        "AccountsTable",
+        "LIMIT#*#*#*",
+        None,
+        Kept::ByTtl { period: "one to two windows of its abuse limit (15 minutes to a day)" },
+    ),
     kind("AccountsTable", "CLOSED#*", None, Kept::NoPersonalData),
     kind("DeliveriesTable", "DELIVERY#*#*", None, Kept::ByTtl { period: "30 days (redelivery of events)" }),
     kind("DeliveriesTable", "DELIVERY#*#*#*", None, Kept::ByTtl { period: "30 days (redelivery of events)" }),
