@@ -156,6 +156,52 @@ async fn after_five_wrong_sms_codes_the_right_one_is_refused() {
 }
 
 #[tokio::test]
+async fn p2_a_customer_who_missed_the_link_and_spent_the_code_asks_again_and_only_the_new_ones_work() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    let (old_link, old_code) = sign_up(&stack, &customer).await;
+    let wrong = if old_code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        stack.post("/verify/phone", &json!({ "email": customer.email, "code": wrong })).await;
+    }
+    let email = json!({ "email": customer.email });
+    for path in ["/verify/email/resend", "/verify/phone/resend"] {
+        let again = stack.post(path, &email).await;
+        assert_eq!((again.status, &again.body), (202, &json!({ "status": "verification_pending" })), "{path}");
+    }
+    let link = link_token(&stack.await_emails(&customer.email, 2).await[1].1);
+    let code = sms_code(&stack.await_sms(&customer.phone_e164, 2).await[1]);
+    assert_eq!(stack.post("/verify/email", &json!({ "token": old_link })).await.status, 400, "the old link");
+    assert_eq!(stack.post("/verify/email", &json!({ "token": link })).await.status, 200);
+    let phone = stack.post("/verify/phone", &json!({ "email": customer.email, "code": code })).await;
+    assert_eq!(phone.status, 200, "a resent code counts its attempts afresh: {}", phone.body);
+    assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 201);
+}
+
+#[tokio::test]
+async fn asking_again_answers_alike_for_unknown_and_verified_emails_and_sends_them_nothing() {
+    let stack = Stack::connect().await;
+    let (verified, _) = stack.signed_in_customer().await;
+    let unknown = Customer::fresh();
+    for customer in [&verified, &unknown] {
+        for path in ["/verify/email/resend", "/verify/phone/resend"] {
+            let again = stack.post(path, &json!({ "email": customer.email })).await;
+            assert_eq!((again.status, &again.body), (202, &json!({ "status": "verification_pending" })));
+        }
+    }
+    let malformed = stack.post("/verify/email/resend", &json!({ "email": "not an email" })).await;
+    assert_eq!((malformed.status, malformed.body["errors"][0]["field"].as_str()), (400, Some("email")));
+    // A message asked for later reaches its inbox through the same pipeline: by then these would have.
+    let witness = Customer::fresh();
+    sign_up(&stack, &witness).await;
+    assert_eq!(stack.post("/verify/email/resend", &json!({ "email": witness.email })).await.status, 202);
+    stack.await_emails(&witness.email, 2).await;
+    assert_eq!(stack.emails_to(&verified.email).await.len(), 1, "only the first verification email");
+    assert_eq!(stack.sms_to(&verified.phone_e164).await.len(), 1, "only the first code");
+    assert!(stack.emails_to(&unknown.email).await.is_empty());
+}
+
+#[tokio::test]
 async fn p12_repeated_wrong_passwords_lock_an_email_known_or_not() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();

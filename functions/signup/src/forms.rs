@@ -66,6 +66,14 @@ pub fn phone_verification(body: &JsonObject) -> Result<PhoneVerificationForm, Pr
     }
 }
 
+/// Asking for a verification again: the account's email.
+pub fn resend(body: &JsonObject) -> Result<Email, Problem> {
+    let mut errors = Vec::new();
+    body.parsed("email", Email::parse, &mut errors)
+        .filter(|_| errors.is_empty())
+        .ok_or_else(|| Problem::invalid(errors))
+}
+
 pub struct LoginForm {
     pub email: String,
     pub password: String,

@@ -6,6 +6,7 @@ use mizan::accounts::closure::{self, ClosureOutcome};
 use mizan::accounts::login::{self, LoginOutcome};
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::registration::{self, RegistrationError};
+use mizan::accounts::verification::ContactKind;
 use mizan::kernel::clock::now;
 use mizan::kernel::problem::Problem;
 use mizan_aws::lambda::http::{self, HttpResult};
@@ -20,37 +21,54 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         ("POST", "/signup") => sign_up(deps, &req).await,
         ("POST", "/verify/email") => verify_email(deps, &req).await,
         ("POST", "/verify/phone") => verify_phone(deps, &req).await,
+        ("POST", "/verify/email/resend") => resend(deps, &req, ContactKind::Email).await,
+        ("POST", "/verify/phone/resend") => resend(deps, &req, ContactKind::Phone).await,
         ("POST", "/sessions") => log_in(deps, &req).await,
         ("GET", "/me") => me(deps, &req).await,
         ("POST", "/me/closure") => close_account(deps, &req).await,
-        (_, "/signup" | "/verify/email" | "/verify/phone" | "/sessions" | "/me" | "/me/closure") => {
-            Err(Problem::method_not_allowed())
-        }
+        (
+            _,
+            "/signup"
+            | "/verify/email"
+            | "/verify/phone"
+            | "/verify/email/resend"
+            | "/verify/phone/resend"
+            | "/sessions"
+            | "/me"
+            | "/me/closure",
+        ) => Err(Problem::method_not_allowed()),
         _ => Err(Problem::not_found()),
     }
 }
 
 async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
     let signup = forms::signup(&http::json_object(req)?)?;
-    registration::register(
-        &deps.accounts,
-        &deps.outbox,
-        &deps.codes,
-        &deps.limits,
-        signup,
-        http::source_ip(req),
-        now(),
-    )
-    .await
-    .map_err(|error| match error {
+    let source = http::source_ip(req);
+    registration::register(&deps.accounts, &deps.outbox, &deps.codes, &deps.limits, signup, source, now())
+        .await
+        .map_err(registration_problem)?;
+    http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
+}
+
+/// `POST /verify/{email|phone}/resend` with `{"email": …}`: the same answer whatever the email.
+async fn resend(deps: &Deps, req: &Request, kind: ContactKind) -> HttpResult {
+    let email = forms::resend(&http::json_object(req)?)?;
+    let source = http::source_ip(req);
+    registration::resend(&deps.accounts, &deps.codes, &deps.limits, kind, &email, source, now())
+        .await
+        .map_err(registration_problem)?;
+    http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
+}
+
+fn registration_problem(error: RegistrationError) -> Problem {
+    match error {
         RegistrationError::Store(error) => error.into(),
         RegistrationError::Limited(wait) => Problem::too_many_requests(retry_after(wait)),
         RegistrationError::Hashing(error) => {
             tracing::error!(%error, "signup could not hash a password");
             Problem::internal()
         }
-    })?;
-    http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
+    }
 }
 
 async fn verify_email(deps: &Deps, req: &Request) -> HttpResult {

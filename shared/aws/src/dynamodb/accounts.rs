@@ -342,6 +342,51 @@ impl AccountStore for AccountsTable {
         Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
     }
 
+    /// One transaction: the account's challenge replaced (on condition the contact is still
+    /// unverified), for the email its guard's and its own expiry moved to the new link's, and the
+    /// event that sends it.
+    async fn renew_challenge(
+        &self,
+        id: AccountId,
+        email: &Email,
+        kind: ContactKind,
+        challenge: &Challenge,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError> {
+        let (hash, expires_at, attempts, verified) = challenge_attributes(kind);
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-renewal: {e}"));
+        let mut set = format!("{hash} = :hash, {expires_at} = :challenge_expires, {attempts} = :zero");
+        if kind == ContactKind::Email {
+            set.push_str(", expires_at = :challenge_expires");
+        }
+        let account = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("SET {set}"))
+            .condition_expression(format!("attribute_exists(pk) AND {verified} = :no"))
+            .expression_attribute_values(":hash", s(&challenge.hash))
+            .expression_attribute_values(":challenge_expires", time(challenge.expires_at))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![super::update(account)];
+        if kind == ContactKind::Email {
+            let guard = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(email_key(email)))
+                .update_expression("SET expires_at = :challenge_expires")
+                .condition_expression("account_id = :id")
+                .expression_attribute_values(":challenge_expires", time(challenge.expires_at))
+                .expression_attribute_values(":id", s(id.to_string()))
+                .build()
+                .map_err(build)?;
+            items.push(super::update(guard));
+        }
+        items.extend(outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?);
+        Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
+    }
+
     /// One transaction: the account item (profile, contacts, consent and its history,
     /// credentials) and the email's guard are deleted, a `CLOSED#` record keeps the time, and the
     /// outbox keeps the event.

@@ -68,6 +68,19 @@ pub trait AccountStore {
     /// this call did.
     async fn confirm(&self, id: AccountId, kind: ContactKind, matched: &Challenge) -> Result<bool, StoreError>;
 
+    /// Replaces the open challenge of a contact not yet verified with `challenge` (its attempts
+    /// from zero) and keeps the event that sends it, at once; for the email, the account and its
+    /// hold on `email` are kept until the new challenge expires. `false` (nothing written) when
+    /// the account is gone or the contact verified meanwhile.
+    async fn renew_challenge(
+        &self,
+        id: AccountId,
+        email: &Email,
+        kind: ContactKind,
+        challenge: &Challenge,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError>;
+
     /// Erases the account, frees its email and keeps the event that announces the closure, at
     /// once, keeping only that and when it was closed. `false` (and nothing written) when it was
     /// closed already.

@@ -102,6 +102,62 @@ pub async fn register(
     Ok(())
 }
 
+/// Sends a contact's verification again — a fresh link, or a fresh SMS code with its attempts
+/// counted from zero — replacing the one before, which stops working. The caller is told the
+/// same whatever the email: nothing is sent for an unknown email, a contact already verified,
+/// or an account past its own share of resends, and none of those is said.
+pub async fn resend(
+    accounts: &(impl AccountStore + Counters),
+    codes: &CodeHasher,
+    limits: &AbuseLimits,
+    kind: ContactKind,
+    email: &Email,
+    source_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<(), RegistrationError> {
+    if let Some(ip) = limits.counted_address(source_ip) {
+        let limit = limits.resends_per_address;
+        if let Err(wait) = abuse_limits::take(accounts, codes, "resend-address", limit, &ip.to_string(), now).await? {
+            return Err(RegistrationError::Limited(wait));
+        }
+    }
+    let Some(id) = accounts.account_id_for(email).await? else { return Ok(()) };
+    let Some(contacts) = accounts.contacts(id).await? else { return Ok(()) };
+    let verified = match kind {
+        ContactKind::Email => contacts.email_verified,
+        ContactKind::Phone => contacts.phone_verified,
+    };
+    if verified {
+        return Ok(());
+    }
+    let mut shares = vec![("resend-account", limits.resends_per_account, id.to_string())];
+    if kind == ContactKind::Phone {
+        shares.push(("sms-phone", limits.sms_per_phone, contacts.phone.as_e164().to_owned()));
+    }
+    for (name, limit, subject) in shares {
+        if abuse_limits::take(accounts, codes, name, limit, &subject, now).await?.is_err() {
+            tracing::info!(account = %id, limit = name, "resend refused by an abuse limit");
+            return Ok(());
+        }
+    }
+    let (challenge, asked) = match kind {
+        ContactKind::Email => {
+            let token = EmailToken::generate(id);
+            let challenge = Challenge::new(token.hash(codes), now, EMAIL_TOKEN_LIFETIME);
+            (challenge, DomainEvent::EmailVerificationRequested { account_id: id, token: token.to_text() })
+        }
+        ContactKind::Phone => {
+            let code = SmsCode::generate();
+            let challenge = Challenge::new(code.hash(codes), now, SMS_CODE_LIFETIME);
+            (challenge, DomainEvent::PhoneVerificationRequested { account_id: id, code: code.as_str().to_owned() })
+        }
+    };
+    if accounts.renew_challenge(id, &contacts.email, kind, &challenge, &Envelope::new(asked, now)).await? {
+        tracing::info!(account = %id, contact = ?kind, "verification sent again");
+    }
+    Ok(())
+}
+
 /// Confirms an email with the token from its link. `false` for anything that is not a live
 /// token of that account: wrong, used, expired or malformed look the same from outside.
 pub async fn verify_email(
@@ -264,6 +320,66 @@ mod tests {
         assert!(matches!(sign_up(5, Some("198.51.100.3".parse().unwrap())).await, Err(RegistrationError::Limited(_))));
         assert_eq!(accounts.count(), 4);
         assert_eq!(accounts.outbox.events().len(), 8, "an email and an SMS for each account, no more");
+    }
+
+    #[tokio::test]
+    async fn p2_a_resent_link_replaces_the_old_one_and_a_resent_code_starts_its_attempts_afresh() {
+        let accounts = InMemoryAccounts::default();
+        let id = registered(&accounts, "maryam@example.com").await;
+        let email = Email::parse("maryam@example.com").unwrap();
+        let (codes, limits) = (code_hasher(), limits());
+        let (first_link, first_code) = (email_token(&accounts.outbox), sms_code(&accounts.outbox));
+        let wrong = if first_code == "000000" { "111111" } else { "000000" };
+        for _ in 0..crate::accounts::verification::MAX_ATTEMPTS {
+            verify_phone(&accounts, &codes, &email, wrong, now()).await.unwrap();
+        }
+        resend(&accounts, &codes, &limits, ContactKind::Phone, &email, None, now()).await.unwrap();
+        let code = accounts.outbox.events().into_iter().rev().find_map(|event| match event {
+            DomainEvent::PhoneVerificationRequested { code, .. } => Some(code),
+            _ => None,
+        });
+        assert!(verify_phone(&accounts, &codes, &email, &code.unwrap(), now()).await.unwrap(), "attempts afresh");
+
+        resend(&accounts, &codes, &limits, ContactKind::Email, &email, None, now()).await.unwrap();
+        let link = email_token(&accounts.outbox);
+        assert_ne!(link, first_link);
+        assert!(!verify_email(&accounts, &codes, &first_link, now()).await.unwrap(), "the old link is dead");
+        assert!(verify_email(&accounts, &codes, &link, now()).await.unwrap());
+        let contacts = accounts.contacts(id).await.unwrap().unwrap();
+        assert!(contacts.email_verified && contacts.phone_verified);
+    }
+
+    #[tokio::test]
+    async fn a_resend_sends_nothing_for_an_unknown_email_a_verified_contact_or_past_the_accounts_share() {
+        use crate::accounts::abuse_limits::Limit;
+        let accounts = InMemoryAccounts::default();
+        let id = registered(&accounts, "maryam@example.com").await;
+        let limits = AbuseLimits { resends_per_account: Limit { max: 2, per: time::Duration::HOUR }, ..limits() };
+        let (codes, known, unknown) =
+            (code_hasher(), Email::parse("maryam@example.com").unwrap(), Email::parse("nobody@example.com").unwrap());
+        let before = accounts.outbox.events().len();
+        resend(&accounts, &codes, &limits, ContactKind::Email, &unknown, None, now()).await.unwrap();
+        assert_eq!(accounts.outbox.events().len(), before, "an unknown email");
+        for _ in 0..3 {
+            resend(&accounts, &codes, &limits, ContactKind::Email, &known, None, now()).await.unwrap();
+        }
+        assert_eq!(accounts.outbox.events().len(), before + 2, "the account's share is two");
+        accounts.verify_contacts(id);
+        let later = now() + time::Duration::HOUR;
+        resend(&accounts, &codes, &limits, ContactKind::Phone, &known, None, later).await.unwrap();
+        assert_eq!(accounts.outbox.events().len(), before + 2, "a verified contact");
+    }
+
+    #[tokio::test]
+    async fn resends_from_one_address_stop_at_its_limit() {
+        use crate::accounts::abuse_limits::Limit;
+        let accounts = InMemoryAccounts::default();
+        registered(&accounts, "maryam@example.com").await;
+        let limits = AbuseLimits { resends_per_address: Limit { max: 1, per: time::Duration::HOUR }, ..limits() };
+        let (email, ip) = (Email::parse("someone@example.com").unwrap(), Some("203.0.113.5".parse().unwrap()));
+        resend(&accounts, &code_hasher(), &limits, ContactKind::Email, &email, ip, now()).await.unwrap();
+        let refused = resend(&accounts, &code_hasher(), &limits, ContactKind::Email, &email, ip, now()).await;
+        assert!(matches!(refused, Err(RegistrationError::Limited(_))), "known or not, the address is limited");
     }
 
     #[tokio::test]

@@ -172,6 +172,29 @@ impl AccountStore for InMemoryAccounts {
         Ok(true)
     }
 
+    async fn renew_challenge(
+        &self,
+        id: AccountId,
+        _email: &Email,
+        kind: ContactKind,
+        challenge: &Challenge,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        let verified = match kind {
+            ContactKind::Email => stored.email_verified,
+            ContactKind::Phone => stored.phone_verified,
+        };
+        if verified {
+            return Ok(false);
+        }
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
+        *Self::challenge(stored, kind) = Some(challenge.clone());
+        Ok(true)
+    }
+
     async fn close(
         &self,
         id: AccountId,
