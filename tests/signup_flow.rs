@@ -202,6 +202,32 @@ async fn asking_again_answers_alike_for_unknown_and_verified_emails_and_sends_th
 }
 
 #[tokio::test]
+async fn p12_logging_out_ends_this_session_and_logging_out_everywhere_ends_them_all() {
+    let stack = Stack::connect().await;
+    let (customer, phone) = stack.signed_in_customer().await;
+    let session = || async {
+        let answer = log_in(&stack, &customer.email, &customer.password).await;
+        answer.body["token"].as_str().expect("a token").to_owned()
+    };
+    let (laptop, tablet) = (session().await, session().await);
+
+    let out = stack.delete_as("/sessions/current", &phone).await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    assert_eq!(stack.get("/me", Some(&phone)).await.status, 401, "this session ended");
+    assert_eq!(stack.get("/me", Some(&laptop)).await.status, 200, "the others go on");
+    assert_eq!(stack.get("/me/orders", Some(&phone)).await.status, 401, "on every function");
+
+    assert_eq!(stack.delete_as("/sessions", &laptop).await.status, 204);
+    for ended in [&laptop, &tablet] {
+        assert_eq!(stack.get("/me", Some(ended)).await.status, 401);
+        assert_eq!(stack.get("/me/preferences", Some(ended)).await.status, 401);
+    }
+    assert_eq!(stack.delete_as("/sessions", &laptop).await.status, 401, "an ended session ends nothing");
+    let fresh = session().await;
+    assert_eq!(stack.get("/me", Some(&fresh)).await.status, 200, "a new login holds");
+}
+
+#[tokio::test]
 async fn p12_repeated_wrong_passwords_lock_an_email_known_or_not() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();

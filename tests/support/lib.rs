@@ -262,6 +262,11 @@ impl Stack {
         self.send(request).await
     }
 
+    /// A DELETE as whoever `bearer` names.
+    pub async fn delete_as(&self, path: &str, bearer: &str) -> Answer {
+        self.send(self.http.delete(format!("{}{path}", self.api)).bearer_auth(bearer)).await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         // cargo-lambda's watch (the local runtime, not our code) now and then answers a bare 500
         // of its own while it hands a request to a busy function; ours always carry our problem

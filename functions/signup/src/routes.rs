@@ -4,6 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::closure::{self, ClosureOutcome};
 use mizan::accounts::login::{self, LoginOutcome};
+use mizan::accounts::logout;
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::registration::{self, RegistrationError};
 use mizan::accounts::verification::ContactKind;
@@ -24,6 +25,8 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         ("POST", "/verify/email/resend") => resend(deps, &req, ContactKind::Email).await,
         ("POST", "/verify/phone/resend") => resend(deps, &req, ContactKind::Phone).await,
         ("POST", "/sessions") => log_in(deps, &req).await,
+        ("DELETE", "/sessions") => log_out_everywhere(deps, &req).await,
+        ("DELETE", "/sessions/current") => log_out(deps, &req).await,
         ("GET", "/me") => me(deps, &req).await,
         ("POST", "/me/closure") => close_account(deps, &req).await,
         (
@@ -34,6 +37,7 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
             | "/verify/email/resend"
             | "/verify/phone/resend"
             | "/sessions"
+            | "/sessions/current"
             | "/me"
             | "/me/closure",
         ) => Err(Problem::method_not_allowed()),
@@ -108,6 +112,20 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
         LoginOutcome::EmailNotVerified => Err(Problem::email_not_verified()),
         LoginOutcome::Locked(remaining) => Err(Problem::too_many_attempts(retry_after(remaining))),
     }
+}
+
+/// `DELETE /sessions/current`: this session ends; the account's others go on.
+async fn log_out(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    logout::log_out(&deps.accounts, &session, now()).await?;
+    http::no_content()
+}
+
+/// `DELETE /sessions`: every session of the account ends, this one included.
+async fn log_out_everywhere(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    logout::log_out_everywhere(&deps.accounts, &session).await?;
+    http::no_content()
 }
 
 async fn me(deps: &Deps, req: &Request) -> HttpResult {

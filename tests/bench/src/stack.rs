@@ -247,7 +247,7 @@ impl Stack {
     }
 
     pub fn bearer(&self, id: AccountId, role: Role) -> String {
-        self.sessions.issue(id, role, OffsetDateTime::now_utc()).token
+        self.sessions.issue(id, role, 0, OffsetDateTime::now_utc()).token
     }
 
     /// A product of the benchmark's own with stock for every checkout of a run.

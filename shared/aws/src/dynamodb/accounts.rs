@@ -29,6 +29,7 @@ use mizan::accounts::person::FullName;
 use mizan::accounts::ports::ConsentStore;
 use mizan::accounts::ports::Counters;
 use mizan::accounts::ports::{AccountStore, Credentials, Registration};
+use mizan::accounts::session::SessionStanding;
 use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
@@ -102,6 +103,25 @@ impl AccountsTable {
 
 fn read_role(item: &Item) -> Result<Role, StoreError> {
     Role::parse(get_s(item, "role")?).ok_or(StoreError::Corrupt("role"))
+}
+
+/// 0 until the account's sessions were first ended all at once.
+fn session_generation(item: &Item) -> Result<u32, StoreError> {
+    if item.contains_key("session_generation") { get_n(item, "session_generation") } else { Ok(0) }
+}
+
+/// The sessions ended one by one: `(sid, expiry in Unix seconds)`; an unreadable entry is
+/// skipped (it ends nothing).
+fn ended_sessions(item: &Item) -> Vec<(&str, i64)> {
+    let entries = item.get("ended_sessions").and_then(|v| v.as_ss().ok());
+    entries
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let (expires, sid) = entry.split_once(':')?;
+            Some((sid, expires.parse().ok()?))
+        })
+        .collect()
 }
 
 fn read_consent_change(value: &AttributeValue) -> Result<ConsentChange, StoreError> {
@@ -249,7 +269,8 @@ impl AccountStore for AccountsTable {
     }
 
     async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError> {
-        let Some(item) = self.get(account_key(id), "password_hash, #role, email_verified").await? else {
+        let projection = "password_hash, #role, email_verified, session_generation";
+        let Some(item) = self.get(account_key(id), projection).await? else {
             return Ok(None);
         };
         Ok(Some(Credentials {
@@ -257,12 +278,78 @@ impl AccountStore for AccountsTable {
             role: read_role(&item)?,
             password_hash: PasswordHash::from_phc(get_s(&item, "password_hash")?.to_owned()),
             email_verified: get_bool(&item, "email_verified")?,
+            session_generation: session_generation(&item)?,
         }))
     }
 
-    async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
-        let Some(item) = self.get(account_key(id), "#role").await? else { return Ok(None) };
-        read_role(&item).map(Some)
+    /// Projected to role and sessions: every function's IAM policy allows it these attributes.
+    async fn session_standing(&self, id: AccountId) -> Result<Option<SessionStanding>, StoreError> {
+        let projection = "#role, session_generation, ended_sessions";
+        let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
+        let ended = ended_sessions(&item).into_iter().map(|(sid, _)| sid.to_owned()).collect();
+        Ok(Some(SessionStanding { role: read_role(&item)?, generation: session_generation(&item)?, ended }))
+    }
+
+    /// Adds `<expiry>:<sid>` to the set of ended sessions, then drops the entries of sessions
+    /// that have expired anyway (two writes: one expression may not both add to a set and take
+    /// from it).
+    async fn end_session(
+        &self,
+        id: AccountId,
+        sid: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let Some(item) = self.get(account_key(id), "ended_sessions").await? else { return Ok(false) };
+        let ended = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression("ADD ended_sessions :ended")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":ended",
+                AttributeValue::Ss(vec![format!("{}:{sid}", expires_at.unix_timestamp())]),
+            )
+            .send()
+            .await;
+        if !conditional(ended.map(|_| ()))? {
+            return Ok(false);
+        }
+        let expired: Vec<String> = ended_sessions(&item)
+            .into_iter()
+            .filter(|(_, expires)| *expires <= now.unix_timestamp())
+            .map(|(sid, expires)| format!("{expires}:{sid}"))
+            .collect();
+        if !expired.is_empty() {
+            let pruned = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(account_key(id)))
+                .update_expression("DELETE ended_sessions :expired")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":expired", AttributeValue::Ss(expired))
+                .send()
+                .await;
+            conditional(pruned.map(|_| ()))?;
+        }
+        Ok(true)
+    }
+
+    async fn end_all_sessions(&self, id: AccountId) -> Result<bool, StoreError> {
+        let moved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression("ADD session_generation :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        conditional(moved.map(|_| ()))
     }
 
     /// Projected to the contacts (no password hash): the notification function's IAM policy
@@ -483,7 +570,7 @@ impl Reviewers for AccountsTable {
     }
 
     async fn is_open(&self, id: AccountId) -> Result<bool, StoreError> {
-        Ok(self.current_role(id).await?.is_some())
+        Ok(self.session_standing(id).await?.is_some())
     }
 }
 

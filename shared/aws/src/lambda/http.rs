@@ -62,6 +62,14 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
     Ok(response)
 }
 
+/// An answer without a body (204): the step is done and there is nothing to show.
+pub fn no_content() -> HttpResult {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 /// A self-contained HTML page: nothing external may load into a page of personal data, so the
 /// policy allows inline styles (and whatever `extra_policy` adds) and nothing else.
 pub fn html(status: StatusCode, page: String, extra_policy: &'static str) -> Response<Body> {
@@ -125,7 +133,8 @@ pub async fn authenticate(
 ) -> Result<Claims, Problem> {
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
     let claims = sessions.verify(token, now).map_err(|_| Problem::unauthorized())?;
-    if claims.holds_for(accounts.current_role(claims.sub).await?) { Ok(claims) } else { Err(Problem::unauthorized()) }
+    let standing = accounts.session_standing(claims.sub).await?;
+    if claims.holds_for(standing.as_ref()) { Ok(claims) } else { Err(Problem::unauthorized()) }
 }
 
 #[cfg(test)]
@@ -177,7 +186,7 @@ mod tests {
             unverified_until: now() + mizan::accounts::account::UNVERIFIED_ACCOUNT_LIFETIME,
         };
         accounts.register(&account, &[]).await.unwrap();
-        let token = sessions.issue(id, Role::Customer, now()).token;
+        let token = sessions.issue(id, Role::Customer, 0, now()).token;
         let claims = authenticate(&with_token(&token), &sessions, &accounts, now()).await.unwrap();
         assert_eq!(claims.sub, id);
         assert!(authenticate(&with_token("v1.forged.token"), &sessions, &accounts, now()).await.is_err());
@@ -185,7 +194,7 @@ mod tests {
 
         accounts.grant(id, Role::Staff);
         assert!(authenticate(&with_token(&token), &sessions, &accounts, now()).await.is_err());
-        let staff = sessions.issue(id, Role::Staff, now()).token;
+        let staff = sessions.issue(id, Role::Staff, 0, now()).token;
         assert!(authenticate(&with_token(&staff), &sessions, &accounts, now()).await.is_ok());
 
         let closed = Envelope::new(DomainEvent::AccountClosed { account_id: id }, now());

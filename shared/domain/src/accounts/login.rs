@@ -88,7 +88,12 @@ pub async fn log_in(
                 origin.records.record(credentials.id, RecordedRequest::Login, ip, now).await?;
             }
             tracing::info!(account = %credentials.id, "logged in");
-            Ok(LoginOutcome::Session(sessions.issue(credentials.id, credentials.role, now)))
+            Ok(LoginOutcome::Session(sessions.issue(
+                credentials.id,
+                credentials.role,
+                credentials.session_generation,
+                now,
+            )))
         }
         _ => Ok(LoginOutcome::InvalidCredentials),
     }

@@ -7,6 +7,7 @@ pub mod closure;
 pub mod consent;
 pub mod contact;
 pub mod login;
+pub mod logout;
 pub mod password;
 pub mod person;
 pub mod ports;

@@ -8,6 +8,7 @@ use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
 use crate::accounts::password::PasswordHash;
+use crate::accounts::session::SessionStanding;
 use crate::accounts::verification::{Challenge, ContactKind};
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
@@ -30,6 +31,8 @@ pub struct Credentials {
     pub role: Role,
     pub password_hash: PasswordHash,
     pub email_verified: bool,
+    /// What a new session is issued under.
+    pub session_generation: u32,
 }
 
 pub trait AccountStore {
@@ -44,9 +47,23 @@ pub trait AccountStore {
 
     async fn credentials(&self, id: AccountId) -> Result<Option<Credentials>, StoreError>;
 
-    /// The account's role as it stands, or `None` once the account is closed: what a session's
+    /// What the account says of its sessions now, or `None` once it is closed: what a session's
     /// claims are checked against on every authenticated request.
-    async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError>;
+    async fn session_standing(&self, id: AccountId) -> Result<Option<SessionStanding>, StoreError>;
+
+    /// Ends one session (`sid`, which expires at `expires_at`); the record of it goes once it
+    /// would have expired anyway. `false` when the account is gone.
+    async fn end_session(
+        &self,
+        id: AccountId,
+        sid: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends every session of the account at once, by moving its session generation on. `false`
+    /// when the account is gone.
+    async fn end_all_sessions(&self, id: AccountId) -> Result<bool, StoreError>;
 
     /// The contacts of an account and their verification state, nothing else of it.
     async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError>;

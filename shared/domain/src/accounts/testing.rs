@@ -12,6 +12,7 @@ use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
 use crate::accounts::ports::{AccountStore, ConsentStore, Counters, Credentials, Registration};
+use crate::accounts::session::SessionStanding;
 use crate::accounts::verification::{self, Challenge, ContactKind};
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
@@ -25,6 +26,9 @@ struct Stored {
     phone_verified: bool,
     email_challenge: Option<Challenge>,
     phone_challenge: Option<Challenge>,
+    session_generation: u32,
+    /// Sessions ended one by one, with when they would have expired.
+    ended_sessions: Vec<(String, OffsetDateTime)>,
 }
 
 #[derive(Default)]
@@ -107,6 +111,8 @@ impl AccountStore for InMemoryAccounts {
             phone_verified: false,
             email_challenge: Some(account.email_challenge.clone()),
             phone_challenge: Some(account.phone_challenge.clone()),
+            session_generation: 0,
+            ended_sessions: Vec::new(),
         };
         state.accounts.insert(account.id, stored);
         Ok(holder.map_or(Registration::Created, Registration::ReplacedUnverified))
@@ -122,11 +128,38 @@ impl AccountStore for InMemoryAccounts {
             role: stored.role,
             password_hash: stored.account.password_hash.clone(),
             email_verified: stored.email_verified,
+            session_generation: stored.session_generation,
         }))
     }
 
-    async fn current_role(&self, id: AccountId) -> Result<Option<Role>, StoreError> {
-        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.get(&id).map(|stored| stored.role))
+    async fn session_standing(&self, id: AccountId) -> Result<Option<SessionStanding>, StoreError> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.accounts.get(&id).map(|stored| SessionStanding {
+            role: stored.role,
+            generation: stored.session_generation,
+            ended: stored.ended_sessions.iter().map(|(sid, _)| sid.clone()).collect(),
+        }))
+    }
+
+    async fn end_session(
+        &self,
+        id: AccountId,
+        sid: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        stored.ended_sessions.retain(|(_, expires)| *expires > now);
+        stored.ended_sessions.push((sid.to_owned(), expires_at));
+        Ok(true)
+    }
+
+    async fn end_all_sessions(&self, id: AccountId) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        stored.session_generation += 1;
+        Ok(true)
     }
 
     async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
