@@ -228,6 +228,33 @@ async fn p12_logging_out_ends_this_session_and_logging_out_everywhere_ends_them_
 }
 
 #[tokio::test]
+async fn p12_a_forgotten_password_is_reset_once_by_a_link_to_the_verified_email_and_old_sessions_end() {
+    let stack = Stack::connect().await;
+    let (customer, old_session) = stack.signed_in_customer().await;
+    let asked = stack.post("/password/reset", &json!({ "email": customer.email })).await;
+    assert_eq!((asked.status, &asked.body), (202, &json!({ "status": "reset_requested" })));
+    let unknown = stack.post("/password/reset", &json!({ "email": Customer::fresh().email })).await;
+    assert_eq!((unknown.status, &unknown.body), (asked.status, &asked.body), "the same answer for an unknown email");
+    let mail = stack.await_emails(&customer.email, 2).await;
+    assert!(mail[1].1.contains("/password/reset?token="), "the link: {}", mail[1].1);
+    let token = link_token(&mail[1].1);
+
+    let weak = stack.post("/password/reset/confirm", &json!({ "token": token, "password": "short" })).await;
+    assert_eq!((weak.status, weak.body["errors"][0]["field"].as_str()), (400, Some("password")));
+    let new_password = format!("{}-renewed", customer.password);
+    let done = stack.post("/password/reset/confirm", &json!({ "token": token, "password": new_password })).await;
+    assert_eq!((done.status, &done.body), (200, &json!({ "status": "password_changed" })));
+    let again =
+        stack.post("/password/reset/confirm", &json!({ "token": token, "password": "another-one-entirely" })).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (400, Some("verification-failed")), "single use");
+
+    assert_eq!(stack.get("/me", Some(&old_session)).await.status, 401, "an old session ends at the reset");
+    assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 401, "the old password");
+    assert_eq!(log_in(&stack, &customer.email, &new_password).await.status, 201);
+    stack.assert_not_logged(&[&token, &new_password]);
+}
+
+#[tokio::test]
 async fn p12_repeated_wrong_passwords_lock_an_email_known_or_not() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();

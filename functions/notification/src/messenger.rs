@@ -71,6 +71,10 @@ impl TemplatedMessages {
                     .send(&contacts.email, templates::email_verification(&contacts.full_name, &link)?)
                     .await?)
             }
+            Message::PasswordReset { token } => {
+                let link = format!("{}/password/reset?token={token}", self.storefront_url);
+                Ok(self.mailer.send(&contacts.email, templates::password_reset(&contacts.full_name, &link)?).await?)
+            }
             Message::ExistingAccountNotice => {
                 let login = format!("{}/login", self.storefront_url);
                 Ok(self.mailer.send(&contacts.email, templates::existing_account(&contacts.full_name, &login)?).await?)

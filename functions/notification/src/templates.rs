@@ -22,6 +22,20 @@ struct EmailVerificationText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "password_reset.html")]
+struct PasswordResetHtml<'a> {
+    name: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "password_reset.txt")]
+struct PasswordResetText<'a> {
+    name: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "existing_account.html")]
 struct ExistingAccountHtml<'a> {
     name: &'a str,
@@ -263,6 +277,15 @@ pub fn email_verification(name: &FullName, link: &str) -> Result<EmailMessage, a
         subject: "تأیید ایمیل شما در قهوه میزان".to_owned(),
         html: EmailVerificationHtml { name, link }.render()?,
         text: EmailVerificationText { name, link }.render()?,
+    })
+}
+
+pub fn password_reset(name: &FullName, link: &str) -> Result<EmailMessage, askama::Error> {
+    let name = name.as_str();
+    Ok(EmailMessage {
+        subject: "گذرواژهٔ تازه برای حساب شما در قهوه میزان".to_owned(),
+        html: PasswordResetHtml { name, link }.render()?,
+        text: PasswordResetText { name, link }.render()?,
     })
 }
 

@@ -66,12 +66,28 @@ pub fn phone_verification(body: &JsonObject) -> Result<PhoneVerificationForm, Pr
     }
 }
 
-/// Asking for a verification again: the account's email.
-pub fn resend(body: &JsonObject) -> Result<Email, Problem> {
+/// Asking for a verification again, or for a new password: the account's email.
+pub fn email_only(body: &JsonObject) -> Result<Email, Problem> {
     let mut errors = Vec::new();
     body.parsed("email", Email::parse, &mut errors)
         .filter(|_| errors.is_empty())
         .ok_or_else(|| Problem::invalid(errors))
+}
+
+pub struct ResetConfirmation {
+    pub token: String,
+    /// Judged by the password policy once the account (whose email it may not be) is known.
+    pub password: String,
+}
+
+pub fn reset_confirmation(body: &JsonObject) -> Result<ResetConfirmation, Problem> {
+    let mut errors = Vec::new();
+    let token = body.required_str("token", &mut errors).map(str::to_owned);
+    let password = body.required_str("password", &mut errors).map(str::to_owned);
+    match (token, password) {
+        (Some(token), Some(password)) => Ok(ResetConfirmation { token, password }),
+        _ => Err(Problem::invalid(errors)),
+    }
 }
 
 pub struct LoginForm {

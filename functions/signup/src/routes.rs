@@ -5,11 +5,12 @@ use lambda_http::{Request, RequestExt};
 use mizan::accounts::closure::{self, ClosureOutcome};
 use mizan::accounts::login::{self, LoginOutcome};
 use mizan::accounts::logout;
+use mizan::accounts::password_reset::{self, ResetError, ResetOutcome};
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::registration::{self, RegistrationError};
 use mizan::accounts::verification::ContactKind;
 use mizan::kernel::clock::now;
-use mizan::kernel::problem::Problem;
+use mizan::kernel::problem::{Problem, Rejection};
 use mizan_aws::lambda::http::{self, HttpResult};
 use serde_json::json;
 
@@ -24,6 +25,8 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         ("POST", "/verify/phone") => verify_phone(deps, &req).await,
         ("POST", "/verify/email/resend") => resend(deps, &req, ContactKind::Email).await,
         ("POST", "/verify/phone/resend") => resend(deps, &req, ContactKind::Phone).await,
+        ("POST", "/password/reset") => request_reset(deps, &req).await,
+        ("POST", "/password/reset/confirm") => confirm_reset(deps, &req).await,
         ("POST", "/sessions") => log_in(deps, &req).await,
         ("DELETE", "/sessions") => log_out_everywhere(deps, &req).await,
         ("DELETE", "/sessions/current") => log_out(deps, &req).await,
@@ -36,6 +39,8 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
             | "/verify/phone"
             | "/verify/email/resend"
             | "/verify/phone/resend"
+            | "/password/reset"
+            | "/password/reset/confirm"
             | "/sessions"
             | "/sessions/current"
             | "/me"
@@ -56,12 +61,46 @@ async fn sign_up(deps: &Deps, req: &Request) -> HttpResult {
 
 /// `POST /verify/{email|phone}/resend` with `{"email": …}`: the same answer whatever the email.
 async fn resend(deps: &Deps, req: &Request, kind: ContactKind) -> HttpResult {
-    let email = forms::resend(&http::json_object(req)?)?;
+    let email = forms::email_only(&http::json_object(req)?)?;
     let source = http::source_ip(req);
     registration::resend(&deps.accounts, &deps.codes, &deps.limits, kind, &email, source, now())
         .await
         .map_err(registration_problem)?;
     http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" }))
+}
+
+/// `POST /password/reset` with `{"email": …}`: the same answer whatever the email.
+async fn request_reset(deps: &Deps, req: &Request) -> HttpResult {
+    let email = forms::email_only(&http::json_object(req)?)?;
+    let source = http::source_ip(req);
+    password_reset::request(&deps.accounts, &deps.codes, &deps.limits, &email, source, now())
+        .await
+        .map_err(reset_problem)?;
+    http::json(StatusCode::ACCEPTED, &json!({ "status": "reset_requested" }))
+}
+
+/// `POST /password/reset/confirm` with `{"token": …, "password": …}`.
+async fn confirm_reset(deps: &Deps, req: &Request) -> HttpResult {
+    let form = forms::reset_confirmation(&http::json_object(req)?)?;
+    let outcome = password_reset::confirm(&deps.accounts, &deps.codes, &form.token, &form.password, now())
+        .await
+        .map_err(reset_problem)?;
+    match outcome {
+        ResetOutcome::Done => http::json(StatusCode::OK, &json!({ "status": "password_changed" })),
+        ResetOutcome::LinkFailed => Err(Problem::verification_failed()),
+        ResetOutcome::Refused(refused) => Err(Problem::invalid(vec![refused.at("password")])),
+    }
+}
+
+fn reset_problem(error: ResetError) -> Problem {
+    match error {
+        ResetError::Store(error) => error.into(),
+        ResetError::Limited(wait) => Problem::too_many_requests(retry_after(wait)),
+        ResetError::Hashing(error) => {
+            tracing::error!(%error, "a password reset could not hash the password");
+            Problem::internal()
+        }
+    }
 }
 
 fn registration_problem(error: RegistrationError) -> Problem {

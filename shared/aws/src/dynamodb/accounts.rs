@@ -474,6 +474,50 @@ impl AccountStore for AccountsTable {
         Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
     }
 
+    /// One transaction: the reset's hash and expiry on the account, and the event that sends it.
+    async fn open_reset(&self, id: AccountId, challenge: &Challenge, announced: &Envelope) -> Result<bool, StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-reset: {e}"));
+        let account = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression("SET reset_hash = :hash, reset_expires_at = :expires")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":hash", s(&challenge.hash))
+            .expression_attribute_values(":expires", time(challenge.expires_at))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![super::update(account)];
+        items.extend(outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?);
+        Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
+    }
+
+    /// One conditional update: the new hash, the reset closed, the session generation moved on.
+    async fn complete_reset(
+        &self,
+        id: AccountId,
+        token_hash: &str,
+        new_hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(
+                "SET password_hash = :new, password_reset_at = :now \
+                 REMOVE reset_hash, reset_expires_at ADD session_generation :one",
+            )
+            .condition_expression("reset_hash = :token AND reset_expires_at > :now")
+            .expression_attribute_values(":new", s(new_hash.as_phc()))
+            .expression_attribute_values(":now", time(now))
+            .expression_attribute_values(":token", s(token_hash))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        conditional(updated.map(|_| ()))
+    }
+
     /// One transaction: the account item (profile, contacts, consent and its history,
     /// credentials) and the email's guard are deleted, a `CLOSED#` record keeps the time, and the
     /// outbox keeps the event.

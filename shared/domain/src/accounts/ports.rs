@@ -98,6 +98,21 @@ pub trait AccountStore {
         announced: &Envelope,
     ) -> Result<bool, StoreError>;
 
+    /// Opens a password reset: its link's `challenge` replaces any open one, and the event that
+    /// sends it is kept, at once. `false` when the account is gone.
+    async fn open_reset(&self, id: AccountId, challenge: &Challenge, announced: &Envelope) -> Result<bool, StoreError>;
+
+    /// Sets `new_hash` as the password, provided `token_hash` is the open reset's and it has not
+    /// expired; closes the reset and ends every session of the account, at once. `false`
+    /// otherwise (wrong, used or expired), with nothing changed.
+    async fn complete_reset(
+        &self,
+        id: AccountId,
+        token_hash: &str,
+        new_hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// Erases the account, frees its email and keeps the event that announces the closure, at
     /// once, keeping only that and when it was closed. `false` (and nothing written) when it was
     /// closed already.

@@ -11,6 +11,7 @@ use crate::accounts::abuse_limits::Window;
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
+use crate::accounts::password::PasswordHash;
 use crate::accounts::ports::{AccountStore, ConsentStore, Counters, Credentials, Registration};
 use crate::accounts::session::SessionStanding;
 use crate::accounts::verification::{self, Challenge, ContactKind};
@@ -27,6 +28,7 @@ struct Stored {
     email_challenge: Option<Challenge>,
     phone_challenge: Option<Challenge>,
     session_generation: u32,
+    reset: Option<Challenge>,
     /// Sessions ended one by one, with when they would have expired.
     ended_sessions: Vec<(String, OffsetDateTime)>,
 }
@@ -112,6 +114,7 @@ impl AccountStore for InMemoryAccounts {
             email_challenge: Some(account.email_challenge.clone()),
             phone_challenge: Some(account.phone_challenge.clone()),
             session_generation: 0,
+            reset: None,
             ended_sessions: Vec::new(),
         };
         state.accounts.insert(account.id, stored);
@@ -225,6 +228,33 @@ impl AccountStore for InMemoryAccounts {
         self.outbox.writable()?;
         self.outbox.add(std::slice::from_ref(announced));
         *Self::challenge(stored, kind) = Some(challenge.clone());
+        Ok(true)
+    }
+
+    async fn open_reset(&self, id: AccountId, challenge: &Challenge, announced: &Envelope) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
+        stored.reset = Some(challenge.clone());
+        Ok(true)
+    }
+
+    async fn complete_reset(
+        &self,
+        id: AccountId,
+        token_hash: &str,
+        new_hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        let open = stored.reset.take_if(|reset| reset.hash == token_hash && reset.expires_at > now);
+        if open.is_none() {
+            return Ok(false);
+        }
+        stored.account.password_hash = new_hash.clone();
+        stored.session_generation += 1;
         Ok(true)
     }
 

@@ -72,7 +72,13 @@ impl EmailToken {
     }
 
     pub fn hash(&self, hasher: &CodeHasher) -> String {
-        hasher.hash("email-verification", &self.secret)
+        self.hash_for(hasher, "email-verification")
+    }
+
+    /// The stored form of a link's secret for another purpose (a password reset): a link of one
+    /// kind never opens another.
+    pub fn hash_for(&self, hasher: &CodeHasher, purpose: &str) -> String {
+        hasher.hash(purpose, &self.secret)
     }
 }
 

@@ -40,6 +40,11 @@ pub enum DomainEvent {
         account_id: AccountId,
         code: String,
     },
+    /// The owner of a verified email asked for a new password: send the link with this token.
+    PasswordResetRequested {
+        account_id: AccountId,
+        token: String,
+    },
     /// Someone tried to sign up with an email that already has an account: tell its owner.
     SignupAttemptedOnExistingAccount {
         account_id: AccountId,
@@ -142,6 +147,7 @@ impl DomainEvent {
         Some(match self {
             Self::EmailVerificationRequested { account_id, .. }
             | Self::PhoneVerificationRequested { account_id, .. }
+            | Self::PasswordResetRequested { account_id, .. }
             | Self::SignupAttemptedOnExistingAccount { account_id }
             | Self::OrderPlaced { account_id, .. }
             | Self::OrderPaid { account_id, .. }
@@ -164,6 +170,7 @@ impl DomainEvent {
         match self {
             Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
             Self::PhoneVerificationRequested { .. } => "PhoneVerificationRequested",
+            Self::PasswordResetRequested { .. } => "PasswordResetRequested",
             Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::OrderPaid { .. } => "OrderPaid",

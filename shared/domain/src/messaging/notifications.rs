@@ -21,6 +21,10 @@ pub enum Message {
         code: String,
     },
     ExistingAccountNotice,
+    /// The link that sets a new password, to the proven email alone.
+    PasswordReset {
+        token: String,
+    },
     /// What happened to an order: sent to each proven contact.
     Order {
         order_id: OrderId,
@@ -79,7 +83,10 @@ pub enum OrderNews {
 impl Message {
     pub fn channel(&self) -> Channel {
         match self {
-            Self::EmailVerification { .. } | Self::ExistingAccountNotice | Self::InvoiceIssued { .. } => Channel::Email,
+            Self::EmailVerification { .. }
+            | Self::ExistingAccountNotice
+            | Self::PasswordReset { .. }
+            | Self::InvoiceIssued { .. } => Channel::Email,
             Self::PhoneVerification { .. } => Channel::Sms,
             Self::Order { channel, .. } | Self::Campaign { channel, .. } => *channel,
         }
@@ -97,6 +104,10 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         }
         DomainEvent::SignupAttemptedOnExistingAccount { .. } if contacts.email_verified => {
             vec![Message::ExistingAccountNotice]
+        }
+        // A reset link opens the account: to the proven email only (P9, P12), never by SMS.
+        DomainEvent::PasswordResetRequested { token, .. } if contacts.email_verified => {
+            vec![Message::PasswordReset { token: token.clone() }]
         }
         // Transactional: no marketing consent needed, but only to proven contacts (P9) — never
         // to the order's recipient, who is known for the delivery alone (P15).
@@ -183,6 +194,13 @@ mod tests {
         );
         assert!(messages_for(&email, &contacts(true, false)).is_empty());
         assert!(messages_for(&sms, &contacts(false, true)).is_empty());
+    }
+
+    #[test]
+    fn p9_p12_a_reset_link_goes_to_the_proven_email_only() {
+        let reset = DomainEvent::PasswordResetRequested { account_id: AccountId::new(), token: "r".into() };
+        assert_eq!(messages_for(&reset, &contacts(true, true)), vec![Message::PasswordReset { token: "r".into() }]);
+        assert!(messages_for(&reset, &contacts(false, true)).is_empty());
     }
 
     #[test]
