@@ -22,7 +22,8 @@ async fn with_role(stack: &Stack, role: &str) -> (String, String) {
 }
 
 async fn person_with_role(stack: &Stack, role: &str) -> (mizan_e2e::Customer, String, String) {
-    let (customer, _) = stack.signed_in_customer().await;
+    let (mut customer, _) = stack.signed_in_customer().await;
+    customer.password = stack.reset_password(&customer).await;
     let granted = stack.grant_staff(&customer.email, role);
     assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
     let session = stack.post("/sessions", &json!({ "email": customer.email, "password": customer.password })).await;

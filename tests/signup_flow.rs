@@ -130,7 +130,7 @@ async fn p9_whoever_signs_up_first_with_someone_elses_email_ends_up_holding_noth
 }
 
 #[tokio::test]
-async fn p3_an_account_whose_email_is_not_verified_is_never_made_staff() {
+async fn p3_only_an_account_whose_owner_verified_the_email_and_reset_the_password_is_made_staff() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();
     let (token, _) = sign_up(&stack, &customer).await;
@@ -138,7 +138,10 @@ async fn p3_an_account_whose_email_is_not_verified_is_never_made_staff() {
     assert!(!refused.status.success(), "granted an unverified account");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not verified its email"));
     assert_eq!(stack.post("/verify/email", &json!({ "token": token })).await.status, 200);
-    assert!(stack.grant_staff(&customer.email, "legal").status.success(), "granted once verified");
+    // Verified, its password may still be the one a squatter chose before the owner clicked.
+    assert!(!stack.grant_staff(&customer.email, "legal").status.success(), "granted before a reset");
+    stack.reset_password(&customer).await;
+    assert!(stack.grant_staff(&customer.email, "legal").status.success(), "granted once reset by the owner");
 }
 
 #[tokio::test]
@@ -252,6 +255,32 @@ async fn p12_a_forgotten_password_is_reset_once_by_a_link_to_the_verified_email_
     assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 401, "the old password");
     assert_eq!(log_in(&stack, &customer.email, &new_password).await.status, 201);
     stack.assert_not_logged(&[&token, &new_password]);
+}
+
+#[tokio::test]
+async fn p12_a_customer_changes_the_password_and_every_other_session_ends() {
+    let stack = Stack::connect().await;
+    let (customer, this_device) = stack.signed_in_customer().await;
+    let other_device =
+        log_in(&stack, &customer.email, &customer.password).await.body["token"].as_str().expect("a token").to_owned();
+    let new_password = format!("{}-changed", customer.password);
+    let wrong = json!({ "current_password": "not-the-password-1", "new_password": new_password });
+    let refused = stack.post_as("/me/password", &this_device, None, &wrong).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("wrong-password")));
+    let weak = json!({ "current_password": customer.password, "new_password": "short" });
+    let refused = stack.post_as("/me/password", &this_device, None, &weak).await;
+    assert_eq!((refused.status, refused.body["errors"][0]["field"].as_str()), (400, Some("new_password")));
+    assert_eq!(stack.get("/me", Some(&other_device)).await.status, 200, "nothing changed yet");
+
+    let change = json!({ "current_password": customer.password, "new_password": new_password });
+    let changed = stack.post_as("/me/password", &this_device, None, &change).await;
+    assert_eq!(changed.status, 201, "{}", changed.body);
+    let fresh = changed.body["token"].as_str().expect("a fresh token");
+    assert_eq!(stack.get("/me", Some(fresh)).await.status, 200, "this device goes on, with its fresh token");
+    assert_eq!(stack.get("/me", Some(&other_device)).await.status, 401, "every other session ended");
+    assert_eq!(stack.get("/me", Some(&this_device)).await.status, 401, "the old token too");
+    assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 401);
+    assert_eq!(log_in(&stack, &customer.email, &new_password).await.status, 201);
 }
 
 #[tokio::test]

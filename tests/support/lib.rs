@@ -165,7 +165,8 @@ impl Stack {
     /// A signed-in member of staff with `role` (staff, legal, fulfilment), made so with the
     /// operator command the README documents; their bearer token and account id.
     pub async fn staff_member(&self, role: &str) -> (String, String) {
-        let (customer, _) = self.signed_in_customer().await;
+        let (mut customer, _) = self.signed_in_customer().await;
+        customer.password = self.reset_password(&customer).await;
         let granted = self.grant_staff(&customer.email, role);
         assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
         let session = self
@@ -174,6 +175,22 @@ impl Stack {
         let bearer = session.body["token"].as_str().expect("a token").to_owned();
         let id = self.get("/me", Some(&bearer)).await.body["account_id"].as_str().expect("an id").to_owned();
         (bearer, id)
+    }
+
+    /// Sets a new password through the reset link, as the email's owner does (which
+    /// `grant-staff` asks of a staff account); the new password.
+    pub async fn reset_password(&self, customer: &Customer) -> String {
+        let before = self.emails_to(&customer.email).await.len();
+        let asked = self.post("/password/reset", &serde_json::json!({ "email": customer.email })).await;
+        assert_eq!(asked.status, 202, "{}", asked.body);
+        let mail = self.await_emails(&customer.email, before + 1).await;
+        let token = mail.iter().rev().map(|(_, body)| body).find(|body| body.contains("/password/reset?token="));
+        let token = link_token(token.expect("the reset email"));
+        let password = format!("{}-reset", customer.password);
+        let body = serde_json::json!({ "token": token, "password": password });
+        let done = self.post("/password/reset/confirm", &body).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        password
     }
 
     /// Runs the operator command `infra/ops/grant-staff EMAIL --role ROLE` against the stack.

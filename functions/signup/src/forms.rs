@@ -90,6 +90,22 @@ pub fn reset_confirmation(body: &JsonObject) -> Result<ResetConfirmation, Proble
     }
 }
 
+pub struct PasswordChange {
+    pub current_password: String,
+    /// Judged by the password policy in the use case, which knows the account's email.
+    pub new_password: String,
+}
+
+pub fn password_change(body: &JsonObject) -> Result<PasswordChange, Problem> {
+    let mut errors = Vec::new();
+    let current_password = body.required_str("current_password", &mut errors).map(str::to_owned);
+    let new_password = body.required_str("new_password", &mut errors).map(str::to_owned);
+    match (current_password, new_password) {
+        (Some(current_password), Some(new_password)) => Ok(PasswordChange { current_password, new_password }),
+        _ => Err(Problem::invalid(errors)),
+    }
+}
+
 pub struct LoginForm {
     pub email: String,
     pub password: String,

@@ -5,9 +5,11 @@ use lambda_http::{Request, RequestExt};
 use mizan::accounts::closure::{self, ClosureOutcome};
 use mizan::accounts::login::{self, LoginOutcome};
 use mizan::accounts::logout;
+use mizan::accounts::password_change::{self, ChangeError, ChangeOutcome};
 use mizan::accounts::password_reset::{self, ResetError, ResetOutcome};
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::registration::{self, RegistrationError};
+use mizan::accounts::session::IssuedSession;
 use mizan::accounts::verification::ContactKind;
 use mizan::kernel::clock::now;
 use mizan::kernel::problem::{Problem, Rejection};
@@ -32,6 +34,7 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         ("DELETE", "/sessions/current") => log_out(deps, &req).await,
         ("GET", "/me") => me(deps, &req).await,
         ("POST", "/me/closure") => close_account(deps, &req).await,
+        ("POST", "/me/password") => change_password(deps, &req).await,
         (
             _,
             "/signup"
@@ -44,7 +47,8 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
             | "/sessions"
             | "/sessions/current"
             | "/me"
-            | "/me/closure",
+            | "/me/closure"
+            | "/me/password",
         ) => Err(Problem::method_not_allowed()),
         _ => Err(Problem::not_found()),
     }
@@ -138,18 +142,54 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
     let outcome =
         login::log_in(&deps.accounts, &deps.sessions, &deps.codes, origin, &form.email, &form.password, now()).await?;
     match outcome {
-        LoginOutcome::Session(session) => http::json(
-            StatusCode::CREATED,
-            &json!({
-                "token": session.token,
-                "token_type": "Bearer",
-                "expires_at": mizan::kernel::clock::timestamp(session.expires_at),
-                "expires_in": (session.expires_at - now()).whole_seconds(),
-            }),
-        ),
+        LoginOutcome::Session(session) => session_answer(&session),
         LoginOutcome::InvalidCredentials => Err(Problem::invalid_credentials()),
         LoginOutcome::EmailNotVerified => Err(Problem::email_not_verified()),
         LoginOutcome::Locked(remaining) => Err(Problem::too_many_attempts(retry_after(remaining))),
+    }
+}
+
+/// A new session, as logging in and changing the password hand it out.
+fn session_answer(session: &IssuedSession) -> HttpResult {
+    http::json(
+        StatusCode::CREATED,
+        &json!({
+            "token": session.token,
+            "token_type": "Bearer",
+            "expires_at": mizan::kernel::clock::timestamp(session.expires_at),
+            "expires_in": (session.expires_at - now()).whole_seconds(),
+        }),
+    )
+}
+
+/// `POST /me/password` with `{"current_password": …, "new_password": …}`: the other sessions
+/// end, and the caller gets a fresh one (201, as a login).
+async fn change_password(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    let form = forms::password_change(&http::json_object(req)?)?;
+    let outcome = password_change::change(
+        &deps.accounts,
+        &deps.sessions,
+        &deps.codes,
+        &session,
+        &form.current_password,
+        &form.new_password,
+        now(),
+    )
+    .await
+    .map_err(|error| match error {
+        ChangeError::Store(error) => error.into(),
+        ChangeError::Hashing(error) => {
+            tracing::error!(%error, "a password change could not hash the password");
+            Problem::internal()
+        }
+    })?;
+    match outcome {
+        ChangeOutcome::Changed(session) => session_answer(&session),
+        ChangeOutcome::WrongPassword => Err(Problem::wrong_password()),
+        ChangeOutcome::Locked(remaining) => Err(Problem::too_many_attempts(retry_after(remaining))),
+        ChangeOutcome::Refused(refused) => Err(Problem::invalid(vec![refused.at("new_password")])),
+        ChangeOutcome::Gone => Err(Problem::unauthorized()),
     }
 }
 

@@ -518,6 +518,33 @@ impl AccountStore for AccountsTable {
         conditional(updated.map(|_| ()))
     }
 
+    /// One conditional update, answering the new session generation.
+    async fn set_password(
+        &self,
+        id: AccountId,
+        new_hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<u32>, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression("SET password_hash = :new, password_changed_at = :now ADD session_generation :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":new", s(new_hash.as_phc()))
+            .expression_attribute_values(":now", time(now))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match updated {
+            Ok(answer) => session_generation(&answer.attributes.unwrap_or_default()).map(Some),
+            Err(error) if is_condition_failure(&error) => Ok(None),
+            Err(error) => Err(crate::dynamodb::store_error(&error)),
+        }
+    }
+
     /// One transaction: the account item (profile, contacts, consent and its history,
     /// credentials) and the email's guard are deleted, a `CLOSED#` record keeps the time, and the
     /// outbox keeps the event.

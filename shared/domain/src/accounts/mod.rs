@@ -9,6 +9,7 @@ pub mod contact;
 pub mod login;
 pub mod logout;
 pub mod password;
+pub mod password_change;
 pub mod password_reset;
 pub mod person;
 pub mod ports;

@@ -113,6 +113,15 @@ pub trait AccountStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
+    /// Sets `new_hash` as the password and ends every session of the account; the account's new
+    /// session generation, or `None` when the account is gone.
+    async fn set_password(
+        &self,
+        id: AccountId,
+        new_hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<u32>, StoreError>;
+
     /// Erases the account, frees its email and keeps the event that announces the closure, at
     /// once, keeping only that and when it was closed. `false` (and nothing written) when it was
     /// closed already.

@@ -258,6 +258,19 @@ impl AccountStore for InMemoryAccounts {
         Ok(true)
     }
 
+    async fn set_password(
+        &self,
+        id: AccountId,
+        new_hash: &PasswordHash,
+        _now: OffsetDateTime,
+    ) -> Result<Option<u32>, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
+        stored.account.password_hash = new_hash.clone();
+        stored.session_generation += 1;
+        Ok(Some(stored.session_generation))
+    }
+
     async fn close(
         &self,
         id: AccountId,
