@@ -25,6 +25,7 @@ async fn p2_p4_p9_a_customer_signs_up_verifies_both_contacts_and_logs_in() {
     let (token, code) = sign_up(&stack, &customer).await;
     let emails = stack.emails_to(&customer.email).await;
     assert!(emails[0].1.contains("dir=\\\"rtl\\\"") || emails[0].1.contains("dir=\"rtl\""), "a Persian RTL email");
+    assert!(!emails[0].1.contains(&customer.full_name), "the verification email prints nothing the signup typed");
 
     let verified = stack.post("/verify/email", &json!({ "token": token })).await;
     assert_eq!((verified.status, &verified.body), (200, &json!({ "email_verified": true })));
@@ -55,6 +56,19 @@ async fn p2_p4_p9_a_customer_signs_up_verifies_both_contacts_and_logs_in() {
         &bearer,
         "مریم",
     ]);
+}
+
+#[tokio::test]
+async fn a_name_carrying_a_link_or_an_address_is_refused_and_nothing_is_sent() {
+    let stack = Stack::connect().await;
+    let customer = Customer { full_name: "برنده شدید! example.com".to_owned(), ..Customer::fresh() };
+    let refused = stack.post("/signup", &customer.signup_body()).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(
+        (refused.body["errors"][0]["field"].as_str(), refused.body["errors"][0]["code"].as_str()),
+        (Some("full_name"), Some("full-name-link"))
+    );
+    assert!(stack.accounts_items_where("email", &customer.email).await.is_empty());
 }
 
 #[tokio::test]

@@ -66,10 +66,7 @@ impl TemplatedMessages {
         match message {
             Message::EmailVerification { token } => {
                 let link = format!("{}/verify-email?token={token}", self.storefront_url);
-                Ok(self
-                    .mailer
-                    .send(&contacts.email, templates::email_verification(&contacts.full_name, &link)?)
-                    .await?)
+                Ok(self.mailer.send(&contacts.email, templates::email_verification(&link)?).await?)
             }
             Message::PasswordReset { token } => {
                 let link = format!("{}/password/reset?token={token}", self.storefront_url);

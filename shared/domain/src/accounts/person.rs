@@ -25,6 +25,8 @@ pub enum FullNameError {
     ControlCharacter,
     #[error("name contains < or >")]
     AngleBracket,
+    #[error("name contains a link or an email address")]
+    LinkOrAddress,
 }
 
 impl Rejection for FullNameError {
@@ -36,6 +38,7 @@ impl Rejection for FullNameError {
             Self::NoLetter => "full-name-no-letter",
             Self::ControlCharacter => "full-name-control-character",
             Self::AngleBracket => "full-name-angle-bracket",
+            Self::LinkOrAddress => "full-name-link",
         }
     }
 
@@ -47,6 +50,7 @@ impl Rejection for FullNameError {
             Self::NoLetter => "نام و نام خانوادگی باید دست‌کم یک حرف داشته باشد.",
             Self::ControlCharacter => "نام و نام خانوادگی نویسهٔ نامعتبر دارد.",
             Self::AngleBracket => "نام و نام خانوادگی نباید نشانه‌های < یا > داشته باشد.",
+            Self::LinkOrAddress => "نام و نام خانوادگی نباید پیوند یا نشانی ایمیل داشته باشد.",
         }
     }
 }
@@ -71,6 +75,11 @@ impl FullName {
         if name.contains(['<', '>']) {
             return Err(FullNameError::AngleBracket);
         }
+        // Nor a link or an address, which the store would otherwise sign and send to whoever an
+        // account names.
+        if looks_like_link_or_address(&name) {
+            return Err(FullNameError::LinkOrAddress);
+        }
         if !name.chars().any(char::is_alphabetic) {
             return Err(FullNameError::NoLetter);
         }
@@ -91,6 +100,22 @@ impl FullName {
             None => first.to_owned(),
         }
     }
+}
+
+/// `@`, `://`, `www.`, or a word with a dot between letters ending in two or more Latin letters
+/// (`example.com`, `bit.ly`). An initial followed by a dot and a space («م. کاظمی») is a name.
+fn looks_like_link_or_address(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    lower.contains('@')
+        || lower.contains("://")
+        || lower.contains("www.")
+        || lower.split([' ', '/']).any(|word| {
+            word.rsplit_once('.').is_some_and(|(before, after)| {
+                before.chars().last().is_some_and(char::is_alphanumeric)
+                    && after.chars().count() >= 2
+                    && after.chars().all(|c| c.is_ascii_alphabetic())
+            })
+        })
 }
 
 /// C0 and C1 controls, and the bidirectional overrides, embeddings and isolates that can make a
@@ -153,6 +178,24 @@ mod tests {
         assert_eq!(FullName::parse("مریم\u{0085}کاظمی").map(|n| n.as_str().to_owned()), Ok("مریم کاظمی".to_owned()));
         assert_eq!(FullName::parse("مریم\u{202E}یمظاک"), Err(FullNameError::ControlCharacter));
         assert_eq!(FullName::parse("\u{0000}مریم"), Err(FullNameError::ControlCharacter));
+    }
+
+    #[test]
+    fn names_carrying_links_or_addresses_are_refused() {
+        for bad in [
+            "Win a prize at example.com",
+            "مریم کاظمی bit.ly/x",
+            "http://evil",
+            "مریم www.evil.ir",
+            "maryam@example.com",
+            "مریم @ کاظمی",
+            "EXAMPLE.COM",
+        ] {
+            assert_eq!(FullName::parse(bad), Err(FullNameError::LinkOrAddress), "{bad}");
+        }
+        for fine in ["م. کاظمی", "Dr. Maryam Kazemi", "J.R.R. Tolkien", "مریم کاظمی"] {
+            assert!(FullName::parse(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]
