@@ -12,6 +12,8 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
+use crate::accounts::contact::Email;
+use crate::accounts::password::PasswordHash;
 use crate::accounts::ports::Counters;
 use crate::accounts::verification::CodeHasher;
 use crate::kernel::failures::StoreError;
@@ -159,6 +161,51 @@ pub async fn take(
 /// Gives a count back: a success that should not use up the window (a right password).
 pub async fn give_back(counters: &impl Counters, counted: &Counted) -> Result<(), StoreError> {
     counters.give_back(&counted.key, counted.window).await
+}
+
+/// Counts one against a per-address `limit` for the client at `address`; nothing is counted for
+/// an unknown or exempt address (`Ok(None)`).
+pub async fn take_for_address(
+    counters: &impl Counters,
+    codes: &CodeHasher,
+    limits: &AbuseLimits,
+    name: &str,
+    limit: Limit,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<Result<Option<Counted>, Duration>, StoreError> {
+    let Some(ip) = limits.counted_address(address) else { return Ok(Ok(None)) };
+    Ok(take(counters, codes, name, limit, &ip.to_string(), now).await?.map(Some))
+}
+
+/// What re-entering the password to confirm a grave step came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Right,
+    Wrong,
+    /// The email's `PASSWORD_GUESSES` are used up for now: wait this long.
+    Locked(Duration),
+}
+
+/// Checks a re-entered password against `hash` under the same budget of guesses as logging in,
+/// so that a stolen session does not become a password oracle; a right one uses none up.
+pub async fn check_password(
+    counters: &impl Counters,
+    codes: &CodeHasher,
+    email: &Email,
+    hash: &PasswordHash,
+    candidate: &str,
+    now: OffsetDateTime,
+) -> Result<PasswordCheck, StoreError> {
+    let guess = match take(counters, codes, "password", PASSWORD_GUESSES, email.as_str(), now).await? {
+        Ok(guess) => guess,
+        Err(wait) => return Ok(PasswordCheck::Locked(wait)),
+    };
+    if !hash.verify(candidate) {
+        return Ok(PasswordCheck::Wrong);
+    }
+    give_back(counters, &guess).await?;
+    Ok(PasswordCheck::Right)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::abuse_limits::{self, PASSWORD_GUESSES};
+use crate::accounts::abuse_limits::{self, PasswordCheck};
 use crate::accounts::ports::{AccountStore, Counters};
 use crate::accounts::verification::CodeHasher;
 use crate::kernel::events::{DomainEvent, Envelope};
@@ -36,16 +36,19 @@ pub async fn close(
     else {
         return Ok(ClosureOutcome::AlreadyClosed);
     };
-    // The same budget as logging in: a stolen session must not become a password oracle.
-    let guess = abuse_limits::take(accounts, codes, "password", PASSWORD_GUESSES, contacts.email.as_str(), now).await?;
-    let guess = match guess {
-        Ok(guess) => guess,
-        Err(wait) => return Ok(ClosureOutcome::Locked(wait)),
-    };
-    if !credentials.password_hash.verify(candidate_password) {
-        return Ok(ClosureOutcome::WrongPassword);
+    let check = abuse_limits::check_password(
+        accounts,
+        codes,
+        &contacts.email,
+        &credentials.password_hash,
+        candidate_password,
+        now,
+    );
+    match check.await? {
+        PasswordCheck::Right => {}
+        PasswordCheck::Wrong => return Ok(ClosureOutcome::WrongPassword),
+        PasswordCheck::Locked(wait) => return Ok(ClosureOutcome::Locked(wait)),
     }
-    abuse_limits::give_back(accounts, &guess).await?;
     // Announced in the closure's own transaction: no closure goes unannounced, and none is
     // announced that did not happen.
     let closed = Envelope::once_per(
@@ -110,7 +113,7 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_password_closes_nothing_and_counts_against_the_login_limit() {
         let (accounts, id) = with_account().await;
-        for _ in 0..PASSWORD_GUESSES.max {
+        for _ in 0..crate::accounts::abuse_limits::PASSWORD_GUESSES.max {
             let outcome = close(&accounts, &code_hasher(), id, "wrong-password-1", now()).await.unwrap();
             assert!(matches!(outcome, ClosureOutcome::WrongPassword));
         }

@@ -45,16 +45,13 @@ pub async fn log_in(
 ) -> Result<LoginOutcome, StoreError> {
     // First the client's share, so that one client guessing many emails is stopped before it
     // uses up theirs.
-    let from_address = match origin.limits.counted_address(origin.ip) {
-        Some(ip) => {
-            let limit = origin.limits.failed_logins_per_address;
-            match abuse_limits::take(accounts, codes, "login-address", limit, &ip.to_string(), now).await? {
-                Ok(counted) => Some(counted),
-                Err(wait) => return Ok(LoginOutcome::Locked(wait)),
-            }
-        }
-        None => None,
-    };
+    let limits = origin.limits;
+    let limit = limits.failed_logins_per_address;
+    let from_address =
+        match abuse_limits::take_for_address(accounts, codes, limits, "login-address", limit, origin.ip, now).await? {
+            Ok(counted) => counted,
+            Err(wait) => return Ok(LoginOutcome::Locked(wait)),
+        };
     let Ok(email) = Email::parse(email) else {
         password::verify_against_dummy(candidate_password);
         return Ok(LoginOutcome::InvalidCredentials);

@@ -4,7 +4,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::abuse_limits::{self, PASSWORD_GUESSES};
+use crate::accounts::abuse_limits::{self, PasswordCheck};
 use crate::accounts::password::{HashingFailed, Password, PasswordError};
 use crate::accounts::ports::{AccountStore, Counters};
 use crate::accounts::session::{Claims, IssuedSession, SessionKey};
@@ -44,15 +44,19 @@ pub async fn change(
     let (Some(contacts), Some(credentials)) = (accounts.contacts(id).await?, accounts.credentials(id).await?) else {
         return Ok(ChangeOutcome::Gone);
     };
-    let guess = abuse_limits::take(accounts, codes, "password", PASSWORD_GUESSES, contacts.email.as_str(), now).await?;
-    let guess = match guess {
-        Ok(guess) => guess,
-        Err(wait) => return Ok(ChangeOutcome::Locked(wait)),
-    };
-    if !credentials.password_hash.verify(current_password) {
-        return Ok(ChangeOutcome::WrongPassword);
+    let check = abuse_limits::check_password(
+        accounts,
+        codes,
+        &contacts.email,
+        &credentials.password_hash,
+        current_password,
+        now,
+    );
+    match check.await? {
+        PasswordCheck::Right => {}
+        PasswordCheck::Wrong => return Ok(ChangeOutcome::WrongPassword),
+        PasswordCheck::Locked(wait) => return Ok(ChangeOutcome::Locked(wait)),
     }
-    abuse_limits::give_back(accounts, &guess).await?;
     let password = match Password::parse(new_password, Some(&contacts.email)) {
         Ok(password) => password,
         Err(refused) => return Ok(ChangeOutcome::Refused(refused)),
@@ -112,7 +116,7 @@ mod tests {
     async fn p12_a_wrong_current_password_changes_nothing_and_counts_as_a_guess() {
         let (accounts, this, other) = signed_in().await;
         let (keys, codes) = (keys(), code_hasher());
-        for _ in 0..PASSWORD_GUESSES.max {
+        for _ in 0..crate::accounts::abuse_limits::PASSWORD_GUESSES.max {
             let outcome = change(&accounts, &keys, &codes, &this, "wrong-password-1", NEW_PASSWORD, now()).await;
             assert!(matches!(outcome.unwrap(), ChangeOutcome::WrongPassword));
         }

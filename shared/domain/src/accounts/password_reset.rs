@@ -50,11 +50,11 @@ pub async fn request(
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<(), ResetError> {
-    if let Some(ip) = limits.counted_address(source_ip) {
-        let limit = limits.resends_per_address;
-        if let Err(wait) = abuse_limits::take(accounts, codes, "resend-address", limit, &ip.to_string(), now).await? {
-            return Err(ResetError::Limited(wait));
-        }
+    let limit = limits.resends_per_address;
+    if let Err(wait) =
+        abuse_limits::take_for_address(accounts, codes, limits, "resend-address", limit, source_ip, now).await?
+    {
+        return Err(ResetError::Limited(wait));
     }
     let Some(id) = accounts.account_id_for(email).await? else { return Ok(()) };
     // Only to a proven email (P9): an unverified one may be anyone's.

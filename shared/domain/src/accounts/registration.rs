@@ -45,14 +45,17 @@ pub async fn register(
 ) -> Result<(), RegistrationError> {
     // Each signup sends an email and an SMS to whatever it names: limited before anything is
     // hashed, stored or sent.
+    let limit = limits.signups_per_address;
+    if let Err(wait) =
+        abuse_limits::take_for_address(accounts, codes, limits, "signup-address", limit, source_ip, now).await?
+    {
+        tracing::info!(limit = "signup-address", "signup refused by an abuse limit");
+        return Err(RegistrationError::Limited(wait));
+    }
     let phone = signup.phone.as_e164();
-    let address = limits.counted_address(source_ip).map(|ip| ip.to_string());
-    let shares = [
-        address.as_deref().map(|ip| ("signup-address", limits.signups_per_address, ip)),
-        Some(("signup-phone", limits.signups_per_phone, phone)),
-        Some(("sms-phone", limits.sms_per_phone, phone)),
-    ];
-    for (name, limit, subject) in shares.into_iter().flatten() {
+    for (name, limit, subject) in
+        [("signup-phone", limits.signups_per_phone, phone), ("sms-phone", limits.sms_per_phone, phone)]
+    {
         if let Err(wait) = abuse_limits::take(accounts, codes, name, limit, subject, now).await? {
             tracing::info!(limit = name, "signup refused by an abuse limit");
             return Err(RegistrationError::Limited(wait));
@@ -115,11 +118,11 @@ pub async fn resend(
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<(), RegistrationError> {
-    if let Some(ip) = limits.counted_address(source_ip) {
-        let limit = limits.resends_per_address;
-        if let Err(wait) = abuse_limits::take(accounts, codes, "resend-address", limit, &ip.to_string(), now).await? {
-            return Err(RegistrationError::Limited(wait));
-        }
+    let limit = limits.resends_per_address;
+    if let Err(wait) =
+        abuse_limits::take_for_address(accounts, codes, limits, "resend-address", limit, source_ip, now).await?
+    {
+        return Err(RegistrationError::Limited(wait));
     }
     let Some(id) = accounts.account_id_for(email).await? else { return Ok(()) };
     let Some(contacts) = accounts.contacts(id).await? else { return Ok(()) };
