@@ -74,6 +74,14 @@ pub fn email_only(body: &JsonObject) -> Result<Email, Problem> {
         .ok_or_else(|| Problem::invalid(errors))
 }
 
+/// Two fields that must both be present, as text; their content is judged by the use case.
+fn two_texts(body: &JsonObject, first: &str, second: &str) -> Result<(String, String), Problem> {
+    let mut errors = Vec::new();
+    let one = body.required_str(first, &mut errors).map(str::to_owned);
+    let other = body.required_str(second, &mut errors).map(str::to_owned);
+    one.zip(other).ok_or_else(|| Problem::invalid(errors))
+}
+
 pub struct ResetConfirmation {
     pub token: String,
     /// Judged by the password policy once the account (whose email it may not be) is known.
@@ -81,13 +89,8 @@ pub struct ResetConfirmation {
 }
 
 pub fn reset_confirmation(body: &JsonObject) -> Result<ResetConfirmation, Problem> {
-    let mut errors = Vec::new();
-    let token = body.required_str("token", &mut errors).map(str::to_owned);
-    let password = body.required_str("password", &mut errors).map(str::to_owned);
-    match (token, password) {
-        (Some(token), Some(password)) => Ok(ResetConfirmation { token, password }),
-        _ => Err(Problem::invalid(errors)),
-    }
+    let (token, password) = two_texts(body, "token", "password")?;
+    Ok(ResetConfirmation { token, password })
 }
 
 pub struct PasswordChange {
@@ -97,13 +100,8 @@ pub struct PasswordChange {
 }
 
 pub fn password_change(body: &JsonObject) -> Result<PasswordChange, Problem> {
-    let mut errors = Vec::new();
-    let current_password = body.required_str("current_password", &mut errors).map(str::to_owned);
-    let new_password = body.required_str("new_password", &mut errors).map(str::to_owned);
-    match (current_password, new_password) {
-        (Some(current_password), Some(new_password)) => Ok(PasswordChange { current_password, new_password }),
-        _ => Err(Problem::invalid(errors)),
-    }
+    let (current_password, new_password) = two_texts(body, "current_password", "new_password")?;
+    Ok(PasswordChange { current_password, new_password })
 }
 
 pub struct LoginForm {
@@ -114,13 +112,8 @@ pub struct LoginForm {
 /// Only presence is checked: judging the email's form here would answer differently for a
 /// malformed email than for an unknown one.
 pub fn login(body: &JsonObject) -> Result<LoginForm, Problem> {
-    let mut errors = Vec::new();
-    let email = body.required_str("email", &mut errors).map(str::to_owned);
-    let password = body.required_str("password", &mut errors).map(str::to_owned);
-    match (email, password) {
-        (Some(email), Some(password)) => Ok(LoginForm { email, password }),
-        _ => Err(Problem::invalid(errors)),
-    }
+    let (email, password) = two_texts(body, "email", "password")?;
+    Ok(LoginForm { email, password })
 }
 
 /// Closing the account: the password, re-entered.
