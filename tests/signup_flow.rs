@@ -39,8 +39,8 @@ async fn p2_p4_p9_a_customer_signs_up_verifies_both_contacts_and_logs_in() {
 
     let me = stack.get("/me", Some(&bearer)).await;
     assert_eq!(me.status, 200, "{}", me.body);
-    assert_eq!(me.body["email"], json!({ "address": customer.email, "verified": true }));
-    assert_eq!(me.body["phone"], json!({ "number": customer.phone_e164, "verified": true }));
+    assert_eq!(me.body["email"], json!({ "address": customer.email, "verified": true, "pending": null }));
+    assert_eq!(me.body["phone"], json!({ "number": customer.phone_e164, "verified": true, "pending": null }));
     assert_eq!(me.body["full_name"], customer.full_name);
     assert_eq!(me.body["marketing"], json!({ "email": true, "sms": false }));
 
@@ -295,6 +295,90 @@ async fn p12_a_customer_changes_the_password_and_every_other_session_ends() {
     assert_eq!(stack.get("/me", Some(&this_device)).await.status, 401, "the old token too");
     assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 401);
     assert_eq!(log_in(&stack, &customer.email, &new_password).await.status, 201);
+    let notice = stack.await_email_about(&customer.email, "گذرواژهٔ حساب شما در قهوه میزان تغییر کرد").await;
+    assert!(notice[0].1.contains("/password/reset"), "the notice says how to take the account back: {}", notice[0].1);
+}
+
+#[tokio::test]
+async fn p9_a_new_email_becomes_the_accounts_only_once_proven_and_the_old_one_is_told() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let new_email = Customer::fresh().email;
+    let wrong = json!({ "new_email": new_email, "password": "not-the-password-1" });
+    let refused = stack.post_as("/me/email", &bearer, None, &wrong).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("wrong-password")));
+    let same = json!({ "new_email": customer.email.to_uppercase(), "password": customer.password });
+    let refused = stack.post_as("/me/email", &bearer, None, &same).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (409, Some("contact-unchanged")));
+
+    let change = json!({ "new_email": new_email, "password": customer.password });
+    let asked = stack.post_as("/me/email", &bearer, None, &change).await;
+    assert_eq!((asked.status, &asked.body), (202, &json!({ "status": "verification_pending" })));
+    let told = stack.await_email_about(&customer.email, "درخواست تغییر ایمیل").await;
+    assert!(!told[0].1.contains(&new_email), "the notice does not print the new address");
+    let proof = stack.await_emails(&new_email, 1).await;
+    assert!(!proof[0].1.contains(&customer.full_name), "the new address, unproven, is sent no name");
+    assert!(proof[0].1.contains("/email/change?token="), "{}", proof[0].1);
+    let token = link_token(&proof[0].1);
+    let me = stack.get("/me", Some(&bearer)).await;
+    assert_eq!(me.body["email"], json!({ "address": customer.email, "verified": true, "pending": new_email }));
+    assert_eq!(log_in(&stack, &new_email, &customer.password).await.status, 401, "not the account's yet");
+
+    let done = stack.post("/verify/new-email", &json!({ "token": token })).await;
+    assert_eq!((done.status, &done.body), (200, &json!({ "email_verified": true })));
+    let again = stack.post("/verify/new-email", &json!({ "token": token })).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (400, Some("verification-failed")), "once");
+    let me = stack.get("/me", Some(&bearer)).await;
+    assert_eq!(me.body["email"], json!({ "address": new_email, "verified": true, "pending": null }));
+    assert_eq!(log_in(&stack, &new_email, &customer.password).await.status, 201);
+    assert_eq!(log_in(&stack, &customer.email, &customer.password).await.status, 401, "the old email opens nothing");
+    stack.assert_not_logged(&[&new_email, &token]);
+}
+
+#[tokio::test]
+async fn p9_p12_an_email_change_stops_at_a_reset_and_never_takes_another_accounts_proven_email() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let (owner, _) = stack.signed_in_customer().await;
+    let toward_owner = json!({ "new_email": owner.email, "password": customer.password });
+    assert_eq!(stack.post_as("/me/email", &bearer, None, &toward_owner).await.status, 202, "nothing said here");
+    let proof = stack.await_email_about(&owner.email, "تأیید ایمیل تازه").await;
+    let taken = stack.post("/verify/new-email", &json!({ "token": link_token(&proof[0].1) })).await;
+    assert_eq!((taken.status, taken.body["code"].as_str()), (409, Some("email-taken")));
+    assert_eq!(log_in(&stack, &owner.email, &owner.password).await.status, 201, "the owner's account is whole");
+
+    // Someone holding the session asks to move the account; its owner resets the password.
+    let elsewhere = Customer::fresh().email;
+    let change = json!({ "new_email": elsewhere, "password": customer.password });
+    assert_eq!(stack.post_as("/me/email", &bearer, None, &change).await.status, 202);
+    let token = link_token(&stack.await_emails(&elsewhere, 1).await[0].1);
+    stack.reset_password(&customer).await;
+    let late = stack.post("/verify/new-email", &json!({ "token": token })).await;
+    assert_eq!((late.status, late.body["code"].as_str()), (400, Some("verification-failed")), "the reset dropped it");
+}
+
+#[tokio::test]
+async fn p9_a_new_mobile_number_becomes_the_accounts_once_its_code_is_entered() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let new_phone = Customer::fresh();
+    let change = json!({ "new_phone": new_phone.phone_typed, "password": customer.password });
+    let asked = stack.post_as("/me/phone", &bearer, None, &change).await;
+    assert_eq!((asked.status, &asked.body), (202, &json!({ "status": "verification_pending" })));
+    stack.await_sms_containing(&customer.phone_e164, "تغییر شماره").await;
+    let code = sms_code(&stack.await_sms(&new_phone.phone_e164, 1).await[0]);
+    let me = stack.get("/me", Some(&bearer)).await;
+    assert_eq!(me.body["phone"]["pending"], new_phone.phone_e164.as_str());
+
+    let signup_route = stack.post("/verify/phone", &json!({ "email": customer.email, "code": code })).await;
+    assert_eq!(signup_route.status, 400, "a change's code proves nothing else");
+    let wrong = stack.post_as("/verify/new-phone", &bearer, None, &json!({ "code": "000000" })).await;
+    assert_eq!((wrong.status, wrong.body["code"].as_str()), (400, Some("verification-failed")));
+    let done = stack.post_as("/verify/new-phone", &bearer, None, &json!({ "code": code })).await;
+    assert_eq!((done.status, &done.body), (200, &json!({ "phone_verified": true })));
+    let me = stack.get("/me", Some(&bearer)).await;
+    assert_eq!(me.body["phone"], json!({ "number": new_phone.phone_e164, "verified": true, "pending": null }));
+    stack.assert_not_logged(&[&new_phone.phone_e164, &code]);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use mizan::accounts::account::Contacts;
 use mizan::accounts::consent::{Channel, Unsubscribe, UnsubscribeKeys};
 use mizan::accounts::contact::IranMobile;
+use mizan::accounts::verification::ContactKind;
 use mizan::kernel::clock::now;
 use mizan::kernel::failures::SendError;
 use mizan::kernel::ids::AccountId;
@@ -62,6 +63,12 @@ impl TemplatedMessages {
         format!("{}/unsubscribe?token={}", self.api_url, self.unsubscribe_keys.issue(grant))
     }
 
+    /// Where a customer asks for a new password: what a notice of a change they did not make
+    /// points to.
+    fn reset_page(&self) -> String {
+        format!("{}/password/reset", self.storefront_url)
+    }
+
     async fn render_and_send(&self, contacts: &Contacts, message: Message) -> Result<String, Failure> {
         match message {
             Message::EmailVerification { token } => {
@@ -71,6 +78,24 @@ impl TemplatedMessages {
             Message::PasswordReset { token } => {
                 let link = format!("{}/password/reset?token={token}", self.storefront_url);
                 Ok(self.mailer.send(&contacts.email, templates::password_reset(&contacts.full_name, &link)?).await?)
+            }
+            Message::NewEmailProof { token, to } => {
+                let link = format!("{}/email/change?token={token}", self.storefront_url);
+                Ok(self.mailer.send(&to, templates::new_email_proof(&link)?).await?)
+            }
+            Message::NewPhoneProof { code, to } => {
+                Ok(self.sms.send(&to, templates::phone_verification(&code)?).await?)
+            }
+            Message::ContactChangeNotice { contact: ContactKind::Email } => {
+                let notice = templates::email_change_notice(&contacts.full_name, &self.reset_page())?;
+                Ok(self.mailer.send(&contacts.email, notice).await?)
+            }
+            Message::ContactChangeNotice { contact: ContactKind::Phone } => {
+                Ok(self.sms.send(&contacts.phone, templates::phone_change_notice()?).await?)
+            }
+            Message::PasswordChangedNotice => {
+                let notice = templates::password_changed(&contacts.full_name, &self.reset_page())?;
+                Ok(self.mailer.send(&contacts.email, notice).await?)
             }
             Message::ExistingAccountNotice => {
                 let login = format!("{}/login", self.storefront_url);

@@ -49,6 +49,32 @@ struct ExistingAccountText<'a> {
     link: &'a str,
 }
 
+/// A notice about the account itself (a change of contact, a new password): who it is for, what
+/// happened, and one link to act on.
+#[derive(Template)]
+#[template(path = "account_notice.html")]
+struct AccountNoticeHtml<'a> {
+    subject: &'a str,
+    /// `None` for an address nobody has proven yet: nothing typed travels to it.
+    name: Option<&'a str>,
+    lines: &'a [&'a str],
+    link_label: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account_notice.txt")]
+struct AccountNoticeText<'a> {
+    name: Option<&'a str>,
+    lines: &'a [&'a str],
+    link_label: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "contact_change_sms.txt")]
+struct ContactChangeSms;
+
 #[derive(Template)]
 #[template(path = "phone_verification.txt")]
 struct PhoneVerificationSms<'a> {
@@ -297,6 +323,70 @@ pub fn existing_account(name: &FullName, link: &str) -> Result<EmailMessage, ask
     })
 }
 
+fn account_notice(
+    subject: &str,
+    name: Option<&FullName>,
+    lines: &[&str],
+    link_label: &str,
+    link: &str,
+) -> Result<EmailMessage, askama::Error> {
+    let name = name.map(FullName::as_str);
+    Ok(EmailMessage {
+        subject: subject.to_owned(),
+        html: AccountNoticeHtml { subject, name, lines, link_label, link }.render()?,
+        text: AccountNoticeText { name, lines, link_label, link }.render()?,
+    })
+}
+
+/// To the email a customer asked to change to: nobody has proven it yet, so it names nobody.
+pub fn new_email_proof(link: &str) -> Result<EmailMessage, askama::Error> {
+    account_notice(
+        "تأیید ایمیل تازهٔ حساب شما در قهوه میزان",
+        None,
+        &[
+            "درخواست شده است که این نشانی، ایمیل یک حساب در قهوه میزان شود.",
+            "اگر این درخواست از شماست، پیوند زیر را تا ۲۴ ساعت دیگر باز کنید؛ تا آن وقت ایمیل حساب تغییری نمی‌کند.",
+            "اگر شما درخواست نکرده‌اید، این پیام را نادیده بگیرید.",
+        ],
+        "تأیید ایمیل تازه",
+        link,
+    )
+}
+
+/// To the email being replaced: what was asked, that it still receives the account's mail, and
+/// how to stop it.
+pub fn email_change_notice(name: &FullName, reset: &str) -> Result<EmailMessage, askama::Error> {
+    account_notice(
+        "درخواست تغییر ایمیل حساب شما در قهوه میزان",
+        Some(name),
+        &[
+            "درخواست شده است که ایمیل حساب شما در قهوه میزان تغییر کند.",
+            "تا وقتی نشانی تازه تأیید نشود، پیام‌های حساب به همین نشانی می‌آید.",
+            "اگر شما درخواست نکرده‌اید، همین حالا گذرواژهٔ تازه بخواهید: با آن، درخواست تغییر باطل و همهٔ نشست‌ها بسته می‌شود.",
+        ],
+        "گذرواژهٔ تازه",
+        reset,
+    )
+}
+
+pub fn password_changed(name: &FullName, reset: &str) -> Result<EmailMessage, askama::Error> {
+    account_notice(
+        "گذرواژهٔ حساب شما در قهوه میزان تغییر کرد",
+        Some(name),
+        &[
+            "گذرواژهٔ حساب شما در قهوه میزان تغییر کرد و نشست‌های دیگر حساب بسته شد.",
+            "اگر شما نبودید، همین حالا گذرواژهٔ تازه بخواهید.",
+        ],
+        "گذرواژهٔ تازه",
+        reset,
+    )
+}
+
+/// To the number being replaced (one Persian segment).
+pub fn phone_change_notice() -> Result<String, askama::Error> {
+    ContactChangeSms.render()
+}
+
 pub fn phone_verification(code: &str) -> Result<String, askama::Error> {
     PhoneVerificationSms { code }.render()
 }
@@ -321,6 +411,22 @@ mod tests {
         let message = email_verification("https://mizancoffee.ir/verify-email?token=a.b").unwrap();
         assert!(message.text.contains("https://mizancoffee.ir/verify-email?token=a.b"));
         assert!(message.html.contains(r#"dir="rtl""#) && message.html.contains("سلام"));
+    }
+
+    #[test]
+    fn the_new_emails_proof_names_nobody_and_the_notices_name_the_owner() {
+        let proof = new_email_proof("https://mizancoffee.ir/email/change?token=a.b").unwrap();
+        assert!(proof.text.contains("https://mizancoffee.ir/email/change?token=a.b"));
+        assert!(proof.text.starts_with("سلام،") && proof.html.contains(r#"dir="rtl""#));
+        let name = FullName::parse("مریم کاظمی").unwrap();
+        for notice in [
+            email_change_notice(&name, "https://mizancoffee.ir/password/reset").unwrap(),
+            password_changed(&name, "https://mizancoffee.ir/password/reset").unwrap(),
+        ] {
+            assert!(notice.text.starts_with("مریم کاظمی عزیز،"), "{}", notice.text);
+            assert!(notice.html.contains(r#"href="https://mizancoffee.ir/password/reset""#), "{}", notice.html);
+        }
+        assert!(phone_change_notice().unwrap().chars().count() <= 70, "one SMS segment");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use mizan::accounts::account::{MarketingConsent, Signup, TermsVersion};
 use mizan::accounts::contact::{Email, IranMobile};
+use mizan::accounts::contact_change::NewContact;
 use mizan::accounts::password::Password;
 use mizan::accounts::person::FullName;
 use mizan::kernel::problem::{FieldError, Problem, Rejection};
@@ -102,6 +103,40 @@ pub struct PasswordChange {
 pub fn password_change(body: &JsonObject) -> Result<PasswordChange, Problem> {
     let (current_password, new_password) = two_texts(body, "current_password", "new_password")?;
     Ok(PasswordChange { current_password, new_password })
+}
+
+/// A change of email or mobile number: the new one, parsed, and the current password.
+pub struct ContactChangeForm {
+    pub new: NewContact,
+    pub password: String,
+}
+
+pub fn email_change(body: &JsonObject) -> Result<ContactChangeForm, Problem> {
+    contact_change(body, "new_email", |text| Email::parse(text).map(NewContact::Email))
+}
+
+pub fn phone_change(body: &JsonObject) -> Result<ContactChangeForm, Problem> {
+    contact_change(body, "new_phone", |text| IranMobile::parse(text).map(NewContact::Phone))
+}
+
+fn contact_change<E: Rejection>(
+    body: &JsonObject,
+    field: &str,
+    parse: impl Fn(&str) -> Result<NewContact, E>,
+) -> Result<ContactChangeForm, Problem> {
+    let mut errors = Vec::new();
+    let new = body.parsed(field, parse, &mut errors);
+    let password = body.required_str("password", &mut errors).map(str::to_owned);
+    match (new, password) {
+        (Some(new), Some(password)) if errors.is_empty() => Ok(ContactChangeForm { new, password }),
+        _ => Err(Problem::invalid(errors)),
+    }
+}
+
+/// The code sent to a new mobile number.
+pub fn code_only(body: &JsonObject) -> Result<String, Problem> {
+    let mut errors = Vec::new();
+    body.required_str("code", &mut errors).map(str::to_owned).ok_or_else(|| Problem::invalid(errors))
 }
 
 pub struct LoginForm {

@@ -3,6 +3,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use mizan::accounts::closure::{self, ClosureOutcome};
+use mizan::accounts::contact::{Email, IranMobile};
+use mizan::accounts::contact_change::{self, ConfirmOutcome, RequestOutcome};
 use mizan::accounts::login::{self, LoginOutcome};
 use mizan::accounts::logout;
 use mizan::accounts::password_change::{self, ChangeError, ChangeOutcome};
@@ -35,6 +37,10 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
         ("GET", "/me") => me(deps, &req).await,
         ("POST", "/me/closure") => close_account(deps, &req).await,
         ("POST", "/me/password") => change_password(deps, &req).await,
+        ("POST", "/me/email") => change_contact(deps, &req, forms::email_change).await,
+        ("POST", "/me/phone") => change_contact(deps, &req, forms::phone_change).await,
+        ("POST", "/verify/new-email") => verify_new_email(deps, &req).await,
+        ("POST", "/verify/new-phone") => verify_new_phone(deps, &req).await,
         (
             _,
             "/signup"
@@ -48,7 +54,11 @@ pub async fn handle(deps: &Deps, req: Request) -> HttpResult {
             | "/sessions/current"
             | "/me"
             | "/me/closure"
-            | "/me/password",
+            | "/me/password"
+            | "/me/email"
+            | "/me/phone"
+            | "/verify/new-email"
+            | "/verify/new-phone",
         ) => Err(Problem::method_not_allowed()),
         _ => Err(Problem::not_found()),
     }
@@ -193,6 +203,59 @@ async fn change_password(deps: &Deps, req: &Request) -> HttpResult {
     }
 }
 
+/// `POST /me/email` with `{"new_email": …, "password": …}`, `POST /me/phone` with
+/// `{"new_phone": …, "password": …}`: the proof goes to the new contact, the notice to the old.
+async fn change_contact(
+    deps: &Deps,
+    req: &Request,
+    form: fn(&http::JsonObject) -> Result<forms::ContactChangeForm, Problem>,
+) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    let form = form(&http::json_object(req)?)?;
+    let outcome = contact_change::request(
+        &deps.accounts,
+        &deps.codes,
+        &deps.limits,
+        session.sub,
+        form.new,
+        &form.password,
+        now(),
+    )
+    .await?;
+    match outcome {
+        RequestOutcome::Sent => http::json(StatusCode::ACCEPTED, &json!({ "status": "verification_pending" })),
+        RequestOutcome::Unchanged => Err(Problem::contact_unchanged()),
+        RequestOutcome::WrongPassword => Err(Problem::wrong_password()),
+        RequestOutcome::Locked(remaining) => Err(Problem::too_many_attempts(retry_after(remaining))),
+        RequestOutcome::Limited(wait) => Err(Problem::too_many_requests(retry_after(wait))),
+        RequestOutcome::Gone => Err(Problem::unauthorized()),
+    }
+}
+
+/// `POST /verify/new-email` with the token of the link sent to the new email: no session needed,
+/// the link is the proof.
+async fn verify_new_email(deps: &Deps, req: &Request) -> HttpResult {
+    let form = forms::email_verification(&http::json_object(req)?)?;
+    let outcome = contact_change::confirm_email(&deps.accounts, &deps.codes, &form.token, now()).await?;
+    contact_changed(outcome, json!({ "email_verified": true }))
+}
+
+/// `POST /verify/new-phone` with the code sent to the new number, for the logged-in account.
+async fn verify_new_phone(deps: &Deps, req: &Request) -> HttpResult {
+    let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
+    let code = forms::code_only(&http::json_object(req)?)?;
+    let outcome = contact_change::confirm_phone(&deps.accounts, &deps.codes, session.sub, &code, now()).await?;
+    contact_changed(outcome, json!({ "phone_verified": true }))
+}
+
+fn contact_changed(outcome: ConfirmOutcome, answer: serde_json::Value) -> HttpResult {
+    match outcome {
+        ConfirmOutcome::Changed => http::json(StatusCode::OK, &answer),
+        ConfirmOutcome::Failed => Err(Problem::verification_failed()),
+        ConfirmOutcome::EmailTaken => Err(Problem::email_taken()),
+    }
+}
+
 /// `DELETE /sessions/current`: this session ends; the account's others go on.
 async fn log_out(deps: &Deps, req: &Request) -> HttpResult {
     let session = http::authenticate(req, &deps.sessions, &deps.accounts, now()).await?;
@@ -216,8 +279,16 @@ async fn me(deps: &Deps, req: &Request) -> HttpResult {
         &json!({
             "account_id": contacts.id,
             "full_name": contacts.full_name.as_str(),
-            "email": { "address": contacts.email.as_str(), "verified": contacts.email_verified },
-            "phone": { "number": contacts.phone.as_e164(), "verified": contacts.phone_verified },
+            "email": {
+                "address": contacts.email.as_str(),
+                "verified": contacts.email_verified,
+                "pending": contacts.pending_email.as_ref().map(Email::as_str),
+            },
+            "phone": {
+                "number": contacts.phone.as_e164(),
+                "verified": contacts.phone_verified,
+                "pending": contacts.pending_phone.as_ref().map(IranMobile::as_e164),
+            },
             "marketing": { "email": contacts.marketing.email, "sms": contacts.marketing.sms },
         }),
     )

@@ -2,8 +2,9 @@
 //!
 //! Items (partition key `pk`):
 //! - `ACCOUNT#<account id>`: the account — contacts, password hash, terms acceptance, consent,
-//!   and the open verification challenges; until its email is verified it carries `expires_at`
-//!   (TTL), so an account nobody verifies goes away by itself;
+//!   and the open verification challenges; a contact change waiting for its proof
+//!   (`pending_email` or `pending_phone`, with its challenge); until its email is verified it
+//!   carries `expires_at` (TTL), so an account nobody verifies goes away by itself;
 //! - `EMAIL#<email>`: the guard that makes an email belong to one account, pointing to it, with
 //!   the same `expires_at` until that account verifies the email;
 //! - `LIMIT#<limit>#<keyed hash of what it counts>#<window>`: an abuse limit's count in one
@@ -17,18 +18,20 @@ use time::OffsetDateTime;
 
 use super::outbox::{self, OutboxTable};
 use super::{
-    Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n, s, time,
+    Item, conditional, every_page, get_bool, get_n, get_parsed, get_s, get_time, is_condition_failure, n,
+    optional_parsed, s, time,
 };
 use mizan::accounts::abuse_limits::Window;
 use mizan::accounts::account::{Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
 use mizan::accounts::contact::{Email, IranMobile};
+use mizan::accounts::contact_change::{NewContact, PendingChange};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
 use mizan::accounts::ports::ConsentStore;
 use mizan::accounts::ports::Counters;
-use mizan::accounts::ports::{AccountStore, Credentials, Registration};
+use mizan::accounts::ports::{AccountStore, ChangeCompletion, Credentials, Registration};
 use mizan::accounts::session::SessionStanding;
 use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::events::Envelope;
@@ -78,6 +81,29 @@ fn challenge_attributes(kind: ContactKind) -> (&'static str, &'static str, &'sta
             ("phone_challenge_hash", "phone_challenge_expires_at", "phone_challenge_attempts", "phone_verified")
         }
     }
+}
+
+/// The attributes of a contact change waiting: the new contact, its challenge's hash, expiry and
+/// attempts.
+fn change_attributes(kind: ContactKind) -> (&'static str, &'static str, &'static str, &'static str) {
+    match kind {
+        ContactKind::Email => {
+            ("pending_email", "pending_email_hash", "pending_email_expires_at", "pending_email_attempts")
+        }
+        ContactKind::Phone => {
+            ("pending_phone", "pending_phone_hash", "pending_phone_expires_at", "pending_phone_attempts")
+        }
+    }
+}
+
+/// What setting a password removes beside: the open reset and any contact change waiting, so an
+/// owner who takes their account back also stops a change they did not ask for.
+const DROPPED_WITH_A_NEW_PASSWORD: &str = "reset_hash, reset_expires_at, \
+    pending_email, pending_email_hash, pending_email_expires_at, pending_email_attempts, \
+    pending_phone, pending_phone_hash, pending_phone_expires_at, pending_phone_attempts";
+
+fn build_error(what: &'static str) -> impl Fn(aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    move |e| StoreError::Failed(format!("build-{what}: {e}"))
 }
 
 impl AccountsTable {
@@ -149,6 +175,8 @@ fn read_contacts(item: &Item) -> Result<Contacts, StoreError> {
             email: get_bool(item, "marketing_email")?,
             sms: get_bool(item, "marketing_sms")?,
         },
+        pending_email: optional_parsed(item, "pending_email", Email::parse)?,
+        pending_phone: optional_parsed(item, "pending_phone", IranMobile::parse)?,
     })
 }
 
@@ -197,6 +225,86 @@ impl AccountsTable {
         let item = self.get(account_key(id), "email_verified").await?;
         item.map(|item| get_bool(&item, "email_verified")).transpose()
     }
+
+    /// Who holds `email` now: `Err` with the holder when that account verified it (it stays
+    /// theirs), else the holder that never did, if any.
+    async fn email_holder(&self, email: &Email) -> Result<Result<Option<AccountId>, AccountId>, StoreError> {
+        let holder = self.account_id_for(email).await?;
+        if let Some(holder) = holder
+            && self.email_verified(holder).await? == Some(true)
+        {
+            return Ok(Err(holder));
+        }
+        Ok(Ok(holder))
+    }
+
+    /// The writes that give `email` to `id`: its guard, on condition it is still held by
+    /// `holder` as read (or by no one), expiring at `expires_at` while `id` has not verified it;
+    /// and the removal of that holder, on condition it still has not verified it (or is gone by
+    /// TTL already).
+    fn claim_email(
+        &self,
+        email: &Email,
+        id: AccountId,
+        holder: Option<AccountId>,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let build = build_error("email-claim");
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(email_key(email)))
+            .item("account_id", s(id.to_string()));
+        let guard = match expires_at {
+            Some(at) => guard.item("expires_at", time(at)),
+            None => guard,
+        };
+        let guard = match holder {
+            None => guard.condition_expression("attribute_not_exists(pk)"),
+            Some(holder) => guard
+                .condition_expression("account_id = :holder")
+                .expression_attribute_values(":holder", s(holder.to_string())),
+        };
+        let mut items = vec![TransactWriteItem::builder().put(guard.build().map_err(&build)?).build()];
+        if let Some(holder) = holder {
+            let replaced = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(account_key(holder)))
+                .condition_expression("attribute_not_exists(pk) OR email_verified = :no")
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .build()
+                .map_err(&build)?;
+            items.push(TransactWriteItem::builder().delete(replaced).build());
+        }
+        Ok(items)
+    }
+
+    /// Counts one attempt at a challenge (`hash`, `expires_at`, `attempts` name its attributes)
+    /// and answers the account as it stands after, or `None` when no live challenge is left.
+    async fn count_attempt(
+        &self,
+        id: AccountId,
+        (hash, expires_at, attempts): (&str, &str, &str),
+        now: OffsetDateTime,
+    ) -> Result<Option<Item>, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!("ADD {attempts} :one"))
+            .condition_expression(format!("attribute_exists({hash}) AND {attempts} < :max AND {expires_at} > :now"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(verification::MAX_ATTEMPTS))
+            .expression_attribute_values(":now", time(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match updated {
+            Ok(answer) => Ok(Some(answer.attributes.unwrap_or_default())),
+            Err(error) if is_condition_failure(&error) => Ok(None),
+            Err(error) => Err(crate::dynamodb::store_error(&error)),
+        }
+    }
 }
 
 impl AccountStore for AccountsTable {
@@ -206,46 +314,20 @@ impl AccountStore for AccountsTable {
     /// transaction that lost a race reads again.
     async fn register(&self, account: &NewAccount, announced: &[Envelope]) -> Result<Registration, StoreError> {
         let announcements = outbox::puts(self.outbox.as_ref(), announced)?;
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(format!("build-registration: {e}"));
+        let build = build_error("registration");
         for _ in 0..REGISTER_ROUNDS {
-            let holder = self.account_id_for(&account.email).await?;
-            if let Some(holder) = holder
-                && self.email_verified(holder).await? == Some(true)
-            {
-                return Ok(Registration::EmailTaken(holder));
-            }
-            let guard = Put::builder()
-                .table_name(&self.table)
-                .item("pk", s(email_key(&account.email)))
-                .item("account_id", s(account.id.to_string()))
-                .item("expires_at", time(account.unverified_until));
-            let guard = match holder {
-                None => guard.condition_expression("attribute_not_exists(pk)"),
-                Some(holder) => guard
-                    .condition_expression("account_id = :holder")
-                    .expression_attribute_values(":holder", s(holder.to_string())),
+            let holder = match self.email_holder(&account.email).await? {
+                Ok(holder) => holder,
+                Err(owner) => return Ok(Registration::EmailTaken(owner)),
             };
             let record = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(account_item(account)))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
-                .map_err(build)?;
-            let mut items = vec![
-                TransactWriteItem::builder().put(guard.build().map_err(build)?).build(),
-                TransactWriteItem::builder().put(record).build(),
-            ];
-            if let Some(holder) = holder {
-                // Gone by TTL already, or still waiting for a verification that has not come.
-                let replaced = Delete::builder()
-                    .table_name(&self.table)
-                    .key("pk", s(account_key(holder)))
-                    .condition_expression("attribute_not_exists(pk) OR email_verified = :no")
-                    .expression_attribute_values(":no", AttributeValue::Bool(false))
-                    .build()
-                    .map_err(build)?;
-                items.push(TransactWriteItem::builder().delete(replaced).build());
-            }
+                .map_err(&build)?;
+            let mut items = self.claim_email(&account.email, account.id, holder, Some(account.unverified_until))?;
+            items.push(TransactWriteItem::builder().put(record).build());
             items.extend(announcements.iter().cloned());
             let written = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
             match written {
@@ -355,8 +437,8 @@ impl AccountStore for AccountsTable {
     /// Projected to the contacts (no password hash): the notification function's IAM policy
     /// allows it these attributes only.
     async fn contacts(&self, id: AccountId) -> Result<Option<Contacts>, StoreError> {
-        let projection =
-            "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, marketing_sms";
+        let projection = "account_id, full_name, email, email_verified, phone, phone_verified, marketing_email, \
+                          marketing_sms, pending_email, pending_phone";
         let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
         read_contacts(&item).map(Some)
     }
@@ -369,24 +451,7 @@ impl AccountStore for AccountsTable {
         now: OffsetDateTime,
     ) -> Result<Option<Challenge>, StoreError> {
         let (hash, expires_at, attempts, _) = challenge_attributes(kind);
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(account_key(id)))
-            .update_expression(format!("ADD {attempts} :one"))
-            .condition_expression(format!("attribute_exists({hash}) AND {attempts} < :max AND {expires_at} > :now"))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(verification::MAX_ATTEMPTS))
-            .expression_attribute_values(":now", time(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let item = match updated {
-            Ok(answer) => answer.attributes.unwrap_or_default(),
-            Err(error) if is_condition_failure(&error) => return Ok(None),
-            Err(error) => return Err(crate::dynamodb::store_error(&error)),
-        };
+        let Some(item) = self.count_attempt(id, (hash, expires_at, attempts), now).await? else { return Ok(None) };
         Ok(Some(Challenge {
             hash: get_s(&item, hash)?.to_owned(),
             expires_at: get_time(&item, expires_at)?,
@@ -491,58 +556,179 @@ impl AccountStore for AccountsTable {
         Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
     }
 
-    /// One conditional update: the new hash, the reset closed, the session generation moved on.
+    /// One transaction: the new hash, the reset closed, the session generation moved on (on
+    /// condition the reset is the token's and live), and the event that tells the owner.
     async fn complete_reset(
         &self,
         id: AccountId,
         token_hash: &str,
         new_hash: &PasswordHash,
         now: OffsetDateTime,
+        announced: &Envelope,
     ) -> Result<bool, StoreError> {
-        let updated = self
-            .client
-            .update_item()
+        let account = Update::builder()
             .table_name(&self.table)
             .key("pk", s(account_key(id)))
-            .update_expression(
+            .update_expression(format!(
                 "SET password_hash = :new, password_reset_at = :now \
-                 REMOVE reset_hash, reset_expires_at ADD session_generation :one",
-            )
+                 REMOVE {DROPPED_WITH_A_NEW_PASSWORD} ADD session_generation :one"
+            ))
             .condition_expression("reset_hash = :token AND reset_expires_at > :now")
             .expression_attribute_values(":new", s(new_hash.as_phc()))
             .expression_attribute_values(":now", time(now))
             .expression_attribute_values(":token", s(token_hash))
             .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        conditional(updated.map(|_| ()))
+            .build()
+            .map_err(build_error("reset-completion"))?;
+        let mut items = vec![super::update(account)];
+        items.extend(outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?);
+        Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
     }
 
-    /// One conditional update, answering the new session generation.
+    /// One transaction (the hash, the generation moved on, the event), then the generation read
+    /// back: a transaction answers no values. A "log out everywhere" in between only moves it on
+    /// further, and the fresh session carries that.
     async fn set_password(
         &self,
         id: AccountId,
         new_hash: &PasswordHash,
         now: OffsetDateTime,
+        announced: &Envelope,
     ) -> Result<Option<u32>, StoreError> {
-        let updated = self
-            .client
-            .update_item()
+        let account = Update::builder()
             .table_name(&self.table)
             .key("pk", s(account_key(id)))
-            .update_expression("SET password_hash = :new, password_changed_at = :now ADD session_generation :one")
+            .update_expression(format!(
+                "SET password_hash = :new, password_changed_at = :now \
+                 REMOVE {DROPPED_WITH_A_NEW_PASSWORD} ADD session_generation :one"
+            ))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":new", s(new_hash.as_phc()))
             .expression_attribute_values(":now", time(now))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match updated {
-            Ok(answer) => session_generation(&answer.attributes.unwrap_or_default()).map(Some),
-            Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(crate::dynamodb::store_error(&error)),
+            .build()
+            .map_err(build_error("password-change"))?;
+        let mut items = vec![super::update(account)];
+        items.extend(outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?);
+        if super::transact(&self.client, items).await? != super::Transaction::Committed {
+            return Ok(None);
         }
+        let Some(item) = self.get(account_key(id), "session_generation").await? else { return Ok(None) };
+        session_generation(&item).map(Some)
+    }
+
+    /// One transaction: the new contact and its challenge (attempts from zero) in place of any
+    /// change of that kind waiting, and the event that sends the proof.
+    async fn open_contact_change(
+        &self,
+        id: AccountId,
+        change: &PendingChange,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError> {
+        let (contact, hash, expires_at, attempts) = change_attributes(change.new.kind());
+        let new = match &change.new {
+            NewContact::Email(email) => email.as_str(),
+            NewContact::Phone(phone) => phone.as_e164(),
+        };
+        let account = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!(
+                "SET {contact} = :new, {hash} = :hash, {expires_at} = :expires, {attempts} = :zero"
+            ))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":hash", s(&change.challenge.hash))
+            .expression_attribute_values(":expires", time(change.challenge.expires_at))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(build_error("contact-change"))?;
+        let mut items = vec![super::update(account)];
+        items.extend(outbox::puts(self.outbox.as_ref(), std::slice::from_ref(announced))?);
+        Ok(super::transact(&self.client, items).await? == super::Transaction::Committed)
+    }
+
+    async fn take_change_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<PendingChange>, StoreError> {
+        let (contact, hash, expires_at, attempts) = change_attributes(kind);
+        let Some(item) = self.count_attempt(id, (hash, expires_at, attempts), now).await? else { return Ok(None) };
+        let new = match kind {
+            ContactKind::Email => NewContact::Email(get_parsed(&item, contact, Email::parse)?),
+            ContactKind::Phone => NewContact::Phone(get_parsed(&item, contact, IranMobile::parse)?),
+        };
+        let challenge = Challenge {
+            hash: get_s(&item, hash)?.to_owned(),
+            expires_at: get_time(&item, expires_at)?,
+            attempts: get_n(&item, attempts)?,
+        };
+        Ok(Some(PendingChange { new, challenge }))
+    }
+
+    /// A number: one update, conditional on the matched challenge still waiting. An email: who
+    /// holds it is read, then one transaction — the account's email replaced (on that same
+    /// condition), the old email's guard removed, the new one's claimed — read again if the
+    /// email moved meanwhile.
+    async fn complete_contact_change(
+        &self,
+        id: AccountId,
+        matched: &PendingChange,
+    ) -> Result<ChangeCompletion, StoreError> {
+        let (contact, hash, expires_at, attempts) = change_attributes(matched.new.kind());
+        let build = build_error("contact-change-completion");
+        let (verified, new) = match &matched.new {
+            NewContact::Email(email) => ("email_verified", email.as_str()),
+            NewContact::Phone(phone) => ("phone_verified", phone.as_e164()),
+        };
+        let account = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(account_key(id)))
+            .update_expression(format!(
+                "SET {} = :new, {verified} = :yes REMOVE {contact}, {hash}, {expires_at}, {attempts}",
+                contact.trim_start_matches("pending_")
+            ))
+            .condition_expression(format!("{hash} = :hash"))
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":hash", s(&matched.challenge.hash))
+            .build()
+            .map_err(&build)?;
+        let NewContact::Email(email) = &matched.new else {
+            let committed = super::transact(&self.client, vec![super::update(account)]).await?;
+            return Ok(match committed {
+                super::Transaction::Committed => ChangeCompletion::Changed,
+                super::Transaction::Cancelled(_) => ChangeCompletion::Superseded,
+            });
+        };
+        for _ in 0..REGISTER_ROUNDS {
+            let holder = match self.email_holder(email).await? {
+                Ok(holder) => holder,
+                Err(_) => return Ok(ChangeCompletion::EmailTaken),
+            };
+            let Some(item) = self.get(account_key(id), "email").await? else { return Ok(ChangeCompletion::Superseded) };
+            let old_guard = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(email_key(&get_parsed(&item, "email", Email::parse)?)))
+                .condition_expression("account_id = :id")
+                .expression_attribute_values(":id", s(id.to_string()))
+                .build()
+                .map_err(&build)?;
+            let mut items =
+                vec![super::update(account.clone()), TransactWriteItem::builder().delete(old_guard).build()];
+            items.extend(self.claim_email(email, id, holder, None)?);
+            match super::transact(&self.client, items).await? {
+                super::Transaction::Committed => return Ok(ChangeCompletion::Changed),
+                super::Transaction::Cancelled(reasons) if super::failed_at(&reasons, 0) => {
+                    return Ok(ChangeCompletion::Superseded);
+                }
+                // The new email moved between the read and the write: read again.
+                super::Transaction::Cancelled(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable("transaction-conflict".into()))
     }
 
     /// One transaction: the account item (profile, contacts, consent and its history,

@@ -235,6 +235,15 @@ pub(crate) fn get_parsed<T, E>(
     parse(get_s(item, name)?).map_err(|_| StoreError::Corrupt(name))
 }
 
+/// An attribute that may be absent, read back like `get_parsed` when present.
+pub(crate) fn optional_parsed<T, E>(
+    item: &Item,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    if item.contains_key(name) { get_parsed(item, name, parse).map(Some) } else { Ok(None) }
+}
+
 pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Result<T, StoreError> {
     item.get(name)
         .and_then(|value| value.as_n().ok())

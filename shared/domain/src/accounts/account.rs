@@ -135,6 +135,11 @@ pub struct Contacts {
     pub phone: IranMobile,
     pub phone_verified: bool,
     pub marketing: MarketingConsent,
+    /// The email the customer asked to change to, until its link is followed; the account's
+    /// messages still go to `email` (P9).
+    pub pending_email: Option<Email>,
+    /// The mobile number the customer asked to change to, until its code is entered.
+    pub pending_phone: Option<IranMobile>,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod account;
 pub mod closure;
 pub mod consent;
 pub mod contact;
+pub mod contact_change;
 pub mod login;
 pub mod logout;
 pub mod password;

@@ -9,6 +9,7 @@ use crate::accounts::password::{HashingFailed, Password, PasswordError};
 use crate::accounts::ports::{AccountStore, Counters};
 use crate::accounts::session::{Claims, IssuedSession, SessionKey};
 use crate::accounts::verification::CodeHasher;
+use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::failures::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +62,8 @@ pub async fn change(
         Ok(password) => password,
         Err(refused) => return Ok(ChangeOutcome::Refused(refused)),
     };
-    let Some(generation) = accounts.set_password(id, &password.hash()?, now).await? else {
+    let told = Envelope::new(DomainEvent::PasswordChanged { account_id: id }, now);
+    let Some(generation) = accounts.set_password(id, &password.hash()?, now, &told).await? else {
         return Ok(ChangeOutcome::Gone);
     };
     tracing::info!(account = %id, "password changed; the other sessions ended");

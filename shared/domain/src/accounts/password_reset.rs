@@ -90,7 +90,8 @@ pub async fn confirm(
         Err(refused) => return Ok(ResetOutcome::Refused(refused)),
     };
     let hash = password.hash()?;
-    if !accounts.complete_reset(token.account, &token.hash_for(codes, PURPOSE), &hash, now).await? {
+    let told = Envelope::new(DomainEvent::PasswordChanged { account_id: token.account }, now);
+    if !accounts.complete_reset(token.account, &token.hash_for(codes, PURPOSE), &hash, now, &told).await? {
         return Ok(ResetOutcome::LinkFailed);
     }
     tracing::info!(account = %token.account, "password reset; every session ended");

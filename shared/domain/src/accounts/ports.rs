@@ -7,6 +7,7 @@ use crate::accounts::abuse_limits::Window;
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
+use crate::accounts::contact_change::PendingChange;
 use crate::accounts::password::PasswordHash;
 use crate::accounts::session::SessionStanding;
 use crate::accounts::verification::{Challenge, ContactKind};
@@ -23,6 +24,16 @@ pub enum Registration {
     ReplacedUnverified(AccountId),
     /// The email belongs to this account, which verified it; nothing was written.
     EmailTaken(AccountId),
+}
+
+/// What completing a change of contact came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChangeCompletion {
+    Changed,
+    /// The new email belongs to another account, which verified it; nothing was written.
+    EmailTaken,
+    /// The change matched is no longer the one waiting (completed, replaced or dropped meanwhile).
+    Superseded,
 }
 
 /// What a login needs to know about an account.
@@ -103,24 +114,57 @@ pub trait AccountStore {
     async fn open_reset(&self, id: AccountId, challenge: &Challenge, announced: &Envelope) -> Result<bool, StoreError>;
 
     /// Sets `new_hash` as the password, provided `token_hash` is the open reset's and it has not
-    /// expired; closes the reset and ends every session of the account, at once. `false`
-    /// otherwise (wrong, used or expired), with nothing changed.
+    /// expired; closes the reset, drops any contact change still waiting, ends every session of
+    /// the account and keeps the event that tells its owner, at once. `false` otherwise (wrong,
+    /// used or expired), with nothing changed.
     async fn complete_reset(
         &self,
         id: AccountId,
         token_hash: &str,
         new_hash: &PasswordHash,
         now: OffsetDateTime,
+        announced: &Envelope,
     ) -> Result<bool, StoreError>;
 
-    /// Sets `new_hash` as the password and ends every session of the account; the account's new
-    /// session generation, or `None` when the account is gone.
+    /// Sets `new_hash` as the password, drops any contact change still waiting, ends every
+    /// session of the account and keeps the event that tells its owner, at once; the account's
+    /// new session generation, or `None` when the account is gone.
     async fn set_password(
         &self,
         id: AccountId,
         new_hash: &PasswordHash,
         now: OffsetDateTime,
+        announced: &Envelope,
     ) -> Result<Option<u32>, StoreError>;
+
+    /// Opens a change of contact: `change` replaces any change of that kind still waiting, and
+    /// the event that sends its proof (and tells the old contact) is kept, at once. `false` when
+    /// the account is gone.
+    async fn open_contact_change(
+        &self,
+        id: AccountId,
+        change: &PendingChange,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes one attempt at the change of that kind still waiting, returning it as it stands
+    /// after the attempt was counted; `None` when no live one is left (as `take_attempt`).
+    async fn take_change_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<PendingChange>, StoreError>;
+
+    /// Makes the matched change's contact the account's, proven, provided it is still the one
+    /// waiting. A new email's guard moves to the account at once (an account holding that email
+    /// without having verified it loses it and is removed, as at signup), and the old email is
+    /// freed.
+    async fn complete_contact_change(
+        &self,
+        id: AccountId,
+        matched: &PendingChange,
+    ) -> Result<ChangeCompletion, StoreError>;
 
     /// Erases the account, frees its email and keeps the event that announces the closure, at
     /// once, keeping only that and when it was closed. `false` (and nothing written) when it was

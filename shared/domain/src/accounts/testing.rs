@@ -11,8 +11,9 @@ use crate::accounts::abuse_limits::Window;
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
+use crate::accounts::contact_change::{NewContact, PendingChange};
 use crate::accounts::password::PasswordHash;
-use crate::accounts::ports::{AccountStore, ConsentStore, Counters, Credentials, Registration};
+use crate::accounts::ports::{AccountStore, ChangeCompletion, ConsentStore, Counters, Credentials, Registration};
 use crate::accounts::session::SessionStanding;
 use crate::accounts::verification::{self, Challenge, ContactKind};
 use crate::kernel::events::Envelope;
@@ -29,6 +30,8 @@ struct Stored {
     phone_challenge: Option<Challenge>,
     session_generation: u32,
     reset: Option<Challenge>,
+    pending_email: Option<PendingChange>,
+    pending_phone: Option<PendingChange>,
     /// Sessions ended one by one, with when they would have expired.
     ended_sessions: Vec<(String, OffsetDateTime)>,
 }
@@ -84,6 +87,24 @@ impl InMemoryAccounts {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.len()
     }
 
+    fn pending(stored: &mut Stored, kind: ContactKind) -> &mut Option<PendingChange> {
+        match kind {
+            ContactKind::Email => &mut stored.pending_email,
+            ContactKind::Phone => &mut stored.pending_phone,
+        }
+    }
+
+    /// What setting a password does beside: the owner is told, a change of contact still
+    /// waiting is dropped, every session ends.
+    fn password_set(&self, stored: &mut Stored, new_hash: &PasswordHash, told: &Envelope) -> Result<(), StoreError> {
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(told));
+        stored.account.password_hash = new_hash.clone();
+        (stored.pending_email, stored.pending_phone) = (None, None);
+        stored.session_generation += 1;
+        Ok(())
+    }
+
     fn challenge(stored: &mut Stored, kind: ContactKind) -> &mut Option<Challenge> {
         match kind {
             ContactKind::Email => &mut stored.email_challenge,
@@ -115,6 +136,8 @@ impl AccountStore for InMemoryAccounts {
             phone_challenge: Some(account.phone_challenge.clone()),
             session_generation: 0,
             reset: None,
+            pending_email: None,
+            pending_phone: None,
             ended_sessions: Vec::new(),
         };
         state.accounts.insert(account.id, stored);
@@ -174,6 +197,14 @@ impl AccountStore for InMemoryAccounts {
             phone: stored.account.phone.clone(),
             phone_verified: stored.phone_verified,
             marketing: stored.account.marketing,
+            pending_email: stored.pending_email.as_ref().and_then(|change| match &change.new {
+                NewContact::Email(email) => Some(email.clone()),
+                NewContact::Phone(_) => None,
+            }),
+            pending_phone: stored.pending_phone.as_ref().and_then(|change| match &change.new {
+                NewContact::Phone(phone) => Some(phone.clone()),
+                NewContact::Email(_) => None,
+            }),
         }))
     }
 
@@ -246,15 +277,15 @@ impl AccountStore for InMemoryAccounts {
         token_hash: &str,
         new_hash: &PasswordHash,
         now: OffsetDateTime,
+        announced: &Envelope,
     ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
-        let open = stored.reset.take_if(|reset| reset.hash == token_hash && reset.expires_at > now);
-        if open.is_none() {
+        if !stored.reset.as_ref().is_some_and(|reset| reset.hash == token_hash && reset.expires_at > now) {
             return Ok(false);
         }
-        stored.account.password_hash = new_hash.clone();
-        stored.session_generation += 1;
+        self.password_set(stored, new_hash, announced)?;
+        stored.reset = None;
         Ok(true)
     }
 
@@ -263,12 +294,81 @@ impl AccountStore for InMemoryAccounts {
         id: AccountId,
         new_hash: &PasswordHash,
         _now: OffsetDateTime,
+        announced: &Envelope,
     ) -> Result<Option<u32>, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
-        stored.account.password_hash = new_hash.clone();
-        stored.session_generation += 1;
+        self.password_set(stored, new_hash, announced)?;
         Ok(Some(stored.session_generation))
+    }
+
+    async fn open_contact_change(
+        &self,
+        id: AccountId,
+        change: &PendingChange,
+        announced: &Envelope,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(false) };
+        self.outbox.writable()?;
+        self.outbox.add(std::slice::from_ref(announced));
+        *Self::pending(stored, change.new.kind()) = Some(change.clone());
+        Ok(true)
+    }
+
+    async fn take_change_attempt(
+        &self,
+        id: AccountId,
+        kind: ContactKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<PendingChange>, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
+        let Some(pending) = Self::pending(stored, kind) else { return Ok(None) };
+        if pending.challenge.attempts >= verification::MAX_ATTEMPTS || pending.challenge.expires_at <= now {
+            return Ok(None);
+        }
+        pending.challenge.attempts += 1;
+        Ok(Some(pending.clone()))
+    }
+
+    async fn complete_contact_change(
+        &self,
+        id: AccountId,
+        matched: &PendingChange,
+    ) -> Result<ChangeCompletion, StoreError> {
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *guard;
+        let still_waiting = state.accounts.get_mut(&id).is_some_and(|stored| {
+            Self::pending(stored, matched.new.kind()).as_ref().map(|open| &open.challenge.hash)
+                == Some(&matched.challenge.hash)
+        });
+        if !still_waiting {
+            return Ok(ChangeCompletion::Superseded);
+        }
+        if let NewContact::Email(email) = &matched.new
+            && let Some(holder) = state.emails.get(email.as_str()).copied()
+        {
+            if state.accounts.get(&holder).is_some_and(|held| held.email_verified) {
+                return Ok(ChangeCompletion::EmailTaken);
+            }
+            state.accounts.remove(&holder);
+        }
+        let Some(stored) = state.accounts.get_mut(&id) else { return Ok(ChangeCompletion::Superseded) };
+        *Self::pending(stored, matched.new.kind()) = None;
+        match &matched.new {
+            NewContact::Email(email) => {
+                state.emails.remove(stored.account.email.as_str());
+                state.emails.insert(email.as_str().to_owned(), id);
+                stored.account.email = email.clone();
+                stored.email_verified = true;
+            }
+            NewContact::Phone(phone) => {
+                stored.account.phone = phone.clone();
+                stored.phone_verified = true;
+            }
+        }
+        Ok(ChangeCompletion::Changed)
     }
 
     async fn close(

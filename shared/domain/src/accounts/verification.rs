@@ -101,7 +101,13 @@ impl SmsCode {
     }
 
     pub fn hash(&self, hasher: &CodeHasher) -> String {
-        hasher.hash("phone-verification", &self.0)
+        self.hash_for(hasher, "phone-verification")
+    }
+
+    /// The stored form of a code for another purpose (a change of number): a code sent for one
+    /// never proves another.
+    pub fn hash_for(&self, hasher: &CodeHasher, purpose: &str) -> String {
+        hasher.hash(purpose, &self.0)
     }
 }
 

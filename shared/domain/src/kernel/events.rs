@@ -45,6 +45,24 @@ pub enum DomainEvent {
         account_id: AccountId,
         token: String,
     },
+    /// A customer asked to change their email: send the link with this token to the new address
+    /// the account holds as pending, and tell the current one (until the new one is proven, the
+    /// current one is the account's).
+    EmailChangeRequested {
+        account_id: AccountId,
+        token: String,
+    },
+    /// A customer asked to change their mobile number: send this code to the new number the
+    /// account holds as pending, and tell the current one.
+    PhoneChangeRequested {
+        account_id: AccountId,
+        code: String,
+    },
+    /// An account's password was set anew, by its owner or through a reset link: tell the
+    /// owner, who can act at once if it was not them.
+    PasswordChanged {
+        account_id: AccountId,
+    },
     /// Someone tried to sign up with an email that already has an account: tell its owner.
     SignupAttemptedOnExistingAccount {
         account_id: AccountId,
@@ -148,6 +166,9 @@ impl DomainEvent {
             Self::EmailVerificationRequested { account_id, .. }
             | Self::PhoneVerificationRequested { account_id, .. }
             | Self::PasswordResetRequested { account_id, .. }
+            | Self::EmailChangeRequested { account_id, .. }
+            | Self::PhoneChangeRequested { account_id, .. }
+            | Self::PasswordChanged { account_id }
             | Self::SignupAttemptedOnExistingAccount { account_id }
             | Self::OrderPlaced { account_id, .. }
             | Self::OrderPaid { account_id, .. }
@@ -171,6 +192,9 @@ impl DomainEvent {
             Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
             Self::PhoneVerificationRequested { .. } => "PhoneVerificationRequested",
             Self::PasswordResetRequested { .. } => "PasswordResetRequested",
+            Self::EmailChangeRequested { .. } => "EmailChangeRequested",
+            Self::PhoneChangeRequested { .. } => "PhoneChangeRequested",
+            Self::PasswordChanged { .. } => "PasswordChanged",
             Self::SignupAttemptedOnExistingAccount { .. } => "SignupAttemptedOnExistingAccount",
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::OrderPaid { .. } => "OrderPaid",

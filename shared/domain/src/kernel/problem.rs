@@ -338,6 +338,27 @@ impl Problem {
         )
     }
 
+    /// A change of contact to the email or number the account has, proven already.
+    pub fn contact_unchanged() -> Self {
+        Self::new(
+            409,
+            "contact-unchanged",
+            "تغییری در کار نیست",
+            "این نشانی یا شماره همین حالا از آنِ حساب شماست و تأیید شده است.",
+        )
+    }
+
+    /// The email a change would move to belongs to another account, which proved it. Only the
+    /// owner of that inbox, who followed its link, is told.
+    pub fn email_taken() -> Self {
+        Self::new(
+            409,
+            "email-taken",
+            "این ایمیل حساب دیگری است",
+            "این نشانی ایمیل پیش‌تر برای حساب دیگری تأیید شده است؛ ایمیل حساب تغییری نکرد.",
+        )
+    }
+
     /// A customer posted the hour's share of reviews.
     pub fn too_many_reviews() -> Self {
         Self {

@@ -121,7 +121,7 @@ where
             {
                 continue;
             }
-            let recipient = format!("{}#{}", channel.as_str(), contacts.id);
+            let recipient = format!("{}#{}", message.slot(), contacts.id);
             let paced = pace.as_deref_mut();
             self.once(envelope.event_id, &recipient, clock, async move {
                 if let Some(pace) = paced {

@@ -5,6 +5,8 @@
 
 use crate::accounts::account::Contacts;
 use crate::accounts::consent::Channel;
+use crate::accounts::contact::{Email, IranMobile};
+use crate::accounts::verification::ContactKind;
 use crate::kernel::events::DomainEvent;
 use crate::kernel::ids::OrderId;
 use crate::kernel::money::Rial;
@@ -25,6 +27,23 @@ pub enum Message {
     PasswordReset {
         token: String,
     },
+    /// The proof of an email the customer asked to change to, sent to that email.
+    NewEmailProof {
+        token: String,
+        to: Email,
+    },
+    /// The code of a number the customer asked to change to, sent to that number.
+    NewPhoneProof {
+        code: String,
+        to: IranMobile,
+    },
+    /// To the contact being replaced: a change was asked for; until the new one is proven,
+    /// messages still come here.
+    ContactChangeNotice {
+        contact: ContactKind,
+    },
+    /// The password was set anew and every other session ended.
+    PasswordChangedNotice,
     /// What happened to an order: sent to each proven contact.
     Order {
         order_id: OrderId,
@@ -86,9 +105,27 @@ impl Message {
             Self::EmailVerification { .. }
             | Self::ExistingAccountNotice
             | Self::PasswordReset { .. }
+            | Self::NewEmailProof { .. }
+            | Self::PasswordChangedNotice
+            | Self::ContactChangeNotice { contact: ContactKind::Email }
             | Self::InvoiceIssued { .. } => Channel::Email,
-            Self::PhoneVerification { .. } => Channel::Sms,
+            Self::PhoneVerification { .. }
+            | Self::NewPhoneProof { .. }
+            | Self::ContactChangeNotice { contact: ContactKind::Phone } => Channel::Sms,
             Self::Order { channel, .. } | Self::Campaign { channel, .. } => *channel,
+        }
+    }
+}
+
+impl Message {
+    /// What the send log claims the message under, beside its event and account: its channel,
+    /// set apart when it goes to a contact not yet proven — one event may send to both the old
+    /// email and the new.
+    pub fn slot(&self) -> &'static str {
+        match self {
+            Self::NewEmailProof { .. } => "email-new",
+            Self::NewPhoneProof { .. } => "sms-new",
+            _ => self.channel().as_str(),
         }
     }
 }
@@ -102,6 +139,23 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
         DomainEvent::PhoneVerificationRequested { code, .. } if !contacts.phone_verified => {
             vec![Message::PhoneVerification { code: code.clone() }]
         }
+        // The proof goes to the new contact while it waits (a change completed or replaced sends
+        // nothing more); the contact it would replace hears of it if proven (P9).
+        DomainEvent::EmailChangeRequested { token, .. } => match &contacts.pending_email {
+            Some(new) => {
+                let proof = Message::NewEmailProof { token: token.clone(), to: new.clone() };
+                change_messages(proof, ContactKind::Email, contacts.email_verified)
+            }
+            None => Vec::new(),
+        },
+        DomainEvent::PhoneChangeRequested { code, .. } => match &contacts.pending_phone {
+            Some(new) => {
+                let proof = Message::NewPhoneProof { code: code.clone(), to: new.clone() };
+                change_messages(proof, ContactKind::Phone, contacts.phone_verified)
+            }
+            None => Vec::new(),
+        },
+        DomainEvent::PasswordChanged { .. } if contacts.email_verified => vec![Message::PasswordChangedNotice],
         DomainEvent::SignupAttemptedOnExistingAccount { .. } if contacts.email_verified => {
             vec![Message::ExistingAccountNotice]
         }
@@ -151,6 +205,12 @@ pub fn messages_for(event: &DomainEvent, contacts: &Contacts) -> Vec<Message> {
     }
 }
 
+/// A change's proof to the new contact, and its notice to the old one if that one was proven.
+fn change_messages(proof: Message, contact: ContactKind, old_proven: bool) -> Vec<Message> {
+    let notice = old_proven.then_some(Message::ContactChangeNotice { contact });
+    std::iter::once(proof).chain(notice).collect()
+}
+
 /// The news of an order, on every contact the customer proved.
 fn order_news(contacts: &Contacts, order_id: OrderId, news: OrderNews) -> Vec<Message> {
     [(Channel::Email, contacts.email_verified), (Channel::Sms, contacts.phone_verified)]
@@ -164,7 +224,6 @@ fn order_news(contacts: &Contacts, order_id: OrderId, news: OrderNews) -> Vec<Me
 mod tests {
     use super::*;
     use crate::accounts::account::MarketingConsent;
-    use crate::accounts::contact::{Email, IranMobile};
     use crate::accounts::person::FullName;
     use crate::kernel::ids::AccountId;
 
@@ -177,6 +236,8 @@ mod tests {
             phone: IranMobile::parse("09121234567").unwrap(),
             phone_verified,
             marketing: MarketingConsent::default(),
+            pending_email: None,
+            pending_phone: None,
         }
     }
 
@@ -201,6 +262,40 @@ mod tests {
         let reset = DomainEvent::PasswordResetRequested { account_id: AccountId::new(), token: "r".into() };
         assert_eq!(messages_for(&reset, &contacts(true, true)), vec![Message::PasswordReset { token: "r".into() }]);
         assert!(messages_for(&reset, &contacts(false, true)).is_empty());
+    }
+
+    #[test]
+    fn p9_a_change_proves_the_new_contact_and_tells_the_old_one_if_proven() {
+        let account_id = AccountId::new();
+        let new_email = Email::parse("maryam.k@example.org").unwrap();
+        let new_phone = IranMobile::parse("09351112233").unwrap();
+        let email_change = DomainEvent::EmailChangeRequested { account_id, token: "t".into() };
+        let phone_change = DomainEvent::PhoneChangeRequested { account_id, code: "123456".into() };
+        let mut waiting = contacts(true, false);
+        (waiting.pending_email, waiting.pending_phone) = (Some(new_email.clone()), Some(new_phone.clone()));
+        let email_messages = messages_for(&email_change, &waiting);
+        assert_eq!(
+            email_messages,
+            vec![
+                Message::NewEmailProof { token: "t".into(), to: new_email },
+                Message::ContactChangeNotice { contact: ContactKind::Email }
+            ]
+        );
+        assert_eq!(email_messages.iter().map(Message::slot).collect::<Vec<_>>(), ["email-new", "email"]);
+        assert_eq!(
+            messages_for(&phone_change, &waiting),
+            vec![Message::NewPhoneProof { code: "123456".into(), to: new_phone }],
+            "an unproven number is not told"
+        );
+        assert!(messages_for(&email_change, &contacts(true, true)).is_empty(), "nothing waits: nothing is sent");
+        assert!(messages_for(&phone_change, &contacts(true, true)).is_empty());
+    }
+
+    #[test]
+    fn p12_a_new_password_is_told_to_the_proven_email() {
+        let changed = DomainEvent::PasswordChanged { account_id: AccountId::new() };
+        assert_eq!(messages_for(&changed, &contacts(true, false)), vec![Message::PasswordChangedNotice]);
+        assert!(messages_for(&changed, &contacts(false, true)).is_empty());
     }
 
     #[test]
