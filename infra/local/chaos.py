@@ -6,7 +6,8 @@ are done). Needs the stack's environment (MIZAN_API_URL, MIZAN_MOTO_URL, MIZAN_S
 tables' names, AWS_ENDPOINT_URL_*).
 
 Each journey is what a careful storefront does: sign up, read the verification email and SMS,
-verify both, log in, check out under one Idempotency-Key, and pay on the gateway (the Zarinpal
+verify both (one customer in five asks for the email again first; a link or code refused as
+stale or spent is asked for again), one in ten resets the password by its emailed link, log in, check out under one Idempotency-Key, and pay on the gateway (the Zarinpal
 emulator); a timeout, a 5xx or a 409 (the same checkout still running) is retried with backoff,
 the checkout always under its key. One customer in ten closes the tab after paying (no return
 to the callback): the payment sweep, run through the drain, must settle those. One customer in
@@ -66,6 +67,8 @@ FAULT_KINDS = ["moto-paused", "dynamodb-paused", "function-killed", "relay-kille
 KILLABLE = ["signup", "checkout", "payment", "invoice", "notification", "fulfilment", "tax", "relay"]
 TAB_CLOSED = 0.1              # customers who pay and never come back to the callback
 CANCELS = 0.2                 # customers whose payment was confirmed who then cancel the order
+RESENDS = 0.2                 # customers who ask for the verification email again before using it
+RESETS = 0.1                  # customers who forgot the password they signed up with and reset it
 
 API = os.environ["MIZAN_API_URL"].rstrip("/")
 MOTO = os.environ["MIZAN_MOTO_URL"].rstrip("/")
@@ -193,16 +196,36 @@ def code_in(text):
     return found and found.group(1)
 
 
-def verify(mailbox, step, secrets, request, tries=3):
-    """Proves a contact with the newest secret it was sent that was not tried yet."""
-    tried = set()
+def verify(mailbox, step, secrets, request, resend, tries=4):
+    """Proves a contact (or follows a reset link) with the newest secret it was sent that was not
+    tried yet. A refused one was stale (a retried signup replaced the account that had it, or a
+    newer one was asked for) or spent: once every secret asked for has come and been tried, the
+    customer asks for another, as the storefront's "send again" does."""
+    tried, asked = set(), 1
     for _ in range(tries):
         secret = mailbox.wait(lambda box: next((s for s in secrets(box) if s not in tried), None))
         tried.add(secret)
         status, _, again = retried(step, "POST", *request(secret))
         if status == 200 or again:
             return
+        with mailbox.lock:
+            received = secrets(mailbox)
+        if len(received) >= asked and all(s in tried for s in received):
+            retried(f"{step}: send again", "POST", *resend)
+            asked += 1
     raise RuntimeError(f"{step}: {status}")
+
+
+def reset_password(mailbox, email, password):
+    """The customer forgot the password: asks for a link, follows it, sets a new one."""
+    retried("password reset", "POST", "/password/reset", {"email": email})
+    new_password = f"{password}-reset"
+    links = lambda box: [t for _, b in reversed(box.emails.get(email, []))
+                         if "/password/reset?token=" in b and (t := token_in(b))]
+    verify(mailbox, "reset confirm", links,
+           lambda token: ("/password/reset/confirm", {"token": token, "password": new_password}),
+           resend=("/password/reset", {"email": email}))
+    return new_password
 
 
 def journey(index, mailbox, product, seed):
@@ -213,7 +236,7 @@ def journey(index, mailbox, product, seed):
         digits = digits[:-2] + "42"
     email, phone, password = f"chaos-{tag}@example.com", f"+98912{digits}", f"Chaos-{tag}-roast"
     record = {"email": email, "order_id": None, "quantity": 1 + index % 3, "paid": False, "authority": None,
-              "cancelled": False, "error": None}
+              "cancelled": False, "resent": False, "reset": False, "error": None}
     try:
         retried("signup", "POST", "/signup", {
             "email": email, "phone": f"0912{digits}", "password": password, "full_name": "مریم کاظمی",
@@ -223,8 +246,16 @@ def journey(index, mailbox, product, seed):
         # the newest not yet tried is used, and a stale one waits for the next.
         tokens = lambda box: [t for _, b in reversed(box.emails.get(email, [])) if (t := token_in(b))]
         codes = lambda box: [c for m in reversed(box.sms.get(phone, [])) if (c := code_in(m))]
-        verify(mailbox, "verify email", tokens, lambda token: ("/verify/email", {"token": token}))
-        verify(mailbox, "verify phone", codes, lambda code: ("/verify/phone", {"email": email, "code": code}))
+        if rng.random() < RESENDS:
+            retried("resend", "POST", "/verify/email/resend", {"email": email})
+            record["resent"] = True
+        verify(mailbox, "verify email", tokens, lambda token: ("/verify/email", {"token": token}),
+               resend=("/verify/email/resend", {"email": email}))
+        verify(mailbox, "verify phone", codes, lambda code: ("/verify/phone", {"email": email, "code": code}),
+               resend=("/verify/phone/resend", {"email": email}))
+        if rng.random() < RESETS:
+            password = reset_password(mailbox, email, password)
+            record["reset"] = True
         status, session, _ = retried("login", "POST", "/sessions", {"email": email, "password": password})
         if status != 201:
             raise RuntimeError(f"login: {status}")
@@ -526,7 +557,9 @@ def reckon(journeys, product, stock, mailbox, faults, drain_seconds):
     for name, expected, found, ok in rows:
         print(f"| {name} | {expected} | {found} | {'ok' if ok else 'MISMATCH'} |")
     print()
-    print(f"journeys: {len(journeys)}, completed {len(journeys) - len(failed_journeys)}, "
+    done = [j for j in journeys if not j["error"]]
+    print(f"journeys: {len(journeys)}, completed {len(done)} (of which asked for the link again "
+          f"{sum(j['resent'] for j in done)}, reset the password {sum(j['reset'] for j in done)}), "
           f"gave up {len(failed_journeys)}")
     for j in failed_journeys[:5]:
         print(f"  gave up: {j['error']}")

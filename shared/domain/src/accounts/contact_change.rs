@@ -207,29 +207,19 @@ mod tests {
     }
 
     fn last_email_change_token(accounts: &InMemoryAccounts) -> String {
-        accounts
-            .outbox
-            .events()
-            .into_iter()
-            .rev()
-            .find_map(|event| match event {
-                DomainEvent::EmailChangeRequested { token, .. } => Some(token),
-                _ => None,
-            })
-            .unwrap()
+        let token = accounts.outbox.newest(|event| match event {
+            DomainEvent::EmailChangeRequested { token, .. } => Some(token),
+            _ => None,
+        });
+        token.unwrap()
     }
 
     fn last_phone_change_code(accounts: &InMemoryAccounts) -> String {
-        accounts
-            .outbox
-            .events()
-            .into_iter()
-            .rev()
-            .find_map(|event| match event {
-                DomainEvent::PhoneChangeRequested { code, .. } => Some(code),
-                _ => None,
-            })
-            .unwrap()
+        let code = accounts.outbox.newest(|event| match event {
+            DomainEvent::PhoneChangeRequested { code, .. } => Some(code),
+            _ => None,
+        });
+        code.unwrap()
     }
 
     #[tokio::test]
@@ -343,15 +333,11 @@ mod tests {
         password_reset::request(&accounts, &code_hasher(), &limits(), &email("maryam@example.com"), None, now())
             .await
             .unwrap();
-        let reset_token = accounts
-            .outbox
-            .events()
-            .into_iter()
-            .find_map(|event| match event {
-                DomainEvent::PasswordResetRequested { token, .. } => Some(token),
-                _ => None,
-            })
-            .unwrap();
+        let reset_token = accounts.outbox.newest(|event| match event {
+            DomainEvent::PasswordResetRequested { token, .. } => Some(token),
+            _ => None,
+        });
+        let reset_token = reset_token.unwrap();
         let codes = code_hasher();
         let done = password_reset::confirm(&accounts, &codes, &reset_token, "a-brand-new-roast-77", now());
         assert_eq!(done.await.unwrap(), password_reset::ResetOutcome::Done);

@@ -112,6 +112,11 @@ mod tests {
         assert!(!holds(&accounts, &other).await && !holds(&accounts, &this).await);
         assert!(holds(&accounts, &keys().verify(&fresh.token, now()).unwrap()).await);
         assert!(accounts.credentials(this.sub).await.unwrap().unwrap().password_hash.verify(NEW_PASSWORD));
+        let told = accounts.outbox.newest(|event| match event {
+            DomainEvent::PasswordChanged { account_id } => Some(account_id),
+            _ => None,
+        });
+        assert_eq!(told, Some(this.sub), "the owner is told, in the same write");
     }
 
     #[tokio::test]

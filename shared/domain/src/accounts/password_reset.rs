@@ -127,7 +127,7 @@ mod tests {
     async fn ask(accounts: &InMemoryAccounts, email: &str) -> Option<String> {
         let email = Email::parse(email).unwrap();
         request(accounts, &code_hasher(), &limits(), &email, None, now()).await.unwrap();
-        accounts.outbox.events().into_iter().rev().find_map(|event| match event {
+        accounts.outbox.newest(|event| match event {
             DomainEvent::PasswordResetRequested { token, .. } => Some(token),
             _ => None,
         })

@@ -224,9 +224,7 @@ mod tests {
 
     fn sms_code(events: &OutboxEvents) -> String {
         events
-            .events()
-            .into_iter()
-            .find_map(|event| match event {
+            .newest(|event| match event {
                 DomainEvent::PhoneVerificationRequested { code, .. } => Some(code),
                 _ => None,
             })
@@ -247,10 +245,7 @@ mod tests {
 
     fn email_token(events: &OutboxEvents) -> String {
         events
-            .events()
-            .into_iter()
-            .rev()
-            .find_map(|event| match event {
+            .newest(|event| match event {
                 DomainEvent::EmailVerificationRequested { token, .. } => Some(token),
                 _ => None,
             })
@@ -337,11 +332,8 @@ mod tests {
             verify_phone(&accounts, &codes, &email, wrong, now()).await.unwrap();
         }
         resend(&accounts, &codes, &limits, ContactKind::Phone, &email, None, now()).await.unwrap();
-        let code = accounts.outbox.events().into_iter().rev().find_map(|event| match event {
-            DomainEvent::PhoneVerificationRequested { code, .. } => Some(code),
-            _ => None,
-        });
-        assert!(verify_phone(&accounts, &codes, &email, &code.unwrap(), now()).await.unwrap(), "attempts afresh");
+        let code = sms_code(&accounts.outbox);
+        assert!(verify_phone(&accounts, &codes, &email, &code, now()).await.unwrap(), "attempts afresh");
 
         resend(&accounts, &codes, &limits, ContactKind::Email, &email, None, now()).await.unwrap();
         let link = email_token(&accounts.outbox);

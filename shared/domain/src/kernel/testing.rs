@@ -33,6 +33,12 @@ impl OutboxEvents {
         self.envelopes().into_iter().map(|envelope| envelope.event).collect()
     }
 
+    /// The newest event `pick` recognises, as it picks it (a token or code from the messages a
+    /// use case asked for).
+    pub fn newest<T>(&self, pick: impl FnMut(DomainEvent) -> Option<T>) -> Option<T> {
+        self.events().into_iter().rev().find_map(pick)
+    }
+
     /// Fails as the outbox table would when it cannot be written: a store checks this before it
     /// changes anything, so that its write and its events happen together or not at all.
     pub fn writable(&self) -> Result<(), StoreError> {
