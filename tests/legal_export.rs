@@ -76,9 +76,10 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
 }
 
 /// A customer with an order (recipient and invoice), a review that staff then hid, another
-/// still published, and two consent changes.
+/// still published, two consent changes, and a change of email it has not proven yet.
 struct History {
     customer: mizan_e2e::Customer,
+    pending_email: String,
     account_id: String,
     order_id: String,
     recipient_phone: String,
@@ -142,8 +143,12 @@ async fn customer_with_history(stack: &Stack) -> History {
     stack.pay(&bearer, &order_id).await;
     let invoice = stack.await_invoice(&bearer, &order_id).await;
     assert_eq!(invoice.status, 200, "{}", invoice.body);
+    let pending_email = mizan_e2e::Customer::fresh().email;
+    let change = json!({ "new_email": pending_email, "password": customer.password });
+    assert_eq!(stack.post_as("/me/email", &bearer, None, &change).await.status, 202);
     History {
         customer,
+        pending_email,
         account_id,
         order_id,
         recipient_phone: format!("+98935{digits}"),
@@ -161,6 +166,7 @@ fn assert_holds_everything(document: &Value, history: &History) {
     assert_eq!(account["profile"]["email"], history.customer.email);
     assert_eq!(account["profile"]["phone"], history.customer.phone_e164);
     assert_eq!(account["profile"]["full_name"], history.customer.full_name);
+    assert_eq!(account["profile"]["pending_email"], history.pending_email, "a change waiting is held, so disclosed");
     assert_eq!(account["terms"]["version"], "1404-01");
     assert!(account["terms"]["source_ip"].is_string(), "the terms acceptance IP (P14): {account}");
     assert_eq!(account["consent"], json!({ "email": false, "sms": true }));

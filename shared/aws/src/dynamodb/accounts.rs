@@ -861,7 +861,7 @@ impl AccountRecords for AccountsTable {
     async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
         let projection = "account_id, #role, full_name, email, email_verified, phone, phone_verified, \
                           marketing_email, marketing_sms, terms_version, terms_accepted_at, terms_source_ip, \
-                          created_at, consent_history";
+                          created_at, consent_history, pending_email, pending_phone";
         let Some(item) = self.get(account_key(id), projection).await? else { return Ok(None) };
         let optional = |name: &'static str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
         let flag = |name: &'static str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
@@ -894,6 +894,8 @@ impl AccountRecords for AccountsTable {
             email_verified: flag("email_verified"),
             phone: optional("phone").map(IranMobile::parse).transpose().map_err(|_| StoreError::Corrupt("phone"))?,
             phone_verified: flag("phone_verified"),
+            pending_email: optional_parsed(&item, "pending_email", Email::parse)?,
+            pending_phone: optional_parsed(&item, "pending_phone", IranMobile::parse)?,
             marketing: MarketingConsent { email: flag("marketing_email"), sms: flag("marketing_sms") },
             terms,
             created_at: item.contains_key("created_at").then(|| get_time(&item, "created_at")).transpose()?,

@@ -30,6 +30,9 @@ pub struct AccountRecord {
     pub email_verified: bool,
     pub phone: Option<IranMobile>,
     pub phone_verified: bool,
+    /// A contact the customer asked to change to and has not proven yet: held, so disclosed.
+    pub pending_email: Option<Email>,
+    pub pending_phone: Option<IranMobile>,
     pub marketing: MarketingConsent,
     pub terms: Option<TermsAcceptance>,
     pub created_at: Option<OffsetDateTime>,
@@ -49,6 +52,8 @@ impl AccountRecord {
             email_verified: false,
             phone: None,
             phone_verified: false,
+            pending_email: None,
+            pending_phone: None,
             marketing: MarketingConsent::default(),
             terms: None,
             created_at: None,

@@ -530,6 +530,8 @@ fn account_json(holdings: &AccountHoldings) -> Value {
             "email_verified": account.email_verified,
             "phone": account.phone.as_ref().map(IranMobile::as_e164),
             "phone_verified": account.phone_verified,
+            "pending_email": account.pending_email.as_ref().map(Email::as_str),
+            "pending_phone": account.pending_phone.as_ref().map(IranMobile::as_e164),
         },
         "terms": account.terms.as_ref().map(|terms| json!({
             "version": terms.version.as_str(),

@@ -35,6 +35,8 @@ impl AccountRecords for InMemoryAccounts {
             email_verified: false,
             phone: Some(account.phone),
             phone_verified: false,
+            pending_email: None,
+            pending_phone: None,
             marketing: account.marketing,
             terms: Some(account.terms),
             created_at: Some(account.created_at),
