@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use mizan_e2e::template::{field, read, read_yaml, repo_file, untag};
+use mizan_e2e::template::{field, functions, read, read_yaml, repo_file, untag};
 use serde_yaml::Value as Yaml;
 
 /// (method, path), e.g. ("POST", "/signup").
@@ -54,34 +54,12 @@ fn router_routes() -> Routes {
 
 /// The template's functions: logical id → (function name, properties). The function name is the
 /// cargo-lambda binary (`Metadata.BuildProperties.Binary`), the name the router uses.
-fn template_functions(template: &Yaml) -> Vec<(String, String, Yaml)> {
-    let resources = field(template, "Resources").and_then(Yaml::as_mapping).expect("template has no Resources");
-    let mut functions = Vec::new();
-    for (logical_id, resource) in resources {
-        let logical_id = logical_id.as_str().expect("resource ids are strings").to_owned();
-        if field(resource, "Type").and_then(Yaml::as_str) != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let binary = field(resource, "Metadata")
-            .and_then(|metadata| field(metadata, "BuildProperties"))
-            .and_then(|build| field(build, "Binary"))
-            .and_then(Yaml::as_str)
-            .unwrap_or_else(|| {
-                panic!("template: {logical_id} has no Metadata.BuildProperties.Binary (the cargo-lambda binary)")
-            })
-            .to_owned();
-        let properties = field(resource, "Properties").cloned().unwrap_or(Yaml::Null);
-        functions.push((logical_id, binary, properties));
-    }
-    functions
-}
-
 /// Every `Type: HttpApi` event of every function, and the API each one attaches to.
 fn template_routes() -> (Routes, BTreeSet<String>) {
     let template = read_yaml("infra/template.yaml");
     let mut routes = Routes::new();
     let mut apis = BTreeSet::new();
-    for (logical_id, function, properties) in template_functions(&template) {
+    for (logical_id, function, properties) in functions(&template) {
         let Some(events) = field(&properties, "Events").and_then(Yaml::as_mapping) else { continue };
         for (name, event) in events {
             if field(event, "Type").and_then(Yaml::as_str) != Some("HttpApi") {
@@ -201,7 +179,7 @@ fn every_routed_function_exists() {
         }
     }
     let template = read_yaml("infra/template.yaml");
-    let deployed: BTreeSet<String> = template_functions(&template).into_iter().map(|(_, binary, _)| binary).collect();
+    let deployed: BTreeSet<String> = functions(&template).into_iter().map(|(_, binary, _)| binary).collect();
     let mut problems = BTreeSet::new();
     for (source, routes) in [("Cargo.toml watch router", router_routes()), ("infra/openapi.yaml", openapi_routes())] {
         for ((method, path), functions) in routes {

@@ -424,6 +424,48 @@ async fn me_refuses_missing_and_forged_tokens() {
 }
 
 #[tokio::test]
+async fn p12_a_session_signed_with_any_key_but_the_stores_is_refused_by_every_function() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let me = stack.get("/me", Some(&bearer)).await;
+    let id = mizan::kernel::ids::AccountId::parse(me.body["account_id"].as_str().expect("an id")).expect("an id");
+    // Under the store's own key id, for a real account, with a key of someone else's making.
+    let kid = mizan_e2e::dev_secret("SessionPublicKeys").split(':').next().expect("a key id").to_owned();
+    let stranger = mizan::accounts::session::SessionSigner::generate(&kid);
+    let now = time::OffsetDateTime::now_utc();
+    let forged = stranger.issue(id, mizan::accounts::account::Role::Customer, 0, now).token;
+    for path in ["/me", "/me/orders", "/me/preferences"] {
+        assert_eq!(stack.get(path, Some(&bearer)).await.status, 200, "{path} with the real session");
+        assert_eq!(stack.get(path, Some(&forged)).await.status, 401, "{path} with a forged one");
+    }
+}
+
+/// The operator's key command (README, Operations) stores a key the signup function can sign
+/// with, and prints the public entry that checks it, never the private key.
+#[tokio::test]
+async fn p12_the_operators_session_key_command_stores_a_signing_key_and_prints_its_public_half() {
+    let secret = format!("test/session-key-{}", uuid::Uuid::new_v4().simple());
+    let repo = mizan_e2e::repo_root();
+    let run = std::process::Command::new(repo.join(".local/venv/bin/python"))
+        .arg(repo.join("infra/ops/session-keys"))
+        .args(["--kid", "s9", "--secret", &secret])
+        .output()
+        .expect("the operator command runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let printed = String::from_utf8_lossy(&run.stdout).trim().to_owned();
+    let aws = mizan_aws::lambda::config::aws().await;
+    let stored = aws_sdk_secretsmanager::Client::new(&aws).get_secret_value().secret_id(&secret).send().await;
+    let stored = stored.expect("the secret was stored").secret_string().expect("as text").to_owned();
+    let signer = mizan::accounts::session::SessionSigner::from_secret(&stored).expect("a key signup can use");
+    assert_eq!(printed, signer.public_entry());
+    assert!(!printed.contains(&stored) && !stored.contains(&printed), "the private key is not printed");
+    let keys = mizan::accounts::session::SessionKeys::parse(&printed).expect("a SessionPublicKeys entry");
+    let now = time::OffsetDateTime::now_utc();
+    let issued = signer.issue(mizan::kernel::ids::AccountId::new(), mizan::accounts::account::Role::Customer, 0, now);
+    assert!(keys.verify(&issued.token, now).is_ok());
+}
+
+#[tokio::test]
 async fn a_redelivered_event_sends_nothing_twice() {
     let stack = Stack::connect().await;
     let customer = Customer::fresh();

@@ -8,7 +8,8 @@ use mizan_e2e::Stack;
 use serde_json::json;
 
 fn keys() -> UnsubscribeKeys {
-    UnsubscribeKeys::parse(&std::env::var("UNSUBSCRIBE_KEYS").expect("run through infra/test")).unwrap()
+    let secret = mizan_e2e::dev_secret("UnsubscribeKeySecret");
+    UnsubscribeKeys::parse(&mizan_aws::lambda::secrets::unsubscribe_keys(&secret).unwrap()).unwrap()
 }
 
 fn grant(account: &str, channel: Channel) -> Unsubscribe {

@@ -90,12 +90,11 @@ def load_template(path=TEMPLATE):
 # --- local resolution of template values --------------------------------------------------------
 
 class Resolver:
-    def __init__(self, template, local_refs, secrets, local_atts=None, local_parameters=None):
+    def __init__(self, template, local_refs, local_atts=None, local_parameters=None):
         self.template = template
         self.resources = template.get("Resources", {})
         self.parameters = template.get("Parameters", {})
         self.local_refs = local_refs  # logical id -> local value of !Ref
-        self.secrets = secrets        # secret logical id -> dev value
         self.local_atts = local_atts or {}  # (logical id, attribute) -> local value of !GetAtt
         self.local_parameters = local_parameters or {}  # parameter -> local value instead of Default
 
@@ -158,20 +157,12 @@ class Resolver:
         return [self.value(item) for item in node]
 
     def dynamic(self, text):
-        """A secret's dynamic reference becomes the dev-only value of infra/local/dev-secrets.env."""
-
-        def secret(match):
-            ref = match.group(1)
-            # The reference names the secret by ARN (a !Ref) or by its logical id.
-            for logical_id, local in self.local_refs.items():
-                if ref == local:
-                    ref = logical_id
-                    break
-            if ref not in self.secrets:
-                raise SystemExit(f"provision: no dev value for secret {ref} in {DEV_SECRETS}")
-            return self.secrets[ref]
-
-        return DYNAMIC_SECRET.sub(secret, text)
+        """Secrets reach functions through Secrets Manager (moto), never through the environment:
+        a dynamic reference in the template is refused here as it would leak on AWS."""
+        if DYNAMIC_SECRET.search(text):
+            raise SystemExit("provision: the template resolves a secret into a value; name the secret "
+                             "instead (<NAME>_SECRET: !Ref …) and read it at start")
+        return text
 
 
 def read_dev_secrets(path=DEV_SECRETS):
@@ -308,6 +299,20 @@ def create_kms_keys(kms, resources, resolver, local_refs, local_atts):
         local_atts[(logical_id, "Arn")] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 
 
+def create_dev_secrets(secrets, resources, local_refs, dev):
+    """Every secret of the template, and every secret the operator makes on AWS (named by a
+    parameter's Default), in moto with its dev-only value from infra/local/dev-secrets.env."""
+    named = {local_refs[lid]: lid for lid, r in resources.items() if r.get("Type") == "AWS::SecretsManager::Secret"}
+    named.update({key: key for key in dev if "/" in key})
+    for name, key in named.items():
+        if key not in dev:
+            raise SystemExit(f"provision: no dev value for secret {key} in {DEV_SECRETS}")
+        try:
+            secrets.create_secret(Name=name, SecretString=dev[key])
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=name, SecretString=dev[key])
+
+
 def create_tax_signing_key(secrets, name, memory_id):
     """The store's signing key with the tax system, as the operator stores it on AWS: a secret of
     {"private_key", "certificate"} PEMs. Locally a fresh key and a self-signed certificate (the
@@ -409,10 +414,15 @@ def main():
     # The tests watch a delivered order's recipient go (P15): seconds there, the Default elsewhere.
     if os.environ.get("MIZAN_PROFILE") == "test":
         local_parameters["RecipientKeptAfterFulfilment"] = "PT3S"
-    resolver = Resolver(template, local_refs, read_dev_secrets(), local_atts, local_parameters)
+    dev = read_dev_secrets()
+    # The sessions' public key: a parameter with no Default (the operator's key), the dev one here.
+    local_parameters["SessionPublicKeys"] = dev["SessionPublicKeys"]
+    resolver = Resolver(template, local_refs, local_atts, local_parameters)
     create_kms_keys(kms, resources, resolver, local_refs, local_atts)
     params = template.get("Parameters", {})
-    create_tax_signing_key(client("secretsmanager", moto_port), params["TaxSigningKeySecretName"]["Default"],
+    secretsmanager = client("secretsmanager", moto_port)
+    create_dev_secrets(secretsmanager, resources, local_refs, dev)
+    create_tax_signing_key(secretsmanager, params["TaxSigningKeySecretName"]["Default"],
                            params["TaxMemoryId"]["Default"])
 
     # Environment: the union over every function and Globals.
@@ -546,7 +556,7 @@ def main():
     lines = [
         "# Written by infra/local/provision.py: the local stack's environment. Source it; do not edit.",
         "# Template variables are resolved locally (tables and topics by logical id, parameters by",
-        "# Default, secrets from infra/local/dev-secrets.env: dummies, local only).",
+        "# Default; secrets are named, and moto holds them with infra/local/dev-secrets.env's dummies).",
     ]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in exported.items()]
     # The gateway sends the customer's browser back to the local API, not the public one (which

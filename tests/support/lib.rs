@@ -134,7 +134,7 @@ impl Stack {
 
     /// The buyer lookup key the functions hash identity codes with.
     pub fn buyer_lookup_key(&self) -> BuyerLookupKey {
-        BuyerLookupKey::new(env("BUYER_CODE_HASH_KEY").as_bytes()).expect("a 32-byte key")
+        BuyerLookupKey::new(dev_secret("BuyerCodeHashKeySecret").as_bytes()).expect("a 32-byte key")
     }
 
     /// The orders store as the functions build it: sealing with the local KMS key.
@@ -740,6 +740,14 @@ pub fn repo_root() -> std::path::PathBuf {
     std::path::PathBuf::from(manifest_dir).join("..")
 }
 
+/// A secret of the local stack, as infra/local/dev-secrets.env gives it to moto's Secrets Manager
+/// (where the functions read it), by the template's logical id or the operator's secret name.
+pub fn dev_secret(key: &str) -> String {
+    let text = template::read("infra/local/dev-secrets.env");
+    let line = text.lines().find_map(|line| line.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')));
+    line.unwrap_or_else(|| panic!("infra/local/dev-secrets.env has no {key}")).trim().to_owned()
+}
+
 /// Reading the repository's YAML documents: the SAM template and the OpenAPI contract.
 pub mod template {
     use std::path::PathBuf;
@@ -770,6 +778,30 @@ pub mod template {
 
     pub fn field<'a>(value: &'a Yaml, key: &str) -> Option<&'a Yaml> {
         untag(value).as_mapping()?.get(key).map(untag)
+    }
+
+    /// Every function of the template: its logical id, its cargo-lambda binary and its
+    /// `Properties`.
+    pub fn functions(template: &Yaml) -> Vec<(String, String, Yaml)> {
+        let resources = field(template, "Resources").and_then(Yaml::as_mapping).expect("template has no Resources");
+        let mut functions = Vec::new();
+        for (logical_id, resource) in resources {
+            let logical_id = logical_id.as_str().expect("resource ids are strings").to_owned();
+            if field(resource, "Type").and_then(Yaml::as_str) != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let binary = field(resource, "Metadata")
+                .and_then(|metadata| field(metadata, "BuildProperties"))
+                .and_then(|build| field(build, "Binary"))
+                .and_then(Yaml::as_str)
+                .unwrap_or_else(|| {
+                    panic!("template: {logical_id} has no Metadata.BuildProperties.Binary (the cargo-lambda binary)")
+                })
+                .to_owned();
+            let properties = field(resource, "Properties").cloned().unwrap_or(Yaml::Null);
+            functions.push((logical_id, binary, properties));
+        }
+        functions
     }
 
     /// A DynamoDB table of the template: its logical id (the local table's name), key

@@ -4,7 +4,7 @@
 mod forms;
 mod routes;
 
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::ordering::pricing::VatSchedule;
 use mizan_aws::dynamodb::accounts::AccountsTable;
@@ -17,12 +17,13 @@ use mizan_aws::dynamodb::products::ProductsTable;
 use mizan_aws::dynamodb::shop::Shop;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
+use mizan_aws::lambda::secrets::Secrets;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub shop: Shop,
     pub idempotency: IdempotencyTable,
-    pub sessions: SessionKey,
+    pub sessions: SessionKeys,
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
     pub vat: VatSchedule,
@@ -41,6 +42,7 @@ struct InvalidPaymentWindow;
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
+    let mut secrets = Secrets::load(&aws, &["BUYER_CODE_HASH_KEY"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
         shop: Shop {
@@ -49,7 +51,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                 dynamodb.clone(),
                 config::required("ORDERS_TABLE")?,
                 FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?),
-                BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+                BuyerLookupKey::new(secrets.take("BUYER_CODE_HASH_KEY")?.as_bytes())?,
             ),
             outbox: OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?),
         },
@@ -57,7 +59,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         ip_records: IpRecordsTable::new(dynamodb.clone(), config::required("IP_RECORDS_TABLE")?),
         progress: OrderProgressTable::new(dynamodb, config::required("ORDERS_TABLE")?),
-        sessions: config::session_key()?,
+        sessions: config::session_keys()?,
         vat: VatSchedule::from_json(&config::required("VAT_RATES")?)?,
         payment_window: config::required("PAYMENT_WINDOW_MINUTES")?
             .parse::<i64>()

@@ -4,7 +4,7 @@
 
 mod routes;
 
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::dispatch::Dispatch;
 use mizan_aws::dynamodb::order_progress::OrderProgressTable;
@@ -15,7 +15,7 @@ use mizan_aws::lambda::config;
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub dispatch: Dispatch,
-    pub sessions: SessionKey,
+    pub sessions: SessionKeys,
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
     /// How long a recipient is kept once the order is delivered or cancelled (P15).
@@ -50,7 +50,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             outbox: OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?),
         },
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
-        sessions: config::session_key()?,
+        sessions: config::session_keys()?,
         recipient_kept: recipient_keeping(&config::required("RECIPIENT_KEPT_AFTER_FULFILMENT")?)?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await

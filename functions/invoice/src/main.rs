@@ -6,7 +6,7 @@ mod page;
 mod routes;
 
 use mizan::accounts::contact::PostalCode;
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 use mizan::invoicing::invoice::Seller;
 use mizan::invoicing::tax_id::MemoryId;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
@@ -17,12 +17,13 @@ use mizan_aws::dynamodb::orders::OrdersTable;
 use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
+use mizan_aws::lambda::secrets::Secrets;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub invoices: InvoicesTable,
     pub orders: OrdersTable,
-    pub sessions: SessionKey,
+    pub sessions: SessionKeys,
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
     pub seller: Seller,
@@ -36,6 +37,7 @@ struct InvalidSeller(&'static str);
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
+    let mut secrets = Secrets::load(&aws, &["BUYER_CODE_HASH_KEY"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let seller = Seller {
         name: config::required("SELLER_NAME")?,
@@ -55,10 +57,10 @@ async fn main() -> Result<(), lambda_http::Error> {
             dynamodb.clone(),
             config::required("ORDERS_TABLE")?,
             fields,
-            BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+            BuyerLookupKey::new(secrets.take("BUYER_CODE_HASH_KEY")?.as_bytes())?,
         ),
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
-        sessions: config::session_key()?,
+        sessions: config::session_keys()?,
         seller,
     };
     mizan_aws::lambda::triggers::serve_with_events(

@@ -10,6 +10,7 @@ use mizan::messaging::campaign::{CampaignRates, SendsPerSecond};
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::deliveries::DeliveriesTable;
 use mizan_aws::lambda::config;
+use mizan_aws::lambda::secrets::{self, Secrets};
 use mizan_aws::notify::campaign_pages::CampaignPagesQueue;
 use mizan_aws::notify::email::Mailer;
 use mizan_aws::notify::sms::SmsSender;
@@ -27,6 +28,7 @@ pub struct Deps {
 async fn main() -> Result<(), lambda_runtime::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
+    let mut secrets = Secrets::load(&aws, &["UNSUBSCRIBE_KEYS"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let sending = config::for_sending(&aws);
     let deps = Deps {
@@ -37,7 +39,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             sms: SmsSender::new(aws_sdk_sns::Client::new(&sending)),
             storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
             api_url: config::required("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
-            unsubscribe_keys: UnsubscribeKeys::parse(&config::required("UNSUBSCRIBE_KEYS")?)?,
+            unsubscribe_keys: UnsubscribeKeys::parse(&secrets::unsubscribe_keys(&secrets.take("UNSUBSCRIBE_KEYS")?)?)?,
         },
         campaign_pages: CampaignPagesQueue::new(
             aws_sdk_sqs::Client::new(&aws),

@@ -7,7 +7,7 @@ mod refunds;
 mod routes;
 mod sweep;
 
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::orders::PayableOrders;
 use mizan_aws::dynamodb::outbox::OutboxTable;
@@ -16,12 +16,13 @@ use mizan_aws::dynamodb::products::ProductsTable;
 use mizan_aws::dynamodb::till::Till;
 use mizan_aws::gateway::zarinpal::{Zarinpal, ZarinpalSettings};
 use mizan_aws::lambda::config;
+use mizan_aws::lambda::secrets::Secrets;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub till: Till,
     pub gateway: Zarinpal,
-    pub sessions: SessionKey,
+    pub sessions: SessionKeys,
     /// Sessions are checked against the account: closed accounts and changed roles end them.
     pub accounts: AccountsTable,
     /// Where the result page sends the customer on (STOREFRONT_URL), without a trailing slash.
@@ -32,6 +33,7 @@ pub struct Deps {
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
+    let mut secrets = Secrets::load(&aws, &["ZARINPAL_MERCHANT_ID", "ZARINPAL_ACCESS_TOKEN"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
         till: Till {
@@ -41,16 +43,16 @@ async fn main() -> Result<(), lambda_http::Error> {
             outbox: OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?),
         },
         gateway: Zarinpal::new(ZarinpalSettings {
-            merchant_id: config::required("ZARINPAL_MERCHANT_ID")?,
+            merchant_id: secrets.take("ZARINPAL_MERCHANT_ID")?,
             payment_url: config::required("ZARINPAL_PAYMENT_URL")?,
             api_url: config::required("ZARINPAL_API_URL")?,
             graphql_url: config::required("ZARINPAL_GRAPHQL_URL")?,
-            access_token: config::required("ZARINPAL_ACCESS_TOKEN")?,
+            access_token: secrets.take("ZARINPAL_ACCESS_TOKEN")?,
             terminal_id: config::required("ZARINPAL_TERMINAL_ID")?,
             callback_url: config::required("PAYMENT_CALLBACK_URL")?,
         })?,
         accounts: AccountsTable::new(dynamodb, config::required("ACCOUNTS_TABLE")?),
-        sessions: config::session_key()?,
+        sessions: config::session_keys()?,
         storefront_url: config::required("STOREFRONT_URL")?.trim_end_matches('/').to_owned(),
     };
     mizan_aws::lambda::triggers::serve_http_events_schedule(

@@ -3,7 +3,7 @@
 
 mod routes;
 
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::privacy::audit::SubjectKey;
 use mizan_aws::dynamodb::accounts::AccountsTable;
@@ -14,6 +14,7 @@ use mizan_aws::dynamodb::orders::OrdersTable;
 use mizan_aws::dynamodb::reviews::ReviewsTable;
 use mizan_aws::kms::sealed_fields::FieldSealer;
 use mizan_aws::lambda::config;
+use mizan_aws::lambda::secrets::Secrets;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
@@ -25,13 +26,14 @@ pub struct Deps {
     /// Appended to and listed, never changed (the IAM policy allows nothing else).
     pub audit: AuditTable,
     pub subject_key: SubjectKey,
-    pub sessions: SessionKey,
+    pub sessions: SessionKeys,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
+    let mut secrets = Secrets::load(&aws, &["BUYER_CODE_HASH_KEY", "AUDIT_SUBJECT_KEY"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // The codes of buyers are sealed (P4): an export opens them for the authority.
     let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?);
@@ -41,14 +43,14 @@ async fn main() -> Result<(), lambda_http::Error> {
             dynamodb.clone(),
             config::required("ORDERS_TABLE")?,
             fields.clone(),
-            BuyerLookupKey::new(config::required("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+            BuyerLookupKey::new(secrets.take("BUYER_CODE_HASH_KEY")?.as_bytes())?,
         ),
         invoices: InvoicesTable::new(dynamodb.clone(), config::required("INVOICES_TABLE")?, fields),
         reviews: ReviewsTable::new(dynamodb.clone(), config::required("REVIEWS_TABLE")?),
         ip_records: IpRecordsTable::new(dynamodb.clone(), config::required("IP_RECORDS_TABLE")?),
         audit: AuditTable::new(dynamodb, config::required("AUDIT_TABLE")?),
-        subject_key: SubjectKey::new(config::required("AUDIT_SUBJECT_KEY")?.as_bytes())?,
-        sessions: config::session_key()?,
+        subject_key: SubjectKey::new(secrets.take("AUDIT_SUBJECT_KEY")?.as_bytes())?,
+        sessions: config::session_keys()?,
     };
     mizan_aws::lambda::http::serve(|req| routes::handle(&deps, req)).await
 }

@@ -4,7 +4,7 @@
 mod closures;
 mod routes;
 
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::orders::PurchaseIndex;
 use mizan_aws::dynamodb::outbox::OutboxTable;
@@ -20,7 +20,7 @@ pub struct Deps {
     pub accounts: AccountsTable,
     /// Read through the by-account index only, for the verified-buyer mark.
     pub orders: PurchaseIndex,
-    pub sessions: SessionKey,
+    pub sessions: SessionKeys,
 }
 
 #[tokio::main]
@@ -34,7 +34,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         products: ProductsTable::new(dynamodb.clone(), config::required("PRODUCTS_TABLE")?),
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
         orders: PurchaseIndex::new(dynamodb, config::required("ORDERS_TABLE")?),
-        sessions: config::session_key()?,
+        sessions: config::session_keys()?,
     };
     mizan_aws::lambda::triggers::serve_with_events(
         |req| routes::handle(&deps, req),

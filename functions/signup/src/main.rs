@@ -4,19 +4,22 @@ mod forms;
 mod routes;
 
 use mizan::accounts::abuse_limits::AbuseLimits;
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::{SessionKeys, SessionSigner};
 use mizan::accounts::verification::CodeHasher;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_aws::dynamodb::ip_records::IpRecordsTable;
 use mizan_aws::dynamodb::outbox::OutboxTable;
 use mizan_aws::lambda::config;
+use mizan_aws::lambda::secrets::Secrets;
 
 /// Everything an invocation borrows: built once per cold start.
 pub struct Deps {
     pub accounts: AccountsTable,
     /// Events that report no change of their own (a notice) are kept here directly.
     pub outbox: OutboxTable,
-    pub sessions: SessionKey,
+    /// Only this function signs sessions; like every function it checks them with the public keys.
+    pub signer: SessionSigner,
+    pub sessions: SessionKeys,
     pub codes: CodeHasher,
     pub ip_records: IpRecordsTable,
     pub limits: AbuseLimits,
@@ -30,14 +33,16 @@ pub struct Deps {
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
+    let mut secrets = Secrets::load(&aws, &["SESSION_SIGNING_KEY", "CODE_HASH_KEY"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let outbox = OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?);
     let deps = Deps {
         accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?).with_outbox(outbox.clone()),
         ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         outbox,
-        sessions: config::session_key()?,
-        codes: CodeHasher::new(config::required("CODE_HASH_KEY")?.as_bytes())?,
+        signer: SessionSigner::from_secret(&secrets.take("SESSION_SIGNING_KEY")?)?,
+        sessions: config::session_keys()?,
+        codes: CodeHasher::new(secrets.take("CODE_HASH_KEY")?.as_bytes())?,
         limits: AbuseLimits::parse(
             &config::required("ABUSE_LIMITS")?,
             &std::env::var("ABUSE_LIMITS_EXEMPT").unwrap_or_default(),

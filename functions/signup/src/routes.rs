@@ -150,7 +150,7 @@ async fn log_in(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::login(&http::json_object(req)?)?;
     let origin = login::Origin { ip: http::source_ip(req), records: &deps.ip_records, limits: &deps.limits };
     let outcome =
-        login::log_in(&deps.accounts, &deps.sessions, &deps.codes, origin, &form.email, &form.password, now()).await?;
+        login::log_in(&deps.accounts, &deps.signer, &deps.codes, origin, &form.email, &form.password, now()).await?;
     match outcome {
         LoginOutcome::Session(session) => session_answer(&session),
         LoginOutcome::InvalidCredentials => Err(Problem::invalid_credentials()),
@@ -179,7 +179,7 @@ async fn change_password(deps: &Deps, req: &Request) -> HttpResult {
     let form = forms::password_change(&http::json_object(req)?)?;
     let outcome = password_change::change(
         &deps.accounts,
-        &deps.sessions,
+        &deps.signer,
         &deps.codes,
         &session,
         &form.current_password,

@@ -13,7 +13,7 @@ use mizan::accounts::password::{Password, PasswordHash};
 use mizan::accounts::person::FullName;
 use mizan::accounts::ports::AccountStore;
 use mizan::accounts::ports::Registration;
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionSigner;
 use mizan::accounts::verification::{
     Challenge, CodeHasher, ContactKind, EMAIL_TOKEN_LIFETIME, EmailToken, SMS_CODE_LIFETIME, SmsCode,
 };
@@ -49,6 +49,7 @@ use mizan_aws::dynamodb::shop::Shop;
 use mizan_aws::dynamodb::till::Till;
 use mizan_aws::gateway::zarinpal::{Zarinpal, ZarinpalSettings};
 use mizan_aws::kms::sealed_fields::FieldSealer;
+use mizan_aws::lambda::secrets::{self, Secrets};
 use mizan_aws::notify::email::Mailer;
 use mizan_aws::notify::sms::SmsSender;
 use time::OffsetDateTime;
@@ -89,7 +90,7 @@ pub struct Stack {
     http: reqwest::Client,
     pub mailer: Mailer,
     pub sms: SmsSender,
-    pub sessions: SessionKey,
+    pub sessions: SessionSigner,
     pub codes: CodeHasher,
     pub limits: mizan::accounts::abuse_limits::AbuseLimits,
     pub vat: VatSchedule,
@@ -102,6 +103,20 @@ pub struct Stack {
 impl Stack {
     pub async fn connect() -> Result<Self> {
         let aws = mizan_aws::lambda::config::aws().await;
+        // The same secrets the functions read at start, from the stack's Secrets Manager.
+        let mut secrets = Secrets::load(
+            &aws,
+            &[
+                "BUYER_CODE_HASH_KEY",
+                "AUDIT_SUBJECT_KEY",
+                "ZARINPAL_MERCHANT_ID",
+                "ZARINPAL_ACCESS_TOKEN",
+                "SESSION_SIGNING_KEY",
+                "CODE_HASH_KEY",
+                "UNSUBSCRIBE_KEYS",
+            ],
+        )
+        .await?;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sns = aws_sdk_sns::Client::new(&aws);
         let outbox = OutboxTable::new(dynamodb.clone(), setting("OUTBOX_TABLE")?);
@@ -125,7 +140,7 @@ impl Stack {
                 dynamodb.clone(),
                 setting("ORDERS_TABLE")?,
                 fields.clone(),
-                BuyerLookupKey::new(setting("BUYER_CODE_HASH_KEY")?.as_bytes())?,
+                BuyerLookupKey::new(secrets.take("BUYER_CODE_HASH_KEY")?.as_bytes())?,
             ),
             purchases: PurchaseIndex::new(dynamodb.clone(), setting("ORDERS_TABLE")?),
             idempotency: IdempotencyTable::new(dynamodb.clone(), setting("IDEMPOTENCY_TABLE")?),
@@ -135,7 +150,7 @@ impl Stack {
             deliveries: DeliveriesTable::new(dynamodb.clone(), setting("DELIVERIES_TABLE")?),
             ip_records: IpRecordsTable::new(dynamodb.clone(), setting("IP_RECORDS_TABLE")?),
             audit: AuditTable::new(dynamodb.clone(), setting("AUDIT_TABLE")?),
-            subject_key: SubjectKey::new(setting("AUDIT_SUBJECT_KEY")?.as_bytes())
+            subject_key: SubjectKey::new(secrets.take("AUDIT_SUBJECT_KEY")?.as_bytes())
                 .map_err(|_| anyhow!("AUDIT_SUBJECT_KEY is too short"))?,
             till: Till {
                 payments: PaymentsTable::new(dynamodb.clone(), setting("PAYMENTS_TABLE")?),
@@ -144,11 +159,11 @@ impl Stack {
                 outbox: outbox.clone(),
             },
             gateway: Zarinpal::new(ZarinpalSettings {
-                merchant_id: setting("ZARINPAL_MERCHANT_ID")?,
+                merchant_id: secrets.take("ZARINPAL_MERCHANT_ID")?,
                 payment_url: setting("ZARINPAL_PAYMENT_URL")?,
                 api_url: setting("ZARINPAL_API_URL")?,
                 graphql_url: setting("ZARINPAL_GRAPHQL_URL")?,
-                access_token: setting("ZARINPAL_ACCESS_TOKEN")?,
+                access_token: secrets.take("ZARINPAL_ACCESS_TOKEN")?,
                 terminal_id: setting("ZARINPAL_TERMINAL_ID")?,
                 callback_url: setting("PAYMENT_CALLBACK_URL")?,
             })?,
@@ -157,14 +172,14 @@ impl Stack {
             outbox,
             mailer: Mailer::new(aws_sdk_sesv2::Client::new(&aws), setting("SENDER_EMAIL")?),
             sms: SmsSender::new(sns),
-            sessions: SessionKey::new(setting("SESSION_SIGNING_KEY")?.as_bytes())?,
-            codes: CodeHasher::new(setting("CODE_HASH_KEY")?.as_bytes())?,
+            sessions: SessionSigner::from_secret(&secrets.take("SESSION_SIGNING_KEY")?)?,
+            codes: CodeHasher::new(secrets.take("CODE_HASH_KEY")?.as_bytes())?,
             limits: mizan::accounts::abuse_limits::AbuseLimits::parse(
                 &setting("ABUSE_LIMITS")?,
                 &std::env::var("ABUSE_LIMITS_EXEMPT").unwrap_or_default(),
             )?,
             vat: VatSchedule::from_json(&setting("VAT_RATES")?)?,
-            unsubscribe_keys: UnsubscribeKeys::parse(&setting("UNSUBSCRIBE_KEYS")?)?,
+            unsubscribe_keys: UnsubscribeKeys::parse(&secrets::unsubscribe_keys(&secrets.take("UNSUBSCRIBE_KEYS")?)?)?,
             seller,
             password_hash: password.hash()?,
             dynamodb,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use mizan::accounts::session::SessionKey;
+use mizan::accounts::session::SessionKeys;
 
 /// A setting the function cannot run without. The error names the variable, never its value.
 #[derive(Debug, thiserror::Error)]
@@ -15,9 +15,10 @@ pub fn required(name: &'static str) -> Result<String, MissingSetting> {
     std::env::var(name).ok().filter(|value| !value.is_empty()).ok_or(MissingSetting(name))
 }
 
-/// The key every function that serves signed-in people checks their sessions with.
-pub fn session_key() -> Result<SessionKey, lambda_http::Error> {
-    Ok(SessionKey::new(required("SESSION_SIGNING_KEY")?.as_bytes())?)
+/// The public keys every function that serves signed-in people checks their sessions with
+/// (SESSION_PUBLIC_KEYS: not secret; the private key is the signup function's alone).
+pub fn session_keys() -> Result<SessionKeys, lambda_http::Error> {
+    Ok(SessionKeys::parse(&required("SESSION_PUBLIC_KEYS")?)?)
 }
 
 /// How long one attempt of a call may take, and the call with its retries: a provider that

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use mizan::accounts::ports::AccountStore;
-use mizan::accounts::session::{Claims, SessionKey};
+use mizan::accounts::session::{Claims, SessionKeys};
 pub use mizan::kernel::form::JsonObject;
 use mizan::kernel::problem::Problem;
 
@@ -127,7 +127,7 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
 /// The session of an authenticated request, or 401.
 pub async fn authenticate(
     req: &Request,
-    sessions: &SessionKey,
+    sessions: &SessionKeys,
     accounts: &impl AccountStore,
     now: time::OffsetDateTime,
 ) -> Result<Claims, Problem> {
@@ -164,7 +164,8 @@ mod tests {
 
     #[tokio::test]
     async fn p4_a_session_lasts_while_its_account_keeps_the_role_it_was_issued_with() {
-        let (accounts, sessions) = (InMemoryAccounts::default(), SessionKey::new(&[9; 32]).unwrap());
+        let signer = mizan::accounts::testing::fixtures::session_signer();
+        let (accounts, sessions) = (InMemoryAccounts::default(), signer.verifying_keys());
         let email = Email::parse("m@example.com").unwrap();
         let id = AccountId::new();
         let challenge = Challenge::new(String::new(), now(), Duration::HOUR);
@@ -186,7 +187,7 @@ mod tests {
             unverified_until: now() + mizan::accounts::account::UNVERIFIED_ACCOUNT_LIFETIME,
         };
         accounts.register(&account, &[]).await.unwrap();
-        let token = sessions.issue(id, Role::Customer, 0, now()).token;
+        let token = signer.issue(id, Role::Customer, 0, now()).token;
         let claims = authenticate(&with_token(&token), &sessions, &accounts, now()).await.unwrap();
         assert_eq!(claims.sub, id);
         assert!(authenticate(&with_token("v1.forged.token"), &sessions, &accounts, now()).await.is_err());
@@ -194,7 +195,7 @@ mod tests {
 
         accounts.grant(id, Role::Staff);
         assert!(authenticate(&with_token(&token), &sessions, &accounts, now()).await.is_err());
-        let staff = sessions.issue(id, Role::Staff, 0, now()).token;
+        let staff = signer.issue(id, Role::Staff, 0, now()).token;
         assert!(authenticate(&with_token(&staff), &sessions, &accounts, now()).await.is_ok());
 
         let closed = Envelope::new(DomainEvent::AccountClosed { account_id: id }, now());

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod http;
 pub mod outbox_stream;
+pub mod secrets;
 pub mod telemetry;
 pub mod triggers;

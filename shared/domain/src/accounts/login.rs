@@ -8,7 +8,7 @@ use crate::accounts::abuse_limits::{self, AbuseLimits, PASSWORD_GUESSES};
 use crate::accounts::contact::Email;
 use crate::accounts::password;
 use crate::accounts::ports::{AccountStore, Counters};
-use crate::accounts::session::{IssuedSession, SessionKey};
+use crate::accounts::session::{IssuedSession, SessionSigner};
 use crate::accounts::verification::CodeHasher;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
@@ -36,7 +36,7 @@ pub struct Origin<'a, R> {
 
 pub async fn log_in(
     accounts: &(impl AccountStore + Counters),
-    sessions: &SessionKey,
+    sessions: &SessionSigner,
     codes: &CodeHasher,
     origin: Origin<'_, impl IpRecorder>,
     email: &str,
@@ -113,8 +113,8 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
     }
 
-    fn sessions() -> SessionKey {
-        SessionKey::new(&[9; 32]).unwrap()
+    fn sessions() -> &'static SessionSigner {
+        crate::accounts::testing::fixtures::session_signer()
     }
 
     /// An account whose email is verified.
@@ -133,7 +133,7 @@ mod tests {
 
     async fn attempt(accounts: &InMemoryAccounts, ips: &RecordedIps, email: &str, password: &str) -> LoginOutcome {
         let origin = Origin { ip: Some(IP), records: ips, limits: &limits() };
-        log_in(accounts, &sessions(), &code_hasher(), origin, email, password, now()).await.unwrap()
+        log_in(accounts, sessions(), &code_hasher(), origin, email, password, now()).await.unwrap()
     }
 
     #[tokio::test]
@@ -178,7 +178,7 @@ mod tests {
         let (keys, codes) = (sessions(), code_hasher());
         let from = |ip: IpAddr, email: &'static str| {
             let origin = Origin { ip: Some(ip), records: &ips, limits: &limits };
-            log_in(&accounts, &keys, &codes, origin, email, "wrong-password-1", now())
+            log_in(&accounts, keys, &codes, origin, email, "wrong-password-1", now())
         };
         for n in 0..3 {
             let email = ["a@example.com", "b@example.com", "c@example.com"][n];
@@ -188,11 +188,11 @@ mod tests {
         // The owner, from elsewhere, still has every one of the email's own guesses.
         let elsewhere = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 4));
         let origin = Origin { ip: Some(elsewhere), records: &ips, limits: &limits };
-        let owner = log_in(&accounts, &sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await.unwrap();
+        let owner = log_in(&accounts, sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await.unwrap();
         assert!(matches!(owner, LoginOutcome::Session(_)));
         let exempt = AbuseLimits { exempt_addresses: vec![IP], ..limits.clone() };
         let origin = Origin { ip: Some(IP), records: &ips, limits: &exempt };
-        let local = log_in(&accounts, &sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await.unwrap();
+        let local = log_in(&accounts, sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await.unwrap();
         assert!(matches!(local, LoginOutcome::Session(_)), "an exempt address is not counted");
     }
 
@@ -203,7 +203,7 @@ mod tests {
             let LoginOutcome::Session(session) = attempt(&accounts, &ips, EMAIL, PASSWORD).await else {
                 panic!("the right password was refused");
             };
-            let claims = sessions().verify(&session.token, now()).unwrap();
+            let claims = sessions().verifying_keys().verify(&session.token, now()).unwrap();
             assert_eq!(claims.role, crate::accounts::account::Role::Customer);
         }
         let records = ips.records();
@@ -215,7 +215,7 @@ mod tests {
     async fn p14_a_login_whose_address_cannot_be_kept_fails() {
         let accounts = with_account().await;
         let origin = Origin { ip: Some(IP), records: &RecordedIps::down(), limits: &limits() };
-        let outcome = log_in(&accounts, &sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await;
+        let outcome = log_in(&accounts, sessions(), &code_hasher(), origin, EMAIL, PASSWORD, now()).await;
         assert!(outcome.is_err());
     }
 }

@@ -30,9 +30,8 @@ mod tests {
     use crate::accounts::account::Role;
     use crate::accounts::contact::Email;
     use crate::accounts::registration::register;
-    use crate::accounts::session::SessionKey;
     use crate::accounts::testing::InMemoryAccounts;
-    use crate::accounts::testing::fixtures::{code_hasher, limits, signup};
+    use crate::accounts::testing::fixtures::{code_hasher, limits, session, signup};
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
@@ -44,12 +43,7 @@ mod tests {
         let email = "maryam@example.com";
         register(&accounts, &accounts.outbox, &code_hasher(), &limits(), signup(email), None, now()).await.unwrap();
         let id = accounts.account_id_for(&Email::parse(email).unwrap()).await.unwrap().unwrap();
-        let key = SessionKey::new(&[3; 32]).unwrap();
-        let claims = |token: String| key.verify(&token, now()).unwrap();
-        let (phone, laptop) = (
-            claims(key.issue(id, Role::Customer, 0, now()).token),
-            claims(key.issue(id, Role::Customer, 0, now()).token),
-        );
+        let (phone, laptop) = (session(id, Role::Customer, 0, now()), session(id, Role::Customer, 0, now()));
         (accounts, phone, laptop)
     }
 
@@ -73,8 +67,7 @@ mod tests {
         log_out_everywhere(&accounts, &phone).await.unwrap();
         assert!(!holds(&accounts, &phone).await && !holds(&accounts, &laptop).await);
         let credentials = accounts.credentials(phone.sub).await.unwrap().unwrap();
-        let key = SessionKey::new(&[3; 32]).unwrap();
-        let fresh = key.issue(phone.sub, credentials.role, credentials.session_generation, now());
-        assert!(holds(&accounts, &key.verify(&fresh.token, now()).unwrap()).await);
+        let fresh = session(phone.sub, credentials.role, credentials.session_generation, now());
+        assert!(holds(&accounts, &fresh).await);
     }
 }

@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 use crate::accounts::abuse_limits::{self, PasswordCheck};
 use crate::accounts::password::{HashingFailed, Password, PasswordError};
 use crate::accounts::ports::{AccountStore, Counters};
-use crate::accounts::session::{Claims, IssuedSession, SessionKey};
+use crate::accounts::session::{Claims, IssuedSession, SessionSigner};
 use crate::accounts::verification::CodeHasher;
 use crate::kernel::events::{DomainEvent, Envelope};
 use crate::kernel::failures::StoreError;
@@ -34,7 +34,7 @@ pub enum ChangeOutcome {
 
 pub async fn change(
     accounts: &(impl AccountStore + Counters),
-    sessions: &SessionKey,
+    sessions: &SessionSigner,
     codes: &CodeHasher,
     session: &Claims,
     current_password: &str,
@@ -85,8 +85,8 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
     }
 
-    fn keys() -> SessionKey {
-        SessionKey::new(&[8; 32]).unwrap()
+    fn keys() -> &'static SessionSigner {
+        crate::accounts::testing::fixtures::session_signer()
     }
 
     /// An account and two of its sessions (this device's, and another's).
@@ -96,7 +96,7 @@ mod tests {
             .await
             .unwrap();
         let id = accounts.account_id_for(&Email::parse("m@example.com").unwrap()).await.unwrap().unwrap();
-        let session = || keys().verify(&keys().issue(id, Role::Customer, 0, now()).token, now()).unwrap();
+        let session = || crate::accounts::testing::fixtures::session(id, Role::Customer, 0, now());
         (accounts, session(), session())
     }
 
@@ -107,10 +107,10 @@ mod tests {
     #[tokio::test]
     async fn p12_a_changed_password_ends_the_other_sessions_and_gives_this_one_a_fresh_token() {
         let (accounts, this, other) = signed_in().await;
-        let outcome = change(&accounts, &keys(), &code_hasher(), &this, PASSWORD, NEW_PASSWORD, now()).await.unwrap();
+        let outcome = change(&accounts, keys(), &code_hasher(), &this, PASSWORD, NEW_PASSWORD, now()).await.unwrap();
         let ChangeOutcome::Changed(fresh) = outcome else { panic!("not changed") };
         assert!(!holds(&accounts, &other).await && !holds(&accounts, &this).await);
-        assert!(holds(&accounts, &keys().verify(&fresh.token, now()).unwrap()).await);
+        assert!(holds(&accounts, &keys().verifying_keys().verify(&fresh.token, now()).unwrap()).await);
         assert!(accounts.credentials(this.sub).await.unwrap().unwrap().password_hash.verify(NEW_PASSWORD));
         let told = accounts.outbox.newest(|event| match event {
             DomainEvent::PasswordChanged { account_id } => Some(account_id),
@@ -124,13 +124,13 @@ mod tests {
         let (accounts, this, other) = signed_in().await;
         let (keys, codes) = (keys(), code_hasher());
         for _ in 0..crate::accounts::abuse_limits::PASSWORD_GUESSES.max {
-            let outcome = change(&accounts, &keys, &codes, &this, "wrong-password-1", NEW_PASSWORD, now()).await;
+            let outcome = change(&accounts, keys, &codes, &this, "wrong-password-1", NEW_PASSWORD, now()).await;
             assert!(matches!(outcome.unwrap(), ChangeOutcome::WrongPassword));
         }
-        let locked = change(&accounts, &keys, &codes, &this, PASSWORD, NEW_PASSWORD, now()).await.unwrap();
+        let locked = change(&accounts, keys, &codes, &this, PASSWORD, NEW_PASSWORD, now()).await.unwrap();
         assert!(matches!(locked, ChangeOutcome::Locked(_)), "a stolen session is no password oracle");
         assert!(holds(&accounts, &other).await);
-        let weak = change(&accounts, &keys, &codes, &this, PASSWORD, "short", now() + Duration::HOUR).await;
+        let weak = change(&accounts, keys, &codes, &this, PASSWORD, "short", now() + Duration::HOUR).await;
         assert!(matches!(weak.unwrap(), ChangeOutcome::Refused(_)));
         assert!(accounts.credentials(this.sub).await.unwrap().unwrap().password_hash.verify(PASSWORD));
     }

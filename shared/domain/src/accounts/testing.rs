@@ -434,8 +434,7 @@ impl ConsentStore for InMemoryAccounts {
     }
 }
 
-/// Fixtures for the use cases' tests in this crate.
-#[cfg(test)]
+/// Fixtures for the use cases' tests, here and in the crates that test against these fakes.
 pub mod fixtures {
     use crate::accounts::contact::Email;
     /// A valid signup for `email`, with the password `PASSWORD`.
@@ -456,6 +455,23 @@ pub mod fixtures {
     }
 
     pub const PASSWORD: &str = "espresso-doppio-42";
+
+    /// One signing key for every test of the process (generating one per test would only cost).
+    pub fn session_signer() -> &'static crate::accounts::session::SessionSigner {
+        static SIGNER: std::sync::OnceLock<crate::accounts::session::SessionSigner> = std::sync::OnceLock::new();
+        SIGNER.get_or_init(|| crate::accounts::session::SessionSigner::generate("test"))
+    }
+
+    /// The claims of a fresh session, as a login gives them and every function reads them.
+    pub fn session(
+        id: crate::kernel::ids::AccountId,
+        role: crate::accounts::account::Role,
+        generation: u32,
+        now: time::OffsetDateTime,
+    ) -> crate::accounts::session::Claims {
+        let issued = session_signer().issue(id, role, generation, now);
+        session_signer().verifying_keys().verify(&issued.token, now).unwrap()
+    }
 
     pub fn code_hasher() -> crate::accounts::verification::CodeHasher {
         crate::accounts::verification::CodeHasher::new(&[7; 32]).unwrap()
