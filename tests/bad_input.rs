@@ -80,6 +80,18 @@ async fn bodies_that_are_not_json_objects_are_refused() {
 }
 
 #[tokio::test]
+async fn p5_a_body_that_names_a_field_twice_means_nothing_and_writes_nothing() {
+    let stack = Stack::connect().await;
+    let customer = Customer::fresh();
+    let text = customer.signup_body().to_string();
+    // Refusing the terms, then accepting them: which one a reader keeps is not ours to guess.
+    let twice = text.replacen('{', r#"{"accept_terms": false, "#, 1);
+    let answer = stack.post_raw("/signup", "application/json", twice).await;
+    assert_eq!((answer.status, answer.body["code"].as_str()), (400, Some("malformed-body")), "{}", answer.body);
+    assert!(stack.accounts_items_where("email", &customer.email).await.is_empty(), "nothing was written");
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_refused_with_413() {
     let stack = Stack::connect().await;
     let huge = json!({ "email": "a@example.com", "full_name": "ن".repeat(100_000) });

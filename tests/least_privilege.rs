@@ -120,3 +120,28 @@ fn p12_only_the_signup_function_can_sign_a_session() {
     }
     assert_eq!(signers, ["SignupFunction"]);
 }
+
+#[test]
+fn p4_p14_every_log_is_kept_for_a_set_time_and_the_access_log_holds_no_personal_data() {
+    let template = read_yaml("infra/template.yaml");
+    let resources = field(&template, "Resources").expect("resources");
+    for (logical_id, _, properties) in functions(&template) {
+        let group = field(&properties, "LoggingConfig").and_then(|logging| field(logging, "LogGroup"));
+        let group = untag(group.unwrap_or_else(|| panic!("{logical_id} writes to a group Lambda would make")));
+        let group = field(resources, group.as_str().expect("a !Ref")).expect("a log group of the template");
+        assert_eq!(field(group, "Type").and_then(Yaml::as_str), Some("AWS::Logs::LogGroup"), "{logical_id}");
+        let retention = field(group, "Properties").and_then(|p| field(p, "RetentionInDays"));
+        assert_eq!(retention.and_then(Yaml::as_str), Some("LogRetentionDays"), "{logical_id}");
+    }
+    let api = field(resources, "HttpApi").and_then(|api| field(api, "Properties")).expect("the HTTP API");
+    let format = field(api, "AccessLogSettings").and_then(|settings| field(settings, "Format"));
+    let format = format.and_then(Yaml::as_str).expect("the API writes an access log");
+    let fields: BTreeSet<&str> =
+        format.split("$context.").skip(1).map(|rest| rest.split('"').next().unwrap_or(rest)).collect();
+    let allowed =
+        BTreeSet::from(["requestId", "httpMethod", "routeKey", "status", "responseLatency", "requestTimeEpoch"]);
+    assert_eq!(
+        fields, allowed,
+        "method, route, status, latency, request id and time: no path, query, address or token"
+    );
+}

@@ -103,8 +103,76 @@ pub fn json_object(req: &Request) -> Result<JsonObject, Problem> {
         }
     }
     match serde_json::from_slice(bytes) {
-        Ok(Value::Object(map)) => Ok(JsonObject::new(map)),
+        Ok(Strict(Value::Object(map))) => Ok(JsonObject::new(map)),
         _ => Err(Problem::malformed_body()),
+    }
+}
+
+/// A JSON value read as serde_json reads one, except that an object naming a key twice is
+/// refused: of `{"accept_terms": false, "accept_terms": true}` one reader keeps the first and
+/// another the last, and a body must mean one thing to every reader.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON value whose objects name each key once")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(Strict(value)) = items.next_element()? {
+            values.push(value);
+        }
+        Ok(Value::Array(values))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        let mut map = serde_json::Map::new();
+        while let Some((key, Strict(value))) = entries.next_entry::<String, Strict>()? {
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom("a key is named twice"));
+            }
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
     }
 }
 
@@ -160,6 +228,24 @@ mod tests {
         let mut req = Request::new(Body::Empty);
         req.headers_mut().insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
         req
+    }
+
+    #[test]
+    fn a_body_naming_a_key_twice_is_refused_at_any_depth_and_others_read_as_serde_json_reads_them() {
+        let body = |text: &str| {
+            let mut req = Request::new(Body::Text(text.to_owned()));
+            req.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            json_object(&req).map(|object| object.to_value())
+        };
+        for twice in [
+            r#"{"accept_terms": false, "accept_terms": true}"#,
+            r#"{"marketing": {"email": true, "email": false}}"#,
+            r#"{"items": [{"quantity": 1, "quantity": 9}]}"#,
+        ] {
+            assert_eq!(body(twice).unwrap_err().code, "malformed-body", "{twice}");
+        }
+        let text = r#"{"a": [1, -2, 3.5, "x", null, true, {"b": {}}], "c": "د"}"#;
+        assert_eq!(body(text).unwrap(), serde_json::from_str::<Value>(text).unwrap());
     }
 
     #[tokio::test]
