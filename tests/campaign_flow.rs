@@ -8,6 +8,7 @@
 //! time, this binary's tests take turns, and each reads only its own customers' mail.
 
 use mizan::accounts::ports::AccountStore;
+use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_e2e::{Customer, Stack, link_token, sms_code};
 
 /// A campaign reaches every consenting customer, this binary's other test's too: one at a time.
@@ -91,6 +92,13 @@ async fn p6_p7_p9_a_campaign_reaches_consenting_verified_customers_once_and_one_
         .expect("a List-Unsubscribe header")
         .to_owned();
     assert!(link.starts_with("https://"), "{link}");
+    let accounts = AccountsTable::new(stack.dynamodb().clone(), &stack.accounts_table);
+    let email = mizan::accounts::contact::Email::parse(&willing.email).unwrap();
+    let account = accounts.account_id_for(&email).await.unwrap().unwrap();
+    assert!(
+        !mizan_e2e::readable_in(&link, &account.to_string()),
+        "P13: the link does not say whose it is, in clear or in base64: {link}"
+    );
     assert!(headers.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     assert!(!body.is_empty());
     assert!(stack.raw_emails_to(&unwilling.email).await.is_empty(), "no consent, no marketing");
@@ -162,7 +170,6 @@ async fn p7_a_campaign_of_many_pages_reaches_every_consenting_customer_exactly_o
     use mizan::accounts::person::FullName;
     use mizan::accounts::verification::{Challenge, ContactKind};
     use mizan::kernel::ids::AccountId;
-    use mizan_aws::dynamodb::accounts::AccountsTable;
 
     let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;
     let stack = Stack::connect().await;

@@ -106,11 +106,11 @@ async fn p7_tampered_truncated_empty_random_and_retired_tokens_change_nothing() 
     let (_, bearer) = stack.signed_in_customer().await;
     let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
     let token = keys().issue(grant(&account, Channel::Email));
-    // Another account's id in the payload, the MAC left as it was.
+    // One character of the sealed account id changed.
     let parts: Vec<&str> = token.split('.').collect();
-    let mut payload: Vec<char> = parts[2].chars().collect();
-    payload[3] = if payload[3] == 'x' { 'y' } else { 'x' };
-    let tampered = format!("{}.{}.{}.{}", parts[0], parts[1], payload.into_iter().collect::<String>(), parts[3]);
+    let mut sealed: Vec<char> = parts[2].chars().collect();
+    sealed[20] = if sealed[20] == 'x' { 'y' } else { 'x' };
+    let tampered = format!("{}.{}.{}", parts[0], parts[1], sealed.into_iter().collect::<String>());
     assert_ne!(tampered, token);
     let retired = UnsubscribeKeys::parse("k0:a-retired-key-that-is-long-enough-32b")
         .unwrap()
@@ -139,4 +139,50 @@ async fn p7_tampered_truncated_empty_random_and_retired_tokens_change_nothing() 
     assert_eq!(no_token.status, 400);
     assert_eq!(stack.get("/me/preferences", Some(&bearer)).await.body["marketing"]["email"], true);
     assert!(history(&stack, &account).await.is_empty());
+}
+
+async fn one_click(stack: &Stack, token: &str) -> mizan_e2e::Answer {
+    stack
+        .post_raw(
+            &format!("/unsubscribe?token={token}"),
+            "application/x-www-form-urlencoded",
+            "List-Unsubscribe=One-Click".to_owned(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn p7_an_old_link_cannot_undo_a_later_opt_in_and_the_record_keeps_the_newest_changes() {
+    let stack = Stack::connect().await;
+    let (_, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
+    let old = keys().issue(Unsubscribe {
+        issued_at: time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        ..grant(&account, Channel::Email)
+    });
+    assert_eq!(one_click(&stack, &old).await.status, 200);
+    let back_on = stack.put_as("/me/preferences", &bearer, &json!({ "marketing": { "email": true } })).await;
+    assert_eq!(back_on.body["marketing"]["email"], true);
+
+    let replayed = one_click(&stack, &old).await;
+    assert_eq!(replayed.status, 200);
+    assert!(replayed.body.as_str().is_some_and(|html| html.contains("این پیوند قدیمی است")), "{}", replayed.body);
+    assert_eq!(stack.get("/me/preferences", Some(&bearer)).await.body["marketing"]["email"], true, "the opt-in stands");
+    assert_eq!(one_click(&stack, &keys().issue(grant(&account, Channel::Email))).await.status, 200);
+    assert_eq!(
+        stack.get("/me/preferences", Some(&bearer)).await.body["marketing"]["email"],
+        false,
+        "a newer link works"
+    );
+
+    // Every change is recorded; the account keeps the newest of them, so it cannot outgrow an item.
+    let kept = mizan::accounts::consent::HISTORY_KEPT;
+    for on in (0..kept).map(|turn| turn % 2 == 0) {
+        let answer = stack.put_as("/me/preferences", &bearer, &json!({ "marketing": { "sms": on } })).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let history = history(&stack, &account).await;
+    assert_eq!(history.len(), kept);
+    assert_eq!(history.last().unwrap(), &("sms".to_owned(), true, false, "settings".to_owned()));
+    assert!(history.iter().all(|(channel, ..)| channel == "sms"), "the three oldest email changes gave way");
 }

@@ -722,6 +722,19 @@ pub fn link_token(body: &str) -> String {
     body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect()
 }
 
+/// Whether `needle` (an id) can be read in `text`: in clear, or in a base64url part of it
+/// (between `.`, `=`, `&`, `/` or `?`), as text or, for a UUID, as its sixteen bytes.
+pub fn readable_in(text: &str, needle: &str) -> bool {
+    use base64::Engine;
+    let raw = uuid::Uuid::parse_str(needle).ok().map(|id| id.as_bytes().to_vec());
+    text.contains(needle)
+        || text.split(['.', '=', '&', '/', '?']).any(|part| {
+            let Ok(decoded) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part) else { return false };
+            let contains = |wanted: &[u8]| decoded.windows(wanted.len()).any(|w| w == wanted);
+            contains(needle.as_bytes()) || raw.as_deref().is_some_and(contains)
+        })
+}
+
 /// The six-digit code in an SMS.
 pub fn sms_code(text: &str) -> String {
     let digits: Vec<char> = text.chars().collect();

@@ -15,6 +15,10 @@ pub enum Page<'a> {
     Done {
         channel: &'a str,
     },
+    /// The customer turned the channel on after this link was sent: nothing changed (P7).
+    OptedInSince {
+        channel: &'a str,
+    },
     InvalidLink,
 }
 
@@ -45,6 +49,12 @@ pub fn render(page: Page<'_>) -> Response<Body> {
             StatusCode::OK,
             "لغو انجام شد",
             format!("از این پس {} خبری و تبلیغاتی قهوه میزان برای شما فرستاده نمی‌شود. هر زمان بخواهید، می‌توانید آن را در تنظیمات حریم خصوصی حساب خود دوباره روشن کنید.", channel_name(channel)),
+            None,
+        ),
+        Page::OptedInSince { channel } => (
+            StatusCode::OK,
+            "این پیوند قدیمی است",
+            format!("شما پس از فرستاده شدن این پیوند، دریافت {} خبری و تبلیغاتی را دوباره روشن کرده‌اید؛ پیوند قدیمی آن انتخاب را برنمی‌گرداند و چیزی تغییر نکرد. برای خاموش کردن، از پیوند تازه‌ترین پیام یا تنظیمات حریم خصوصی حساب خود استفاده کنید.", channel_name(channel)),
             None,
         ),
         Page::InvalidLink => (

@@ -73,6 +73,7 @@ async fn unsubscribe(deps: &Deps, req: &Request) -> HttpResult {
     let source = if from_page { Source::Link } else { Source::OneClick };
     match preferences::unsubscribe(&deps.accounts, &deps.keys, &token, source, now()).await? {
         Unsubscribed::Stopped(channel) => Ok(page::render(Page::Done { channel: channel.as_str() })),
+        Unsubscribed::OptedInSince(channel) => Ok(page::render(Page::OptedInSince { channel: channel.as_str() })),
         Unsubscribed::InvalidLink => Ok(page::render(Page::InvalidLink)),
     }
 }

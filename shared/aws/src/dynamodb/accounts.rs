@@ -23,15 +23,15 @@ use super::{
 };
 use mizan::accounts::abuse_limits::Window;
 use mizan::accounts::account::{Contacts, MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
-use mizan::accounts::consent::Channel;
 use mizan::accounts::consent::Source;
+use mizan::accounts::consent::{Channel, HISTORY_KEPT};
 use mizan::accounts::contact::{Email, IranMobile};
 use mizan::accounts::contact_change::{NewContact, PendingChange};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
 use mizan::accounts::ports::ConsentStore;
 use mizan::accounts::ports::Counters;
-use mizan::accounts::ports::{AccountStore, ChangeCompletion, Credentials, Registration};
+use mizan::accounts::ports::{AccountStore, ChangeCompletion, Credentials, LinkWithdrawal, Registration};
 use mizan::accounts::session::SessionStanding;
 use mizan::accounts::verification::{self, Challenge, ContactKind};
 use mizan::kernel::events::Envelope;
@@ -962,10 +962,7 @@ impl ConsentStore for AccountsTable {
         }))
     }
 
-    /// Turns marketing on one channel on or off, recording the change (channel, old → new,
-    /// source, time) on the account in the same write (P7). `None` when there is no such
-    /// account; the consent as it stands afterwards otherwise. Setting what is already set
-    /// records nothing.
+    /// Turns marketing on one channel on or off, recording the change on the account (P7).
     async fn set_marketing(
         &self,
         id: AccountId,
@@ -974,29 +971,82 @@ impl ConsentStore for AccountsTable {
         source: Source,
         now: OffsetDateTime,
     ) -> Result<Option<MarketingConsent>, StoreError> {
-        let attribute = match channel {
-            Channel::Email => "marketing_email",
-            Channel::Sms => "marketing_sms",
-        };
+        Ok(match self.change_marketing(id, channel, on, None, source, now).await? {
+            ConsentWrite::Written(consent) => Some(consent),
+            // Only a link's withdrawal is refused for an opt-in since; there is no link here.
+            ConsentWrite::OptedInSince | ConsentWrite::NoAccount => None,
+        })
+    }
+
+    async fn withdraw_by_link(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        link_made_at: OffsetDateTime,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<LinkWithdrawal, StoreError> {
+        Ok(match self.change_marketing(id, channel, false, Some(link_made_at), source, now).await? {
+            ConsentWrite::Written(_) => LinkWithdrawal::Withdrawn,
+            ConsentWrite::OptedInSince => LinkWithdrawal::OptedInSince,
+            ConsentWrite::NoAccount => LinkWithdrawal::NoAccount,
+        })
+    }
+}
+
+enum ConsentWrite {
+    Written(MarketingConsent),
+    OptedInSince,
+    NoAccount,
+}
+
+/// The account's consent attributes: the flag, and when it was last turned on.
+fn consent_attributes(channel: Channel) -> (&'static str, &'static str) {
+    match channel {
+        Channel::Email => ("marketing_email", "marketing_email_on_at"),
+        Channel::Sms => ("marketing_sms", "marketing_sms_on_at"),
+    }
+}
+
+impl AccountsTable {
+    /// One change of consent and its record, written together on the account item: the
+    /// history keeps the newest `HISTORY_KEPT` changes, and `consent_version`, moved on by every
+    /// change, makes the read and the write one step. A change for a link made before the
+    /// channel was last turned on is refused (`link_made_at`).
+    async fn change_marketing(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        on: bool,
+        link_made_at: Option<OffsetDateTime>,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<ConsentWrite, StoreError> {
+        let (flag, on_at) = consent_attributes(channel);
+        let projection = format!("marketing_email, marketing_sms, consent_history, consent_version, {on_at}");
         for _ in 0..3 {
-            let Some(mut consent) = self.marketing(id).await? else { return Ok(None) };
-            let before = consent;
+            let Some(item) = self.get(account_key(id), &projection).await? else { return Ok(ConsentWrite::NoAccount) };
+            let mut consent =
+                MarketingConsent { email: get_bool(&item, "marketing_email")?, sms: get_bool(&item, "marketing_sms")? };
+            let opted_in_at = item.contains_key(on_at).then(|| get_time(&item, on_at)).transpose()?;
+            if link_made_at.is_some_and(|made| opted_in_at.is_some_and(|opted| opted > made)) {
+                return Ok(ConsentWrite::OptedInSince);
+            }
             let current = match channel {
                 Channel::Email => &mut consent.email,
                 Channel::Sms => &mut consent.sms,
             };
             if *current == on {
-                return Ok(Some(consent));
+                return Ok(ConsentWrite::Written(consent));
             }
             *current = on;
-            // In the campaign audience while either channel is on; the whole consent is the
-            // condition, so a concurrent change of the other channel cannot leave it wrong.
-            let audience = if consent.email || consent.sms {
-                format!(", {CAMPAIGN_AUDIENCE} = :audience")
-            } else {
-                format!(" REMOVE {CAMPAIGN_AUDIENCE}")
+            let version: u64 =
+                item.contains_key("consent_version").then(|| get_n(&item, "consent_version")).transpose()?.unwrap_or(0);
+            let mut history = match item.get("consent_history") {
+                Some(value) => value.as_l().map_err(|_| StoreError::Corrupt("consent_history"))?.clone(),
+                None => Vec::new(),
             };
-            let change = AttributeValue::M(
+            history.push(AttributeValue::M(
                 [
                     ("channel".to_owned(), s(channel.as_str())),
                     ("old".to_owned(), AttributeValue::Bool(!on)),
@@ -1005,29 +1055,46 @@ impl ConsentStore for AccountsTable {
                     ("at".to_owned(), time(now)),
                 ]
                 .into(),
-            );
+            ));
+            let overflow = history.len().saturating_sub(HISTORY_KEPT);
+            history.drain(..overflow);
+            // In the campaign audience while either channel is on.
+            let mut set = format!("{flag} = :new, consent_history = :history, consent_version = :next");
+            if on {
+                set.push_str(&format!(", {on_at} = :now"));
+            }
+            let audience = if consent.email || consent.sms {
+                set.push_str(&format!(", {CAMPAIGN_AUDIENCE} = :audience"));
+                String::new()
+            } else {
+                format!(" REMOVE {CAMPAIGN_AUDIENCE}")
+            };
             let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(account_key(id)))
-                .update_expression(format!(
-                    "SET {attribute} = :new, consent_history = list_append(if_not_exists(consent_history, :none), \
-                     :change){audience}"
-                ))
-                .condition_expression("marketing_email = :email_before AND marketing_sms = :sms_before")
+                .update_expression(format!("SET {set}{audience}"))
+                .condition_expression(if version == 0 {
+                    "attribute_exists(pk) AND attribute_not_exists(consent_version)"
+                } else {
+                    "consent_version = :version"
+                })
                 .expression_attribute_values(":new", AttributeValue::Bool(on))
-                .expression_attribute_values(":email_before", AttributeValue::Bool(before.email))
-                .expression_attribute_values(":sms_before", AttributeValue::Bool(before.sms))
-                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                .expression_attribute_values(":change", AttributeValue::L(vec![change]));
+                .expression_attribute_values(":history", AttributeValue::L(history))
+                .expression_attribute_values(":next", n(version + 1));
+            if version != 0 {
+                update = update.expression_attribute_values(":version", n(version));
+            }
+            if on {
+                update = update.expression_attribute_values(":now", time(now));
+            }
             if consent.email || consent.sms {
                 update = update.expression_attribute_values(":audience", s(CAMPAIGN_AUDIENCE_VALUE));
             }
-            let updated = update.send().await;
-            if conditional(updated.map(|_| ()))? {
+            if conditional(update.send().await.map(|_| ()))? {
                 tracing::info!(account = %id, channel = channel.as_str(), on, source = source.as_str(), "marketing consent changed");
-                return Ok(Some(consent));
+                return Ok(ConsentWrite::Written(consent));
             }
         }
         Err(StoreError::Unavailable("consent-contention".into()))

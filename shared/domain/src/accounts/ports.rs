@@ -189,12 +189,23 @@ pub trait Counters {
 }
 
 /// Marketing consent, per channel, with the record of every change (P6, P7).
+/// What a link's withdrawal of consent came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkWithdrawal {
+    /// The channel is off (it may have been already).
+    Withdrawn,
+    /// The customer turned the channel on after the link was made: the link must not undo
+    /// that newer choice (P7), so nothing changed.
+    OptedInSince,
+    NoAccount,
+}
+
 pub trait ConsentStore {
     async fn marketing(&self, id: AccountId) -> Result<Option<MarketingConsent>, StoreError>;
 
     /// Turns one channel on or off and records the change (channel, old → new, source, time) in
-    /// the same write; setting what is set records nothing. The consent as it stands after, or
-    /// `None` when there is no such account.
+    /// the same write, the last `consent::HISTORY_KEPT` changes kept; setting what is set records
+    /// nothing. The consent as it stands after, or `None` when there is no such account.
     async fn set_marketing(
         &self,
         id: AccountId,
@@ -203,4 +214,15 @@ pub trait ConsentStore {
         source: Source,
         now: OffsetDateTime,
     ) -> Result<Option<MarketingConsent>, StoreError>;
+
+    /// Turns one channel off for a link made at `link_made_at`, recorded as `set_marketing`
+    /// records — unless the channel was turned on after that.
+    async fn withdraw_by_link(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        link_made_at: OffsetDateTime,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<LinkWithdrawal, StoreError>;
 }

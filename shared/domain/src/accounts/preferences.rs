@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::accounts::account::MarketingConsent;
 use crate::accounts::consent::{Channel, Source, UnsubscribeKeys};
-use crate::accounts::ports::ConsentStore;
+use crate::accounts::ports::{ConsentStore, LinkWithdrawal};
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::AccountId;
 
@@ -32,6 +32,9 @@ pub async fn change(
 pub enum Unsubscribed {
     /// Marketing on this channel is off (or the account is gone: nothing is left to stop).
     Stopped(Channel),
+    /// The customer turned this channel on after the link was made: the link is outdated, and
+    /// their newer choice stands (P7).
+    OptedInSince(Channel),
     /// Not a link of ours, or one whose key was retired.
     InvalidLink,
 }
@@ -46,8 +49,10 @@ pub async fn unsubscribe(
     now: OffsetDateTime,
 ) -> Result<Unsubscribed, StoreError> {
     let Some(grant) = keys.verify(token) else { return Ok(Unsubscribed::InvalidLink) };
-    accounts.set_marketing(grant.account, grant.channel, false, source, now).await?;
-    Ok(Unsubscribed::Stopped(grant.channel))
+    Ok(match accounts.withdraw_by_link(grant.account, grant.channel, grant.issued_at, source, now).await? {
+        LinkWithdrawal::Withdrawn | LinkWithdrawal::NoAccount => Unsubscribed::Stopped(grant.channel),
+        LinkWithdrawal::OptedInSince => Unsubscribed::OptedInSince(grant.channel),
+    })
 }
 
 #[cfg(test)]
@@ -121,5 +126,29 @@ mod tests {
             Unsubscribed::Stopped(Channel::Sms),
             "while both keys are listed, older links still work"
         );
+    }
+
+    #[tokio::test]
+    async fn p7_an_old_link_cannot_undo_a_later_opt_in_but_a_newer_link_can() {
+        let (accounts, id) = subscribed().await;
+        let later = now() + time::Duration::minutes(5);
+        let old = keys(CURRENT).issue(Unsubscribe { account: id, channel: Channel::Email, issued_at: now() });
+        assert_eq!(
+            unsubscribe(&accounts, &keys(CURRENT), &old, Source::OneClick, now()).await.unwrap(),
+            Unsubscribed::Stopped(Channel::Email)
+        );
+        change(&accounts, id, [(Channel::Email, Some(true)), (Channel::Sms, None)], later).await.unwrap();
+        assert_eq!(
+            unsubscribe(&accounts, &keys(CURRENT), &old, Source::OneClick, later).await.unwrap(),
+            Unsubscribed::OptedInSince(Channel::Email),
+            "a mail provider repeating the old one-click must not undo the opt-in"
+        );
+        assert_eq!(accounts.marketing(id).await.unwrap(), Some(MarketingConsent { email: true, sms: true }));
+        let newer = keys(CURRENT).issue(Unsubscribe { account: id, channel: Channel::Email, issued_at: later });
+        assert_eq!(
+            unsubscribe(&accounts, &keys(CURRENT), &newer, Source::Link, later).await.unwrap(),
+            Unsubscribed::Stopped(Channel::Email)
+        );
+        assert_eq!(accounts.marketing(id).await.unwrap(), Some(MarketingConsent { email: false, sms: true }));
     }
 }

@@ -13,7 +13,9 @@ use crate::accounts::consent::{Channel, Source};
 use crate::accounts::contact::Email;
 use crate::accounts::contact_change::{NewContact, PendingChange};
 use crate::accounts::password::PasswordHash;
-use crate::accounts::ports::{AccountStore, ChangeCompletion, ConsentStore, Counters, Credentials, Registration};
+use crate::accounts::ports::{
+    AccountStore, ChangeCompletion, ConsentStore, Counters, Credentials, LinkWithdrawal, Registration,
+};
 use crate::accounts::session::SessionStanding;
 use crate::accounts::verification::{self, Challenge, ContactKind};
 use crate::kernel::events::Envelope;
@@ -34,6 +36,8 @@ struct Stored {
     pending_phone: Option<PendingChange>,
     /// Sessions ended one by one, with when they would have expired.
     ended_sessions: Vec<(String, OffsetDateTime)>,
+    /// When each channel was last turned on: [email, sms].
+    opted_in_at: [Option<OffsetDateTime>; 2],
 }
 
 #[derive(Default)]
@@ -139,6 +143,7 @@ impl AccountStore for InMemoryAccounts {
             pending_email: None,
             pending_phone: None,
             ended_sessions: Vec::new(),
+            opted_in_at: [None; 2],
         };
         state.accounts.insert(account.id, stored);
         Ok(holder.map_or(Registration::Created, Registration::ReplacedUnverified))
@@ -422,15 +427,39 @@ impl ConsentStore for InMemoryAccounts {
         channel: Channel,
         on: bool,
         _source: Source,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<Option<MarketingConsent>, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(stored) = state.accounts.get_mut(&id) else { return Ok(None) };
-        match channel {
-            Channel::Email => stored.account.marketing.email = on,
-            Channel::Sms => stored.account.marketing.sms = on,
+        let (current, opted_in_at) = match channel {
+            Channel::Email => (&mut stored.account.marketing.email, &mut stored.opted_in_at[0]),
+            Channel::Sms => (&mut stored.account.marketing.sms, &mut stored.opted_in_at[1]),
+        };
+        if on && !*current {
+            *opted_in_at = Some(now);
         }
+        *current = on;
         Ok(Some(stored.account.marketing))
+    }
+
+    async fn withdraw_by_link(
+        &self,
+        id: AccountId,
+        channel: Channel,
+        link_made_at: OffsetDateTime,
+        source: Source,
+        now: OffsetDateTime,
+    ) -> Result<LinkWithdrawal, StoreError> {
+        let opted_in_at = {
+            let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(stored) = state.accounts.get(&id) else { return Ok(LinkWithdrawal::NoAccount) };
+            stored.opted_in_at[usize::from(channel == Channel::Sms)]
+        };
+        if opted_in_at.is_some_and(|at| at > link_made_at) {
+            return Ok(LinkWithdrawal::OptedInSince);
+        }
+        self.set_marketing(id, channel, false, source, now).await?;
+        Ok(LinkWithdrawal::Withdrawn)
     }
 }
 

@@ -41,6 +41,15 @@ impl AccountId {
     pub fn new() -> Self {
         Self(uuid::Uuid::new_v4())
     }
+
+    /// The id's sixteen bytes, for a token that seals it rather than spells it.
+    pub fn to_bytes(self) -> [u8; 16] {
+        *self.0.as_bytes()
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
 }
 
 uuid_id!(
