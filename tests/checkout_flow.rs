@@ -230,6 +230,13 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
             "buyer.national_id",
         ),
         (with_buyer(json!({ "type": "alien" })), "buyer.type"),
+        // Printed on the invoice: an isolate or an override would make it read as another name.
+        (
+            with_buyer(
+                json!({ "type": "legal", "company_name": "شرکت \u{2067}پارس\u{2069}", "economic_code": "10380284790", "national_id": "10380284790", "postal_code": "1435734561" }),
+            ),
+            "buyer.company_name",
+        ),
         (with_items(json!("many")), "items"),
         (with_items(json!([{ "product_id": id, "quantity": "2" }])), "items[0].quantity"),
         (json!({ "items": [{ "product_id": id, "quantity": 1 }], "buyer": natural_buyer() }), "shipping"),

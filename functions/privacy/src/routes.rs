@@ -81,10 +81,13 @@ async fn listing(deps: &Deps, req: &Request) -> HttpResult {
     )
 }
 
-/// A caller without the legal role: the attempt is recorded, then refused. The refusal does not
-/// depend on the record: if it cannot be written, the error is logged for the operators.
+/// A caller without the legal role: the attempt is recorded (within the limits), then refused.
+/// The refusal does not depend on the record: if it cannot be written, the error is logged for
+/// the operators.
 async fn refuse(deps: &Deps, actor: Actor, action: Action, asked: RequestParts, now: OffsetDateTime) -> HttpResult {
-    if let Err(error) = legal_export::audit_refusal(&deps.audit, &deps.subject_key, actor, action, asked, now).await {
+    let audited =
+        legal_export::audit_refusal(&deps.audit, &deps.accounts, &deps.subject_key, actor, action, asked, now).await;
+    if let Err(error) = audited {
         tracing::error!(%error, actor = %actor.id, "a refused legal request could not be audited");
     }
     Err(Problem::forbidden())

@@ -8,6 +8,9 @@
 //!   it in the `ByAuthor` index, hidden or not, which legal exports read (P3, P11);
 //! - `REVIEW#<id>` / `V#<number>`: one version — text, rating, when, who (author with source
 //!   IP, or staff with a reason) — never changed or deleted (P10, P11, P14);
+//! - `AUTHOR#<account id>` / `PRODUCT#<product id>`: which review is the customer's of that
+//!   product (`review_id`), created with their first post and never changed: review ids are
+//!   random (P13), so this item, not the id, keeps one review per customer and product;
 //! - `PRODUCT#<id>` / `STATS`: the sum and count of the product's published ratings, moved in
 //!   the same transaction as the review;
 //! - `RATE#<account id>` / `<hour>`: how many reviews the customer posted that hour (TTL).
@@ -51,6 +54,10 @@ fn review_key(id: ReviewId) -> String {
 
 fn stats_key(product: &ProductId) -> String {
     format!("PRODUCT#{}", product.as_str())
+}
+
+fn authorship_key(author: AccountId, product: &ProductId) -> HashMap<String, AttributeValue> {
+    key(format!("AUTHOR#{author}"), &format!("PRODUCT#{}", product.as_str()))
 }
 
 fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
@@ -269,10 +276,25 @@ impl ReviewStore for ReviewsTable {
         answer.item.map(|item| read_review(&item)).transpose()
     }
 
+    async fn id_of(&self, author: AccountId, product: &ProductId) -> Result<Option<ReviewId>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(authorship_key(author, product)))
+            .projection_expression("review_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        answer.item.map(|item| get_parsed(&item, "review_id", |t| ReviewId::parse(t).ok_or(()))).transpose()
+    }
+
     /// Writes a review's new state with the version that made it and the events that announce
     /// it, on condition that nobody changed it since `previous` was read, and moves the
     /// product's rating totals by the difference. `Ok(false)` when someone did (the caller reads
-    /// again).
+    /// again). A first post also writes the author's item for the product, on condition that
+    /// there is none.
     async fn save(
         &self,
         review: &Review,
@@ -299,6 +321,17 @@ impl ReviewStore for ReviewsTable {
                 .put(history.build().map_err(|_| StoreError::Failed("build-put".into()))?)
                 .build(),
         ];
+        if previous.is_none() {
+            let mut authorship = authorship_key(review.author, &review.product);
+            authorship.insert("review_id".to_owned(), s(review.id.to_string()));
+            let first = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(authorship))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|_| StoreError::Failed("build-put".into()))?;
+            items.push(TransactWriteItem::builder().put(first).build());
+        }
         let counted = |r: &Review| (r.visibility == Visibility::Published).then(|| i64::from(r.rating.stars()));
         let before = previous.and_then(counted);
         let after = counted(review);

@@ -1,7 +1,7 @@
 //! A customer's name, as they write it.
 
 use crate::kernel::problem::Rejection;
-use crate::kernel::text::normalize_text;
+use crate::kernel::text::{is_unprintable, normalize_text};
 
 const MIN_NAME_CHARS: usize = 2;
 const MAX_NAME_CHARS: usize = 100;
@@ -68,7 +68,7 @@ impl FullName {
         if chars > MAX_NAME_CHARS {
             return Err(FullNameError::TooLong);
         }
-        if name.chars().any(is_forbidden_control) {
+        if name.chars().any(is_unprintable) {
             return Err(FullNameError::ControlCharacter);
         }
         // A name is printed on invoices and in e-mails; markup has no business in it.
@@ -116,12 +116,6 @@ fn looks_like_link_or_address(name: &str) -> bool {
                     && after.chars().all(|c| c.is_ascii_alphabetic())
             })
         })
-}
-
-/// C0 and C1 controls, and the bidirectional overrides, embeddings and isolates that can make a
-/// name display as something else where it is shown (ZWNJ and the LRM/RLM marks are allowed).
-fn is_forbidden_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 crate::kernel::newtype::redacted_debug!(FullName);
@@ -224,7 +218,7 @@ mod tests {
         fn a_valid_name_round_trips_and_is_clean(s in any::<String>()) {
             if let Ok(name) = FullName::parse(&s) {
                 prop_assert_eq!(FullName::parse(name.as_str()), Ok(name.clone()));
-                prop_assert!(!name.as_str().chars().any(is_forbidden_control));
+                prop_assert!(!name.as_str().chars().any(is_unprintable));
                 prop_assert!((2..=100).contains(&name.as_str().chars().count()));
             }
         }

@@ -83,11 +83,29 @@ pub enum TextBoundsError {
     Control,
 }
 
+/// What free text that others will read may not carry: control characters; the bidirectional
+/// embeddings, overrides and isolates, which make text display otherwise than it reads (a review
+/// whose price runs backwards, a company name posing as another on an invoice); and the invisible
+/// format characters that smuggle hidden text past a reader — deprecated format controls,
+/// interlinear annotations, tag characters. The marks Persian needs (ZWNJ, ZWJ, LRM, RLM, ALM)
+/// stay.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{206A}'..='\u{206F}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
 /// Free text in its canonical form (`normalize_text`), between `min` and `max` characters. Line
-/// breaks of a multi-line field become spaces; any other control character is refused.
+/// breaks of a multi-line field become spaces; any other `is_unprintable` character is refused.
 pub fn bounded_text(input: &str, min: usize, max: usize) -> Result<String, TextBoundsError> {
     let text = normalize_text(input);
-    if text.chars().any(char::is_control) {
+    if text.chars().any(is_unprintable) {
         return Err(TextBoundsError::Control);
     }
     match text.chars().count() {
@@ -230,12 +248,17 @@ mod tests {
     }
 
     #[test]
-    fn bounds_count_characters_not_bytes_and_refuse_control_characters() {
+    fn bounds_count_characters_not_bytes_and_refuse_control_bidi_and_hidden_characters() {
         // Four Persian letters are eight bytes, yet within a bound of four characters.
         assert_eq!(bounded_text("قهوه", 3, 4).as_deref(), Ok("قهوه"));
         assert_eq!(bounded_text("قهوهٔ تازه", 3, 4), Err(TextBoundsError::TooLong));
         assert_eq!(bounded_text("قه", 3, 4), Err(TextBoundsError::TooShort));
         assert_eq!(bounded_text("  \n ", 3, 4), Err(TextBoundsError::Empty));
         assert_eq!(bounded_text("قه\u{0007}وه", 3, 9), Err(TextBoundsError::Control));
+        for hidden in ['\u{202E}', '\u{2067}', '\u{206A}', '\u{FFF9}', '\u{E0041}'] {
+            assert_eq!(bounded_text(&format!("قهوه {hidden}۱۰۰"), 3, 20), Err(TextBoundsError::Control), "{hidden:?}");
+        }
+        let persian_marks = "می\u{200C}خواهم \u{200F}A\u{200E} \u{061C}ب";
+        assert_eq!(bounded_text(persian_marks, 3, 40).as_deref(), Ok(persian_marks));
     }
 }

@@ -12,12 +12,13 @@
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
+use crate::accounts::abuse_limits::{Limit, Window};
 use crate::accounts::account::{Role, TermsAcceptance};
 use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::person::FullName;
-use crate::accounts::ports::AccountStore;
+use crate::accounts::ports::{AccountStore, Counters};
 use crate::invoicing::invoice::{Invoice, InvoiceKind};
 use crate::invoicing::ports::InvoiceBook;
 use crate::invoicing::tax_id::TaxId;
@@ -28,7 +29,7 @@ use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::ports::IpRecord;
 use crate::kernel::problem::{FieldError, Rejection};
 use crate::kernel::solar_hijri::SolarDate;
-use crate::kernel::text::{ascii_digits, normalize_text};
+use crate::kernel::text::{ascii_digits, is_unprintable, normalize_text};
 use crate::ordering::identity::NationalCode;
 use crate::ordering::order::{Buyer, Order, Recipient};
 use crate::privacy::account_record::AccountRecord;
@@ -112,7 +113,7 @@ pub struct Authority(String);
 impl Authority {
     pub fn parse(input: &str) -> Result<Self, RequestError> {
         let text = normalize_text(input);
-        if text.chars().any(char::is_control) {
+        if text.chars().any(is_unprintable) {
             return Err(RequestError::ControlCharacters);
         }
         match text.chars().count() {
@@ -706,16 +707,48 @@ where
     }
 }
 
-/// Records a refused attempt (a caller without the legal role): who, when, what was asked —
-/// the subject by kind, keyed hash and masked form only.
+/// How many refused attempts of one caller are audited per window: enough to see who tries,
+/// too few for one account to flood the trail.
+pub const REFUSALS_AUDITED_PER_CALLER: Limit = Limit { max: 5, per: Duration::HOUR };
+
+/// How many refused attempts of all callers together are audited per window: however many
+/// accounts a flood uses, the append-only trail grows by at most this much.
+pub const REFUSALS_AUDITED_IN_ALL: Limit = Limit { max: 200, per: Duration::HOUR };
+
+/// Whether a refused attempt was written to the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalAudit {
+    Recorded {
+        audit_id: String,
+    },
+    /// Over `REFUSALS_AUDITED_PER_CALLER` or `REFUSALS_AUDITED_IN_ALL`: the attempt is refused
+    /// all the same, and only logged.
+    OverLimit,
+}
+
+/// Records a refused attempt (a caller without the legal role): who, when, from where, and
+/// what was asked — the request's date and the subject by kind, keyed hash and masked form.
+/// Nothing of the caller's own wording (authority, reference) is kept, and only so many
+/// refusals are recorded per caller and in all.
 pub async fn audit_refusal(
     audit: &impl AuditTrail,
+    counters: &impl Counters,
     key: &SubjectKey,
     actor: Actor,
     action: Action,
     asked: RequestParts,
     now: OffsetDateTime,
-) -> Result<String, StoreError> {
+) -> Result<RefusalAudit, StoreError> {
+    let limits = [
+        (format!("legal-refused#{}", actor.id), REFUSALS_AUDITED_PER_CALLER),
+        ("legal-refused#all".to_owned(), REFUSALS_AUDITED_IN_ALL),
+    ];
+    for (counter, limit) in limits {
+        if !counters.take(&counter, Window::at(now, limit.per), limit.max).await? {
+            tracing::warn!(actor = %actor.id, action = action.as_str(), "legal route refused; over the audit limit, not recorded");
+            return Ok(RefusalAudit::OverLimit);
+        }
+    }
     let record = AuditRecord {
         id: uuid::Uuid::new_v4(),
         at: now,
@@ -724,8 +757,8 @@ pub async fn audit_refusal(
         source_ip: actor.source_ip,
         action,
         outcome: Outcome::Refused,
-        authority: asked.authority.map(|a| a.0),
-        reference: asked.reference.map(|r| r.0),
+        authority: None,
+        reference: None,
         request_date: asked.date,
         subject: asked.subject.as_ref().map(|subject| audited_subject(key, subject)),
         accounts: Vec::new(),
@@ -733,7 +766,7 @@ pub async fn audit_refusal(
     };
     audit.append(&record).await?;
     tracing::warn!(audit_id = %record.id, actor = %actor.id, role = actor.role.as_str(), action = action.as_str(), "legal route refused");
-    Ok(record.id.to_string())
+    Ok(RefusalAudit::Recorded { audit_id: record.id.to_string() })
 }
 
 /// The legal export over the other contexts' fakes: a customer who signed up, ordered, reviewed
@@ -947,18 +980,49 @@ mod workflow_tests {
         assert_eq!(account["closed_at"], timestamp(now()));
     }
 
-    #[tokio::test]
-    async fn p3_a_refused_attempt_is_audited_with_what_could_be_read() {
-        let audit = RecordedAudit::default();
-        let body = json!({ "authority": "دادگاه", "subject": { "kind": "email", "value": EMAIL } });
+    fn refused_request() -> RequestParts {
+        let body = json!({ "authority": "دادگاه", "reference": "هرچه بخواهد", "subject": { "kind": "email", "value": EMAIL } });
         let Value::Object(map) = body else { unreachable!("an object") };
-        let asked = LegalRequest::parts(&JsonObject::new(map), SolarDate::new(1405, 10, 1).unwrap());
-        let customer = Actor { id: AccountId::new(), role: Role::Customer, source_ip: None };
-        audit_refusal(&audit, &key(), customer, Action::Export, asked, now()).await.unwrap();
+        LegalRequest::parts(&JsonObject::new(map), SolarDate::new(1405, 10, 1).unwrap())
+    }
+
+    fn customer() -> Actor {
+        Actor { id: AccountId::new(), role: Role::Customer, source_ip: None }
+    }
+
+    #[tokio::test]
+    async fn p3_a_refused_attempt_is_audited_with_the_subject_hashed_and_none_of_the_callers_words() {
+        let (audit, counters) = (RecordedAudit::default(), InMemoryAccounts::default());
+        let customer = customer();
+        let audited =
+            audit_refusal(&audit, &counters, &key(), customer, Action::Export, refused_request(), now()).await;
+        assert!(matches!(audited.unwrap(), RefusalAudit::Recorded { .. }));
         let record = &audit.records()[0];
         assert_eq!((record.outcome, record.actor), (Outcome::Refused, customer.id));
         assert_eq!(record.subject.as_ref().map(|s| s.masked.as_str()), Some("m***@***.com"));
+        assert_eq!((&record.authority, &record.reference), (&None, &None), "no free text of the caller's");
         assert!(record.accounts.is_empty());
+    }
+
+    #[tokio::test]
+    async fn p3_refusals_cannot_flood_the_audit_trail() {
+        let (audit, counters, key) = (RecordedAudit::default(), InMemoryAccounts::default(), key());
+        let refuse =
+            |actor, at| audit_refusal(&audit, &counters, &key, actor, Action::List, RequestParts::default(), at);
+        let persistent = customer();
+        for _ in 0..REFUSALS_AUDITED_PER_CALLER.max {
+            assert!(matches!(refuse(persistent, now()).await.unwrap(), RefusalAudit::Recorded { .. }));
+        }
+        assert_eq!(refuse(persistent, now()).await.unwrap(), RefusalAudit::OverLimit);
+        let next_hour = now() + REFUSALS_AUDITED_PER_CALLER.per;
+        assert!(matches!(refuse(persistent, next_hour).await.unwrap(), RefusalAudit::Recorded { .. }));
+
+        let mut flood = 0;
+        while refuse(customer(), now()).await.unwrap() != RefusalAudit::OverLimit {
+            flood += 1;
+        }
+        assert_eq!(flood, REFUSALS_AUDITED_IN_ALL.max - REFUSALS_AUDITED_PER_CALLER.max, "every account counts in all");
+        assert_eq!(audit.records().len() as u32, REFUSALS_AUDITED_IN_ALL.max + 1);
     }
 }
 

@@ -106,6 +106,15 @@ pub const REGISTER: &[ItemKind] = &[
             "every version of a review with who, when and from which IP (P10, P11): while the review exists",
         ),
     ),
+    kind(
+        "ReviewsTable",
+        "AUTHOR#*",
+        Some("PRODUCT#*"),
+        Kept::Documented(
+            "which review is a customer's of a product (ids and nothing else), so that posting again replaces it: \
+             while the review exists",
+        ),
+    ),
     kind("ReviewsTable", "PRODUCT#*", Some("STATS"), Kept::NoPersonalData),
     kind("ReviewsTable", "RATE#*", Some("*"), Kept::ByTtl { period: "2 hours (the hourly limit)" }),
     kind("IpRecordsTable", "ACCOUNT#*", Some("*#*"), Kept::ByTtl { period: "six months (P14)" }),

@@ -16,8 +16,13 @@ pub trait ReviewStore {
 
     async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError>;
 
+    /// The id of the author's review of the product, if they posted one.
+    async fn id_of(&self, author: AccountId, product: &ProductId) -> Result<Option<ReviewId>, StoreError>;
+
     /// Writes the review, its new version and the events that announce it at once, provided the
-    /// review is still `previous` (absent for a first post): `false` when it changed meanwhile.
+    /// review is still `previous`: `false` when it changed meanwhile. A first post (`previous`
+    /// absent) also records it as the author's review of the product, and is `false` when the
+    /// author's other first post of it landed meanwhile.
     async fn save(
         &self,
         review: &Review,

@@ -60,9 +60,12 @@ where
     }
     let verified_buyer = stores.orders.has_bought(author, &product).await?;
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    let id = ReviewId::for_author(&product, author);
     for _ in 0..SAVE_ATTEMPTS {
-        let previous = stores.reviews.get(id).await?;
+        let previous = match stores.reviews.id_of(author, &product).await? {
+            Some(id) => stores.reviews.get(id).await?,
+            None => None,
+        };
+        let id = previous.as_ref().map_or_else(ReviewId::new, |p| p.id);
         if previous.as_ref().is_some_and(|p| p.edited_by_store || p.visibility == Visibility::Hidden) {
             return Ok(PostOutcome::Moderated);
         }
@@ -133,6 +136,26 @@ mod tests {
         assert_eq!((first.id, second.version), (second.id, 2));
         let history = world.reviews.history(second.id);
         assert_eq!(history.iter().map(|v| v.rating.stars()).collect::<Vec<_>>(), [3, 5]);
+    }
+
+    #[tokio::test]
+    async fn p13_a_review_id_is_random_so_nobody_can_derive_it_from_the_author_and_product() {
+        let (world, product, author) = World::new();
+        let (elsewhere, _, _) = World::new();
+        elsewhere.reviewers.add(author, "مریم کاظمی", true);
+        let here = posted(world.post(author, &product, 4, "خوب بود").await);
+        let there = posted(elsewhere.post(author, &product, 4, "خوب بود").await);
+        assert_ne!(here.id, there.id);
+    }
+
+    #[tokio::test]
+    async fn a_first_post_that_loses_the_race_to_the_authors_other_one_replaces_it() {
+        let (world, product, author) = World::new();
+        let first = posted(world.post(author, &product, 3, "معمولی بود").await);
+        world.reviews.miss_next_lookup();
+        let second = posted(world.post(author, &product, 5, "بار دوم عالی بود").await);
+        assert_eq!((second.id, second.version), (first.id, 2));
+        assert_eq!(world.reviews.ids_by_author(author).await.unwrap(), [first.id]);
     }
 
     #[tokio::test]

@@ -155,16 +155,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_review_per_customer_and_product() {
-        let product = ProductId::parse("kenya-aa-250g").unwrap();
-        let other = ProductId::parse("brazil-santos-250g").unwrap();
-        let author = AccountId::new();
-        assert_eq!(ReviewId::for_author(&product, author), ReviewId::for_author(&product, author));
-        assert_ne!(ReviewId::for_author(&product, author), ReviewId::for_author(&other, author));
-        assert_ne!(ReviewId::for_author(&product, author), ReviewId::for_author(&product, AccountId::new()));
-    }
-
-    #[test]
     fn ratings_are_one_to_five_stars() {
         assert_eq!(Rating::new(0), None);
         assert_eq!(Rating::new(1).map(Rating::stars), Some(1));

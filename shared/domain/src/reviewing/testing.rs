@@ -17,11 +17,19 @@ use crate::reviewing::review::{RATE_WINDOW, REVIEWS_PER_HOUR, Review, Version};
 #[derive(Default)]
 pub struct InMemoryReviews {
     reviews: Mutex<HashMap<ReviewId, (Review, Vec<Version>)>>,
+    by_author: Mutex<HashMap<(AccountId, ProductId), ReviewId>>,
+    /// How many of the next author lookups miss, as when the author's other first post lands
+    /// between a lookup and the save after it.
+    stale_lookups: Mutex<u32>,
     posts: Mutex<HashMap<(AccountId, i64), u32>>,
     pub outbox: OutboxEvents,
 }
 
 impl InMemoryReviews {
+    pub fn miss_next_lookup(&self) {
+        *self.stale_lookups.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
     pub fn history(&self, id: ReviewId) -> Vec<Version> {
         self.reviews.lock().unwrap_or_else(PoisonError::into_inner).get(&id).map(|(_, v)| v.clone()).unwrap_or_default()
     }
@@ -43,6 +51,15 @@ impl ReviewStore for InMemoryReviews {
         Ok(self.reviews.lock().unwrap_or_else(PoisonError::into_inner).get(&id).map(|(review, _)| review.clone()))
     }
 
+    async fn id_of(&self, author: AccountId, product: &ProductId) -> Result<Option<ReviewId>, StoreError> {
+        let mut stale = self.stale_lookups.lock().unwrap_or_else(PoisonError::into_inner);
+        if *stale > 0 {
+            *stale -= 1;
+            return Ok(None);
+        }
+        Ok(self.by_author.lock().unwrap_or_else(PoisonError::into_inner).get(&(author, product.clone())).copied())
+    }
+
     async fn save(
         &self,
         review: &Review,
@@ -55,11 +72,17 @@ impl ReviewStore for InMemoryReviews {
         if current != previous.map(|p| p.version) {
             return Ok(false);
         }
+        let mut by_author = self.by_author.lock().unwrap_or_else(PoisonError::into_inner);
+        let author_has_one = by_author.contains_key(&(review.author, review.product.clone()));
+        if previous.is_none() && author_has_one {
+            return Ok(false);
+        }
         self.outbox.writable()?;
         self.outbox.add(announced);
         let mut history = reviews.remove(&review.id).map(|(_, history)| history).unwrap_or_default();
         history.push(version.clone());
         reviews.insert(review.id, (review.clone(), history));
+        by_author.insert((review.author, review.product.clone()), review.id);
         Ok(true)
     }
 
