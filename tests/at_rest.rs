@@ -250,3 +250,58 @@ async fn p4_orders_are_found_by_the_keyed_hash_of_a_buyer_code_and_a_moved_seale
     let original = OrderId::parse(&first).expect("an order id");
     assert!(store.order(original).await.expect("the original reads").is_some());
 }
+
+#[tokio::test]
+async fn p4_p13_a_strangers_read_opens_no_order_or_invoice_of_someone_else() {
+    let stack = Stack::connect().await;
+    let (_, owner) = stack.signed_in_customer().await;
+    let (_, stranger) = stack.signed_in_customer().await;
+    let product = stack.add_product(2_000_000, 10).await;
+    let order = place(&stack, &owner, &checkout_body(product.as_str(), 1, natural(&fresh_national_code()))).await;
+    stack.pay(&owner, &order).await;
+    assert_eq!(stack.await_invoice(&owner, &order).await.status, 200);
+
+    // The order and its invoice copied under another order id of the owner's: their sealed codes
+    // are bound to the first key and open nowhere else, so any attempt to open them fails.
+    let owner_id = stack.get("/me", Some(&owner)).await.body["account_id"].as_str().map(str::to_owned).unwrap();
+    let owner_id = mizan::kernel::ids::AccountId::parse(&owner_id).expect("an account id");
+    let elsewhere = OrderId::for_checkout(owner_id, &uuid::Uuid::new_v4().to_string());
+    let orders = std::env::var("ORDERS_TABLE").expect("ORDERS_TABLE: run through infra/test");
+    let invoices = std::env::var("INVOICES_TABLE").expect("INVOICES_TABLE: run through infra/test");
+    let planted = [
+        (&orders, format!("ORDER#{order}"), format!("ORDER#{elsewhere}")),
+        (&invoices, format!("INVOICE#{order}"), format!("INVOICE#{elsewhere}")),
+    ];
+    for (table, from, to) in &planted {
+        let mut copy = raw_item(&stack, table, from).await;
+        copy.insert("pk".to_owned(), AttributeValue::S(to.clone()));
+        copy.insert("order_id".to_owned(), AttributeValue::S(elsewhere.to_string()));
+        // Out of the tax system's queue: only this test reads the copy.
+        copy.remove("tax_queue");
+        copy.remove("tax_due_at");
+        stack
+            .dynamodb()
+            .put_item()
+            .table_name(*table)
+            .set_item(Some(copy))
+            .send()
+            .await
+            .expect("DynamoDB Local answers");
+    }
+
+    for path in [format!("/orders/{elsewhere}"), format!("/orders/{elsewhere}/invoice")] {
+        let answer = stack.get(&path, Some(&stranger)).await;
+        assert_eq!(answer.status, 404, "{path}: whose it is is read before anything is opened: {}", answer.body);
+    }
+    let opened_for_the_owner = PlacedOrders::owned(&stack.orders_store().await, elsewhere, owner_id).await;
+    assert!(
+        opened_for_the_owner.is_err(),
+        "the owner's read does open it, and the copy does not open: {opened_for_the_owner:?}"
+    );
+
+    for (table, _, key) in &planted {
+        let deleted =
+            stack.dynamodb().delete_item().table_name(*table).key("pk", AttributeValue::S(key.clone())).send();
+        deleted.await.expect("DynamoDB Local answers");
+    }
+}

@@ -123,6 +123,19 @@ impl InvoicesTable {
         Ok(item)
     }
 
+    async fn stored_item(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Item>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(invoice_key(order, kind)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        Ok(answer.item)
+    }
+
     async fn read_invoice(&self, order: OrderId, kind: InvoiceKind, item: &Item) -> Result<Invoice, StoreError> {
         let subject = match kind {
             InvoiceKind::Sale => InvoiceSubject::Original,
@@ -228,18 +241,20 @@ impl InvoiceBook for InvoicesTable {
     }
 
     async fn get(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Invoice>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(invoice_key(order, kind)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        match answer.item {
+        match self.stored_item(order, kind).await? {
             Some(item) => Ok(Some(self.read_invoice(order, kind, &item).await?)),
             None => Ok(None),
+        }
+    }
+
+    /// Whose the invoice is is read first: another's is not opened (its sealed codes are not
+    /// decrypted).
+    async fn owned(&self, order: OrderId, kind: InvoiceKind, owner: AccountId) -> Result<Option<Invoice>, StoreError> {
+        match self.stored_item(order, kind).await? {
+            Some(item) if get_s(&item, "account_id")? == owner.to_string() => {
+                Ok(Some(self.read_invoice(order, kind, &item).await?))
+            }
+            _ => Ok(None),
         }
     }
 

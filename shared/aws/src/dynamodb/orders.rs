@@ -234,8 +234,32 @@ impl OrdersTable {
     /// The order with its recipient, while the recipient is kept.
     pub async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
         let Some(order) = self.order(id).await? else { return Ok(None) };
-        let recipient = self.recipient(id, OffsetDateTime::now_utc()).await?;
-        Ok(Some(StoredOrder { order, recipient }))
+        self.with_its_recipient(order).await.map(Some)
+    }
+
+    /// The order with its recipient if it is `owner`'s; another's is not followed to its
+    /// recipient.
+    pub async fn owned_with_recipient(&self, id: OrderId, owner: AccountId) -> Result<Option<StoredOrder>, StoreError> {
+        let Some(order) = PlacedOrders::owned(self, id, owner).await? else { return Ok(None) };
+        self.with_its_recipient(order).await.map(Some)
+    }
+
+    async fn with_its_recipient(&self, order: Order) -> Result<StoredOrder, StoreError> {
+        let recipient = self.recipient(order.id, OffsetDateTime::now_utc()).await?;
+        Ok(StoredOrder { order, recipient })
+    }
+
+    async fn stored_item(&self, id: OrderId) -> Result<Option<Item>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(order_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::dynamodb::store_error(&e))?;
+        Ok(answer.item)
     }
 
     /// The recipient, unless erased — or due for erasure: TTL deletes late, the promise is
@@ -483,18 +507,20 @@ impl Purchases for PurchaseIndex {
 impl PlacedOrders for OrdersTable {
     /// The order alone, without its recipient: what invoicing needs, and no more (P15).
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(order_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| crate::dynamodb::store_error(&e))?;
-        match answer.item {
+        match self.stored_item(id).await? {
             Some(item) => Ok(Some(self.read_order(id, &item).await?)),
             None => Ok(None),
+        }
+    }
+
+    /// Whose the order is is read first: another's is not opened (its sealed codes are not
+    /// decrypted).
+    async fn owned(&self, id: OrderId, owner: AccountId) -> Result<Option<Order>, StoreError> {
+        match self.stored_item(id).await? {
+            Some(item) if get_s(&item, "account_id")? == owner.to_string() => {
+                Ok(Some(self.read_order(id, &item).await?))
+            }
+            _ => Ok(None),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
-use mizan::kernel::ids::{OrderId, ProductId};
+use mizan::kernel::ids::{AccountId, OrderId, ProductId};
 use mizan::ordering::catalog::Product;
 use mizan::ordering::order::{Order, Recipient, StoredOrder};
 use mizan::ordering::ports::{Catalog, OrderBook, Placement};
@@ -37,7 +37,7 @@ impl OrderBook for Shop {
         self.orders.place(order, recipient, reservations, self.outbox.put(announced)?).await
     }
 
-    async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
-        self.orders.get(id).await
+    async fn owned(&self, id: OrderId, owner: AccountId) -> Result<Option<StoredOrder>, StoreError> {
+        self.orders.owned_with_recipient(id, owner).await
     }
 }

@@ -20,15 +20,14 @@ pub async fn own_invoice(
     kind: InvoiceKind,
 ) -> Result<Invoice, Problem> {
     let found = match kind {
-        InvoiceKind::Sale => invoices.standing_sale(order).await?,
-        other => invoices.get(order, other).await?,
+        InvoiceKind::Sale => invoices.standing_sale(order, Some(customer)).await?,
+        other => invoices.owned(order, other, customer).await?,
     };
     match found {
-        Some(invoice) if invoice.account == customer => Ok(invoice),
-        Some(_) => Err(Problem::not_found()),
-        None => match orders.order(order).await? {
+        Some(invoice) => Ok(invoice),
+        None => match orders.owned(order, customer).await? {
             // Paid at some point (even if cancelled since): its invoice is on its way.
-            Some(placed) if placed.account == customer => match (placed.payment, kind) {
+            Some(placed) => match (placed.payment, kind) {
                 (None, _) => Err(Problem::order_not_paid()),
                 (Some(_), InvoiceKind::Sale) => Err(Problem::invoice_pending()),
                 (Some(_), InvoiceKind::Return) if placed.status == OrderStatus::Cancelled => {
@@ -37,7 +36,7 @@ pub async fn own_invoice(
                 // A sale that stands has no return invoice; one never corrected, no corrective.
                 (Some(_), InvoiceKind::Return | InvoiceKind::Correction) => Err(Problem::not_found()),
             },
-            _ => Err(Problem::not_found()),
+            None => Err(Problem::not_found()),
         },
     }
 }

@@ -75,7 +75,7 @@ pub async fn issue_return(
     let sale =
         PaymentRecord { tracking_number: paid.ref_id.clone(), paid_at: paid.paid_at, amount: order.priced.total };
     issue_sale(invoices, seller, &order, &sale).await?;
-    let original = invoices.standing_sale(order_id).await?.ok_or(StoreError::Corrupt("sale invoice"))?;
+    let original = invoices.standing_sale(order_id, None).await?.ok_or(StoreError::Corrupt("sale invoice"))?;
     let make = |serial| Invoice::returning(&original, seller, serial, cancelled_at);
     let issued = invoices.issue(order_id, InvoiceKind::Return, make, &[]).await??;
     if let Issuance::Issued(serial) = issued {

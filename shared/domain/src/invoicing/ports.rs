@@ -35,12 +35,23 @@ pub trait InvoiceBook {
 
     async fn get(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Invoice>, StoreError>;
 
-    /// The sale's invoice as it stands: its corrective invoice once there is one.
-    async fn standing_sale(&self, order: OrderId) -> Result<Option<Invoice>, StoreError> {
-        match self.get(order, InvoiceKind::Correction).await? {
-            Some(corrective) => Ok(Some(corrective)),
-            None => self.get(order, InvoiceKind::Sale).await,
+    /// The order's invoice of `kind` if it is `owner`'s: another's is as absent as one never
+    /// issued, and is not opened to find that out (P4, P13).
+    async fn owned(&self, order: OrderId, kind: InvoiceKind, owner: AccountId) -> Result<Option<Invoice>, StoreError>;
+
+    /// The sale's invoice as it stands — its corrective invoice once there is one — for the
+    /// store's own work (`owner` absent), or only if it is `owner`'s.
+    async fn standing_sale(&self, order: OrderId, owner: Option<AccountId>) -> Result<Option<Invoice>, StoreError> {
+        for kind in [InvoiceKind::Correction, InvoiceKind::Sale] {
+            let found = match owner {
+                Some(owner) => self.owned(order, kind, owner).await?,
+                None => self.get(order, kind).await?,
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
         }
+        Ok(None)
     }
 
     /// Stores the certificate unless the order has one; either way returns the one that stands.
@@ -50,6 +61,9 @@ pub trait InvoiceBook {
 /// The orders invoices are issued from: an order alone, never its recipient (P15).
 pub trait PlacedOrders {
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
+
+    /// The order if it is `owner`'s: another's is not opened to find that out (P4, P13).
+    async fn owned(&self, id: OrderId, owner: AccountId) -> Result<Option<Order>, StoreError>;
 }
 
 /// The system's number for one submission, by which it is inquired about.

@@ -202,7 +202,7 @@ mod tests {
             Some(accepted.clone()),
             "kept"
         );
-        assert_eq!(world.invoices.standing_sale(world.placed.id).await.unwrap(), Some(corrective.clone()));
+        assert_eq!(world.invoices.standing_sale(world.placed.id, None).await.unwrap(), Some(corrective.clone()));
 
         world.report_at(later).await;
         assert!(matches!(world.state(InvoiceKind::Correction).await, TaxState::Accepted(_)));

@@ -14,7 +14,7 @@ use crate::invoicing::ports::{
 use crate::invoicing::tax_invoice::Header;
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
-use crate::kernel::ids::OrderId;
+use crate::kernel::ids::{AccountId, OrderId};
 use crate::kernel::paging::{ListError, Page, PageRequest};
 use crate::kernel::testing::OutboxEvents;
 use crate::ordering::order::Order;
@@ -76,6 +76,10 @@ impl InvoiceBook for InMemoryInvoices {
 
     async fn get(&self, order: OrderId, kind: InvoiceKind) -> Result<Option<Invoice>, StoreError> {
         Ok(self.invoices.lock().unwrap_or_else(PoisonError::into_inner).get(&(order, kind)).cloned())
+    }
+
+    async fn owned(&self, order: OrderId, kind: InvoiceKind, owner: AccountId) -> Result<Option<Invoice>, StoreError> {
+        Ok(self.get(order, kind).await?.filter(|invoice| invoice.account == owner))
     }
 
     async fn certify(&self, certificate: &VatCertificate) -> Result<VatCertificate, StoreError> {
@@ -271,6 +275,10 @@ impl PlacedOrderList {
 impl PlacedOrders for PlacedOrderList {
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         Ok(self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned())
+    }
+
+    async fn owned(&self, id: OrderId, owner: AccountId) -> Result<Option<Order>, StoreError> {
+        Ok(self.order(id).await?.filter(|order| order.account == owner))
     }
 }
 

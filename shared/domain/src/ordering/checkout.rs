@@ -111,10 +111,7 @@ pub async fn place_order<S: Catalog + OrderBook>(
             StoredOrder { order, recipient: Some(request.recipient) }
         }
         Placement::AlreadyPlaced => {
-            let existing = store.shop.get(id).await?.ok_or(StoreError::Corrupt("order"))?;
-            if existing.order.account != account {
-                return Err(CheckoutError::Foreign);
-            }
+            let existing = store.shop.owned(id, account).await?.ok_or(CheckoutError::Foreign)?;
             if existing.order.request_hash != request_hash {
                 return Ok(CheckoutOutcome::KeyReused);
             }

@@ -11,5 +11,5 @@ pub async fn own_order(
     customer: AccountId,
     id: OrderId,
 ) -> Result<Option<StoredOrder>, StoreError> {
-    Ok(orders.get(id).await?.filter(|stored| stored.order.account == customer))
+    orders.owned(id, customer).await
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
-use crate::kernel::ids::{OrderId, ProductId};
+use crate::kernel::ids::{AccountId, OrderId, ProductId};
 use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::ordering::lifecycle::{OrderProgress, Transition};
@@ -36,8 +36,9 @@ pub trait OrderBook {
     /// has less stock than its line asks.
     async fn place(&self, order: &Order, recipient: &Recipient, announced: &Envelope) -> Result<Placement, StoreError>;
 
-    /// The order with its recipient while it is kept.
-    async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError>;
+    /// The order with its recipient while it is kept, if it is `owner`'s: another's is as absent
+    /// as one never placed, and is not opened to find that out (P4, P13).
+    async fn owned(&self, id: OrderId, owner: AccountId) -> Result<Option<StoredOrder>, StoreError>;
 }
 
 /// Orders as their life moves them: status, history, stock and recipient, never the buyer.

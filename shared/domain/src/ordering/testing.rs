@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::kernel::events::Envelope;
 use crate::kernel::failures::StoreError;
-use crate::kernel::ids::{OrderId, ProductId};
+use crate::kernel::ids::{AccountId, OrderId, ProductId};
 use crate::kernel::testing::OutboxEvents;
 use crate::ordering::catalog::Product;
 use crate::ordering::idempotency::{COMPLETED_RECORD_TTL, IdempotencyRecord, Judgement, StoredResponse, judge, later};
@@ -176,8 +176,9 @@ impl OrderBook for InMemoryShop {
         Ok(Placement::Placed)
     }
 
-    async fn get(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
-        Ok(self.orders.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned())
+    async fn owned(&self, id: OrderId, owner: AccountId) -> Result<Option<StoredOrder>, StoreError> {
+        let orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(orders.get(&id).filter(|stored| stored.order.account == owner).cloned())
     }
 }
 

@@ -13,7 +13,6 @@ use crate::kernel::ports::IpRecord;
 use crate::kernel::testing::RecordedIps;
 use crate::ordering::identity::NationalCode;
 use crate::ordering::order::{Buyer, StoredOrder};
-use crate::ordering::ports::OrderBook;
 use crate::ordering::testing::InMemoryShop;
 use crate::privacy::account_record::AccountRecord;
 use crate::privacy::audit::AuditRecord;
@@ -68,7 +67,7 @@ impl OrderRecords for InMemoryShop {
     }
 
     async fn with_recipient(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
-        OrderBook::get(self, id).await
+        Ok(self.all_orders().into_iter().find(|stored| stored.order.id == id))
     }
 }
 
