@@ -49,13 +49,14 @@ async fn p7_p12_a_closed_account_ends_its_sessions_and_erases_profile_and_contac
     let login = stack.post("/sessions", &json!({ "email": customer.email, "password": customer.password })).await;
     assert_eq!(login.status, 401, "{}", login.body);
 
-    // Profile and contacts are erased; what remains of the account says when, and nothing else.
+    // Profile and contacts are erased; what remains of the account says when, and keeps the
+    // keyed hashes of its last contacts for legal requests (P3), never the contacts.
     assert!(account_item(&stack, format!("ACCOUNT#{account}")).await.is_none());
     assert!(account_item(&stack, format!("EMAIL#{}", customer.email)).await.is_none());
     let record = account_item(&stack, format!("CLOSED#{account}")).await.expect("the closure is recorded");
     let mut kept: Vec<&str> = record.keys().map(String::as_str).collect();
     kept.sort_unstable();
-    assert_eq!(kept, ["account_id", "closed_at", "pk"]);
+    assert_eq!(kept, ["account_id", "closed_at", "email_lookup", "phone_lookup", "pk"]);
     assert_eq!(stack.items_containing(&stack.accounts_table, "email", &customer.email).await, 0);
 
     // The order stays, as tax law requires.

@@ -175,7 +175,8 @@ async fn p7_a_campaign_of_many_pages_reaches_every_consenting_customer_exactly_o
     let stack = Stack::connect().await;
     // Registered straight into the table, as signup and verification leave them (signing up
     // 150 customers through the API would spend a minute on password hashing).
-    let accounts = AccountsTable::new(stack.dynamodb().clone(), &stack.accounts_table);
+    let accounts = AccountsTable::new(stack.dynamodb().clone(), &stack.accounts_table)
+        .with_contact_lookup(stack.contact_lookup_key());
     let now = time::OffsetDateTime::now_utc();
     let customers: Vec<Customer> = (0..150).map(|_| Customer::fresh()).collect();
     futures::future::join_all(customers.iter().map(|customer| {

@@ -97,8 +97,14 @@ fn each_function_may_read_exactly_the_secrets_its_environment_names() {
         }
     }
     let names = |list: &[&str]| list.iter().map(|name| (*name).to_owned()).collect::<BTreeSet<_>>();
-    assert_eq!(reading["SignupFunction"], names(&["CodeHashKeySecret", "SessionSigningKeySecretName"]));
-    assert_eq!(reading["PrivacyFunction"], names(&["AuditSubjectKeySecret", "BuyerCodeHashKeySecret"]));
+    assert_eq!(
+        reading["SignupFunction"],
+        names(&["CodeHashKeySecret", "ContactLookupKeySecret", "SessionSigningKeySecretName"])
+    );
+    assert_eq!(
+        reading["PrivacyFunction"],
+        names(&["AuditSubjectKeySecret", "BuyerCodeHashKeySecret", "ContactLookupKeySecret"])
+    );
     assert_eq!(reading["ReviewFunction"], names(&[]), "a function that needs no secret reads none");
 }
 

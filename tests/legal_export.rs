@@ -312,9 +312,26 @@ async fn p3_p11_a_closed_account_stays_answerable_to_a_legal_request_with_its_re
     }
 
     let (legal, _) = with_role(&stack, "legal").await;
-    let by_email = export(&stack, &legal, &request("email", &history.customer.email)).await;
-    assert_eq!(by_email.status, 200, "{}", by_email.body);
-    assert_eq!(by_email.body["accounts"], json!([]), "the email is erased: it leads nowhere");
+    // The contacts are erased, but their keyed hashes still lead to the account.
+    for (kind, value) in [("email", &history.customer.email), ("phone", &history.customer.phone_e164)] {
+        let found = export(&stack, &legal, &request(kind, value)).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert_eq!(found.body["accounts"].as_array().map(Vec::len), Some(1), "{kind}: {}", found.body);
+        assert_eq!(found.body["accounts"][0]["account_id"], history.account_id.as_str(), "{kind}");
+    }
+    let accounts_table = std::env::var("ACCOUNTS_TABLE").expect("ACCOUNTS_TABLE: run with infra/test");
+    let record = stack
+        .dynamodb()
+        .get_item()
+        .table_name(&accounts_table)
+        .key("pk", AttributeValue::S(format!("CLOSED#{}", history.account_id)))
+        .send()
+        .await
+        .expect("DynamoDB Local answers")
+        .item
+        .expect("the closed account's record");
+    let kept = format!("{record:?}");
+    assert!(!kept.contains(&history.customer.email) && !kept.contains(&history.customer.phone_e164[3..]), "{kept}");
     let by_id = export(&stack, &legal, &request("customer_id", &history.account_id)).await;
     assert_eq!(by_id.status, 200, "{}", by_id.body);
     let account = &by_id.body["accounts"][0];
@@ -489,7 +506,8 @@ async fn p3_an_export_whose_audit_write_fails_discloses_nothing() {
     let (customer, _) = stack.signed_in_customer().await;
     let table = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name}: run with infra/test"));
     let client = stack.dynamodb().clone();
-    let accounts = AccountsTable::new(client.clone(), table("ACCOUNTS_TABLE"));
+    let accounts =
+        AccountsTable::new(client.clone(), table("ACCOUNTS_TABLE")).with_contact_lookup(stack.contact_lookup_key());
     let orders = stack.orders_store().await;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), table("FIELD_KEY_ID"));

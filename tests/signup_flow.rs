@@ -378,6 +378,13 @@ async fn p9_a_new_mobile_number_becomes_the_accounts_once_its_code_is_entered() 
     assert_eq!((done.status, &done.body), (200, &json!({ "phone_verified": true })));
     let me = stack.get("/me", Some(&bearer)).await;
     assert_eq!(me.body["phone"], json!({ "number": new_phone.phone_e164, "verified": true, "pending": null }));
+    // The number's lookup hash moved with it: a legal request by the new number finds the account.
+    let stored = &stack.accounts_items_where("email", &customer.email).await[0];
+    let new_number = mizan::accounts::contact::IranMobile::parse(&new_phone.phone_e164).unwrap();
+    assert_eq!(
+        stored["phone_lookup"].as_s().ok(),
+        Some(&stack.contact_lookup_key().phone(&new_number).as_str().to_owned())
+    );
     stack.assert_not_logged(&[&new_phone.phone_e164, &code]);
 }
 
@@ -497,6 +504,7 @@ async fn p1_an_account_keeps_only_what_signup_needs() {
     stored.sort_unstable();
     // Each has a purpose: who (name), how to reach them (P2, P9), proof of the terms (P5, P14),
     // the password's hash (P12), consent (P6, P7) and its place in the campaign audience index,
+    // the keyed hash its phone is found by in a legal request (P3),
     // the open verification challenges, and when it goes unless its email is verified.
     let purposeful = [
         "account_id",
@@ -516,6 +524,7 @@ async fn p1_an_account_keeps_only_what_signup_needs() {
         "phone_challenge_attempts",
         "phone_challenge_expires_at",
         "phone_challenge_hash",
+        "phone_lookup",
         "phone_verified",
         "pk",
         "role",

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use mizan::accounts::contact_lookup::ContactLookupKey;
 use mizan::kernel::ids::ProductId;
 use mizan::kernel::money::Rial;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
@@ -135,6 +136,10 @@ impl Stack {
     /// The buyer lookup key the functions hash identity codes with.
     pub fn buyer_lookup_key(&self) -> BuyerLookupKey {
         BuyerLookupKey::new(dev_secret("BuyerCodeHashKeySecret").as_bytes()).expect("a 32-byte key")
+    }
+
+    pub fn contact_lookup_key(&self) -> ContactLookupKey {
+        ContactLookupKey::new(dev_secret("ContactLookupKeySecret").as_bytes()).expect("a 32-byte key")
     }
 
     /// The orders store as the functions build it: sealing with the local KMS key.

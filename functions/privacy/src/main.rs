@@ -3,6 +3,7 @@
 
 mod routes;
 
+use mizan::accounts::contact_lookup::ContactLookupKey;
 use mizan::accounts::session::SessionKeys;
 use mizan::ordering::buyer_lookup::BuyerLookupKey;
 use mizan::privacy::audit::SubjectKey;
@@ -33,12 +34,13 @@ pub struct Deps {
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
-    let mut secrets = Secrets::load(&aws, &["BUYER_CODE_HASH_KEY", "AUDIT_SUBJECT_KEY"]).await?;
+    let mut secrets = Secrets::load(&aws, &["BUYER_CODE_HASH_KEY", "AUDIT_SUBJECT_KEY", "CONTACT_LOOKUP_KEY"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // The codes of buyers are sealed (P4): an export opens them for the authority.
     let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), config::required("FIELD_KEY_ID")?);
     let deps = Deps {
-        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?),
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?)
+            .with_contact_lookup(ContactLookupKey::new(secrets.take("CONTACT_LOOKUP_KEY")?.as_bytes())?),
         orders: OrdersTable::new(
             dynamodb.clone(),
             config::required("ORDERS_TABLE")?,

@@ -4,6 +4,7 @@ mod forms;
 mod routes;
 
 use mizan::accounts::abuse_limits::AbuseLimits;
+use mizan::accounts::contact_lookup::ContactLookupKey;
 use mizan::accounts::session::{SessionKeys, SessionSigner};
 use mizan::accounts::verification::CodeHasher;
 use mizan_aws::dynamodb::accounts::AccountsTable;
@@ -33,11 +34,13 @@ pub struct Deps {
 async fn main() -> Result<(), lambda_http::Error> {
     mizan_aws::lambda::telemetry::init();
     let aws = config::aws().await;
-    let mut secrets = Secrets::load(&aws, &["SESSION_SIGNING_KEY", "CODE_HASH_KEY"]).await?;
+    let mut secrets = Secrets::load(&aws, &["SESSION_SIGNING_KEY", "CODE_HASH_KEY", "CONTACT_LOOKUP_KEY"]).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let outbox = OutboxTable::new(dynamodb.clone(), config::required("OUTBOX_TABLE")?);
     let deps = Deps {
-        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?).with_outbox(outbox.clone()),
+        accounts: AccountsTable::new(dynamodb.clone(), config::required("ACCOUNTS_TABLE")?)
+            .with_outbox(outbox.clone())
+            .with_contact_lookup(ContactLookupKey::new(secrets.take("CONTACT_LOOKUP_KEY")?.as_bytes())?),
         ip_records: IpRecordsTable::new(dynamodb, config::required("IP_RECORDS_TABLE")?),
         outbox,
         signer: SessionSigner::from_secret(&secrets.take("SESSION_SIGNING_KEY")?)?,

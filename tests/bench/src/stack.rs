@@ -9,6 +9,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use mizan::accounts::account::{MarketingConsent, NewAccount, Role, TermsAcceptance, TermsVersion};
 use mizan::accounts::consent::UnsubscribeKeys;
 use mizan::accounts::contact::{Email, IranMobile, PostalCode};
+use mizan::accounts::contact_lookup::ContactLookupKey;
 use mizan::accounts::password::{Password, PasswordHash};
 use mizan::accounts::person::FullName;
 use mizan::accounts::ports::AccountStore;
@@ -114,6 +115,7 @@ impl Stack {
                 "SESSION_SIGNING_KEY",
                 "CODE_HASH_KEY",
                 "UNSUBSCRIBE_KEYS",
+                "CONTACT_LOOKUP_KEY",
             ],
         )
         .await?;
@@ -134,7 +136,9 @@ impl Stack {
         let fields = FieldSealer::new(aws_sdk_kms::Client::new(&aws), setting("FIELD_KEY_ID")?);
         let password = Password::parse("Mizan-Bench-Passw0rd", None).map_err(|_| anyhow!("the bench password"))?;
         Ok(Self {
-            accounts: AccountsTable::new(dynamodb.clone(), &accounts_table).with_outbox(outbox.clone()),
+            accounts: AccountsTable::new(dynamodb.clone(), &accounts_table)
+                .with_outbox(outbox.clone())
+                .with_contact_lookup(ContactLookupKey::new(secrets.take("CONTACT_LOOKUP_KEY")?.as_bytes())?),
             products: ProductsTable::new(dynamodb.clone(), &products_table),
             orders: OrdersTable::new(
                 dynamodb.clone(),

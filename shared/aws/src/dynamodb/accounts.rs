@@ -27,6 +27,7 @@ use mizan::accounts::consent::Source;
 use mizan::accounts::consent::{Channel, HISTORY_KEPT};
 use mizan::accounts::contact::{Email, IranMobile};
 use mizan::accounts::contact_change::{NewContact, PendingChange};
+use mizan::accounts::contact_lookup::{ContactHash, ContactLookupKey};
 use mizan::accounts::password::PasswordHash;
 use mizan::accounts::person::FullName;
 use mizan::accounts::ports::ConsentStore;
@@ -48,6 +49,7 @@ pub struct AccountsTable {
     client: Client,
     table: String,
     outbox: Option<OutboxTable>,
+    contact_lookup: Option<ContactLookupKey>,
 }
 
 fn account_key(id: AccountId) -> String {
@@ -58,6 +60,12 @@ fn account_key(id: AccountId) -> String {
 /// while either channel is on, and absent otherwise.
 const BY_CAMPAIGN_AUDIENCE: &str = "ByCampaignAudience";
 const CAMPAIGN_AUDIENCE: &str = "campaign_audience";
+/// The keyed hash of an account's phone (and of a closed account's last one), and its index.
+const PHONE_LOOKUP: &str = "phone_lookup";
+const BY_PHONE_LOOKUP: &str = "ByPhoneLookup";
+/// The keyed hash of a closed account's last email, and its index.
+const EMAIL_LOOKUP: &str = "email_lookup";
+const BY_EMAIL_LOOKUP: &str = "ByEmailLookup";
 const CAMPAIGN_AUDIENCE_VALUE: &str = "marketing";
 
 fn closed_key(id: AccountId) -> String {
@@ -108,7 +116,19 @@ fn build_error(what: &'static str) -> impl Fn(aws_sdk_dynamodb::error::BuildErro
 
 impl AccountsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), outbox: None }
+        Self { client, table: table.into(), outbox: None, contact_lookup: None }
+    }
+
+    /// The table as signup writes contacts and privacy looks them up: with the key of their
+    /// lookup hashes.
+    pub fn with_contact_lookup(self, key: ContactLookupKey) -> Self {
+        Self { contact_lookup: Some(key), ..self }
+    }
+
+    fn contact_lookup(&self) -> Result<&ContactLookupKey, StoreError> {
+        self.contact_lookup
+            .as_ref()
+            .ok_or_else(|| StoreError::Failed("no contact lookup key: CONTACT_LOOKUP_KEY".into()))
     }
 
     /// The table as signup uses it: registering and closing keep their events in `outbox`.
@@ -180,13 +200,14 @@ fn read_contacts(item: &Item) -> Result<Contacts, StoreError> {
     })
 }
 
-fn account_item(account: &NewAccount) -> Item {
+fn account_item(account: &NewAccount, lookup: &ContactLookupKey) -> Item {
     let mut item = Item::from([
         ("pk".to_owned(), s(account_key(account.id))),
         ("account_id".to_owned(), s(account.id.to_string())),
         ("role".to_owned(), s("customer")),
         ("email".to_owned(), s(account.email.as_str())),
         ("phone".to_owned(), s(account.phone.as_e164())),
+        (PHONE_LOOKUP.to_owned(), s(lookup.phone(&account.phone).as_str())),
         ("full_name".to_owned(), s(account.full_name.as_str())),
         ("password_hash".to_owned(), s(account.password_hash.as_phc())),
         ("email_verified".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
@@ -322,7 +343,7 @@ impl AccountStore for AccountsTable {
             };
             let record = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(account_item(account)))
+                .set_item(Some(account_item(account, self.contact_lookup()?)))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(&build)?;
@@ -679,23 +700,27 @@ impl AccountStore for AccountsTable {
     ) -> Result<ChangeCompletion, StoreError> {
         let (contact, hash, expires_at, attempts) = change_attributes(matched.new.kind());
         let build = build_error("contact-change-completion");
-        let (verified, new) = match &matched.new {
-            NewContact::Email(email) => ("email_verified", email.as_str()),
-            NewContact::Phone(phone) => ("phone_verified", phone.as_e164()),
+        let (verified, new, lookup) = match &matched.new {
+            NewContact::Email(email) => ("email_verified", email.as_str(), None),
+            NewContact::Phone(phone) => ("phone_verified", phone.as_e164(), Some(self.contact_lookup()?.phone(phone))),
         };
-        let account = Update::builder()
+        // A number is looked up by its hash (legal requests): the hash moves with it.
+        let also_lookup = if lookup.is_some() { format!(", {PHONE_LOOKUP} = :lookup") } else { String::new() };
+        let mut account = Update::builder()
             .table_name(&self.table)
             .key("pk", s(account_key(id)))
             .update_expression(format!(
-                "SET {} = :new, {verified} = :yes REMOVE {contact}, {hash}, {expires_at}, {attempts}",
+                "SET {} = :new, {verified} = :yes{also_lookup} REMOVE {contact}, {hash}, {expires_at}, {attempts}",
                 contact.trim_start_matches("pending_")
             ))
             .condition_expression(format!("{hash} = :hash"))
             .expression_attribute_values(":new", s(new))
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":hash", s(&matched.challenge.hash))
-            .build()
-            .map_err(&build)?;
+            .expression_attribute_values(":hash", s(&matched.challenge.hash));
+        if let Some(lookup) = &lookup {
+            account = account.expression_attribute_values(":lookup", s(lookup.as_str()));
+        }
+        let account = account.build().map_err(&build)?;
         let NewContact::Email(email) = &matched.new else {
             let committed = super::transact(&self.client, vec![super::update(account)]).await?;
             return Ok(match committed {
@@ -756,11 +781,19 @@ impl AccountStore for AccountsTable {
             .expression_attribute_values(":id", s(id.to_string()))
             .build()
             .map_err(build)?;
+        // The contacts go; their keyed hashes stay, so that a legal request by either still
+        // finds the account (P3). A number changed between this read and the closure leaves
+        // the number read here, the one the account held moments before.
+        let Some(held) = self.get(account_key(id), "phone").await? else { return Ok(false) };
+        let phone = get_parsed(&held, "phone", IranMobile::parse)?;
+        let lookup = self.contact_lookup()?;
         let record = Put::builder()
             .table_name(&self.table)
             .item("pk", s(closed_key(id)))
             .item("account_id", s(id.to_string()))
             .item("closed_at", time(now))
+            .item(EMAIL_LOOKUP, s(lookup.email(email).as_str()))
+            .item(PHONE_LOOKUP, s(lookup.phone(&phone).as_str()))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build)?;
@@ -782,6 +815,40 @@ impl AccountStore for AccountsTable {
                 _ => Err(crate::dynamodb::store_error(&error)),
             },
         }
+    }
+}
+
+impl AccountsTable {
+    /// The account ids of the items an index of lookup hashes holds under `hash`: an account's
+    /// (`ACCOUNT#`) or a closed account's (`CLOSED#`).
+    async fn ids_by_lookup(
+        &self,
+        index: &str,
+        attribute: &str,
+        hash: ContactHash,
+    ) -> Result<Vec<AccountId>, StoreError> {
+        let items = every_page(|start| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#lookup = :hash")
+                .expression_attribute_names("#lookup", attribute)
+                .expression_attribute_values(":hash", s(hash.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+        })
+        .await?;
+        items
+            .iter()
+            .map(|item| {
+                let key = get_s(item, "pk")?;
+                key.strip_prefix("ACCOUNT#")
+                    .or_else(|| key.strip_prefix("CLOSED#"))
+                    .and_then(AccountId::parse)
+                    .ok_or(StoreError::Corrupt("pk"))
+            })
+            .collect()
     }
 }
 
@@ -832,27 +899,16 @@ impl Reviewers for AccountsTable {
 }
 
 impl AccountRecords for AccountsTable {
-    /// The accounts whose phone is this one. There is no guard item per phone (a phone is not
-    /// unique to one account, and another copy of it would be one more place it lives), so
-    /// this reads the accounts table through: legal requests are rare, and the read is of this
-    /// one table, projected to ids.
+    /// The open accounts whose phone this is and the closed ones whose last phone it was, by its
+    /// keyed hash through the `ByPhoneLookup` index.
     async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
-        let items = every_page(|start| {
-            self.client
-                .scan()
-                .table_name(&self.table)
-                .projection_expression("account_id, phone")
-                .filter_expression("phone = :phone AND begins_with(pk, :account)")
-                .expression_attribute_values(":phone", s(phone.as_e164()))
-                .expression_attribute_values(":account", s("ACCOUNT#"))
-                .set_exclusive_start_key(start)
-                .send()
-        })
-        .await?;
-        items
-            .iter()
-            .map(|item| AccountId::parse(get_s(item, "account_id")?).ok_or(StoreError::Corrupt("account_id")))
-            .collect()
+        self.ids_by_lookup(BY_PHONE_LOOKUP, PHONE_LOOKUP, self.contact_lookup()?.phone(phone)).await
+    }
+
+    /// The closed accounts whose last email this was, by its keyed hash through the
+    /// `ByEmailLookup` index (only closed accounts carry one).
+    async fn closed_account_ids_for_email(&self, email: &Email) -> Result<Vec<AccountId>, StoreError> {
+        self.ids_by_lookup(BY_EMAIL_LOOKUP, EMAIL_LOOKUP, self.contact_lookup()?.email(email)).await
     }
 
     /// What a legal export discloses of an account (P3): everything but its credentials. The

@@ -7,6 +7,7 @@ pub mod closure;
 pub mod consent;
 pub mod contact;
 pub mod contact_change;
+pub mod contact_lookup;
 pub mod login;
 pub mod logout;
 pub mod password;

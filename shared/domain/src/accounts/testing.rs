@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::accounts::abuse_limits::Window;
 use crate::accounts::account::{Contacts, MarketingConsent, NewAccount, Role};
 use crate::accounts::consent::{Channel, Source};
-use crate::accounts::contact::Email;
+use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::contact_change::{NewContact, PendingChange};
 use crate::accounts::password::PasswordHash;
 use crate::accounts::ports::{
@@ -40,11 +40,19 @@ struct Stored {
     opted_in_at: [Option<OffsetDateTime>; 2],
 }
 
+/// What the table keeps of a closed account: when, and (as keyed hashes there) the contacts it
+/// last held.
+struct Closed {
+    at: OffsetDateTime,
+    email: Email,
+    phone: IranMobile,
+}
+
 #[derive(Default)]
 struct State {
     accounts: HashMap<AccountId, Stored>,
     emails: HashMap<String, AccountId>,
-    closed: HashMap<AccountId, OffsetDateTime>,
+    closed: HashMap<AccountId, Closed>,
     counters: HashMap<(String, i64), u32>,
 }
 
@@ -65,7 +73,7 @@ impl InMemoryAccounts {
     }
 
     pub fn closed_at(&self, id: AccountId) -> Option<OffsetDateTime> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).closed.get(&id).copied()
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).closed.get(&id).map(|closed| closed.at)
     }
 
     /// Marks both contacts proven, as verification does.
@@ -85,6 +93,12 @@ impl InMemoryAccounts {
     /// Every open account as it was registered.
     pub fn all(&self) -> Vec<NewAccount> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).accounts.values().map(|s| s.account.clone()).collect()
+    }
+
+    /// The closed accounts that last held a contact, as the lookup index answers.
+    pub fn closed_holding(&self, held: impl Fn(&Email, &IranMobile) -> bool) -> Vec<AccountId> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.closed.iter().filter(|(_, c)| held(&c.email, &c.phone)).map(|(id, _)| *id).collect()
     }
 
     pub fn count(&self) -> usize {
@@ -389,9 +403,9 @@ impl AccountStore for InMemoryAccounts {
         }
         self.outbox.writable()?;
         self.outbox.add(std::slice::from_ref(announced));
-        state.accounts.remove(&id);
+        let Some(stored) = state.accounts.remove(&id) else { return Ok(false) };
         state.emails.remove(email.as_str());
-        state.closed.insert(id, now);
+        state.closed.insert(id, Closed { at: now, email: email.clone(), phone: stored.account.phone });
         Ok(true)
     }
 }

@@ -628,7 +628,12 @@ where
         let mut holdings = Holdings::default();
         let accounts = match subject {
             Subject::Customer(id) => vec![*id],
-            Subject::Email(email) => self.accounts.account_id_for(email).await?.into_iter().collect(),
+            Subject::Email(email) => {
+                let open = self.accounts.account_id_for(email).await?;
+                let mut ids: Vec<AccountId> = open.into_iter().collect();
+                ids.extend(self.accounts.closed_account_ids_for_email(email).await?);
+                ids
+            }
             Subject::Phone(phone) => self.accounts.account_ids_for_phone(phone).await?,
             Subject::NationalCode(code) => {
                 for order in self.orders.orders_with_buyer_code(code).await? {
@@ -960,8 +965,9 @@ mod workflow_tests {
     }
 
     #[tokio::test]
-    async fn p3_a_closed_account_is_still_disclosed_by_id_without_its_erased_profile() {
+    async fn p3_a_closed_account_is_still_disclosed_by_id_email_or_phone_without_its_erased_profile() {
         let ((store, id), audit) = (Store::with_customer().await, RecordedAudit::default());
+        let phone = store.accounts.all()[0].phone.as_e164().to_owned();
         let closed = crate::kernel::events::Envelope::new(
             crate::kernel::events::DomainEvent::AccountClosed { account_id: id },
             now(),
@@ -978,6 +984,13 @@ mod workflow_tests {
         assert_eq!(account["orders"].as_array().map(Vec::len), Some(1), "orders stay (tax law)");
         assert!(account["profile"]["email"].is_null() && account["profile"]["full_name"].is_null());
         assert_eq!(account["closed_at"], timestamp(now()));
+        for (kind, value) in [("email", EMAIL), ("phone", phone.as_str())] {
+            let export =
+                store.stores(&audit).export(&key(), &request(kind, value), legal_staff(), now()).await.unwrap();
+            let found = export.document["accounts"].as_array().cloned().unwrap_or_default();
+            assert_eq!(found.len(), 1, "{kind}");
+            assert_eq!(found[0]["account_id"], id.to_string(), "{kind}");
+        }
     }
 
     fn refused_request() -> RequestParts {

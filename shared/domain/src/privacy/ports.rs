@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::accounts::contact::IranMobile;
+use crate::accounts::contact::{Email, IranMobile};
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{AccountId, OrderId, ReviewId};
 use crate::kernel::ports::IpRecord;
@@ -15,8 +15,12 @@ use crate::reviewing::review::Version;
 
 /// An account as a legal export discloses it, and the lookups only such an export makes.
 pub trait AccountRecords {
-    /// The accounts that hold this phone (rare requests: a scan, not an index).
+    /// The accounts that hold this phone, and the closed ones that held it last.
     async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError>;
+
+    /// The closed accounts whose email this was when they closed (an open account's email is
+    /// found by `AccountStore::account_id_for`).
+    async fn closed_account_ids_for_email(&self, email: &Email) -> Result<Vec<AccountId>, StoreError>;
 
     /// Everything the account holds except credentials and verification hashes.
     async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError>;

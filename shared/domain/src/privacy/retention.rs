@@ -62,7 +62,15 @@ pub const REGISTER: &[ItemKind] = &[
         None,
         Kept::ByTtl { period: "one to two windows of its abuse limit (15 minutes to a day)" },
     ),
-    kind("AccountsTable", "CLOSED#*", None, Kept::NoPersonalData),
+    kind(
+        "AccountsTable",
+        "CLOSED#*",
+        None,
+        Kept::Documented(
+            "a closed account: when it closed, and the keyed hashes of its last email and phone, so that a legal \
+             request by either still finds its orders and reviews (P3): kept like them",
+        ),
+    ),
     kind("DeliveriesTable", "DELIVERY#*#*", None, Kept::ByTtl { period: "30 days (redelivery of events)" }),
     kind("DeliveriesTable", "DELIVERY#*#*#*", None, Kept::ByTtl { period: "30 days (redelivery of events)" }),
     kind("ProductsTable", "PRODUCT#*", None, Kept::NoPersonalData),

@@ -5,7 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
-use crate::accounts::contact::IranMobile;
+use crate::accounts::contact::{Email, IranMobile};
 use crate::accounts::testing::InMemoryAccounts;
 use crate::kernel::failures::StoreError;
 use crate::kernel::ids::{AccountId, OrderId, ReviewId};
@@ -22,7 +22,14 @@ use crate::reviewing::testing::InMemoryReviews;
 
 impl AccountRecords for InMemoryAccounts {
     async fn account_ids_for_phone(&self, phone: &IranMobile) -> Result<Vec<AccountId>, StoreError> {
-        Ok(self.all().into_iter().filter(|account| &account.phone == phone).map(|account| account.id).collect())
+        let mut ids: Vec<AccountId> =
+            self.all().into_iter().filter(|account| &account.phone == phone).map(|account| account.id).collect();
+        ids.extend(self.closed_holding(|_, held| held == phone));
+        Ok(ids)
+    }
+
+    async fn closed_account_ids_for_email(&self, email: &Email) -> Result<Vec<AccountId>, StoreError> {
+        Ok(self.closed_holding(|held, _| held == email))
     }
 
     async fn legal_record(&self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
