@@ -7,6 +7,7 @@
 //! A campaign goes to every consenting account in the table: cargo runs test binaries one at a
 //! time, this binary's tests take turns, and each reads only its own customers' mail.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use mizan::accounts::ports::AccountStore;
 use mizan_aws::dynamodb::accounts::AccountsTable;
 use mizan_e2e::{Customer, Stack, link_token, sms_code};
@@ -256,10 +257,30 @@ async fn audience_size(stack: &Stack) -> usize {
 /// The operator's command keeps the campaign in the outbox like any other event; the relay
 /// publishes it, and it reaches a consenting customer.
 #[tokio::test]
-async fn p6_a_campaign_published_with_the_operator_command_goes_out_through_the_outbox() {
+async fn p6_a_campaign_goes_out_only_when_the_operators_command_publishes_it() {
     let _alone = ONE_CAMPAIGN_AT_A_TIME.lock().await;
     let stack = Stack::connect().await;
     let willing = customer(&stack, true, true).await;
+    // A campaign kept in the outbox as any function could keep it (under its event id): the
+    // relay refuses it, since only an operator's key may carry one.
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let forged = mizan::kernel::events::Envelope::new(
+        mizan::kernel::events::DomainEvent::CampaignPublished {
+            campaign_id: uuid::Uuid::new_v4(),
+            subject: "جعلی".to_owned(),
+            text: "این پیام را هیچ گردانندهٔ فروشگاه نفرستاده است.".to_owned(),
+        },
+        now,
+    );
+    let outbox = std::env::var("OUTBOX_TABLE").expect("OUTBOX_TABLE: run with infra/test");
+    let item = [
+        ("event_id", AttributeValue::S(forged.event_id.to_string())),
+        ("occurred_at", AttributeValue::N(now.unix_timestamp().to_string())),
+        ("envelope", AttributeValue::S(serde_json::to_string(&forged).unwrap())),
+        ("expires_at", AttributeValue::N((now.unix_timestamp() + 3600).to_string())),
+    ];
+    let put = stack.dynamodb().put_item().table_name(&outbox);
+    put.set_item(Some(item.map(|(k, v)| (k.to_owned(), v)).into())).send().await.expect("DynamoDB Local answers");
     let repo = mizan_e2e::repo_root();
     let text = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("campaign-{}.txt", uuid::Uuid::new_v4()));
     std::fs::write(&text, "برشته‌کاری تازهٔ کلمبیا رسید.").expect("the campaign text is written");
@@ -274,5 +295,11 @@ async fn p6_a_campaign_published_with_the_operator_command_goes_out_through_the_
     let event_id = printed.trim().rsplit(' ').next().expect("the event id is printed").to_owned();
     stack.await_campaign(&event_id).await;
     // Marketing mail is the only raw MIME a customer gets.
-    assert_eq!(stack.raw_emails_to(&willing.email).await.len(), 1, "the campaign arrived once");
+    assert_eq!(stack.raw_emails_to(&willing.email).await.len(), 1, "the campaign arrived once, the forged one never");
+    let deliveries = std::env::var("DELIVERIES_TABLE").expect("DELIVERIES_TABLE: run with infra/test");
+    assert_eq!(
+        stack.items_containing(&deliveries, "pk", &forged.event_id.to_string()).await,
+        0,
+        "P6: not a page of it"
+    );
 }

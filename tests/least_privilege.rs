@@ -38,32 +38,39 @@ fn environment(properties: &Yaml) -> BTreeMap<String, BTreeSet<String>> {
     variables.iter().map(|(name, value)| (name.as_str().unwrap_or_default().to_owned(), referred(value))).collect()
 }
 
+fn as_list(value: Option<&Yaml>) -> Vec<Yaml> {
+    match value.map(untag) {
+        Some(Yaml::Sequence(items)) => items.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    }
+}
+
+/// Every statement of a function's inline policies, as written.
+fn policy_statements(properties: &Yaml) -> Vec<Yaml> {
+    let policies = field(properties, "Policies").and_then(Yaml::as_sequence).cloned().unwrap_or_default();
+    policies.iter().flat_map(|policy| as_list(field(policy, "Statement"))).collect()
+}
+
+/// A statement's resources, tags kept (`!GetAtt`, `!Sub` say what they name).
+fn resources_of(statement: &Yaml) -> Vec<Yaml> {
+    match untag(statement).as_mapping().and_then(|m| m.get("Resource")) {
+        Some(Yaml::Sequence(items)) => items.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    }
+}
+
+/// A statement's actions and the names its resources refer to.
+fn reach(statement: &Yaml) -> (BTreeSet<String>, BTreeSet<String>) {
+    let actions = as_list(field(statement, "Action")).iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
+    (actions, resources_of(statement).iter().flat_map(referred).collect())
+}
+
 /// Every statement of a function's inline policies: its actions and the names its resources
 /// refer to.
 fn statements(properties: &Yaml) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
-    let policies = field(properties, "Policies").and_then(Yaml::as_sequence).cloned().unwrap_or_default();
-    let list = |value: Option<&Yaml>| -> Vec<Yaml> {
-        match value.map(untag) {
-            Some(Yaml::Sequence(items)) => items.clone(),
-            Some(one) => vec![one.clone()],
-            None => Vec::new(),
-        }
-    };
-    let mut found = Vec::new();
-    for policy in &policies {
-        for statement in list(field(policy, "Statement")) {
-            let actions =
-                list(field(&statement, "Action")).iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
-            let resources = untag(&statement).as_mapping().and_then(|m| m.get("Resource")).cloned();
-            let referred_to = match resources {
-                Some(Yaml::Sequence(items)) => items.iter().flat_map(referred).collect(),
-                Some(one) => referred(&one),
-                None => BTreeSet::new(),
-            };
-            found.push((actions, referred_to));
-        }
-    }
-    found
+    policy_statements(properties).iter().map(reach).collect()
 }
 
 #[test]
@@ -192,57 +199,43 @@ type Grant = (String, String, Option<BTreeSet<String>>);
 /// the whole item), and a write returns nothing beyond them (`ReturnValues`).
 fn dynamodb_grants(function: &str, properties: &Yaml) -> BTreeSet<Grant> {
     let mut grants = BTreeSet::new();
-    let policies = field(properties, "Policies").and_then(Yaml::as_sequence).cloned().unwrap_or_default();
-    for policy in &policies {
-        let statements = field(policy, "Statement").and_then(Yaml::as_sequence).cloned().unwrap_or_default();
-        for statement in &statements {
-            if field(statement, "Effect").and_then(Yaml::as_str) != Some("Allow") {
-                continue;
+    for statement in &policy_statements(properties) {
+        if field(statement, "Effect").and_then(Yaml::as_str) != Some("Allow") {
+            continue;
+        }
+        let sid = field(statement, "Sid").and_then(Yaml::as_str).unwrap_or("?");
+        let actions: Vec<String> = as_list(field(statement, "Action"))
+            .iter()
+            .filter_map(|a| a.as_str().filter(|a| a.starts_with("dynamodb:")).map(str::to_owned))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let resources: Vec<String> = resources_of(statement).iter().filter_map(dynamodb_resource).collect();
+        let attributes = condition(statement, "ForAllValues:StringEquals", "dynamodb:Attributes");
+        if attributes.is_some() {
+            let reads = actions.iter().any(|a| READS.contains(&a.as_str()));
+            let writes = actions.iter().any(|a| WRITES.contains(&a.as_str()));
+            assert!(!(reads && writes), "{function}/{sid}: reads and writes limited by one list of attributes");
+            if reads {
+                assert_eq!(
+                    condition(statement, "StringEqualsIfExists", "dynamodb:Select"),
+                    Some(BTreeSet::from(["SPECIFIC_ATTRIBUTES".to_owned()])),
+                    "{function}/{sid}: a read without a projection would return the whole item"
+                );
             }
-            let sid = field(statement, "Sid").and_then(Yaml::as_str).unwrap_or("?");
-            let as_list = |value: Option<&Yaml>| match value.map(untag) {
-                Some(Yaml::Sequence(items)) => items.clone(),
-                Some(one) => vec![one.clone()],
-                None => Vec::new(),
-            };
-            let actions: Vec<String> = as_list(field(statement, "Action"))
-                .iter()
-                .filter_map(|a| a.as_str().filter(|a| a.starts_with("dynamodb:")).map(str::to_owned))
-                .collect();
-            if actions.is_empty() {
-                continue;
+            if writes {
+                let returned = condition(statement, "StringEqualsIfExists", "dynamodb:ReturnValues");
+                let allowed = ["NONE", "UPDATED_OLD", "UPDATED_NEW"];
+                assert!(
+                    returned.is_some_and(|values| values.iter().all(|v| allowed.contains(&v.as_str()))),
+                    "{function}/{sid}: a write could return the whole item (ReturnValues ALL_OLD/ALL_NEW)"
+                );
             }
-            let raw = untag(statement).as_mapping().and_then(|m| m.get("Resource")).cloned();
-            let resources: Vec<String> = match raw {
-                Some(Yaml::Sequence(items)) => items.iter().filter_map(dynamodb_resource).collect(),
-                Some(one) => dynamodb_resource(&one).into_iter().collect(),
-                None => Vec::new(),
-            };
-            let attributes = condition(statement, "ForAllValues:StringEquals", "dynamodb:Attributes");
-            if attributes.is_some() {
-                let reads = actions.iter().any(|a| READS.contains(&a.as_str()));
-                let writes = actions.iter().any(|a| WRITES.contains(&a.as_str()));
-                assert!(!(reads && writes), "{function}/{sid}: reads and writes limited by one list of attributes");
-                if reads {
-                    assert_eq!(
-                        condition(statement, "StringEqualsIfExists", "dynamodb:Select"),
-                        Some(BTreeSet::from(["SPECIFIC_ATTRIBUTES".to_owned()])),
-                        "{function}/{sid}: a read without a projection would return the whole item"
-                    );
-                }
-                if writes {
-                    let returned = condition(statement, "StringEqualsIfExists", "dynamodb:ReturnValues");
-                    let allowed = ["NONE", "UPDATED_OLD", "UPDATED_NEW"];
-                    assert!(
-                        returned.is_some_and(|values| values.iter().all(|v| allowed.contains(&v.as_str()))),
-                        "{function}/{sid}: a write could return the whole item (ReturnValues ALL_OLD/ALL_NEW)"
-                    );
-                }
-            }
-            for resource in &resources {
-                for action in &actions {
-                    grants.insert((resource.clone(), action.clone(), attributes.clone()));
-                }
+        }
+        for resource in &resources {
+            for action in &actions {
+                grants.insert((resource.clone(), action.clone(), attributes.clone()));
             }
         }
     }
@@ -455,4 +448,28 @@ fn p4_p13_each_function_reaches_exactly_the_tables_actions_and_attributes_its_wo
         seen.insert(logical_id);
     }
     assert_eq!(seen.len(), expected.len(), "every function in the table is in the template");
+}
+
+#[test]
+fn p6_p7_no_function_can_write_an_operators_event_so_none_can_announce_a_campaign() {
+    let template = read_yaml("infra/template.yaml");
+    let mut writers = Vec::new();
+    for (logical_id, _, properties) in functions(&template) {
+        for statement in policy_statements(&properties) {
+            let (actions, resources) = reach(&statement);
+            let writes = ["dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:*"];
+            let writes_outbox =
+                resources.contains("OutboxTable") && actions.iter().any(|a| writes.contains(&a.as_str()));
+            if !writes_outbox || field(&statement, "Effect").and_then(Yaml::as_str) != Some("Allow") {
+                continue;
+            }
+            assert_eq!(
+                condition(&statement, "ForAllValues:StringNotLike", "dynamodb:LeadingKeys"),
+                Some(BTreeSet::from(["operator#*".to_owned()])),
+                "{logical_id} may write the outbox under an operator's key"
+            );
+            writers.push(logical_id.clone());
+        }
+    }
+    assert!(writers.len() >= 6, "the functions that keep events were found: {writers:?}");
 }

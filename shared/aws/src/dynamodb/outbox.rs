@@ -16,12 +16,14 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use mizan::kernel::events::Envelope;
 use mizan::kernel::failures::StoreError;
 use mizan::kernel::ports::Outbox;
+use mizan::kernel::relay::Writer;
 use time::Duration;
 
 use super::{Item, conditional, n, s, time};
 
 /// The attribute that holds the event: written here, read back from the stream by the relay.
 const ENVELOPE: &str = "envelope";
+const EVENT_ID: &str = "event_id";
 
 /// How long an event stays in the outbox: the on-failure queue's retention and a day to spare.
 pub const KEPT_FOR: Duration = Duration::days(15);
@@ -78,7 +80,7 @@ impl Outbox for OutboxTable {
 fn item(envelope: &Envelope) -> Result<Item, StoreError> {
     let json = serde_json::to_string(envelope).map_err(|_| StoreError::Failed("encode-event".into()))?;
     Ok(Item::from([
-        ("event_id".to_owned(), s(envelope.event_id.to_string())),
+        (EVENT_ID.to_owned(), s(envelope.event_id.to_string())),
         ("occurred_at".to_owned(), time(envelope.occurred_at)),
         (ENVELOPE.to_owned(), s(json)),
         ("expires_at".to_owned(), n((envelope.occurred_at + KEPT_FOR).unix_timestamp())),
@@ -87,6 +89,19 @@ fn item(envelope: &Envelope) -> Result<Item, StoreError> {
 
 /// The event in an outbox item's image, as the table's stream delivers it; `None` for an image
 /// that is not an outbox item.
+/// How an operator's command keys the events it keeps (`operator#<event id>`): no function's
+/// policy lets it write such a key (`infra/template.yaml`, `KeepDomainEvents`).
+pub const OPERATOR_KEY_PREFIX: &str = "operator#";
+
+/// Who wrote an outbox item, as its key tells.
+pub fn writer_in_image(image: &serde_dynamo::Item) -> Writer {
+    let key = image.get(EVENT_ID).and_then(|value| serde_dynamo::from_attribute_value::<_, String>(value.clone()).ok());
+    match key {
+        Some(key) if key.starts_with(OPERATOR_KEY_PREFIX) => Writer::Operator,
+        _ => Writer::Function,
+    }
+}
+
 pub fn envelope_in_image(image: serde_dynamo::Item) -> Option<Envelope> {
     let json: String = serde_dynamo::from_attribute_value(image.into_inner().remove(ENVELOPE)?).ok()?;
     serde_json::from_str(&json).ok()

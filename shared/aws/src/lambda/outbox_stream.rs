@@ -10,7 +10,7 @@ use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent};
 use lambda_http::service_fn;
 use mizan::kernel::relay::OutboxRecord;
 
-use crate::dynamodb::outbox::envelope_in_image;
+use crate::dynamodb::outbox::{envelope_in_image, writer_in_image};
 
 /// Runs the relay: `relay` gets each invocation's records and answers the position of the first
 /// one it could not relay.
@@ -24,6 +24,7 @@ where
             // A record without a sequence number cannot be resumed from; it is named by its
             // event id, which Lambda does not know, and so fails the whole batch — never lost.
             position: record.change.sequence_number.unwrap_or(record.event_id),
+            writer: writer_in_image(&record.change.new_image),
             event: envelope_in_image(record.change.new_image),
         });
         let relayed = relay(records.collect());

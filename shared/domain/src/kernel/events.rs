@@ -186,6 +186,12 @@ impl DomainEvent {
         })
     }
 
+    /// Whether only an operator may publish it: a campaign reaches every consenting customer, so
+    /// no function — whatever its code came to — may announce one.
+    pub fn operator_only(&self) -> bool {
+        matches!(self, Self::CampaignPublished { .. })
+    }
+
     /// The `type` message attribute, so subscriptions can filter without parsing bodies.
     pub fn type_name(&self) -> &'static str {
         match self {

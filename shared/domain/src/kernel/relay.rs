@@ -8,9 +8,19 @@
 use crate::kernel::events::Envelope;
 use crate::kernel::ports::EventPublisher;
 
-/// One record of the outbox's stream: where it is, and its event if it could be read.
+/// Who wrote an outbox record, as its key tells: a function (in the transaction of its change),
+/// or an operator's command, whose keys no function's policy lets it write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    Function,
+    Operator,
+}
+
+/// One record of the outbox's stream: where it is, who wrote it, and its event if it could be
+/// read.
 pub struct OutboxRecord<P> {
     pub position: P,
+    pub writer: Writer,
     pub event: Option<Envelope>,
 }
 
@@ -26,6 +36,12 @@ pub async fn relay<P: std::fmt::Display>(
             tracing::error!(position = %record.position, "an outbox record could not be read");
             return Some(record.position);
         };
+        if envelope.event.operator_only() != (record.writer == Writer::Operator) {
+            // A campaign a function wrote (its code went wrong, or was made to), or an operator
+            // record that is no campaign: refused for good, so retrying it would not help.
+            tracing::error!(event = %envelope.event_id, kind = envelope.event.type_name(), writer = ?record.writer, "an outbox record its writer may not publish was refused");
+            continue;
+        }
         if let Err(error) = topic.publish(&envelope).await {
             tracing::warn!(event = %envelope.event_id, %error, "an event could not be published; the batch resumes from it");
             return Some(record.position);
@@ -47,7 +63,17 @@ mod tests {
     }
 
     fn records(events: &[Option<Envelope>]) -> Vec<OutboxRecord<usize>> {
-        events.iter().cloned().enumerate().map(|(position, event)| OutboxRecord { position, event }).collect()
+        let by_function = |(position, event)| OutboxRecord { position, writer: Writer::Function, event };
+        events.iter().cloned().enumerate().map(by_function).collect()
+    }
+
+    fn campaign() -> Envelope {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let text = "تخفیف پاییزه".to_owned();
+        Envelope::new(
+            DomainEvent::CampaignPublished { campaign_id: uuid::Uuid::new_v4(), subject: text.clone(), text },
+            now,
+        )
     }
 
     #[tokio::test]
@@ -57,6 +83,20 @@ mod tests {
         let batch = records(&events.clone().map(Some));
         assert_eq!(relay(&topic, batch).await, None);
         assert_eq!(topic.published(), events);
+    }
+
+    #[tokio::test]
+    async fn p6_p7_only_an_operators_record_can_publish_a_campaign_and_it_can_publish_nothing_else() {
+        let topic = Topic::default();
+        let (forged, other, genuine, misplaced) = (campaign(), envelope(), campaign(), envelope());
+        let batch = vec![
+            OutboxRecord { position: 0, writer: Writer::Function, event: Some(forged) },
+            OutboxRecord { position: 1, writer: Writer::Function, event: Some(other.clone()) },
+            OutboxRecord { position: 2, writer: Writer::Operator, event: Some(genuine.clone()) },
+            OutboxRecord { position: 3, writer: Writer::Operator, event: Some(misplaced) },
+        ];
+        assert_eq!(relay(&topic, batch).await, None, "a refused record is not retried: retrying would not help");
+        assert_eq!(topic.published(), [other, genuine]);
     }
 
     #[tokio::test]

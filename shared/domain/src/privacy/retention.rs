@@ -89,6 +89,12 @@ pub const REGISTER: &[ItemKind] = &[
         None,
         Kept::ByTtl { period: "15 days (the relay's stream and its failure queue, for redriving)" },
     ),
+    kind(
+        "OutboxTable",
+        "operator#*",
+        None,
+        Kept::ByTtl { period: "15 days (an operator's campaign, redriven like any event)" },
+    ),
     kind("InvoicesTable", "INVOICE#*", None, Kept::Documented(TAX_LAW)),
     // The return invoice of a cancelled sale: a tax record like the invoice it undoes.
     kind("InvoicesTable", "INVOICE#*#CORRECTION", None, Kept::Documented(TAX_LAW)),
