@@ -166,8 +166,9 @@ async fn a_body_that_is_not_utf8_is_refused_by_every_function_that_reads_one() {
             let invoked = stack.invoke(&function, &event).await;
             assert_eq!(invoked.status, 200, "{function} was invoked: {}", invoked.body);
             let status = invoked.body["statusCode"].as_u64().unwrap_or_default();
-            // A staff route refuses a customer before it reads anything, and a route about an
-            // order or a product that is not the caller's may say so first.
+            // A staff route refuses a customer before it reads anything (403, or 404 where it
+            // hides itself from those it is not for), and a route about an order or a product
+            // that is not the caller's may say so first.
             let expected: &[u64] = match (route.contains(" /admin/"), route.contains('{')) {
                 (true, _) => &[403, 404],
                 (false, true) => &[400, 404],
