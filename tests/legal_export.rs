@@ -674,3 +674,37 @@ fn p3_the_template_lets_no_function_edit_or_delete_audit_records() {
         "the privacy function is explicitly denied UpdateItem, DeleteItem and BatchWriteItem on AuditTable"
     );
 }
+
+/// An account made before phones were hashed for lookups has none: a request by its phone finds
+/// nothing until the operator's backfill gives it one.
+#[tokio::test]
+async fn p3_the_operators_backfill_makes_an_older_account_answerable_by_phone() {
+    let stack = Stack::connect().await;
+    let (customer, bearer) = stack.signed_in_customer().await;
+    let account = stack.get("/me", Some(&bearer)).await.body["account_id"].as_str().unwrap().to_owned();
+    let accounts = std::env::var("ACCOUNTS_TABLE").expect("ACCOUNTS_TABLE: run with infra/test");
+    let older = stack.dynamodb().update_item().table_name(&accounts);
+    older
+        .key("pk", AttributeValue::S(format!("ACCOUNT#{account}")))
+        .update_expression("REMOVE phone_lookup")
+        .send()
+        .await
+        .expect("DynamoDB Local answers");
+    let (legal, _) = with_role(&stack, "legal").await;
+    let found = |answer: &mizan_e2e::Answer| answer.body["accounts"].as_array().map(Vec::len);
+    let before = export(&stack, &legal, &request("phone", &customer.phone_e164)).await;
+    assert_eq!(found(&before), Some(0), "{}", before.body);
+
+    let repo = mizan_e2e::repo_root();
+    let backfilled = std::process::Command::new(repo.join(".local/venv/bin/python"))
+        .arg(repo.join("infra/ops/backfill-contact-lookups"))
+        .output()
+        .expect("backfill-contact-lookups runs");
+    assert!(backfilled.status.success(), "{}", String::from_utf8_lossy(&backfilled.stderr));
+    let printed = String::from_utf8_lossy(&backfilled.stdout);
+    assert!(!printed.contains(&customer.phone_e164[3..]), "counts only: {printed}");
+
+    let after = export(&stack, &legal, &request("phone", &customer.phone_e164)).await;
+    assert_eq!(found(&after), Some(1), "{}", after.body);
+    assert_eq!(after.body["accounts"][0]["account_id"], account.as_str());
+}
