@@ -307,6 +307,8 @@ fn p4_p13_each_function_reaches_exactly_the_tables_actions_and_attributes_its_wo
         "pending_email",
         "pending_phone",
     ];
+    const TAX_STATE: &[&str] =
+        &["pk", "tax_state", "tax_attempts", "tax_due_at", "tax_queue", "tax_reference", "tax_errors", "tax_failed"];
     const REFUSAL_COUNTER: &[&str] = &["pk", "attempts", "expires_at"];
     const ALL: Option<&[&str]> = None;
     const GET: &str = "dynamodb:GetItem";
@@ -375,7 +377,11 @@ fn p4_p13_each_function_reaches_exactly_the_tables_actions_and_attributes_its_wo
         ),
         (
             "TaxFunction",
-            vec![("InvoicesTable", &[GET, UPDATE][..], ALL), ("InvoicesTable/index/TaxQueue", &[QUERY][..], ALL)],
+            vec![
+                ("InvoicesTable", &[GET][..], ALL),
+                ("InvoicesTable", &[UPDATE][..], Some(TAX_STATE)),
+                ("InvoicesTable/index/TaxQueue", &[QUERY][..], ALL),
+            ],
         ),
         (
             "ReviewFunction",
